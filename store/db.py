@@ -1,0 +1,144 @@
+"""Connecting to the database, upgrading its schema, and opening sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.config import database_url
+
+__all__ = [
+    "DatabaseError",
+    "connect",
+    "describe_url",
+    "is_current",
+    "session_scope",
+    "upgrade",
+]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached, read or upgraded; the message says what to do."""
+
+
+def describe_url(url: str) -> str:
+    """Return the URL with any password hidden, for messages and logs.
+
+    Examples
+    --------
+    >>> describe_url("postgresql+psycopg://app:s3cret@db.example/safer")
+    'postgresql+psycopg://app:***@db.example/safer'
+    """
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<a database address that could not be read>"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def connect(url: str | None = None, *, create: bool = True) -> Engine:
+    """Return an engine for the database and check that it can be read.
+
+    Parameters
+    ----------
+    url
+        A SQLAlchemy URL; the configured one (see ``store.config``) when None.
+    create
+        For SQLite, create the file's folder when it is missing. When False a
+        missing SQLite file is an error.
+
+    Raises
+    ------
+    DatabaseError
+        When the URL is malformed, the server cannot be reached, or the file
+        is not a database. Nothing is changed.
+    """
+    url = url or database_url()
+    shown = describe_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise DatabaseError(
+            f"The database address {url!r} is not a valid SQLAlchemy URL. Use for example "
+            "sqlite:///var/safer_spaces.db or postgresql+psycopg://user:password@host/dbname."
+        ) from error
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.exists() and not create:
+            raise DatabaseError(f"There is no database file at {path}. Build one with "
+                                "'safer-spaces demo' or check SAFER_SPACES_DATABASE_URL.")
+        if not path.parent.exists():
+            if not create:
+                raise DatabaseError(f"The folder {path.parent} for the database does not exist.")
+            path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as error:
+        raise DatabaseError(f"The database driver for {shown} is not installed: {error}.") from error
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect() as connection:
+            inspect(connection).get_table_names()
+    except DBAPIError as error:
+        engine.dispose()
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseError(
+            f"The database {shown} could not be opened ({reason}). Check that the server is "
+            "running and the address, user and password are right, or that the file is a "
+            "Safer Spaces database; nothing was changed."
+        ) from error
+    return engine
+
+
+def _alembic_config(connection) -> Config:  # type: ignore[no-untyped-def]
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema up to the newest migration (creating it on an empty database)."""
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "head")
+    except DBAPIError as error:
+        raise DatabaseError(
+            f"The database {describe_url(str(engine.url))} could not be upgraded: "
+            f"{str(error.orig).strip().splitlines()[0]}. Nothing was changed."
+        ) from error
+
+
+def is_current(engine: Engine) -> bool:
+    """Return True when the schema is at the newest migration."""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+        head = ScriptDirectory.from_config(_alembic_config(connection)).get_heads()
+    return set(current) == set(head)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Open a session that commits at the end of the block, or rolls back on error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

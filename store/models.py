@@ -1,0 +1,300 @@
+"""The database tables, as SQLAlchemy 2 declarative models.
+
+Coordinates are stored in British National Grid (EPSG:27700) metres, already
+snapped at import; boundaries as WKB in the same CRS. No table holds a name,
+date of birth, address, NHS number, case number or free text about a child.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "Action",
+    "Assessment",
+    "AuditEvent",
+    "Base",
+    "District",
+    "Finding",
+    "ImportBatch",
+    "Incident",
+    "Place",
+    "Referral",
+    "Setting",
+    "User",
+    "Ward",
+]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC, as stored in ``created_at``."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Tracked:
+    """Columns every table carries: when, and who, created and last changed it."""
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    created_by: Mapped[str] = mapped_column(String(120), default="system")
+    updated_by: Mapped[str] = mapped_column(String(120), default="system")
+
+
+class District(Tracked, Base):
+    """A local authority district, identified by its ONS code."""
+
+    __tablename__ = "districts"
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(200))
+    geometry_wkb: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Ward(Tracked, Base):
+    """An electoral ward, within a district."""
+
+    __tablename__ = "wards"
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    geometry_wkb: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ImportBatch(Tracked, Base):
+    """One imported file: what came in, what was accepted and why rows were not."""
+
+    __tablename__ = "import_batches"
+    __table_args__ = (UniqueConstraint("kind", "file_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(120))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_hash: Mapped[str] = mapped_column(String(64))
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    rows_outside_area: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Place(Tracked, Base):
+    """A place or space of concern: a park, a takeaway, a transport hub..."""
+
+    __tablename__ = "places"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place_key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    easting: Mapped[float | None] = mapped_column(Float)
+    northing: Mapped[float | None] = mapped_column(Float)
+    area_wkb: Mapped[bytes | None] = mapped_column(LargeBinary)
+    postcode: Mapped[str | None] = mapped_column(String(8))
+    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
+    responsible_org: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+
+    assessments: Mapped[list[Assessment]] = relationship(back_populates="place")
+
+
+class _Event(Tracked):
+    """Columns shared by incidents and referrals."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_agency: Mapped[str] = mapped_column(String(40))
+    source_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    category: Mapped[str] = mapped_column(String(40))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    date_precision: Mapped[str] = mapped_column(String(5), default="week")
+    age_band: Mapped[str | None] = mapped_column(String(5))
+    sex: Mapped[str | None] = mapped_column(String(10))
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    easting: Mapped[float | None] = mapped_column(Float)
+    northing: Mapped[float | None] = mapped_column(Float)
+    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"))
+    ward_code: Mapped[str | None] = mapped_column(String(9))
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"), index=True)
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+
+
+class Incident(_Event, Base):
+    """An anonymised incident of exploitation or harm."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_district_date", "district_code", "occurred_on"),
+        Index("ix_incidents_date", "occurred_on"),
+    )
+
+
+class Referral(_Event, Base):
+    """An anonymised referral (Risk Factor Matrix, MACE or other route)."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        Index("ix_referrals_district_date", "district_code", "occurred_on"),
+        Index("ix_referrals_date", "occurred_on"),
+    )
+
+    route: Mapped[str] = mapped_column(String(10))
+    risk_level: Mapped[str | None] = mapped_column(String(10))
+    child_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(60))
+
+
+class Assessment(Tracked, Base):
+    """A safeguarding assessment of a place, organised by the contextual triangle."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"), index=True)
+    assessing_org: Mapped[str] = mapped_column(String(200))
+    lead_assessor: Mapped[str] = mapped_column(String(120))
+    assessed_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), index=True, default="draft")
+    overall_risk: Mapped[str | None] = mapped_column(String(10))
+    goals: Mapped[str | None] = mapped_column(Text)
+    partners: Mapped[str | None] = mapped_column(Text)
+    young_people_consulted: Mapped[bool] = mapped_column(Boolean, default=False)
+    families_consulted: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_review_on: Mapped[date | None] = mapped_column(Date)
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    place: Mapped[Place] = relationship(back_populates="assessments")
+    findings: Mapped[list[Finding]] = relationship(
+        back_populates="assessment", cascade="all, delete-orphan"
+    )
+    actions: Mapped[list[Action]] = relationship(
+        back_populates="assessment", cascade="all, delete-orphan"
+    )
+
+
+class Finding(Tracked, Base):
+    """One checklist finding of an assessment, in one domain of the triangle."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    domain: Mapped[str] = mapped_column(String(20))
+    item: Mapped[str] = mapped_column(String(40))
+    score: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(120))
+    reliability: Mapped[str | None] = mapped_column(String(10))
+
+    assessment: Mapped[Assessment] = relationship(back_populates="findings")
+
+
+class Action(Tracked, Base):
+    """An action agreed in an assessment, with an owner and a due date."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    owner_org: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    completed_on: Mapped[date | None] = mapped_column(Date)
+
+    assessment: Mapped[Assessment] = relationship(back_populates="actions")
+
+
+user_districts = Table(
+    "user_districts",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("district_code", ForeignKey("districts.code"), primary_key=True),
+)
+
+
+class User(Tracked, Base):
+    """A person who signs in, with a role and the districts they cover."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(10))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    districts: Mapped[list[District]] = relationship(secondary=user_districts)
+
+
+class AuditEvent(Base):
+    """An append-only record of who did what, when, to which record."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str | None] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    origin: Mapped[str | None] = mapped_column(String(100))
+
+
+class Setting(Tracked, Base):
+    """A named setting of the deployment (thresholds, the data version...)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
