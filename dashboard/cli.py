@@ -1,0 +1,142 @@
+"""The ``safer-spaces`` command line: serve the app, build the demo, manage data."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = Path(__file__).resolve().parent / "app.py"
+
+
+class CommandError(Exception):
+    """A failure to report on one line, without a traceback."""
+
+
+def _database(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from store.db import connect, upgrade
+
+    engine = connect(args.db)
+    upgrade(engine)
+    return engine
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from store.demo import load_demo
+
+    engine = _database(args)
+    print("Building the synthetic demo (Staffordshire and Stoke-on-Trent)...", flush=True)
+    summary = load_demo(engine, seed=args.seed)
+    print(
+        f"Stored {summary.districts} districts, {summary.places} places, "
+        f"{summary.incidents:,} incidents, {summary.referrals:,} referrals, "
+        f"{summary.assessments} assessments and {summary.actions} actions "
+        f"in {summary.seconds:.1f} s."
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    env["SAFER_SPACES_HOME"] = str(Path(env.get("SAFER_SPACES_HOME") or "var").resolve())
+    if args.db:
+        env["SAFER_SPACES_DATABASE_URL"] = args.db
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(args.port),
+        "--server.address", args.address,
+        "--server.headless", "true",
+        "--server.enableStaticServing", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    print(f"Safer Spaces on http://{args.address}:{args.port} (Ctrl+C to stop)", flush=True)
+    cwd = ROOT if (ROOT / ".streamlit" / "config.toml").is_file() else None
+    try:
+        return subprocess.call(command, env=env, cwd=cwd)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    from store.db import describe_url
+
+    engine = _database(args)
+    print(f"The database {describe_url(str(engine.url))} is up to date.")
+    return 0
+
+
+def _boundaries(args: argparse.Namespace) -> int:
+    from geo.boundaries import read_boundary_file
+    from store.boundaries import save_boundaries
+
+    frame = read_boundary_file(Path(args.file), kind=args.kind)
+    counts = save_boundaries(_database(args), frame, kind=args.kind, actor="command line")
+    print(
+        f"Imported {len(frame)} {args.kind} boundaries from {Path(args.file).name}: "
+        f"{counts['added']} added, {counts['replaced']} replaced."
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="safer-spaces",
+        description="Safer Spaces: find, assess and change the places where young people "
+        "are exploited.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], text: str):  # type: ignore[no-untyped-def]
+        command = commands.add_parser(name, help=text, description=text)
+        command.set_defaults(handler=handler)
+        return command
+
+    db_help = "database URL (default: SAFER_SPACES_DATABASE_URL, secrets.toml, or var/)"
+    demo = add("demo", _demo, "Build the synthetic demo into an empty database.")
+    demo.add_argument("--db", help=db_help)
+    demo.add_argument("--seed", type=int, default=20261122, help="random seed (default %(default)s)")
+
+    serve = add("serve", _serve, "Start the app (the demo is built on the first run).")
+    serve.add_argument("--db", help=db_help)
+    serve.add_argument("--port", type=int, default=8501, help="port (default %(default)s)")
+    serve.add_argument("--address", default="localhost", help="address (default %(default)s)")
+
+    upgrade = add("upgrade", _upgrade, "Create or upgrade the database schema.")
+    upgrade.add_argument("--db", help=db_help)
+
+    boundaries = add("boundaries", _boundaries,
+                     "Import official district or ward boundaries, replacing approximate ones.")
+    boundaries.add_argument("file", help="GeoJSON, GeoPackage or (zipped) Shapefile, any CRS")
+    boundaries.add_argument("--kind", choices=["district", "ward"], default="district")
+    boundaries.add_argument("--db", help=db_help)
+
+    from geo.commands import register
+
+    register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    from geo.boundaries import BoundaryError
+    from store.boundaries import BoundaryStoreError
+    from store.db import DatabaseError
+    from store.demo import DemoError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (DatabaseError, DemoError, BoundaryError, BoundaryStoreError, CommandError) as error:
+        print(f"safer-spaces {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

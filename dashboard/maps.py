@@ -1,0 +1,489 @@
+"""Folium maps that work without internet access.
+
+folium and its plugins link Leaflet, jQuery, the marker plugins and their CSS from CDNs,
+and streamlit-folium loads exactly those links inside its component iframe (a script that
+fails to load stops the map from being drawn at all). This module builds maps whose links
+point at the copies vendored in ``dashboard/static/vendor`` by
+``scripts/vendor_map_assets.sh``, which Streamlit serves at ``/app/static/vendor`` when
+``server.enableStaticServing`` is on. No base map tiles are used unless asked for.
+
+Nothing here calls Streamlit: a map is checked by rendering its HTML, e.g. with
+:func:`external_urls`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import folium
+from branca.colormap import ColorMap
+from folium.elements import JSCSSMixin
+from folium.plugins import Fullscreen, MarkerCluster
+from folium.template import Template
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = [
+    "DEFAULT_ATTRIBUTION",
+    "LOCAL_ASSETS",
+    "STATIC_URL_PREFIX",
+    "VENDOR_DIR",
+    "add_district_outlines",
+    "assert_offline",
+    "external_urls",
+    "fullscreen",
+    "local_url",
+    "localise",
+    "localise_tree",
+    "marker_cluster",
+    "offline_map",
+    "vendored_file",
+]
+
+STATIC_URL_PREFIX = "/app/static/vendor"
+"""URL under which Streamlit serves ``dashboard/static/vendor`` (static serving on)."""
+
+VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
+"""Folder holding the vendored assets, written by ``scripts/vendor_map_assets.sh``."""
+
+DEFAULT_ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right; ONS Postcode Directory, OGL v3.0"
+)
+"""Attribution shown on every map: the boundaries and postcodes come from OS and ONS data."""
+
+BACKGROUND_COLOUR = "#f3f3ef"
+"""Plain light background drawn where base map tiles would be."""
+
+LOCAL_ASSETS: dict[str, tuple[tuple[str, str], ...]] = {
+    # folium.Map
+    "leaflet": (("leaflet", "leaflet/leaflet.js"),),
+    "jquery": (("jquery", "jquery/jquery.min.js"),),
+    "awesome_markers": (
+        ("awesome_markers", "leaflet.awesome-markers/leaflet.awesome-markers.min.js"),
+    ),
+    "leaflet_css": (("leaflet_css", "leaflet/leaflet.css"),),
+    "awesome_markers_font_css": (
+        ("awesome_markers_font_css", "fontawesome-free/css/fontawesome.min.css"),
+        ("awesome_markers_font_solid_css", "fontawesome-free/css/solid.min.css"),
+    ),
+    "awesome_markers_css": (
+        ("awesome_markers_css", "leaflet.awesome-markers/leaflet.awesome-markers.css"),
+    ),
+    # Not needed by anything we draw: Bootstrap (JS and CSS), the Bootstrap 3 glyphicons
+    # (folium.Icon's default prefix; use prefix="fa") and folium's icon-rotation CSS.
+    "bootstrap": (),
+    "bootstrap_css": (),
+    "glyphicons_css": (),
+    "awesome_rotate_css": (),
+    # folium.plugins.MarkerCluster
+    "markerclusterjs": (("markerclusterjs", "leaflet.markercluster/leaflet.markercluster.js"),),
+    "markerclustercss": (("markerclustercss", "leaflet.markercluster/MarkerCluster.css"),),
+    "markerclusterdefaultcss": (
+        ("markerclusterdefaultcss", "leaflet.markercluster/MarkerCluster.Default.css"),
+    ),
+    # folium.plugins.Fullscreen
+    "Control.Fullscreen.js": (
+        ("Control.Fullscreen.js", "leaflet.fullscreen/Control.FullScreen.js"),
+    ),
+    "Control.FullScreen.css": (
+        ("Control.FullScreen.css", "leaflet.fullscreen/Control.FullScreen.css"),
+    ),
+    # folium.plugins.HeatMap
+    "leaflet-heat.js": (("leaflet-heat.js", "leaflet.heat/leaflet-heat.min.js"),),
+}
+"""folium's link names mapped to the vendored files (paths under ``VENDOR_DIR``).
+
+An empty tuple drops the link. A name missing here makes :func:`localise` fail, so a new
+plugin cannot silently bring a CDN link back: vendor it first.
+"""
+
+_E = TypeVar("_E", bound=JSCSSMixin)
+
+_ABSOLUTE_URL = re.compile(r"""https?://[^\s"'<>()\\]+""", re.IGNORECASE)
+# "//host/..." as an attribute value or in CSS url(...): fetched with the page's scheme.
+_PROTOCOL_RELATIVE_URL = re.compile(r"""(?<=["'(=])//[^\s"'<>()\\/][^\s"'<>()\\]*""")
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# Identifiers that look like URLs but are never fetched.
+_NOT_FETCHED = ("http://www.w3.org/",)
+
+
+def local_url(relative_path: str) -> str:
+    """Return the URL at which the app serves a vendored file.
+
+    Parameters
+    ----------
+    relative_path : str
+        Path under ``VENDOR_DIR``, e.g. ``"leaflet/leaflet.js"``.
+
+    Returns
+    -------
+    str
+        An absolute path on the app's own origin, e.g. ``/app/static/vendor/leaflet/leaflet.js``.
+    """
+    return f"{STATIC_URL_PREFIX}/{relative_path}"
+
+
+def vendored_file(url: str) -> Path:
+    """Return the file behind a local asset URL (for checks and self-contained exports).
+
+    Parameters
+    ----------
+    url : str
+        A URL made by :func:`local_url`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file under ``VENDOR_DIR``; it may not exist if the vendor script was not run.
+
+    Raises
+    ------
+    ValueError
+        If the URL is not under ``STATIC_URL_PREFIX`` or leaves ``VENDOR_DIR``.
+    """
+    prefix = STATIC_URL_PREFIX + "/"
+    if not url.startswith(prefix):
+        raise ValueError(f"{url!r} is not a vendored asset URL (expected {prefix}...)")
+    path = (VENDOR_DIR / url.removeprefix(prefix)).resolve()
+    if not path.is_relative_to(VENDOR_DIR):
+        raise ValueError(f"{url!r} points outside {VENDOR_DIR}")
+    return path
+
+
+def _localised_links(links: list[tuple[str, str]], owner: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, url in links:
+        if url.startswith(STATIC_URL_PREFIX + "/"):
+            out.append((name, url))
+            continue
+        if name not in LOCAL_ASSETS:
+            raise ValueError(
+                f"{owner} links {name!r} from {url}, which has no vendored copy: add the "
+                "package to scripts/vendor_map_assets.sh and the name to "
+                "dashboard.maps.LOCAL_ASSETS."
+            )
+        out.extend((local_name, local_url(path)) for local_name, path in LOCAL_ASSETS[name])
+    return out
+
+
+def localise(element: _E) -> _E:
+    """Point an element's JavaScript and CSS links at the vendored copies.
+
+    The links are replaced on the instance only; folium's class-level lists are not touched.
+
+    Parameters
+    ----------
+    element : folium.elements.JSCSSMixin
+        A folium map or plugin that links external assets.
+
+    Returns
+    -------
+    folium.elements.JSCSSMixin
+        The same element, for chaining.
+
+    Raises
+    ------
+    ValueError
+        If the element links an asset that is not vendored.
+
+    Examples
+    --------
+    >>> from folium.plugins import Fullscreen
+    >>> [url for _, url in localise(Fullscreen()).default_js]
+    ['/app/static/vendor/leaflet.fullscreen/Control.FullScreen.js']
+    """
+    owner = type(element).__name__
+    element.default_js = _localised_links(list(element.default_js), owner)
+    element.default_css = _localised_links(list(element.default_css), owner)
+    return element
+
+
+def localise_tree(root: folium.Map) -> folium.Map:
+    """Localise every element of a map, for plugins added without :func:`localise`.
+
+    Call it on a finished map just before rendering or passing it to ``st_folium``.
+
+    Parameters
+    ----------
+    root : folium.Map
+        The map.
+
+    Returns
+    -------
+    folium.Map
+        The same map.
+
+    Raises
+    ------
+    ValueError
+        If an element links an asset that is not vendored, or the map holds a branca
+        colormap, for which streamlit-folium always loads d3 from a CDN (draw legends as
+        Streamlit elements instead).
+    """
+    stack: list[Any] = [root]
+    while stack:
+        element = stack.pop()
+        if isinstance(element, ColorMap):
+            raise ValueError(
+                "a branca colormap on the map makes streamlit-folium load d3 from a CDN; "
+                "show the legend outside the map"
+            )
+        if isinstance(element, JSCSSMixin):
+            localise(element)
+        stack.extend(getattr(element, "_children", {}).values())
+    return root
+
+
+class _MapChrome(folium.MacroElement):
+    """Background colour and attribution for a map without tiles."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <style>.leaflet-container { background: {{ this.background }}; }</style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            {%- if this.attribution %}
+            {{ this._parent.get_name() }}.attributionControl.addAttribution(
+                {{ this.attribution|tojson }}
+            );
+            {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, background: str, attribution: str) -> None:
+        super().__init__()
+        self._name = "MapChrome"
+        self.background = background
+        self.attribution = attribution
+
+
+def offline_map(
+    *,
+    bounds: tuple[float, float, float, float],
+    tiles: str | None = None,
+    attribution: str = DEFAULT_ATTRIBUTION,
+    background: str = BACKGROUND_COLOUR,
+) -> folium.Map:
+    """Create a map that loads nothing from the internet, fitted to some bounds.
+
+    Coordinates are WGS84 (EPSG:4326) longitude and latitude.
+
+    Parameters
+    ----------
+    bounds : tuple of float
+        ``(minx, miny, maxx, maxy)`` in WGS84 degrees, as ``GeoDataFrame.total_bounds``
+        after ``to_crs(4326)``.
+    tiles : str, optional
+        A base map: a folium/xyzservices provider name or a ``{z}/{x}/{y}`` URL template.
+        None (the default) draws a plain light background and needs no network.
+    attribution : str, default DEFAULT_ATTRIBUTION
+        Attribution for the data drawn on the map; also used for a tile URL template.
+    background : str, default BACKGROUND_COLOUR
+        CSS colour shown where tiles would be.
+
+    Returns
+    -------
+    folium.Map
+        The map, with every script and style sheet pointing at ``STATIC_URL_PREFIX``.
+
+    Raises
+    ------
+    ValueError
+        If the bounds are not ordered or not valid longitudes and latitudes.
+
+    See Also
+    --------
+    add_district_outlines, external_urls
+
+    Examples
+    --------
+    >>> m = offline_map(bounds=(-2.5, 52.4, -1.6, 53.2))
+    >>> external_urls(m.get_root().render())
+    []
+    """
+    minx, miny, maxx, maxy = bounds
+    problems = []
+    if not (-180 <= minx < maxx <= 180):
+        problems.append(f"longitudes must satisfy -180 <= minx < maxx <= 180, got {minx}, {maxx}")
+    if not (-90 <= miny < maxy <= 90):
+        problems.append(f"latitudes must satisfy -90 <= miny < maxy <= 90, got {miny}, {maxy}")
+    if problems:
+        raise ValueError(
+            "bounds must be WGS84 (minx, miny, maxx, maxy); reproject with to_crs(4326): "
+            + "; ".join(problems)
+        )
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        control_scale=True,
+        zoom_start=9,
+    )
+    localise(m)
+    if tiles is not None:
+        folium.TileLayer(tiles, attr=attribution if "{" in tiles else None).add_to(m)
+    _MapChrome(background=background, attribution=attribution).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return m
+
+
+def marker_cluster(**kwargs: Any) -> MarkerCluster:
+    """Return a ``folium.plugins.MarkerCluster`` that uses the vendored plugin.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to ``MarkerCluster``.
+
+    Returns
+    -------
+    folium.plugins.MarkerCluster
+        The cluster layer; add markers to it, then add it to the map.
+    """
+    return localise(MarkerCluster(**kwargs))
+
+
+def fullscreen(**kwargs: Any) -> Fullscreen:
+    """Return a ``folium.plugins.Fullscreen`` control that uses the vendored plugin.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to ``Fullscreen``, e.g. ``position="topleft"``.
+
+    Returns
+    -------
+    folium.plugins.Fullscreen
+        The control, to be added to the map.
+    """
+    return localise(Fullscreen(**kwargs))
+
+
+def add_district_outlines(
+    m: folium.Map,
+    districts_gdf_wgs84: gpd.GeoDataFrame,
+    *,
+    name_field: str = "name",
+    code_field: str = "code",
+    approximate: bool,
+) -> folium.GeoJson:
+    """Draw district outlines with their names in a tooltip.
+
+    The frame must be in WGS84 (EPSG:4326); reproject with ``to_crs(4326)`` first.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map to draw on.
+    districts_gdf_wgs84 : geopandas.GeoDataFrame
+        One row per district, polygons in EPSG:4326.
+    name_field, code_field : str, default "name", "code"
+        Columns holding the district name and its ONS code.
+    approximate : bool
+        True when the outlines are approximations (e.g. built from postcode centroids):
+        they are then dashed, and the tooltip and layer name say "approximate boundaries".
+
+    Returns
+    -------
+    folium.GeoJson
+        The layer, named "Districts" (or "Districts (approximate boundaries)").
+
+    Raises
+    ------
+    ValueError
+        If the frame has no CRS or is not in EPSG:4326, or a field is missing.
+    """
+    gdf = districts_gdf_wgs84
+    if gdf.crs is None:
+        raise ValueError("districts have no CRS; set it (set_crs) and reproject to EPSG:4326")
+    if gdf.crs.to_epsg() != 4326:
+        raise ValueError(
+            f"districts must be in EPSG:4326 for display, got {gdf.crs.to_string()}; "
+            "reproject with to_crs(4326)"
+        )
+    missing = [field for field in (name_field, code_field) if field not in gdf.columns]
+    if missing:
+        raise ValueError(f"districts have no column(s) {missing}; columns: {list(gdf.columns)}")
+
+    data = gdf[[name_field, code_field, gdf.geometry.name]].copy()
+    data[name_field] = data[name_field].astype(str).map(html.escape)
+    data[code_field] = data[code_field].astype(str).map(html.escape)
+    fields, aliases = [name_field, code_field], ["District", "Code"]
+    if approximate:
+        data["boundaries"] = "approximate boundaries"
+        fields.append("boundaries")
+        aliases.append("Note")
+
+    style = {"color": "#34495e", "weight": 2, "fillColor": "#34495e", "fillOpacity": 0.02}
+    if approximate:
+        style["dashArray"] = "6 4"
+    layer = folium.GeoJson(
+        data,
+        name="Districts (approximate boundaries)" if approximate else "Districts",
+        style_function=lambda _feature: style,
+        highlight_function=lambda _feature: {"weight": 4, "fillOpacity": 0.08},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+    )
+    layer.add_to(m)
+    return layer
+
+
+def external_urls(html_text: str) -> list[str]:
+    """List the URLs in rendered map HTML that are not on the app's own origin.
+
+    Relative and root-relative URLs (``/app/static/...``) and loopback hosts count as
+    local; XML namespace identifiers (``http://www.w3.org/...``), which are never fetched,
+    are ignored. Any other ``http://``, ``https://`` or protocol-relative ``//`` URL is
+    reported, whether in a link, a script or a style sheet.
+
+    Parameters
+    ----------
+    html_text : str
+        HTML, e.g. ``m.get_root().render()``.
+
+    Returns
+    -------
+    list of str
+        The external URLs in order of first appearance, without duplicates.
+
+    Examples
+    --------
+    >>> external_urls('<script src="/app/static/vendor/leaflet/leaflet.js"></script>')
+    []
+    >>> external_urls('<link href="https://cdn.example.org/a.css"/><a href="//x.org/">')
+    ['https://cdn.example.org/a.css', '//x.org/']
+    """
+    matches = [*_ABSOLUTE_URL.finditer(html_text), *_PROTOCOL_RELATIVE_URL.finditer(html_text)]
+    found: dict[str, None] = {}
+    for match in sorted(matches, key=lambda match: match.start()):
+        url = match.group(0)
+        if url.startswith(_NOT_FETCHED):
+            continue
+        host = url.split("//", 1)[1].split("/", 1)[0].split("?", 1)[0]
+        if host.rsplit(":", 1)[0] in _LOCAL_HOSTS or host in _LOCAL_HOSTS:
+            continue
+        found.setdefault(url, None)
+    return list(found)
+
+
+def assert_offline(html_text: str) -> None:
+    """Raise if rendered map HTML refers to anything outside the app.
+
+    Parameters
+    ----------
+    html_text : str
+        HTML, e.g. ``m.get_root().render()``.
+
+    Raises
+    ------
+    AssertionError
+        Listing the external URLs found by :func:`external_urls`.
+    """
+    urls = external_urls(html_text)
+    if urls:
+        raise AssertionError("map HTML refers to external URLs:\n" + "\n".join(urls))

@@ -1,0 +1,100 @@
+"""The sidebar filters shared by every page, mirrored in the URL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from dashboard import loaders
+from dashboard.filters import CELL_SIZES, PERIODS, Filters, filters_from_params, filters_to_params
+from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES
+
+__all__ = ["current", "render"]
+
+_KEY = "filters"
+
+
+def _district_names(version: str) -> dict[str, str]:
+    frame = loaders.districts(version)
+    return dict(zip(frame["code"], frame["name"], strict=True))
+
+
+def _first_run(version: str) -> None:
+    """Seed the widgets from the URL once per session, with notices for bad values."""
+    filters, notices = filters_from_params(
+        dict(st.query_params), districts=_district_names(version)
+    )
+    for notice in notices:
+        st.toast(notice, icon=":material/info:")
+    st.session_state["f_period"] = filters.period
+    st.session_state["f_range"] = (
+        (filters.start, filters.end) if filters.start and filters.end else ()
+    )
+    st.session_state["f_types"] = list(filters.types)
+    st.session_state["f_ages"] = list(filters.ages)
+    st.session_state["f_agencies"] = list(filters.agencies)
+    st.session_state["f_districts"] = list(filters.districts)
+    st.session_state["f_cell"] = filters.cell_size
+    st.session_state["f_seeded"] = True
+
+
+def render(version: str) -> Filters:
+    """Draw the filters in the sidebar, store them for the pages, and mirror them in the URL."""
+    if not st.session_state.get("f_seeded"):
+        _first_run(version)
+    names = _district_names(version)
+    latest = loaders.latest_date(version)
+    with st.sidebar:
+        st.header("Filters")
+        period = st.selectbox("Period", list(PERIODS), format_func=PERIODS.get, key="f_period")
+        start = end = None
+        if period == "custom":
+            chosen = st.date_input("From and to", key="f_range", max_value=date.today())
+            if isinstance(chosen, tuple) and len(chosen) == 2:
+                start, end = chosen
+        types = st.multiselect(
+            "Exploitation type", list(EXPLOITATION_TYPES), format_func=EXPLOITATION_TYPES.get,
+            key="f_types", placeholder="All types",
+        )
+        ages = st.multiselect(
+            "Age band", list(AGE_BANDS), format_func=AGE_BANDS.get, key="f_ages",
+            placeholder="All ages",
+        )
+        agencies = st.multiselect(
+            "Source agency", list(AGENCIES), format_func=AGENCIES.get, key="f_agencies",
+            placeholder="All agencies",
+        )
+        districts = st.multiselect(
+            "District", list(names), format_func=names.get, key="f_districts",
+            placeholder="All districts",
+        )
+        with st.expander("Analysis settings"):
+            cell = st.select_slider(
+                "Hot spot cell size (metres)", options=list(CELL_SIZES), key="f_cell"
+            )
+        filters = Filters(
+            period=period if (period != "custom" or (start and end)) else "quarter",
+            start=start,
+            end=end,
+            types=tuple(types),
+            ages=tuple(ages),
+            agencies=tuple(agencies),
+            districts=tuple(districts),
+            cell_size=int(cell),
+        )
+        first, last = filters.window(latest)
+        if first and last:
+            st.caption(f"Showing {first:%d %b %Y} to {last:%d %b %Y}. Newest data: {latest:%b %Y}.")
+        else:
+            st.caption(f"Showing all data. Newest data: {latest:%b %Y}.")
+    params = filters_to_params(filters)
+    if dict(st.query_params) != params:
+        st.query_params.from_dict(params)
+    st.session_state[_KEY] = filters
+    return filters
+
+
+def current() -> Filters:
+    """Return the filters chosen in the sidebar on this run."""
+    return st.session_state.get(_KEY, Filters())

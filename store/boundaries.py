@@ -1,0 +1,88 @@
+"""Storing district and ward boundaries, from the offline default or an official file."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import shapely
+from sqlalchemy import Engine, select
+
+from store.audit import record
+from store.db import session_scope
+from store.models import District, Ward
+
+__all__ = ["BoundaryStoreError", "save_boundaries"]
+
+
+class BoundaryStoreError(ValueError):
+    """Boundaries that cannot be stored; nothing was changed."""
+
+
+def save_boundaries(
+    engine: Engine, boundaries: gpd.GeoDataFrame, *, kind: str, actor: str
+) -> dict[str, int]:
+    """Store district or ward boundaries, replacing those with the same codes.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    boundaries
+        Columns ``code``, ``name``, ``source``, ``geometry`` (and
+        ``district_code`` for wards), in EPSG:27700, as returned by
+        ``geo.boundaries.read_boundary_file``.
+    kind
+        ``"district"`` or ``"ward"``.
+    actor
+        Who is importing, for the audit log.
+
+    Returns
+    -------
+    dict
+        How many boundaries were ``added`` and ``replaced``.
+
+    Raises
+    ------
+    BoundaryStoreError
+        When the frame is not in British National Grid, or wards name districts
+        that are not stored. Nothing is changed.
+    """
+    if boundaries.crs is None or boundaries.crs.to_epsg() != 27700:
+        raise BoundaryStoreError(
+            "Boundaries must be in British National Grid (EPSG:27700) to be stored."
+        )
+    model = {"district": District, "ward": Ward}[kind]
+    with session_scope(engine) as session:
+        if kind == "ward":
+            known = set(session.scalars(select(District.code)))
+            missing = sorted(set(boundaries["district_code"]) - known)
+            if missing:
+                raise BoundaryStoreError(
+                    f"The wards belong to districts that are not set up here ({', '.join(missing)}). "
+                    "Import those districts' boundaries first."
+                )
+        existing = {row.code: row for row in session.scalars(select(model))}
+        counts = {"added": 0, "replaced": 0}
+        for row in boundaries.itertuples():
+            values = {
+                "name": row.name,
+                "source": row.source,
+                "geometry_wkb": shapely.to_wkb(row.geometry),
+                "updated_by": actor,
+            }
+            if kind == "ward":
+                values["district_code"] = row.district_code
+            if row.code in existing:
+                for column, value in values.items():
+                    setattr(existing[row.code], column, value)
+                counts["replaced"] += 1
+            else:
+                session.add(model(code=row.code, created_by=actor, **values))
+                counts["added"] += 1
+        record(
+            session,
+            actor=actor,
+            action=f"import {kind} boundaries",
+            entity=model.__tablename__,
+            detail={"codes": sorted(boundaries["code"]), **counts},
+        )
+    return counts

@@ -1,0 +1,191 @@
+"""Filling an empty database with the synthetic Staffordshire demo."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, func, insert, select
+
+from store.config import home_dir
+from store.db import session_scope
+from store.models import (
+    Action,
+    Assessment,
+    District,
+    Finding,
+    Incident,
+    Place,
+    Referral,
+    Setting,
+)
+
+__all__ = ["DemoError", "DemoSummary", "demo_info", "load_demo", "previous_month_end"]
+
+ACTOR = "demo builder"
+
+
+class DemoError(RuntimeError):
+    """The demo cannot be built here; the message says why."""
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo build stored, and how long it took."""
+
+    districts: int
+    places: int
+    incidents: int
+    referrals: int
+    assessments: int
+    actions: int
+    seconds: float
+
+
+def previous_month_end(today: date) -> date:
+    """Return the last day of the month before ``today``.
+
+    Examples
+    --------
+    >>> previous_month_end(date(2026, 1, 15))
+    datetime.date(2025, 12, 31)
+    """
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return frame rows as dicts with NaN and NaT turned into None."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return clean.to_dict("records")
+
+
+def _event_rows(frame: pd.DataFrame, place_ids: dict[str, int]) -> list[dict[str, Any]]:
+    rows = frame.assign(
+        place_id=frame["place_key"].map(place_ids),
+        occurred_on=pd.to_datetime(frame["occurred_on"]).dt.date,
+        date_precision="week",
+        created_by=ACTOR,
+        updated_by=ACTOR,
+    ).drop(columns=["place_key"])
+    return _records(rows)
+
+
+def demo_info(engine: Engine) -> dict[str, Any] | None:
+    """Return what is known of the demo in this database, or None when it is real data."""
+    with session_scope(engine) as session:
+        setting = session.get(Setting, "demo")
+        return dict(setting.value) if setting is not None else None
+
+
+def load_demo(
+    engine: Engine,
+    *,
+    today: date | None = None,
+    seed: int = 20261122,
+    n_incidents: int = 20_000,
+    n_referrals: int = 3_000,
+    cache_dir: Path | None = None,
+) -> DemoSummary:
+    """Build the synthetic demo and store it, in one transaction, in an empty database.
+
+    Parameters
+    ----------
+    engine
+        A database whose schema is current (see ``store.db.upgrade``).
+    today
+        The demo's data end on the last day of the month before this date.
+    seed
+        The random seed: the same seed gives the same demo.
+    n_incidents, n_referrals
+        How many synthetic incidents and referrals to make.
+    cache_dir
+        Where the approximate district boundaries are cached.
+
+    Raises
+    ------
+    DemoError
+        When the database already holds places or incidents: the demo never
+        mixes with real data.
+    """
+    from data.demo import DEFAULT_AREA, build_demo
+    from geo.boundaries import district_boundaries
+
+    started = datetime.now(UTC)
+    with session_scope(engine) as session:
+        existing = session.scalar(select(func.count()).select_from(Incident)) or 0
+        existing += session.scalar(select(func.count()).select_from(Place)) or 0
+    if existing:
+        raise DemoError(
+            "This database already holds data, so the demo was not added. Use a new "
+            "database file (--db sqlite:///var/demo.db) for the demo."
+        )
+
+    end = previous_month_end(today or date.today())
+    demo = build_demo(seed=seed, end=end, n_incidents=n_incidents, n_referrals=n_referrals)
+    boundaries = district_boundaries(DEFAULT_AREA, cache_dir=cache_dir or home_dir() / "cache")
+
+    with session_scope(engine) as session:
+        known = set(session.scalars(select(District.code)))
+        district_rows = [
+            {
+                "code": row.code,
+                "name": row.name,
+                "source": row.source,
+                "geometry_wkb": shapely.to_wkb(row.geometry),
+                "created_by": ACTOR,
+                "updated_by": ACTOR,
+            }
+            for row in boundaries.itertuples()
+            if row.code not in known
+        ]
+        if district_rows:
+            session.execute(insert(District), district_rows)
+
+        places = demo.places.assign(created_by=ACTOR, updated_by=ACTOR)
+        session.execute(insert(Place), _records(places))
+        place_ids = dict(session.execute(select(Place.place_key, Place.id)).tuples().all())
+
+        session.execute(insert(Incident), _event_rows(demo.incidents, place_ids))
+        session.execute(insert(Referral), _event_rows(demo.referrals, place_ids))
+
+        assessment_ids: dict[str, int] = {}
+        for row in _records(demo.assessments):
+            key = row.pop("assessment_key")
+            row["place_id"] = place_ids[row.pop("place_key")]
+            row.pop("version", None)
+            assessment = Assessment(**row, created_by=ACTOR, updated_by=ACTOR)
+            session.add(assessment)
+            session.flush()
+            assessment_ids[key] = assessment.id
+        for model, frame in ((Finding, demo.findings), (Action, demo.actions)):
+            rows = frame.assign(
+                assessment_id=frame["assessment_key"].map(assessment_ids),
+                created_by=ACTOR,
+                updated_by=ACTOR,
+            ).drop(columns=["assessment_key"])
+            session.execute(insert(model), _records(rows))
+
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        session.merge(
+            Setting(
+                key="demo",
+                value={"seed": seed, "end": end.isoformat(), "built_at": started.isoformat()},
+                created_by=ACTOR,
+                updated_by=ACTOR,
+            )
+        )
+    return DemoSummary(
+        districts=len(boundaries),
+        places=len(demo.places),
+        incidents=len(demo.incidents),
+        referrals=len(demo.referrals),
+        assessments=len(demo.assessments),
+        actions=len(demo.actions),
+        seconds=round(seconds, 1),
+    )

@@ -1,0 +1,256 @@
+"""Reading the stored data into frames for analysis and display.
+
+Every reader takes the engine and plain values, and returns pandas or
+GeoPandas frames in British National Grid (EPSG:27700).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, Select, func, select
+
+from store.models import Action, Assessment, District, ImportBatch, Incident, Place, Referral, Ward
+
+__all__ = [
+    "EventFilter",
+    "data_version",
+    "load_actions",
+    "load_assessments",
+    "load_districts",
+    "load_events",
+    "load_import_batches",
+    "load_places",
+    "load_wards",
+    "latest_event_date",
+]
+
+BNG = "EPSG:27700"
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which incidents or referrals to read: a period and optional category lists.
+
+    An empty tuple means "all".
+    """
+
+    start: date | None = None
+    end: date | None = None
+    categories: tuple[str, ...] = ()
+    age_bands: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+
+    def apply(self, query: Select, model: type[Incident] | type[Referral]) -> Select:  # type: ignore[type-arg]
+        """Return the query restricted to this filter."""
+        if self.start is not None:
+            query = query.where(model.occurred_on >= self.start)
+        if self.end is not None:
+            query = query.where(model.occurred_on <= self.end)
+        for column, values in (
+            (model.category, self.categories),
+            (model.age_band, self.age_bands),
+            (model.source_agency, self.agencies),
+            (model.district_code, self.districts),
+        ):
+            if values:
+                query = query.where(column.in_(values))
+        return query
+
+
+_EVENT_COLUMNS = (
+    "id",
+    "source_agency",
+    "category",
+    "occurred_on",
+    "age_band",
+    "sex",
+    "online",
+    "easting",
+    "northing",
+    "district_code",
+    "ward_code",
+    "place_id",
+)
+
+
+def load_events(
+    engine: Engine,
+    event_filter: EventFilter = EventFilter(),
+    *,
+    kind: str = "incidents",
+    columns: tuple[str, ...] = _EVENT_COLUMNS,
+) -> pd.DataFrame:
+    """Return incidents or referrals matching a filter.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    event_filter
+        The period, categories, age bands, agencies and districts wanted.
+    kind
+        ``"incidents"`` or ``"referrals"``.
+    columns
+        The columns to read; only what is asked for leaves the database.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per event; ``occurred_on`` as datetime64, coordinates in
+        EPSG:27700 metres (NaN for events with no location).
+    """
+    model = {"incidents": Incident, "referrals": Referral}[kind]
+    query = event_filter.apply(select(*(getattr(model, c) for c in columns)), model)
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    if "occurred_on" in frame:
+        frame["occurred_on"] = pd.to_datetime(frame["occurred_on"])
+    return frame
+
+
+def _geometries(frame: pd.DataFrame, column: str) -> gpd.GeoSeries:
+    return gpd.GeoSeries(shapely.from_wkb(frame[column].to_numpy()), crs=BNG)
+
+
+def load_districts(engine: Engine, codes: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """Return the district boundaries (code, name, source, geometry) in EPSG:27700."""
+    query = select(District.code, District.name, District.source, District.geometry_wkb)
+    if codes:
+        query = query.where(District.code.in_(codes))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query.order_by(District.name), connection)
+    geometry = _geometries(frame, "geometry_wkb")
+    return gpd.GeoDataFrame(frame.drop(columns="geometry_wkb"), geometry=geometry, crs=BNG)
+
+
+def load_wards(engine: Engine, districts: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """Return the ward boundaries (code, name, district_code, geometry) in EPSG:27700."""
+    query = select(Ward.code, Ward.name, Ward.district_code, Ward.source, Ward.geometry_wkb)
+    if districts:
+        query = query.where(Ward.district_code.in_(districts))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query.order_by(Ward.name), connection)
+    geometry = _geometries(frame, "geometry_wkb")
+    return gpd.GeoDataFrame(frame.drop(columns="geometry_wkb"), geometry=geometry, crs=BNG)
+
+
+def load_places(engine: Engine, districts: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """Return the place register as points in EPSG:27700 (empty points when unlocated)."""
+    query = select(
+        Place.id,
+        Place.place_key,
+        Place.name,
+        Place.category,
+        Place.postcode,
+        Place.district_code,
+        Place.responsible_org,
+        Place.active,
+        Place.easting,
+        Place.northing,
+    )
+    if districts:
+        query = query.where(Place.district_code.in_(districts))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query.order_by(Place.name), connection)
+    geometry = gpd.points_from_xy(frame["easting"], frame["northing"], crs=BNG)
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=BNG)
+
+
+def load_assessments(engine: Engine, districts: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Return every assessment with its place's name, category and district."""
+    query = select(
+        Assessment.id,
+        Assessment.place_id,
+        Place.name.label("place_name"),
+        Place.category.label("place_category"),
+        Place.district_code,
+        Assessment.assessing_org,
+        Assessment.lead_assessor,
+        Assessment.assessed_on,
+        Assessment.status,
+        Assessment.overall_risk,
+        Assessment.next_review_on,
+        Assessment.version,
+        Assessment.updated_at,
+    ).join(Place, Place.id == Assessment.place_id)
+    if districts:
+        query = query.where(Place.district_code.in_(districts))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query.order_by(Assessment.assessed_on.desc()), connection)
+    for column in ("assessed_on", "next_review_on"):
+        frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def load_actions(engine: Engine, districts: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Return every action with its assessment status and place."""
+    query = (
+        select(
+            Action.id,
+            Action.assessment_id,
+            Assessment.status.label("assessment_status"),
+            Place.name.label("place_name"),
+            Place.district_code,
+            Action.description,
+            Action.owner_org,
+            Action.due_on,
+            Action.status,
+            Action.completed_on,
+        )
+        .join(Assessment, Assessment.id == Action.assessment_id)
+        .join(Place, Place.id == Assessment.place_id)
+    )
+    if districts:
+        query = query.where(Place.district_code.in_(districts))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query.order_by(Action.due_on), connection)
+    for column in ("due_on", "completed_on"):
+        frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def load_import_batches(engine: Engine) -> pd.DataFrame:
+    """Return the import batches, newest first."""
+    query = select(
+        ImportBatch.id,
+        ImportBatch.created_at,
+        ImportBatch.created_by,
+        ImportBatch.kind,
+        ImportBatch.source,
+        ImportBatch.file_name,
+        ImportBatch.rows_total,
+        ImportBatch.rows_accepted,
+        ImportBatch.rows_rejected,
+        ImportBatch.rows_duplicate,
+        ImportBatch.rows_outside_area,
+    ).order_by(ImportBatch.id.desc())
+    with engine.connect() as connection:
+        return pd.read_sql(query, connection)
+
+
+def latest_event_date(engine: Engine) -> date | None:
+    """Return the newest incident date, or None when there are no incidents."""
+    with engine.connect() as connection:
+        return connection.scalar(select(func.max(Incident.occurred_on)))
+
+
+def data_version(engine: Engine) -> str:
+    """Return a short key that changes whenever the stored data change.
+
+    Used to key caches: the newest change time and row counts of the tables
+    the pages read.
+    """
+    parts = []
+    with engine.connect() as connection:
+        for model in (District, Place, Incident, Referral, Assessment, Action):
+            count, newest = connection.execute(
+                select(func.count(), func.max(model.updated_at))
+            ).one()
+            parts.append(f"{count}@{newest}")
+    return "|".join(parts)
