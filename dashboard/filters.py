@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from store.queries import EventFilter
@@ -198,8 +198,3 @@ def filters_to_params(filters: Filters) -> dict[str, str]:
         params["cell"] = str(filters.cell_size)
     return params
 
-
-def with_districts(filters: Filters, allowed: tuple[str, ...]) -> Filters:
-    """Return the filters limited to the districts a user may see."""
-    chosen = tuple(d for d in filters.districts if d in allowed) or allowed
-    return replace(filters, districts=chosen)

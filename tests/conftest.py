@@ -1,0 +1,71 @@
+"""Shared fixtures: a fresh database on SQLite and, where available, PostgreSQL.
+
+PostgreSQL is named by ``SAFER_SPACES_TEST_PG_URL`` (``.ci/start-postgres``
+starts one). Outside CI a missing server skips those tests; in CI (``CI=true``)
+it fails them, because a skipped PostgreSQL test would hide a broken storage layer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from store.db import connect, upgrade
+from store.models import Base
+
+PG_URL = os.environ.get("SAFER_SPACES_TEST_PG_URL")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a test's prerequisite is missing, or fail in CI where it must be present."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this test must run in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real open data beside the checkout (realdata tests only)."""
+    require(SHARED_DATA.is_dir(), f"the open data folder {SHARED_DATA} is not here")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    require(bool(PG_URL), "PostgreSQL is not available: set SAFER_SPACES_TEST_PG_URL "
+                          "(eval \"$(bash .ci/start-postgres)\")")
+    engine = connect(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database: an SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        sqlite = connect(f"sqlite:///{tmp_path / 'test.db'}")
+        upgrade(sqlite)
+        yield sqlite
+        sqlite.dispose()
+    else:
+        postgres = request.getfixturevalue("pg_engine")
+        _empty(postgres)
+        yield postgres

@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert, text, update
+from sqlalchemy.exc import DBAPIError
+
+from store.db import DatabaseError, connect, describe_url, is_current, upgrade
+from store.models import AuditEvent, Base
+
+
+def test_schema_from_migrations_matches_the_models(engine):
+    assert is_current(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrade_twice_changes_nothing(engine):
+    upgrade(engine)
+    assert is_current(engine)
+
+
+def test_audit_events_cannot_be_changed_or_deleted(engine):
+    with engine.begin() as connection:
+        connection.execute(insert(AuditEvent).values(actor="lead", action="sign in", detail={}))
+    for statement in (update(AuditEvent).values(actor="someone else"), AuditEvent.__table__.delete()):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(statement)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT actor FROM audit_events")).scalars().all() == ["lead"]
+
+
+def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are not the tables you are looking for" * 100)
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="could not be opened"):
+        connect(f"sqlite:///{path}")
+    assert path.read_bytes() == before
+
+
+def test_a_missing_database_file_is_reported_when_not_to_be_created(tmp_path: Path):
+    with pytest.raises(DatabaseError, match="no database file"):
+        connect(f"sqlite:///{tmp_path / 'absent.db'}", create=False)
+
+
+def test_a_malformed_url_is_explained():
+    with pytest.raises(DatabaseError, match="not a valid SQLAlchemy URL"):
+        connect("not a url at all")
+
+
+def test_an_unreachable_server_is_explained_without_the_password():
+    with pytest.raises(DatabaseError) as caught:
+        connect("postgresql+psycopg://app:hunter2@127.0.0.1:1/nothing?connect_timeout=2")
+    assert "hunter2" not in str(caught.value)
+    assert "could not be opened" in str(caught.value)
+
+
+def test_describe_url_hides_passwords():
+    assert "s3cret" not in describe_url("postgresql+psycopg://a:s3cret@h/db")
