@@ -16,7 +16,7 @@ from store.db import DatabaseError  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
 
-st.set_page_config(page_title="Safer Spaces", page_icon=":material/shield:", layout="wide")
+st.set_page_config(page_title="Safer Spaces", page_icon="🛡️", layout="wide")
 
 try:
     loaders.engine()

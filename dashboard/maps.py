@@ -239,7 +239,12 @@ def localise_tree(root: folium.Map) -> folium.Map:
 
 
 class _MapChrome(folium.MacroElement):
-    """Background colour and attribution for a map without tiles."""
+    """Background colour, attribution and default marker images for a map without tiles.
+
+    Leaflet guesses where its marker images are from its style sheet, which streamlit-folium
+    may not have loaded yet when markers are made; its fallback guess drops a slash. So the
+    path is set, in the map's script (streamlit-folium does not run scripts in the header).
+    """
 
     _template = Template(
         """
@@ -247,6 +252,7 @@ class _MapChrome(folium.MacroElement):
             <style>.leaflet-container { background: {{ this.background }}; }</style>
         {% endmacro %}
         {% macro script(this, kwargs) %}
+            L.Icon.Default.imagePath = {{ this.icon_path|tojson }};
             {%- if this.attribution %}
             {{ this._parent.get_name() }}.attributionControl.addAttribution(
                 {{ this.attribution|tojson }}
@@ -261,6 +267,7 @@ class _MapChrome(folium.MacroElement):
         self._name = "MapChrome"
         self.background = background
         self.attribution = attribution
+        self.icon_path = local_url("leaflet/images/")
 
 
 def offline_map(
@@ -269,6 +276,8 @@ def offline_map(
     tiles: str | None = None,
     attribution: str = DEFAULT_ATTRIBUTION,
     background: str = BACKGROUND_COLOUR,
+    min_zoom: int = 6,
+    max_zoom: int = 18,
 ) -> folium.Map:
     """Create a map that loads nothing from the internet, fitted to some bounds.
 
@@ -286,6 +295,10 @@ def offline_map(
         Attribution for the data drawn on the map; also used for a tile URL template.
     background : str, default BACKGROUND_COLOUR
         CSS colour shown where tiles would be.
+    min_zoom, max_zoom : int, default 6, 18
+        Zoom limits of the map itself. Leaflet takes them from the tile layer when there is
+        one; without tiles they must be set on the map, or MarkerCluster refuses to start
+        ("Map has no maxZoom specified") and nothing is drawn.
 
     Returns
     -------
@@ -324,11 +337,17 @@ def offline_map(
         control_scale=True,
         zoom_start=9,
     )
+    m.options.update(min_zoom=min_zoom, max_zoom=max_zoom, zoom_snap=0.25)
     localise(m)
-    if tiles is not None:
-        folium.TileLayer(tiles, attr=attribution if "{" in tiles else None).add_to(m)
     _MapChrome(background=background, attribution=attribution).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    if tiles is not None:
+        folium.TileLayer(
+            tiles,
+            attr=attribution if "{" in tiles else None,
+            min_zoom=min_zoom,
+            max_zoom=max_zoom,
+        ).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(12, 12))
     return m
 
 

@@ -103,6 +103,8 @@ def test_no_tiles_by_default_and_a_plain_background() -> None:
     assert f"background: {maps.BACKGROUND_COLOUR}" in html
     assert "Crown copyright" in html
     assert "fitBounds" in html
+    assert '"maxZoom": 18' in html  # without tiles, MarkerCluster needs it on the map
+    assert 'L.Icon.Default.imagePath = "/app/static/vendor/leaflet/images/"' in html
 
 
 def test_tiles_are_optional_and_then_external() -> None:

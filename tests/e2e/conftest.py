@@ -1,0 +1,262 @@
+"""Browser tests: the real app in a Streamlit server, driven in Debian's Chromium.
+
+Every test in this folder is marked ``e2e``. Without Playwright or Chromium the tests are
+skipped, except when the environment variable ``CI`` is ``true``: there a skip would hide
+a broken map, so it is a failure.
+
+Set ``SAFER_SPACES_E2E_BASE_URL`` (e.g. ``http://127.0.0.1:8501``) to test an app that is
+already running instead of starting one. Screenshots go to ``test-output/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Playwright
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+APP_SCRIPT = "dashboard/app.py"
+SCREENSHOT_DIR = REPO_ROOT / "test-output"
+STARTUP_TIMEOUT_S = 120.0  # the demo database is built on first run
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip, or fail when ``CI`` is ``true`` (a skipped browser test in CI is a failure)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    server = getattr(item, "funcargs", {}).get("app_server")
+    if report.failed and isinstance(server, AppServer) and server.log_path is not None:
+        report.sections.append(("streamlit log", server.log_tail()))
+    return report
+
+
+# The server ------------------------------------------------------------------------------
+
+
+@dataclass
+class AppServer:
+    """A running app: its base URL and, when started here, its log file."""
+
+    url: str
+    log_path: Path | None = None
+
+    def __str__(self) -> str:
+        return self.url
+
+    def log_tail(self, chars: int = 20_000) -> str:
+        """Return the end of the server log."""
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+
+def free_port() -> int:
+    """Return a TCP port on the loopback interface that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes], server: AppServer, timeout: float
+) -> None:
+    """Poll Streamlit's health endpoint until it answers, the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"streamlit exited with code {process.returncode} before it was healthy:\n"
+                + server.log_tail(),
+                pytrace=False,
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(
+        f"streamlit was not healthy after {timeout:.0f} s:\n" + server.log_tail(), pytrace=False
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate the server, killing it if it does not stop within 15 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """Start ``streamlit run dashboard/app.py`` on a free loopback port with a fresh database.
+
+    Yields the server; ``str(app_server)`` and ``app_server.url`` are its base URL.
+    """
+    existing = os.environ.get("SAFER_SPACES_E2E_BASE_URL")
+    if existing:
+        yield AppServer(url=existing.rstrip("/"))
+        return
+
+    home = tmp_path_factory.mktemp("e2e-home")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "SAFER_SPACES_DATABASE_URL": f"sqlite:///{home / 'e2e.db'}",
+        "SAFER_SPACES_HOME": str(home),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        APP_SCRIPT,
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
+    server = AppServer(url=url, log_path=home / "streamlit.log")
+    with server.log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_healthy(url, process, server, STARTUP_TIMEOUT_S)
+        yield server
+    finally:
+        stop(process)
+
+
+# The browser -----------------------------------------------------------------------------
+
+
+def chromium_path() -> str | None:
+    """Return Debian's Chromium (Playwright's own browsers cannot be downloaded here)."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    executable = chromium_path()
+    if executable is None:
+        unavailable("Chromium not found (apt-get install chromium)")
+    browser = playwright_instance.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@dataclass
+class RequestLog:
+    """Every request a page made, in all its frames, and those that failed."""
+
+    urls: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def external(self) -> list[str]:
+        """Return the requested URLs whose host is not the loopback interface."""
+        out = []
+        for url in self.urls:
+            parts = urlsplit(url)
+            if parts.scheme in {"data", "blob", "about", "chrome-error"}:
+                continue
+            if parts.hostname not in LOCAL_HOSTS:
+                out.append(url)
+        return out
+
+
+@pytest.fixture
+def request_log() -> RequestLog:
+    return RequestLog()
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    return SCREENSHOT_DIR
+
+
+@pytest.fixture
+def page(
+    browser: Browser,
+    request_log: RequestLog,
+    screenshot_dir: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Page]:
+    """A 1600x1000 page that records its requests; a screenshot is saved if the test fails."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.on("request", lambda req: request_log.urls.append(req.url))
+    page.on("requestfailed", lambda req: request_log.failed.append(f"{req.url} ({req.failure})"))
+    page.on(
+        "response",
+        lambda res: res.status >= 400 and request_log.failed.append(f"{res.url} ({res.status})"),
+    )
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            page.screenshot(path=screenshot_dir / f"{request.node.name}-failure.png")
+        context.close()
