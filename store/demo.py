@@ -149,7 +149,7 @@ def load_demo(
 
         places = demo.places.assign(created_by=ACTOR, updated_by=ACTOR)
         session.execute(insert(Place), _records(places))
-        place_ids = dict(session.execute(select(Place.place_key, Place.id)).tuples().all())
+        place_ids = {key: id_ for key, id_ in session.execute(select(Place.place_key, Place.id))}
 
         session.execute(insert(Incident), _event_rows(demo.incidents, place_ids))
         session.execute(insert(Referral), _event_rows(demo.referrals, place_ids))
