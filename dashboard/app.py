@@ -25,6 +25,15 @@ except DatabaseError as error:
     st.error(f"**The database cannot be opened.** {error}", icon=":material/error:")
     st.stop()
 
+page = st.navigation(
+    [
+        st.Page(PAGES / "map.py", title="Map", icon=":material/map:", default=True),
+        st.Page(PAGES / "places.py", title="Places", icon=":material/place:"),
+        st.Page(PAGES / "assessments.py", title="Assessments", icon=":material/assignment:"),
+        st.Page(PAGES / "meeting.py", title="Meeting", icon=":material/co_present:"),
+        st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
+    ]
+)
 demo = loaders.demo(version)
 if demo is not None:
     st.warning(
@@ -36,13 +45,4 @@ if demo is not None:
 
 sidebar.render(version)
 
-page = st.navigation(
-    [
-        st.Page(PAGES / "map.py", title="Map", icon=":material/map:", default=True),
-        st.Page(PAGES / "places.py", title="Places", icon=":material/place:"),
-        st.Page(PAGES / "assessments.py", title="Assessments", icon=":material/assignment:"),
-        st.Page(PAGES / "meeting.py", title="Meeting", icon=":material/co_present:"),
-        st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
-    ]
-)
 page.run()

@@ -48,12 +48,21 @@ def _serve(args: argparse.Namespace) -> int:
     if args.db:
         env["SAFER_SPACES_DATABASE_URL"] = args.db
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.port", str(args.port),
-        "--server.address", args.address,
-        "--server.headless", "true",
-        "--server.enableStaticServing", "true",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.address,
+        "--server.headless",
+        "true",
+        "--server.enableStaticServing",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     print(f"Safer Spaces on http://{args.address}:{args.port} (Ctrl+C to stop)", flush=True)
     cwd = ROOT if (ROOT / ".streamlit" / "config.toml").is_file() else None
@@ -101,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_help = "database URL (default: SAFER_SPACES_DATABASE_URL, secrets.toml, or var/)"
     demo = add("demo", _demo, "Build the synthetic demo into an empty database.")
     demo.add_argument("--db", help=db_help)
-    demo.add_argument("--seed", type=int, default=20261122, help="random seed (default %(default)s)")
+    demo.add_argument(
+        "--seed", type=int, default=20261122, help="random seed (default %(default)s)"
+    )
 
     serve = add("serve", _serve, "Start the app (the demo is built on the first run).")
     serve.add_argument("--db", help=db_help)
@@ -111,8 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = add("upgrade", _upgrade, "Create or upgrade the database schema.")
     upgrade.add_argument("--db", help=db_help)
 
-    boundaries = add("boundaries", _boundaries,
-                     "Import official district or ward boundaries, replacing approximate ones.")
+    boundaries = add(
+        "boundaries",
+        _boundaries,
+        "Import official district or ward boundaries, replacing approximate ones.",
+    )
     boundaries.add_argument("file", help="GeoJSON, GeoPackage or (zipped) Shapefile, any CRS")
     boundaries.add_argument("--kind", choices=["district", "ward"], default="district")
     boundaries.add_argument("--db", help=db_help)

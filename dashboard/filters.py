@@ -139,13 +139,17 @@ def filters_from_params(
     defaults = Filters()
     period = params.get("period", defaults.period)
     if period not in PERIODS:
-        notices.append(f"The link's period '{period}' is not one we know; showing the last 3 months.")
+        notices.append(
+            f"The link's period '{period}' is not one we know; showing the last 3 months."
+        )
         period = defaults.period
     start = _parse_date(params.get("start"), "start", notices)
     end = _parse_date(params.get("end"), "end", notices)
     if period == "custom" and (start is None or end is None or start > end):
         if start is not None and end is not None:
-            notices.append("The link's start date is after its end date; showing the last 3 months.")
+            notices.append(
+                "The link's start date is after its end date; showing the last 3 months."
+            )
         elif not notices:
             notices.append("The link asked for a custom period without both dates.")
         period, start, end = defaults.period, None, None
@@ -197,4 +201,3 @@ def filters_to_params(filters: Filters) -> dict[str, str]:
     if filters.cell_size != defaults.cell_size:
         params["cell"] = str(filters.cell_size)
     return params
-

@@ -54,19 +54,31 @@ def render(version: str) -> Filters:
             if isinstance(chosen, tuple) and len(chosen) == 2:
                 start, end = chosen
         types = st.multiselect(
-            "Exploitation type", list(EXPLOITATION_TYPES), format_func=EXPLOITATION_TYPES.get,
-            key="f_types", placeholder="All types",
+            "Exploitation type",
+            list(EXPLOITATION_TYPES),
+            format_func=EXPLOITATION_TYPES.get,
+            key="f_types",
+            placeholder="All types",
         )
         ages = st.multiselect(
-            "Age band", list(AGE_BANDS), format_func=AGE_BANDS.get, key="f_ages",
+            "Age band",
+            list(AGE_BANDS),
+            format_func=AGE_BANDS.get,
+            key="f_ages",
             placeholder="All ages",
         )
         agencies = st.multiselect(
-            "Source agency", list(AGENCIES), format_func=AGENCIES.get, key="f_agencies",
+            "Source agency",
+            list(AGENCIES),
+            format_func=AGENCIES.get,
+            key="f_agencies",
             placeholder="All agencies",
         )
         districts = st.multiselect(
-            "District", list(names), format_func=names.get, key="f_districts",
+            "District",
+            list(names),
+            format_func=names.get,
+            key="f_districts",
             placeholder="All districts",
         )
         with st.expander("Analysis settings"):

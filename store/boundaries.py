@@ -57,7 +57,8 @@ def save_boundaries(
             missing = sorted(set(boundaries["district_code"]) - known)
             if missing:
                 raise BoundaryStoreError(
-                    f"The wards belong to districts that are not set up here ({', '.join(missing)}). "
+                    "The wards belong to districts that are not set up here "
+                    f"({', '.join(missing)}). "
                     "Import those districts' boundaries first."
                 )
         existing = {row.code: row for row in session.scalars(select(model))}

@@ -83,8 +83,10 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database)
         if not path.exists() and not create:
-            raise DatabaseError(f"There is no database file at {path}. Build one with "
-                                "'safer-spaces demo' or check SAFER_SPACES_DATABASE_URL.")
+            raise DatabaseError(
+                f"There is no database file at {path}. Build one with "
+                "'safer-spaces demo' or check SAFER_SPACES_DATABASE_URL."
+            )
         if not path.parent.exists():
             if not create:
                 raise DatabaseError(f"The folder {path.parent} for the database does not exist.")
@@ -92,7 +94,9 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as error:
-        raise DatabaseError(f"The database driver for {shown} is not installed: {error}.") from error
+        raise DatabaseError(
+            f"The database driver for {shown} is not installed: {error}."
+        ) from error
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:

@@ -91,7 +91,7 @@ def district_progress(
 
 
 def monthly_counts(events: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
-    """Return event counts per calendar month (and per ``by`` column), months without events as 0."""
+    """Return event counts per calendar month (and per ``by`` column), empty months as 0."""
     if events.empty:
         return pd.DataFrame(columns=["month", *([by] if by else []), "count"])
     month = events["occurred_on"].dt.to_period("M")
@@ -99,8 +99,9 @@ def monthly_counts(events: pd.DataFrame, *, by: str | None = None) -> pd.DataFra
     counts = events.groupby(keys).size().rename("count")
     months = pd.period_range(month.min(), month.max(), freq="M")
     if by:
-        full = pd.MultiIndex.from_product([months, sorted(events[by].dropna().unique())],
-                                          names=["month", by])
+        full = pd.MultiIndex.from_product(
+            [months, sorted(events[by].dropna().unique())], names=["month", by]
+        )
         counts = counts.reindex(full, fill_value=0)
     else:
         counts = counts.reindex(pd.PeriodIndex(months, name="month"), fill_value=0)

@@ -8,7 +8,7 @@ date of birth, address, NHS number, case number or free text about a child.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -63,7 +63,7 @@ class Base(DeclarativeBase):
     """Base of every table."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON}
 
 
 class Tracked:
@@ -206,7 +206,7 @@ class Assessment(Tracked, Base):
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar = {"version_id_col": version}
 
     place: Mapped[Place] = relationship(back_populates="assessments")
     findings: Mapped[list[Finding]] = relationship(

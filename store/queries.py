@@ -19,6 +19,7 @@ from store.models import Action, Assessment, District, ImportBatch, Incident, Pl
 __all__ = [
     "EventFilter",
     "data_version",
+    "latest_event_date",
     "load_actions",
     "load_assessments",
     "load_districts",
@@ -26,7 +27,6 @@ __all__ = [
     "load_import_batches",
     "load_places",
     "load_wards",
-    "latest_event_date",
 ]
 
 BNG = "EPSG:27700"

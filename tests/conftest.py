@@ -40,8 +40,11 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[Engine]:
-    require(bool(PG_URL), "PostgreSQL is not available: set SAFER_SPACES_TEST_PG_URL "
-                          "(eval \"$(bash .ci/start-postgres)\")")
+    require(
+        bool(PG_URL),
+        "PostgreSQL is not available: set SAFER_SPACES_TEST_PG_URL "
+        '(eval "$(bash .ci/start-postgres)")',
+    )
     engine = connect(PG_URL)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))

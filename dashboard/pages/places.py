@@ -14,11 +14,15 @@ filters = sidebar.current()
 latest = loaders.latest_date(version)
 
 st.title("Places")
-st.caption("The register of places and spaces of concern, with incidents linked to each place "
-           "in the chosen period and the state of its assessment.")
+st.caption(
+    "The register of places and spaces of concern, with incidents linked to each place "
+    "in the chosen period and the state of its assessment."
+)
 
 places = loaders.places(version)
-names = dict(zip(loaders.districts(version)["code"], loaders.districts(version)["name"], strict=True))
+names = dict(
+    zip(loaders.districts(version)["code"], loaders.districts(version)["name"], strict=True)
+)
 if filters.districts:
     places = places.loc[places["district_code"].isin(filters.districts)]
 incidents = loaders.events("incidents", filters.event_filter(latest), version)
@@ -37,14 +41,20 @@ table = pd.DataFrame(
     }
 ).sort_values("Incidents in period", ascending=False)
 
-categories = st.multiselect("Category", list(PLACE_CATEGORIES), format_func=PLACE_CATEGORIES.get,
-                            key="places_category", placeholder="All categories")
+categories = st.multiselect(
+    "Category",
+    list(PLACE_CATEGORIES),
+    format_func=PLACE_CATEGORIES.get,
+    key="places_category",
+    placeholder="All categories",
+)
 if categories:
     table = table.loc[places.loc[table.index, "category"].isin(categories)]
 st.metric("Places", f"{len(table):,}")
 if table.empty:
     st.info("No places match these filters.")
 else:
-    st.dataframe(table, hide_index=True, use_container_width=True)
-    st.download_button("Download as CSV", table.to_csv(index=False), "places.csv", "text/csv",
-                       key="places_csv")
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button(
+        "Download as CSV", table.to_csv(index=False), "places.csv", "text/csv", key="places_csv"
+    )

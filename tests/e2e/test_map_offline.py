@@ -38,3 +38,29 @@ def test_map_page_draws_districts_offline(
     )
     assert request_log.external() == []
     assert [url for url in request_log.failed if "/app/static/" in url] == []
+
+
+def test_a_filter_change_is_kept_in_a_link_that_restores_it(
+    app_server: AppServer, page: Page, request_log: RequestLog
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(app_server.url + "/")
+    expect(page.get_by_text("Demonstration data")).to_be_visible(timeout=TIMEOUT_MS)
+    incidents = page.locator('[data-testid="stMetricValue"]').first
+    expect(incidents).to_be_visible(timeout=TIMEOUT_MS)
+    before = incidents.inner_text()
+
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="Last 12 months").click()
+    page.wait_for_url("**period=year**", timeout=TIMEOUT_MS)
+    expect(incidents).not_to_have_text(before, timeout=TIMEOUT_MS)
+    after = incidents.inner_text()
+
+    page.goto(page.url)  # the copied link, opened afresh
+    period = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first
+    expect(period.locator("input")).to_have_value("Last 12 months", timeout=TIMEOUT_MS)
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text(
+        after, timeout=TIMEOUT_MS
+    )
+    assert request_log.external() == []

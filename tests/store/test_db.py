@@ -25,11 +25,16 @@ def test_upgrade_twice_changes_nothing(engine):
 def test_audit_events_cannot_be_changed_or_deleted(engine):
     with engine.begin() as connection:
         connection.execute(insert(AuditEvent).values(actor="lead", action="sign in", detail={}))
-    for statement in (update(AuditEvent).values(actor="someone else"), AuditEvent.__table__.delete()):
+    for statement in (
+        update(AuditEvent).values(actor="someone else"),
+        AuditEvent.__table__.delete(),
+    ):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(statement)
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT actor FROM audit_events")).scalars().all() == ["lead"]
+        assert connection.execute(text("SELECT actor FROM audit_events")).scalars().all() == [
+            "lead"
+        ]
 
 
 def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path):

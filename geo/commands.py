@@ -1,0 +1,379 @@
+"""The ``hotspots`` and ``emerging`` commands of the ``safer-spaces`` command line.
+
+Both read any CSV with longitude/latitude (or easting/northing) columns, such as
+the police.uk street-level CSV, and write GeoJSON or CSV according to the
+``--out`` extension. Every cell of the area is written, as its whole square or
+hexagon in WGS84. Problems are reported on one line on stderr with exit status 2.
+
+The area, ``--area``, is district codes (comma separated, e.g.
+``E07000192,E07000197``, built by :func:`geo.boundaries.district_boundaries`) or
+a boundary file (GeoJSON, GeoPackage, Shapefile; any CRS; all its polygons
+together). Without ``--area`` the area is the districts that hold at least 1 per
+cent of the incidents, each incident being assigned to the district of its
+nearest postcode in the ONS Postcode Directory; incidents outside those
+districts are left out and their number printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.emerging import ESRI_CATEGORIES, emerging_cells, emerging_hotspots
+from geo.grid import DEFAULT_CELL_SIZE, build_grid
+from geo.hotspots import hotspot_cells
+from geo.points import BNG, HotspotInputError, PeriodFreq, bng_xy, read_points_csv
+
+__all__ = ["default_area", "main", "read_area", "register"]
+
+_AREA_SHARE = 0.01
+_OUTPUTS = (".geojson", ".json", ".csv")
+
+_AREA_HELP = (
+    "district codes, comma separated (e.g. E07000192,E07000197), or a boundary file "
+    "(GeoJSON, GeoPackage, Shapefile; any CRS). Default: the districts holding at least "
+    "1%% of the incidents (by nearest postcode); incidents outside them are counted and "
+    "left out."
+)
+
+
+def read_area(spec: str) -> gpd.GeoDataFrame:
+    """Return the area named on the command line, in British National Grid.
+
+    Parameters
+    ----------
+    spec
+        A path to a boundary file, or district codes separated by commas.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The area's polygons, EPSG:27700.
+
+    Raises
+    ------
+    HotspotInputError
+        When the file cannot be read or has no CRS or polygons.
+    geo.boundaries.BoundaryError
+        When a district code is unknown.
+    """
+    path = Path(spec)
+    looks_like_file = path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp", ".zip")
+    if path.exists() or looks_like_file:
+        if not path.is_file():
+            raise HotspotInputError(f"There is no boundary file at {path}.")
+        try:
+            frame = gpd.read_file(path)
+        except Exception as exc:  # pyogrio raises several types for unreadable files
+            raise HotspotInputError(f"Cannot read the boundary file {path.name}: {exc}") from None
+        if frame.crs is None:
+            raise HotspotInputError(
+                f"The boundary file {path.name} does not say its coordinate reference system."
+            )
+        polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+        if not polygons.any():
+            raise HotspotInputError(f"The boundary file {path.name} holds no polygons.")
+        return frame.loc[polygons].to_crs(BNG)
+    codes = [c.strip().upper() for c in spec.split(",") if c.strip()]
+    if not codes:
+        raise HotspotInputError("--area is empty: give district codes or a boundary file.")
+    from geo.boundaries import district_boundaries
+
+    return district_boundaries(codes)
+
+
+def default_area(points: gpd.GeoDataFrame, *, share: float = _AREA_SHARE) -> gpd.GeoDataFrame:
+    """Return the districts that hold at least ``share`` of the incidents.
+
+    Each incident is assigned to the district of its nearest postcode in the ONS
+    Postcode Directory; the boundaries come from
+    :func:`geo.boundaries.district_boundaries` (EPSG:27700).
+
+    Parameters
+    ----------
+    points
+        Incident points with a CRS.
+    share
+        The smallest share of incidents for a district to be included.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        District boundaries, EPSG:27700.
+
+    Raises
+    ------
+    HotspotInputError
+        When there are no incidents or no district holds enough of them.
+    """
+    from scipy.spatial import cKDTree
+
+    from geo.boundaries import district_boundaries
+    from geo.postcodes import load_postcode_directory
+
+    x, y = bng_xy(points)
+    if x.size == 0:
+        raise HotspotInputError("There are no incidents, so there is no area to analyse.")
+    directory = load_postcode_directory()
+    e = directory["easting"].to_numpy()
+    n = directory["northing"].to_numpy()
+    margin = 10_000.0
+    near = (e > x.min() - margin) & (e < x.max() + margin) & (n > y.min() - margin)
+    near &= n < y.max() + margin
+    if not near.any():
+        raise HotspotInputError(
+            "No UK postcode lies near the incidents; pass --area with a boundary file."
+        )
+    codes = directory["district_code"].astype(str).to_numpy()[near]
+    _, nearest = cKDTree(np.column_stack((e[near], n[near]))).query(np.column_stack((x, y)))
+    share_by_code = pd.Series(codes[nearest]).value_counts(normalize=True)
+    chosen = sorted(share_by_code.index[share_by_code >= share])
+    if not chosen:
+        raise HotspotInputError("No district holds enough incidents; pass --area.")
+    return district_boundaries(chosen)
+
+
+def _check_out(out: str) -> Path:
+    path = Path(out)
+    if path.suffix.lower() not in _OUTPUTS:
+        raise HotspotInputError(
+            f"--out must end in .geojson or .csv (the format follows the extension), not {out!r}."
+        )
+    if not path.parent.exists():
+        raise HotspotInputError(f"The folder {path.parent} does not exist.")
+    return path
+
+
+def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
+    if path.suffix.lower() == ".csv":
+        table = pd.DataFrame(frame.drop(columns="geometry"))
+        centres = frame.geometry.to_crs(BNG).centroid.to_crs(frame.crs)
+        table["longitude"] = centres.x.round(6)
+        table["latitude"] = centres.y.round(6)
+        table["wkt"] = frame.geometry.to_wkt(rounding_precision=7)
+        table.to_csv(path, index=False)
+    else:
+        if path.exists():
+            path.unlink()
+        frame.to_file(path, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=7)
+
+
+def _load(
+    args: argparse.Namespace, *, freq: PeriodFreq = "month"
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str]:
+    points = read_points_csv(
+        args.input, x=args.x, y=args.y, period_column=args.period_column, freq=freq
+    )
+    if args.area:
+        return points, read_area(args.area), f"area {args.area}"
+    area = default_area(points)
+    codes = ", ".join(str(c) for c in area["code"]) if "code" in area.columns else "?"
+    return points, area, f"area {codes} (districts with at least 1% of the incidents)"
+
+
+def _hotspots(args: argparse.Namespace) -> int:
+    out = _check_out(args.out)
+    start = time.perf_counter()
+    points, area, where = _load(args)
+    grid = build_grid(area, cell_size=args.cell_size, kind=args.grid)
+    cells = hotspot_cells(
+        points,
+        grid,
+        corrected=not args.uncorrected,
+        inference="permutation" if args.permutations else "analytic",
+        permutations=args.permutations or 999,
+        seed=args.seed,
+    )
+    test = cells["p"] if args.uncorrected else cells["q"]
+    cells["significant"] = (test < args.alpha).to_numpy()
+    _write(cells, out)
+    bins = cells["bin"].to_numpy()
+    hot = ", ".join(f"{int((bins == b).sum())} at {lvl}" for b, lvl in _LEVEL_NAMES)
+    cold = ", ".join(f"{int((bins == -b).sum())} at {lvl}" for b, lvl in _LEVEL_NAMES)
+    sig = int((cells["significant"] & (cells["gi_z"] > 0)).sum())
+    view = "uncorrected p" if args.uncorrected else "FDR q"
+    print(
+        f"hotspots: {grid.n_cells:,} cells ({args.grid} {args.cell_size:g} m, {where}); "
+        f"{cells.attrs['points_total'] - cells.attrs['points_outside']:,} incidents in the area, "
+        f"{cells.attrs['points_outside']:,} outside; hot cells {hot}; cold cells {cold}; "
+        f"{sig} hot at {view} < {args.alpha:g}; {time.perf_counter() - start:.1f} s; "
+        f"wrote {out}"
+    )
+    return 0
+
+
+_LEVEL_NAMES = ((3, "99%"), (2, "95%"), (1, "90%"))
+
+
+def _emerging(args: argparse.Namespace) -> int:
+    out = _check_out(args.out)
+    start = time.perf_counter()
+    points, area, where = _load(args, freq=args.period)
+    if "period" not in points.columns:
+        raise HotspotInputError(
+            f"{Path(args.input).name} has no Month or date column; name it with --period-column."
+        )
+    grid = build_grid(area, cell_size=args.cell_size, kind=args.grid)
+    result = emerging_hotspots(
+        points, grid, period_column="period", freq=args.period, alpha=args.alpha
+    )
+    cells = emerging_cells(result, grid)
+    _write(cells, out)
+    counts = cells["category"].value_counts()
+    shown = ", ".join(
+        f"{int(counts[c])} {c}" for c in ESRI_CATEGORIES if c in counts and "No Pattern" not in c
+    )
+    print(
+        f"emerging: {grid.n_cells:,} cells ({args.grid} {args.cell_size:g} m, {where}) over "
+        f"{len(result.periods)} {args.period}s {result.periods[0]} to {result.periods[-1]}; "
+        f"{result.points_outside:,} incidents outside the area; {shown or 'no pattern anywhere'}; "
+        f"{time.perf_counter() - start:.1f} s; wrote {out}"
+    )
+    return 0
+
+
+def _guarded(handler: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                status = int(handler(args))
+            except (ValueError, OSError) as exc:  # HotspotInputError, BoundaryError...
+                status = 2
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                print(f"safer-spaces {args.command}: error: {message}", file=sys.stderr)
+        for warning in caught:
+            if issubclass(warning.category, UserWarning):
+                print(f"safer-spaces {args.command}: note: {warning.message}", file=sys.stderr)
+        return status
+
+    return run
+
+
+def _common(parser: argparse.ArgumentParser, *, cell_size: float) -> None:
+    parser.add_argument("input", help="CSV of incidents with Longitude/Latitude columns")
+    parser.add_argument(
+        "--out", required=True, help="output file: .geojson (WGS84 polygons) or .csv"
+    )
+    parser.add_argument(
+        "--cell-size",
+        type=float,
+        default=cell_size,
+        help="cell size in metres (default %(default)g); for h3 the hexagon of similar area",
+    )
+    parser.add_argument(
+        "--grid",
+        choices=["bng", "h3"],
+        default="bng",
+        help="bng: British National Grid squares; h3: H3 hexagons (default %(default)s)",
+    )
+    parser.add_argument("--area", help=_AREA_HELP)
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    parser.add_argument("--x", metavar="COLUMN", help="longitude/easting column if not detected")
+    parser.add_argument("--y", metavar="COLUMN", help="latitude/northing column if not detected")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``hotspots`` and ``emerging`` commands to an argparse subparsers object.
+
+    Each command's handler is stored as ``handler`` in the parsed arguments and
+    returns the exit status (0, or 2 after a one-line error on stderr).
+
+    Parameters
+    ----------
+    subparsers
+        From ``ArgumentParser.add_subparsers()``.
+    """
+    fmt = argparse.RawDescriptionHelpFormatter
+    hot = subparsers.add_parser(
+        "hotspots",
+        help="Find Getis-Ord Gi* hot and cold spots of incidents on a grid.",
+        formatter_class=fmt,
+        description=(
+            "Count incidents in grid cells over the area and find hot and cold spots with\n"
+            "Getis-Ord Gi* (each cell with its 8 or 6 neighbours), two-sided p-values and\n"
+            "Benjamini-Hochberg false discovery rate control. Writes every cell with\n"
+            "cell_id, count, gi_z, p, q (FDR-adjusted p), bin (3/2/1 hot at 99/95/90%,\n"
+            "negative for cold, 0 otherwise) and significant (q < --alpha)."
+        ),
+        epilog="example: safer-spaces hotspots street.csv --cell-size 250 --out cells.geojson",
+    )
+    _common(hot, cell_size=DEFAULT_CELL_SIZE)
+    hot.add_argument(
+        "--period-column", default="", help=argparse.SUPPRESS
+    )  # hot spots pool all rows
+    hot.add_argument(
+        "--uncorrected",
+        action="store_true",
+        help="bin on uncorrected p-values (shows more cells, some of them chance)",
+    )
+    hot.add_argument(
+        "--permutations",
+        type=int,
+        default=0,
+        metavar="N",
+        help="permutation p-values with N draws instead of analytic ones; small areas only "
+        "(under 10,000 cells): with many cells no permutation p-value can pass FDR",
+    )
+    hot.add_argument("--seed", type=int, default=None, help="random seed for --permutations")
+    hot.set_defaults(handler=_guarded(_hotspots))
+
+    emerging = subparsers.add_parser(
+        "emerging",
+        help="Classify cells into Esri Emerging Hot Spot categories over time.",
+        formatter_class=fmt,
+        description=(
+            "Compute Gi* for each period (FDR within the period), a Mann-Kendall trend of\n"
+            "each cell's z-scores, and Esri's categories (New, Consecutive, Intensifying,\n"
+            "Persistent, Diminishing, Sporadic, Oscillating, Historical Hot/Cold Spot, No\n"
+            "Pattern Detected) plus simple ones (Persistent, Emerging, Former,\n"
+            "Intermittent). Writes every cell with cell_id, category, simple_category,\n"
+            "mk_tau, mk_p, count, hot_periods and cold_periods."
+        ),
+        epilog="example: safer-spaces emerging street.csv --period month --out cells.geojson",
+    )
+    _common(emerging, cell_size=500.0)
+    emerging.add_argument(
+        "--period",
+        choices=["month", "quarter"],
+        default="month",
+        help="time step (default %(default)s)",
+    )
+    emerging.add_argument(
+        "--period-column",
+        default=None,
+        metavar="COLUMN",
+        help="the month or date column (default: Month, period or date)",
+    )
+    emerging.set_defaults(handler=_guarded(_emerging))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hotspots`` or ``emerging`` as the command line would; return the exit status.
+
+    Parameters
+    ----------
+    argv
+        The arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad input or usage.
+    """
+    parser = argparse.ArgumentParser(prog="safer-spaces")
+    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its message
+        return int(exc.code) if isinstance(exc.code, int) else 2
+    return int(args.handler(args))

@@ -1,0 +1,494 @@
+"""Emerging hot spots: how each cell's hot- or cold-spot status changes over time.
+
+For each period (month or quarter) Gi* is computed on that period's cell counts
+(:func:`geo.hotspots.gi_star`), with Benjamini-Hochberg q-values within the
+period. A period is a *significant hot* period for a cell when ``q < alpha``
+(0.05 by default) and ``z > 0``, a *significant cold* one when ``q < alpha`` and
+``z < 0``. The Mann-Kendall test on the cell's series of Gi* z-scores gives its
+trend: rising when ``mk_p < 0.05`` and ``mk_tau > 0``, falling when ``mk_p < 0.05``
+and ``mk_tau < 0``.
+
+Esri categories
+---------------
+Following Esri's Emerging Hot Spot Analysis definitions. "At least 90 per cent"
+means ``hot_periods >= 0.9 * n_periods`` (11 of 12 months, 22 of 24). The final
+period decides the side: hot categories need the final period hot (except
+Historical), cold categories need it cold (except Historical).
+
+With the final period **hot**:
+
+* *Intensifying Hot Spot*: hot in at least 90% of periods, and a rising trend.
+* *Diminishing Hot Spot*: hot in at least 90% of periods, and a falling trend.
+* *Persistent Hot Spot*: hot in at least 90% of periods, no significant trend.
+* *Oscillating Hot Spot*: hot in fewer than 90% of periods, and a significant
+  cold spot in some earlier period.
+* *New Hot Spot*: hot in the final period only (never hot, or cold, before).
+* *Consecutive Hot Spot*: a single uninterrupted run of at least two hot periods
+  ending with the final one, never hot (or cold) before the run, and hot in
+  fewer than 90% of periods.
+* *Sporadic Hot Spot*: hot in fewer than 90% of periods, never cold, and also
+  hot before its final run of hot periods (on-again, off-again).
+
+With the final period **not hot**:
+
+* *Historical Hot Spot*: the final period is neither hot nor cold, but at least
+  90% of periods were hot. (When the final period is cold, the cold rules
+  apply: such a cell is an Oscillating Cold Spot.)
+
+The eight *Cold Spot* categories mirror these with hot and cold swapped and
+"rising" and "falling" swapped (an Intensifying Cold Spot's z-scores fall).
+Everything else is *No Pattern Detected*. Esri recommends at least 10 periods;
+fewer are analysed with a warning.
+
+Simple categories (for meetings)
+--------------------------------
+Hot spots only, in plain words:
+
+* *Persistent*: hot in the latest period and in at least 90% of periods.
+* *Emerging*: hot in the latest period but fewer than 90% of periods, and either
+  never hot before its current run of hot periods or with a rising trend.
+* *Former*: not hot in the latest period, but hot earlier, and either hot in at
+  least 90% of periods, or with a falling trend, or not hot at all in the later
+  half of the periods.
+* *Intermittent*: any other cell that was hot in at least one period.
+* *Not a hot spot*: never a significant hot spot.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from geo.grid import Grid, cells_frame, contiguity, count_points, locate_xy
+from geo.hotspots import fdr_adjust, gi_star, two_sided_p
+from geo.points import WGS84, HotspotInputError, HotspotWarning, PeriodFreq, bng_xy, parse_periods
+
+__all__ = [
+    "ESRI_CATEGORIES",
+    "SIMPLE_CATEGORIES",
+    "EmergingResult",
+    "classify_emerging",
+    "classify_simple",
+    "emerging_cells",
+    "emerging_hotspots",
+    "mann_kendall",
+    "period_series",
+]
+
+ESRI_CATEGORIES: tuple[str, ...] = (
+    *(
+        f"{kind} {side} Spot"
+        for side in ("Hot", "Cold")
+        for kind in (
+            "New",
+            "Consecutive",
+            "Intensifying",
+            "Persistent",
+            "Diminishing",
+            "Sporadic",
+            "Oscillating",
+            "Historical",
+        )
+    ),
+    "No Pattern Detected",
+)
+"""Esri's 17 labels, exactly as Esri spells them."""
+
+SIMPLE_CATEGORIES: tuple[str, ...] = (
+    "Persistent",
+    "Emerging",
+    "Former",
+    "Intermittent",
+    "Not a hot spot",
+)
+"""The simpler labels for meetings."""
+
+
+@dataclass(frozen=True)
+class EmergingResult:
+    """Per-period Gi* and the trend and category of each cell.
+
+    Attributes
+    ----------
+    periods
+        The periods, oldest first, with none missing between first and last.
+    counts, z, q
+        Per period and cell, shape ``(n_periods, n_cells)``.
+    hot, cold
+        Significant hot or cold per period and cell.
+    mk_tau, mk_p
+        Mann-Kendall tau and two-sided p of each cell's z-score series.
+    category, simple_category
+        Esri and simple labels per cell.
+    points_outside
+        Incidents left out because they fall outside the area.
+    """
+
+    periods: pd.PeriodIndex
+    counts: np.ndarray
+    z: np.ndarray
+    q: np.ndarray
+    hot: np.ndarray
+    cold: np.ndarray
+    mk_tau: np.ndarray
+    mk_p: np.ndarray
+    category: np.ndarray
+    simple_category: np.ndarray
+    points_outside: int = 0
+
+
+def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mann-Kendall trend test of many series at once.
+
+    The same as ``pymannkendall.original_test`` on each row: S with the tie
+    correction of its variance, a continuity-corrected z, two-sided p and
+    Kendall's tau-a, ``S / (n (n - 1) / 2)``.
+
+    Parameters
+    ----------
+    series
+        Shape ``(n_series, n_times)``, oldest first, no NaN.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``tau``, ``p`` and ``z`` per series. A series with no variation has
+        tau 0 and p 1.
+
+    Examples
+    --------
+    >>> tau, p, z = mann_kendall(np.array([[1.0, 2, 3, 4, 5, 6], [3, 1, 3, 1, 3, 1]]))
+    >>> tau.round(3).tolist(), p.round(4).tolist()
+    ([1.0, -0.2], [0.0085, 0.6625])
+    """
+    x = np.atleast_2d(np.asarray(series, dtype="float64"))
+    m, n = x.shape
+    if n < 2:
+        raise HotspotInputError("A trend needs at least 2 periods.")
+    s = np.zeros(m)
+    ties = np.ones((m, n))  # size of each value's tie group
+    for lag in range(1, n):  # a loop over time steps, vectorised over series
+        later, earlier = x[:, lag:], x[:, :-lag]
+        s += np.sign(later - earlier).sum(axis=1)
+        equal = later == earlier
+        ties[:, lag:] += equal
+        ties[:, :-lag] += equal
+    tie_term = ((ties - 1) * (2 * ties + 5)).sum(axis=1)  # = sum over groups t(t-1)(2t+5)
+    var_s = (n * (n - 1) * (2 * n + 5) - tie_term) / 18.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(s > 0, (s - 1) / np.sqrt(var_s), np.where(s < 0, (s + 1) / np.sqrt(var_s), 0))
+    z = np.nan_to_num(z, nan=0.0)
+    p = 2.0 * stats.norm.sf(np.abs(z))
+    tau = s / (0.5 * n * (n - 1))
+    return tau, p, z
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (length of the final run of True, number of True before that run) per row."""
+    t = flags.shape[1]
+    rev = flags[:, ::-1]
+    first_false = np.where(rev.all(axis=1), t, np.argmin(rev, axis=1))
+    total = flags.sum(axis=1)
+    return first_false, total - first_false
+
+
+def classify_emerging(
+    hot: np.ndarray,
+    cold: np.ndarray,
+    mk_tau: np.ndarray,
+    mk_p: np.ndarray,
+    *,
+    trend_alpha: float = 0.05,
+) -> np.ndarray:
+    """Return the Esri Emerging Hot Spot category of each cell.
+
+    The rules are in the module notes (:mod:`geo.emerging`).
+
+    Parameters
+    ----------
+    hot, cold
+        Significant hot or cold, shape ``(n_cells, n_periods)``, oldest first.
+    mk_tau, mk_p
+        Mann-Kendall tau and p of each cell's z-score series.
+    trend_alpha
+        A trend is significant when ``mk_p < trend_alpha``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One of :data:`ESRI_CATEGORIES` per cell (object array).
+
+    Examples
+    --------
+    >>> hot = np.array([[0, 0, 0, 1], [1, 1, 1, 1], [1, 0, 1, 1]], dtype=bool)
+    >>> cold = np.zeros_like(hot)
+    >>> classify_emerging(hot, cold, np.zeros(3), np.ones(3)).tolist()
+    ['New Hot Spot', 'Persistent Hot Spot', 'Sporadic Hot Spot']
+    """
+    hot = np.asarray(hot, dtype=bool)
+    cold = np.asarray(cold, dtype=bool)
+    if hot.shape != cold.shape or hot.ndim != 2:
+        raise HotspotInputError("hot and cold must both have shape (cells, periods).")
+    n_cells, t = hot.shape
+    trend = np.asarray(mk_p) < trend_alpha
+    rising = trend & (np.asarray(mk_tau) > 0)
+    falling = trend & (np.asarray(mk_tau) < 0)
+    out = np.full(n_cells, "No Pattern Detected", dtype=object)
+    neither_final = ~hot[:, -1] & ~cold[:, -1]
+    for side, same, other, up, down in (
+        ("Hot", hot, cold, rising, falling),
+        ("Cold", cold, hot, falling, rising),
+    ):
+        final = same[:, -1]
+        mostly = same.sum(axis=1) * 10 >= 9 * t
+        run, before = _runs(same)
+        other_before = other[:, :-1].any(axis=1)
+        rules = (
+            ("Intensifying", final & mostly & up),
+            ("Diminishing", final & mostly & down),
+            ("Persistent", final & mostly & ~up & ~down),
+            ("Oscillating", final & ~mostly & other_before),
+            ("New", final & ~mostly & ~other_before & (before == 0) & (run == 1)),
+            ("Consecutive", final & ~mostly & ~other_before & (before == 0) & (run >= 2)),
+            ("Sporadic", final & ~mostly & ~other_before & (before > 0)),
+            ("Historical", neither_final & mostly),
+        )
+        for name, mask in rules:  # the rules are mutually exclusive
+            out[mask] = f"{name} {side} Spot"
+    return out
+
+
+def classify_simple(
+    hot: np.ndarray,
+    mk_tau: np.ndarray,
+    mk_p: np.ndarray,
+    *,
+    trend_alpha: float = 0.05,
+) -> np.ndarray:
+    """Return the simple meeting category of each cell.
+
+    The rules are in the module notes (:mod:`geo.emerging`).
+
+    Parameters
+    ----------
+    hot
+        Significant hot, shape ``(n_cells, n_periods)``, oldest first.
+    mk_tau, mk_p
+        Mann-Kendall tau and p of each cell's z-score series.
+    trend_alpha
+        A trend is significant when ``mk_p < trend_alpha``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One of :data:`SIMPLE_CATEGORIES` per cell (object array).
+
+    Examples
+    --------
+    >>> hot = np.array([[1, 1, 1, 1], [0, 0, 1, 1], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+    >>> classify_simple(hot.astype(bool), np.zeros(5), np.ones(5)).tolist()
+    ['Persistent', 'Emerging', 'Former', 'Intermittent', 'Not a hot spot']
+    """
+    hot = np.asarray(hot, dtype=bool)
+    t = hot.shape[1]
+    trend = np.asarray(mk_p) < trend_alpha
+    rising = trend & (np.asarray(mk_tau) > 0)
+    falling = trend & (np.asarray(mk_tau) < 0)
+    final = hot[:, -1]
+    ever = hot.any(axis=1)
+    mostly = hot.sum(axis=1) * 10 >= 9 * t
+    _, before = _runs(hot)
+    later_half = hot[:, t // 2 :].any(axis=1)
+    out = np.full(hot.shape[0], "Not a hot spot", dtype=object)
+    out[ever] = "Intermittent"
+    out[~final & ever & (mostly | falling | ~later_half)] = "Former"
+    out[final & ~mostly & ((before == 0) | rising)] = "Emerging"
+    out[final & mostly] = "Persistent"
+    return out
+
+
+def period_series(
+    periods: pd.Series, *, freq: PeriodFreq = "month"
+) -> tuple[pd.PeriodIndex, np.ndarray]:
+    """Return every period from the first to the last, and each incident's position in it.
+
+    Parameters
+    ----------
+    periods
+        Each incident's month or date (strings, dates or Periods).
+    freq
+        ``"month"`` or ``"quarter"``.
+
+    Returns
+    -------
+    tuple
+        The complete ``PeriodIndex`` (periods with no incidents included) and an
+        int64 position per incident.
+
+    Raises
+    ------
+    HotspotInputError
+        When a value is not a date.
+
+    Examples
+    --------
+    >>> index, pos = period_series(pd.Series(["2024-01", "2024-03"]))
+    >>> [str(p) for p in index], pos.tolist()
+    (['2024-01', '2024-02', '2024-03'], [0, 2])
+    """
+    parsed = parse_periods(periods, freq=freq)
+    if parsed.empty:
+        raise HotspotInputError("There are no incidents, so there are no periods to compare.")
+    index = pd.period_range(parsed.min(), parsed.max())
+    pos = np.asarray(pd.PeriodIndex(parsed).asi8, dtype=np.int64) - index[0].ordinal
+    return index, pos
+
+
+def emerging_hotspots(
+    points: gpd.GeoDataFrame,
+    grid: Grid,
+    *,
+    period_column: str = "period",
+    freq: PeriodFreq = "month",
+    alpha: float = 0.05,
+    trend_alpha: float = 0.05,
+    window: pd.PeriodIndex | None = None,
+) -> EmergingResult:
+    """Run emerging hot spot analysis: Gi* per period, trends and categories.
+
+    Works on points in any CRS (projected to EPSG:27700).
+
+    Parameters
+    ----------
+    points
+        Incident points with a CRS and a period column.
+    grid
+        The cells (:func:`geo.grid.build_grid`).
+    period_column
+        The column with each incident's month or date.
+    freq
+        The time step, ``"month"`` or ``"quarter"``.
+    alpha
+        A period is significant for a cell when its FDR q-value within that period
+        is below ``alpha``.
+    trend_alpha
+        A Mann-Kendall trend is significant when ``mk_p < trend_alpha``.
+    window
+        The consecutive periods to analyse (incidents outside them are left out);
+        by default every period from the first incident's to the last one's.
+
+    Returns
+    -------
+    EmergingResult
+        Everything per period and per cell.
+
+    Raises
+    ------
+    HotspotInputError
+        For points without CRS, unusable coordinates or dates, a missing period
+        column, fewer than 2 periods, or a grid of fewer than 3 cells.
+    """
+    if period_column not in points.columns:
+        raise HotspotInputError(
+            f"The incidents have no {period_column!r} column, so they cannot be split into "
+            "periods; give each incident its month."
+        )
+    if grid.n_cells < 3:
+        raise HotspotInputError(
+            f"The area has only {grid.n_cells} cell(s); use a smaller cell size or larger area."
+        )
+    index, pos = period_series(points[period_column], freq=freq)
+    if window is not None:
+        if len(window) == 0:
+            raise HotspotInputError("The window of periods to analyse is empty.")
+        pos = pos + (index[0].ordinal - window[0].ordinal)
+        index = pd.PeriodIndex(window)
+        pos = np.where((pos >= 0) & (pos < len(index)), pos, -1)
+    t = len(index)
+    if t < 2:
+        raise HotspotInputError(
+            f"All incidents are in one {freq} ({index[0]}); emerging hot spots compare at "
+            "least 2 periods (Esri recommends 10 or more)."
+        )
+    if t < 10:
+        warnings.warn(
+            f"Only {t} periods: trends over fewer than 10 periods are weak evidence.",
+            HotspotWarning,
+            stacklevel=2,
+        )
+    x, y = bng_xy(points)
+    cell = locate_xy(grid, x, y)
+    counts = count_points(grid, np.where(pos >= 0, cell, -1), periods=pos, n_periods=t)
+    empty = np.flatnonzero(counts.sum(axis=1) == 0)
+    if empty.size == t:
+        warnings.warn(
+            "No incidents fall inside the area: every cell has no pattern.",
+            HotspotWarning,
+            stacklevel=2,
+        )
+    elif empty.size:
+        names = ", ".join(str(index[i]) for i in empty[:3])
+        warnings.warn(
+            f"{empty.size} period(s) have no incidents in the area ({names}); "
+            "no cell is significant in them.",
+            HotspotWarning,
+            stacklevel=2,
+        )
+    z = gi_star(counts, contiguity(grid))
+    z = np.nan_to_num(z, nan=0.0)
+    q = fdr_adjust(two_sided_p(z), axis=1)
+    sig = q < alpha
+    hot, cold = sig & (z > 0), sig & (z < 0)
+    tau, mk_p, _ = mann_kendall(z.T)
+    return EmergingResult(
+        periods=index,
+        counts=counts,
+        z=z,
+        q=q,
+        hot=hot,
+        cold=cold,
+        mk_tau=tau,
+        mk_p=mk_p,
+        category=classify_emerging(hot.T, cold.T, tau, mk_p, trend_alpha=trend_alpha),
+        simple_category=classify_simple(hot.T, tau, mk_p, trend_alpha=trend_alpha),
+        points_outside=int(((cell < 0) & (pos >= 0)).sum()),
+    )
+
+
+def emerging_cells(result: EmergingResult, grid: Grid, *, crs: str = WGS84) -> gpd.GeoDataFrame:
+    """Return one row per cell with its categories and trend, for maps and files.
+
+    Parameters
+    ----------
+    result
+        From :func:`emerging_hotspots` on the same grid.
+    grid
+        The grid.
+    crs
+        CRS of the output geometry (WGS84 for display by default).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id``, ``category``, ``simple_category``, ``mk_tau``, ``mk_p``,
+        ``count`` (all periods), ``hot_periods``, ``cold_periods`` and the whole
+        cell polygon.
+    """
+    return cells_frame(
+        grid,
+        {
+            "category": result.category,
+            "simple_category": result.simple_category,
+            "mk_tau": result.mk_tau,
+            "mk_p": result.mk_p,
+            "count": result.counts.sum(axis=0),
+            "hot_periods": result.hot.sum(axis=0),
+            "cold_periods": result.cold.sum(axis=0),
+        },
+        crs=crs,
+    )

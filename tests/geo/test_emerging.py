@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pymannkendall as pmk
+import pytest
+from scipy import stats
+
+from geo.emerging import (
+    ESRI_CATEGORIES,
+    SIMPLE_CATEGORIES,
+    classify_emerging,
+    classify_simple,
+    emerging_cells,
+    emerging_hotspots,
+    mann_kendall,
+    period_series,
+)
+from geo.grid import build_grid, contiguity
+from geo.hotspots import gi_star
+from geo.points import HotspotInputError, HotspotWarning
+
+from .conftest import X0, Y0
+
+RISING, FALLING, FLAT = (0.8, 0.001), (-0.8, 0.001), (0.1, 0.6)
+
+# (label, series over 10 periods: H hot, C cold, . neither; trend (tau, p))
+CASES = [
+    ("New Hot Spot", ".........H", FLAT),
+    ("Consecutive Hot Spot", ".......HHH", RISING),
+    ("Intensifying Hot Spot", "HHHHHHHHHH", RISING),
+    ("Persistent Hot Spot", "HHHHHHHHHH", FLAT),
+    ("Persistent Hot Spot", ".HHHHHHHHH", FLAT),  # 9 of 10 is 90 per cent
+    ("Diminishing Hot Spot", "HHHHHHHHHH", FALLING),
+    ("Sporadic Hot Spot", "H..H...H.H", FLAT),
+    ("Sporadic Hot Spot", "H......HHH", FLAT),  # hot before its final run
+    ("Oscillating Hot Spot", "C...H...HH", FLAT),
+    ("Oscillating Hot Spot", "C........H", FLAT),  # cold before: not new
+    ("Historical Hot Spot", "HHHHHHHHH.", FLAT),
+    ("New Cold Spot", ".........C", FLAT),
+    ("Consecutive Cold Spot", "........CC", FALLING),
+    ("Intensifying Cold Spot", "CCCCCCCCCC", FALLING),
+    ("Persistent Cold Spot", "CCCCCCCCCC", FLAT),
+    ("Diminishing Cold Spot", "CCCCCCCCCC", RISING),
+    ("Sporadic Cold Spot", ".C.C....CC", FLAT),
+    ("Oscillating Cold Spot", "HHH....C.C", FLAT),
+    ("Oscillating Cold Spot", "HHHHHHHHHC", FLAT),  # final cold outranks historical hot
+    ("Historical Cold Spot", "CCCCCCCCC.", FLAT),
+    ("No Pattern Detected", "..........", FLAT),
+    ("No Pattern Detected", "HHH.......", FALLING),
+    ("No Pattern Detected", "HHHHHHHH..", FLAT),  # 80 per cent and not hot now
+    ("No Pattern Detected", "C.H.C.H.C.", FLAT),
+]
+
+
+def _matrices(series):
+    hot = np.array([[c == "H" for c in s] for s in series])
+    cold = np.array([[c == "C" for c in s] for s in series])
+    return hot, cold
+
+
+@pytest.mark.parametrize(("label", "series", "trend"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
+def test_each_esri_category_on_a_hand_made_series(label, series, trend):
+    hot, cold = _matrices([series])
+    got = classify_emerging(hot, cold, np.array([trend[0]]), np.array([trend[1]]))
+    assert got.tolist() == [label]
+
+
+def test_every_esri_category_is_pinned():
+    assert {c[0] for c in CASES} == set(ESRI_CATEGORIES)
+    assert len(ESRI_CATEGORIES) == 17
+
+
+def test_classify_emerging_is_vectorised_over_cells():
+    hot, cold = _matrices([c[1] for c in CASES])
+    tau = np.array([c[2][0] for c in CASES])
+    p = np.array([c[2][1] for c in CASES])
+    assert classify_emerging(hot, cold, tau, p).tolist() == [c[0] for c in CASES]
+
+
+SIMPLE = [
+    ("Persistent", "HHHHHHHHHH", FLAT),
+    ("Persistent", ".HHHHHHHHH", FALLING),
+    ("Emerging", ".......HHH", FLAT),
+    ("Emerging", ".........H", FLAT),
+    ("Emerging", "H...H...HH", RISING),
+    ("Intermittent", "H...H...HH", FLAT),
+    ("Former", "HHHHHHHHH.", FLAT),
+    ("Former", "HHH.......", FLAT),  # nothing in the later half
+    ("Former", ".....H.H..", FALLING),
+    ("Intermittent", ".....H.H..", FLAT),
+    ("Not a hot spot", "CCCC......", FLAT),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "series", "trend"), SIMPLE, ids=[f"{c[0]}:{c[1]}" for c in SIMPLE]
+)
+def test_each_simple_category(label, series, trend):
+    hot, _ = _matrices([series])
+    got = classify_simple(hot, np.array([trend[0]]), np.array([trend[1]]))
+    assert got.tolist() == [label]
+    assert label in SIMPLE_CATEGORIES
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 24])
+def test_mann_kendall_matches_pymannkendall(n, rng):
+    x = np.round(rng.normal(size=(60, n)) + np.linspace(0, 2, n), 1)  # rounding makes ties
+    x[0] = 1.0  # all tied
+    x[1] = np.arange(n)  # perfect trend
+    tau, p, z = mann_kendall(x)
+    for i in range(60):
+        ref = pmk.original_test(x[i])
+        assert tau[i] == pytest.approx(ref.Tau, abs=1e-12)
+        assert p[i] == pytest.approx(ref.p, abs=1e-12)
+        assert z[i] == pytest.approx(ref.z, abs=1e-12)
+
+
+def test_period_series_fills_gaps():
+    index, pos = period_series(pd.Series(["2024-11", "2025-02", "2024-11"]))
+    assert [str(p) for p in index] == ["2024-11", "2024-12", "2025-01", "2025-02"]
+    assert pos.tolist() == [0, 3, 0]
+    qindex, qpos = period_series(pd.Series(["2024-11", "2025-02"]), freq="quarter")
+    assert [str(p) for p in qindex] == ["2024Q4", "2025Q1"] and qpos.tolist() == [0, 1]
+
+
+def _monthly_points(make_points, rng, months=12):
+    frames = []
+    for t, month in enumerate(pd.period_range("2025-01", periods=months, freq="M")):
+        n_bg = 400
+        x = [rng.uniform(X0, X0 + 5000, n_bg), rng.normal(X0 + 1125, 60, 30)]
+        y = [rng.uniform(Y0, Y0 + 5000, n_bg), rng.normal(Y0 + 1125, 60, 30)]
+        if t == months - 1:
+            x.append(rng.normal(X0 + 3875, 60, 30))
+            y.append(rng.normal(Y0 + 3875, 60, 30))
+        xs, ys = np.concatenate(x), np.concatenate(y)
+        frames.append(make_points(xs, ys, period=[month] * xs.size))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_emerging_hotspots_on_a_planted_series(box_area, make_points, rng):
+    grid = build_grid(box_area, cell_size=250)
+    pts = _monthly_points(make_points, rng)
+    result = emerging_hotspots(pts, grid)
+    assert len(result.periods) == 12 and result.counts.shape == (12, 400)
+    ids = grid.cell_ids.tolist()
+    a = ids.index(f"BNG250m_{int(X0) + 1000}_{int(Y0) + 1000}")
+    b = ids.index(f"BNG250m_{int(X0) + 3750}_{int(Y0) + 3750}")
+    assert result.category[a] == "Persistent Hot Spot"
+    assert result.simple_category[a] == "Persistent"
+    assert result.category[b] == "New Hot Spot"
+    assert result.simple_category[b] == "Emerging"
+    assert set(result.category) <= set(ESRI_CATEGORIES)
+    # per period: Gi* as gi_star, FDR within the period, MK on the z series
+    w = contiguity(grid)
+    np.testing.assert_allclose(result.z[5], gi_star(result.counts[5], w), atol=1e-12)
+    np.testing.assert_allclose(
+        result.q[5], stats.false_discovery_control(2 * stats.norm.sf(np.abs(result.z[5])))
+    )
+    ref = pmk.original_test(result.z[:, a])
+    assert result.mk_tau[a] == pytest.approx(ref.Tau) and result.mk_p[a] == pytest.approx(ref.p)
+    cells = emerging_cells(result, grid)
+    assert cells.crs == "EPSG:4326" and len(cells) == 400
+    assert cells.columns[:5].tolist() == [
+        "cell_id",
+        "category",
+        "simple_category",
+        "mk_tau",
+        "mk_p",
+    ]
+
+
+def test_a_single_period_is_refused(box_area, make_points):
+    grid = build_grid(box_area, cell_size=500)
+    pts = make_points(
+        np.array([X0 + 10, X0 + 20]), np.array([Y0 + 10, Y0 + 20]), period=["2025-01"] * 2
+    )
+    with pytest.raises(HotspotInputError, match="one month"):
+        emerging_hotspots(pts, grid)
+
+
+def test_missing_period_column_is_refused(box_area, make_points):
+    grid = build_grid(box_area, cell_size=500)
+    with pytest.raises(HotspotInputError, match="'period' column"):
+        emerging_hotspots(make_points(np.array([X0]), np.array([Y0])), grid)
+
+
+@pytest.mark.filterwarnings("ignore:Only 2 periods")
+def test_no_incidents_in_the_area_gives_no_pattern_with_a_warning(box_area, make_points):
+    grid = build_grid(box_area, cell_size=500)
+    pts = make_points(np.array([0.0, 0.0]), np.array([0.0, 0.0]), period=["2025-01", "2025-02"])
+    with pytest.warns(HotspotWarning, match="No incidents fall inside"):
+        result = emerging_hotspots(pts, grid)
+    assert set(result.category) == {"No Pattern Detected"}
+    assert result.points_outside == 2
+
+
+def test_window_counts_only_its_periods(box_area, make_points):
+    grid = build_grid(box_area, cell_size=500)
+    pts = make_points(
+        np.full(3, X0 + 10.0), np.full(3, Y0 + 10.0), period=["2025-01", "2025-03", "2025-05"]
+    )
+    window = pd.period_range("2025-02", "2025-05", freq="M")
+    with pytest.warns(HotspotWarning):
+        result = emerging_hotspots(pts, grid, window=window)
+    assert result.counts.sum(axis=1).tolist() == [0, 1, 0, 1]

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo.flags import flag_places, period_label, period_months
+from geo.grid import build_grid
+from geo.points import HotspotInputError
+
+from .conftest import X0, Y0
+
+PLACES = {
+    "A": ("Market Square", "shopping area", X0 + 2125, Y0 + 2125),
+    "B": ("Bus station", "transport hub", X0 + 3875, Y0 + 875),
+    "C": ("Quiet park", "park or open space", X0 + 500, Y0 + 4500),
+    "D": ("Retail park", "shopping area", X0 + 1125, Y0 + 3875),
+    "E": ("Chip shop", "fast food", X0 + 4375, Y0 + 4375),
+}
+MONTHS = pd.period_range("2025-10", "2026-09", freq="M")
+
+
+def _around(rng, key, n, spread):
+    _, _, x, y = PLACES[key]
+    r = spread * np.sqrt(rng.uniform(0, 1, n))
+    a = rng.uniform(0, 2 * np.pi, n)
+    return x + r * np.cos(a), y + r * np.sin(a)
+
+
+@pytest.fixture
+def scenario(box_area, make_points, rng):
+    xs, ys, months = [], [], []
+
+    def add(x, y, month):
+        xs.append(x)
+        ys.append(y)
+        months.extend([month] * len(x))
+
+    px = np.array([p[2] for p in PLACES.values()])
+    py = np.array([p[3] for p in PLACES.values()])
+    for i, month in enumerate(MONTHS):
+        bx, by = rng.uniform(X0, X0 + 5000, 300), rng.uniform(Y0, Y0 + 5000, 300)
+        far = np.hypot(bx[:, None] - px, by[:, None] - py).min(axis=1) > 300
+        add(bx[far], by[far], month)
+        add(*_around(rng, "D", 20 + 5 * i, 300), month)  # grows every month
+        add(*_around(rng, "B", 30, 150), month)  # steady all year
+        if month.quarter == 2 and month.year == 2026:
+            add(*_around(rng, "A", [2, 2, 1][month.month - 4], 100), month)  # 5 in Apr-Jun
+        if month.quarter == 3 and month.year == 2026:
+            add(*_around(rng, "A", [5, 5, 4][month.month - 7], 100), month)  # 14 in Jul-Sep
+        if str(month) == "2026-09":
+            add(*_around(rng, "E", 40, 100), month)
+    incidents = make_points(np.concatenate(xs), np.concatenate(ys), period=months)
+    places = make_points(
+        px,
+        py,
+        id=list(PLACES),
+        name=[p[0] for p in PLACES.values()],
+        category=[p[1] for p in PLACES.values()],
+    )
+    return places, incidents, build_grid(box_area, cell_size=250)
+
+
+def test_flags_reasons_and_ranks(scenario):
+    places, incidents, grid = scenario
+    flags = flag_places(places, incidents, grid, period="2026Q3", radius=200, min_incidents=10)
+    by_id = flags.set_index("id")
+    assert "C" not in by_id.index
+    assert flags["rank"].tolist() == list(range(1, len(flags) + 1))
+    assert flags.crs == "EPSG:4326"
+
+    a = by_id.loc["A"]
+    assert a["reason"].startswith("14 incidents within 200 m in Jul-Sep 2026 (up from 5)")
+    assert a["many_incidents"]
+
+    b = by_id.loc["B"]
+    assert b["in_hot_spot"] and b["hot_bin"] == 3
+    assert b["reason"].startswith("90 incidents within 200 m in Jul-Sep 2026 (no change); 99% hot")
+
+    d = by_id.loc["D"]
+    assert d["trend"] == "Intensifying Hot Spot" and d["new_or_intensifying"]
+    assert "intensifying since Nov 2025" in d["reason"]
+
+    e = by_id.loc["E"]
+    assert e["trend"] == "New Hot Spot"
+    assert e["reason"].endswith("new hot spot in Sep")
+
+    # more criteria first: B (hot and many) outranks A (many only)
+    assert b["rank"] < a["rank"]
+
+
+def test_counts_match_a_brute_force_count(scenario):
+    places, incidents, grid = scenario
+    flags = flag_places(places, incidents, grid, period=("2026-08", "2026-09"), min_incidents=1)
+    month = incidents["period"].astype(str)
+    for _, row in flags.iterrows():
+        p = places.set_index("id").geometry.loc[row["id"]]
+        d = incidents.distance(p)
+        now = ((d <= 200) & month.isin(["2026-08", "2026-09"])).sum()
+        before = ((d <= 200) & month.isin(["2026-06", "2026-07"])).sum()
+        assert (row["incidents"], row["previous"]) == (now, before)
+        assert "in Aug-Sep 2026" in row["reason"]
+
+
+def test_thresholds_change_what_is_flagged(scenario):
+    places, incidents, grid = scenario
+    strict = flag_places(places, incidents, grid, period="2026Q3", min_incidents=1000)
+    assert "A" not in set(strict["id"])  # A was flagged only for its count
+    assert {"B", "D", "E"} <= set(strict["id"])
+
+
+def test_period_helpers():
+    assert [str(p) for p in period_months(pd.Period("2026Q3"))] == ["2026-07", "2026-09"]
+    assert [str(p) for p in period_months("2026-05")] == ["2026-05", "2026-05"]
+    first, last = period_months(("2025-11", "2026-01"))
+    assert period_label(first, last) == "Nov 2025-Jan 2026"
+    assert period_label(last, last) == "Jan 2026"
+    with pytest.raises(HotspotInputError, match="ends before"):
+        period_months(("2026-05", "2026-01"))
+    with pytest.raises(HotspotInputError, match="Cannot read"):
+        period_months("last summer")
+
+
+def test_register_problems_are_reported(scenario):
+    places, incidents, grid = scenario
+    with pytest.raises(HotspotInputError, match="missing: category"):
+        flag_places(places.drop(columns="category"), incidents, grid, period="2026Q3")
+    with pytest.raises(HotspotInputError, match="reproject"):
+        flag_places(places.to_crs("EPSG:4326"), incidents, grid, period="2026Q3")
+    no_crs = gpd.GeoDataFrame(places.drop(columns="geometry"), geometry=places.geometry.values)
+    no_crs = no_crs.set_crs(None, allow_override=True)
+    with pytest.raises(HotspotInputError, match="no coordinate reference system"):
+        flag_places(no_crs, incidents, grid, period="2026Q3")

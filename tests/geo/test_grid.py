@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import geopandas as gpd
+import h3
+import libpysal
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+
+from geo.grid import (
+    area_geometry,
+    build_grid,
+    cells_frame,
+    contiguity,
+    count_points,
+    h3_resolution,
+    locate_points,
+    locate_xy,
+)
+from geo.points import HotspotInputError
+
+from .conftest import X0, Y0
+
+
+def test_bng_squares_cover_an_aligned_square(box_area):
+    grid = build_grid(box_area, cell_size=250)
+    assert grid.n_cells == 400
+    assert grid.interior.all()
+    assert grid.cell_ids[0] == f"BNG250m_{int(X0)}_{int(Y0)}"
+    degree = np.asarray(grid.adjacency.sum(axis=1)).ravel()
+    # queen contiguity: 4 corners with 3, 72 edge cells with 5, the rest with 8
+    assert np.bincount(degree.astype(int)).tolist()[3:] == [4, 0, 72, 0, 0, 324]
+    star = contiguity(grid)
+    assert np.all(star.diagonal() == 1)
+    assert (star != star.T).nnz == 0
+
+
+def test_cells_clipped_to_the_area_are_kept_whole(triangle_area):
+    grid = build_grid(triangle_area, cell_size=250)
+    # 8 x 8 cells in the bounding box; the hypotenuse keeps the 36 below and on it,
+    # but not the cells that only touch it at a corner.
+    assert grid.n_cells == 36
+    assert np.allclose(shapely.area(grid.geometry), 250.0**2)
+    assert grid.interior.sum() == 28  # the 8 on the diagonal are cut
+    outside = ~shapely.intersects(grid.geometry, triangle_area.iloc[0])
+    assert not outside.any()
+
+
+def test_neighbours_share_vertices_and_match_libpysal_queen(triangle_area):
+    grid = build_grid(triangle_area, cell_size=250)
+    frame = cells_frame(grid, {}, crs="EPSG:27700")
+    queen = libpysal.weights.Queen.from_dataframe(frame, use_index=False, silence_warnings=True)
+    theirs = queen.sparse.toarray()
+    assert np.array_equal(grid.adjacency.toarray(), theirs)
+
+
+def test_points_outside_the_area_are_not_counted(triangle_area):
+    grid = build_grid(triangle_area, cell_size=250)
+    # (a) inside, in a cut cell; (b) in the same cut cell but beyond the hypotenuse;
+    # (c) far outside; (d) inside an interior cell.
+    x = np.array([X0 + 1010, X0 + 1240, X0 + 9000, X0 + 10])
+    y = np.array([Y0 + 760, Y0 + 990, Y0 + 10, Y0 + 10])
+    cell = locate_xy(grid, x, y)
+    assert cell[0] >= 0 and cell[1] == -1 and cell[2] == -1 and cell[3] >= 0
+    assert grid.cell_ids[cell[3]] == f"BNG250m_{int(X0)}_{int(Y0)}"
+    assert count_points(grid, cell).sum() == 2
+
+
+def test_locate_points_accepts_any_crs(box_area, make_points):
+    grid = build_grid(box_area, cell_size=500)
+    to_wgs = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform([X0 + 600, X0 + 4900], [Y0 + 100, Y0 + 4900])
+    cells = locate_points(grid, make_points(np.array(lon), np.array(lat), crs="EPSG:4326"))
+    assert grid.cell_ids[cells].tolist() == [
+        f"BNG500m_{int(X0) + 500}_{int(Y0)}",
+        f"BNG500m_{int(X0) + 4500}_{int(Y0) + 4500}",
+    ]
+
+
+def test_count_points_per_period(box_area):
+    grid = build_grid(box_area, cell_size=1000)
+    cells = np.array([0, 0, 3, -1, 24])
+    counts = count_points(grid, cells, periods=np.array([0, 1, 1, 0, 2]), n_periods=3)
+    assert counts.shape == (3, 25)
+    assert counts[:, 0].tolist() == [1, 1, 0]
+    assert counts.sum() == 4
+
+
+def test_h3_grid_neighbours_and_lookup_match_h3(box_area, rng):
+    grid = build_grid(box_area, cell_size=250, kind="h3")
+    assert grid.resolution == 9
+    index = {c: i for i, c in enumerate(grid.cell_ids)}
+    rows, cols = grid.adjacency.nonzero()
+    for i in rng.choice(grid.n_cells, 40, replace=False):
+        ring = {index[c] for c in h3.grid_ring(grid.cell_ids[i], 1) if c in index}
+        assert set(cols[rows == i].tolist()) == ring
+    x = rng.uniform(X0, X0 + 5000, 2000)
+    y = rng.uniform(Y0, Y0 + 5000, 2000)
+    cell = locate_xy(grid, x, y)
+    lon, lat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(x, y)
+    expected = [h3.latlng_to_cell(b, a, 9) for a, b in zip(lon, lat, strict=True)]
+    assert (cell >= 0).all()
+    assert grid.cell_ids[cell].tolist() == expected
+
+
+def test_h3_hexagons_share_vertices(box_area):
+    grid = build_grid(box_area, cell_size=500, kind="h3")
+    frame = cells_frame(grid, {}, crs="EPSG:27700")
+    queen = libpysal.weights.Queen.from_dataframe(frame, use_index=False, silence_warnings=True)
+    assert np.array_equal(grid.adjacency.toarray(), queen.sparse.toarray())
+
+
+def test_cells_frame_is_wgs84_for_display(box_area):
+    grid = build_grid(box_area, cell_size=1000)
+    frame = cells_frame(grid, {"count": np.arange(25)})
+    assert frame.crs == "EPSG:4326"
+    assert frame.columns.tolist() == ["cell_id", "count", "geometry"]
+    assert frame.total_bounds[0] == pytest.approx(-2.15, abs=0.05)
+
+
+@pytest.mark.parametrize(("size", "res"), [(50, 11), (250, 9), (1000, 8), (3000, 7)])
+def test_h3_resolution(size, res):
+    assert h3_resolution(size) == res
+
+
+def test_bad_areas_and_sizes():
+    with pytest.raises(HotspotInputError, match="no coordinate reference system"):
+        area_geometry(gpd.GeoSeries([shapely.box(0, 0, 1, 1)]))
+    with pytest.raises(HotspotInputError, match="empty"):
+        area_geometry(gpd.GeoSeries([shapely.Polygon()], crs="EPSG:27700"))
+    with pytest.raises(HotspotInputError, match="empty"):
+        area_geometry(gpd.GeoSeries([shapely.Point(1, 1)], crs="EPSG:27700"))
+    square = gpd.GeoSeries([shapely.box(X0, Y0, X0 + 100, Y0 + 100)], crs="EPSG:27700")
+    with pytest.raises(HotspotInputError, match="positive"):
+        build_grid(square, cell_size=0)
+    with pytest.raises(HotspotInputError, match="'bng' or 'h3'"):
+        build_grid(square, kind="hex")  # type: ignore[arg-type]
