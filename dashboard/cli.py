@@ -81,13 +81,23 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _boundaries(args: argparse.Namespace) -> int:
-    from geo.boundaries import read_boundary_file
+    from geo.boundaries import district_boundaries, read_boundary_file
     from store.boundaries import save_boundaries
+    from store.config import home_dir
 
-    frame = read_boundary_file(Path(args.file), kind=args.kind)
-    counts = save_boundaries(_database(args), frame, kind=args.kind, actor="command line")
+    if (args.file is None) == (args.approximate is None):
+        raise CommandError("give either a boundary FILE or --approximate CODES, not both.")
+    engine = _database(args)
+    if args.file is not None:
+        frame = read_boundary_file(Path(args.file), kind=args.kind)
+        origin = Path(args.file).name
+    else:
+        codes = [code.strip() for code in args.approximate.split(",") if code.strip()]
+        frame = district_boundaries(codes, cache_dir=home_dir() / "cache")
+        origin, args.kind = "the ONS Postcode Directory (approximate)", "district"
+    counts = save_boundaries(engine, frame, kind=args.kind, actor="command line")
     print(
-        f"Imported {len(frame)} {args.kind} boundaries from {Path(args.file).name}: "
+        f"Stored {len(frame)} {args.kind} boundaries from {origin}: "
         f"{counts['added']} added, {counts['replaced']} replaced."
     )
     return 0
@@ -125,9 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     boundaries = add(
         "boundaries",
         _boundaries,
-        "Import official district or ward boundaries, replacing approximate ones.",
+        "Import official district or ward boundaries (replacing approximate ones), or build "
+        "approximate district outlines offline for any ONS district codes.",
     )
-    boundaries.add_argument("file", help="GeoJSON, GeoPackage or (zipped) Shapefile, any CRS")
+    boundaries.add_argument(
+        "file", nargs="?", help="GeoJSON, GeoPackage or (zipped) Shapefile, any CRS"
+    )
+    boundaries.add_argument(
+        "--approximate",
+        metavar="CODES",
+        help="comma-separated ONS district codes, e.g. E07000197,E07000198",
+    )
     boundaries.add_argument("--kind", choices=["district", "ward"], default="district")
     boundaries.add_argument("--db", help=db_help)
 

@@ -87,3 +87,22 @@ def test_an_unreadable_database_is_reported_on_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "could not be opened" in err
     assert Path(path).read_bytes() == b"\x00garbage" * 200
+
+
+def test_approximate_boundaries_for_any_districts(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SAFER_SPACES_HOME", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["boundaries", "--approximate", "E07000197,E07000198", "--db", url]) == 0
+    assert "2 added" in capsys.readouterr().out
+    stored = load_districts(connect(url))
+    assert sorted(stored["code"]) == ["E07000197", "E07000198"]
+    assert set(stored["source"]) == {"approximate"}
+
+
+def test_an_unknown_district_code_is_explained_and_nothing_is_stored(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SAFER_SPACES_HOME", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["boundaries", "--approximate", "E07000197,E0700019", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "E0700019" in err and "Traceback" not in err
+    assert len(load_districts(connect(url))) == 0
