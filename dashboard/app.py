@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import loaders, sidebar  # noqa: E402
+from dashboard import auth, loaders, session, sidebar  # noqa: E402
+from store.access import AccessDenied  # noqa: E402
 from store.db import DatabaseError  # noqa: E402
+from store.users import demo_accounts_enabled  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -25,24 +27,59 @@ except DatabaseError as error:
     st.error(f"**The database cannot be opened.** {error}", icon=":material/error:")
     st.stop()
 
-page = st.navigation(
-    [
-        st.Page(PAGES / "map.py", title="Map", icon=":material/map:", default=True),
+engine = loaders.engine()
+demo = loaders.demo(version)
+try:
+    viewer = auth.signed_in_viewer(engine)
+except AccessDenied as refusal:
+    st.error(str(refusal), icon=":material/block:")
+    st.stop()
+
+
+def _pages(*, signed_in: bool) -> list:  # type: ignore[type-arg]
+    return [
+        st.Page(PAGES / "map.py", title="Map", icon=":material/map:", default=signed_in),
         st.Page(PAGES / "places.py", title="Places", icon=":material/place:"),
         st.Page(PAGES / "assessments.py", title="Assessments", icon=":material/assignment:"),
         st.Page(PAGES / "meeting.py", title="Meeting", icon=":material/co_present:"),
-        st.Page(PAGES / "data.py", title="Data", icon=":material/database:"),
     ]
-)
-demo = loaders.demo(version)
+
+
+if viewer is None:
+    # Run the sign-in page whatever the address, keeping the address (page and filters)
+    # for after sign-in; no page list is shown.
+    signing_in = st.Page(
+        lambda: auth.sign_in_page(engine, demo=demo is not None),
+        title="Sign in",
+        url_path="sign-in",
+        default=True,
+    )
+    st.navigation([signing_in, *_pages(signed_in=False)], position="hidden")
+    signing_in.run()
+    st.stop()
+pages = _pages(signed_in=True)
+if viewer.role in ("lead", "admin"):
+    pages.append(st.Page(PAGES / "data.py", title="Data", icon=":material/database:"))
+page = st.navigation(pages)
+wanted = [p for p in pages if p.url_path and p.url_path == st.session_state.get(session.WANTED)]
+st.session_state.pop(session.WANTED, None)
+if wanted and wanted[0] is not page:
+    st.switch_page(wanted[0], query_params=st.query_params.to_dict())
 if demo is not None:
+    accounts = (
+        " **Demo accounts are switched on**: anyone can sign in as lead, officer, viewer or "
+        "admin (switch them off with SAFER_SPACES_DEMO_ACCOUNTS=0)."
+        if demo_accounts_enabled()
+        else ""
+    )
     st.warning(
         "**Demonstration data.** Every incident, referral, place name and assessment here is "
         f"synthetic (seed {demo['seed']}, data to {demo['end']}); district outlines are "
-        "approximate, built from the ONS Postcode Directory.",
+        f"approximate, built from the ONS Postcode Directory.{accounts}",
         icon=":material/science:",
     )
 
-sidebar.render(version)
+auth.render_session(engine, viewer)
+sidebar.render(version, viewer)
 
 page.run()

@@ -150,8 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     boundaries.add_argument("--db", help=db_help)
 
     from geo.commands import register
+    from store.imports.commands import register as register_import
 
     register(commands)
+    register_import(commands)
     return parser
 
 

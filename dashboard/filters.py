@@ -7,14 +7,21 @@ view and a hand-edited link falls back to the defaults with a notice.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from store.queries import EventFilter
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES
 
-__all__ = ["PERIODS", "Filters", "filters_from_params", "filters_to_params", "month_end"]
+__all__ = [
+    "PERIODS",
+    "Filters",
+    "filters_from_params",
+    "filters_to_params",
+    "month_end",
+    "refuse_outside_scope",
+]
 
 PERIODS: dict[str, str] = {
     "month": "Last month",
@@ -201,3 +208,44 @@ def filters_to_params(filters: Filters) -> dict[str, str]:
     if filters.cell_size != defaults.cell_size:
         params["cell"] = str(filters.cell_size)
     return params
+
+
+def refuse_outside_scope(
+    params: Mapping[str, str], *, allowed: Collection[str], known: Collection[str]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Take out of a link's districts those that exist but are outside the viewer's scope.
+
+    Parameters
+    ----------
+    params
+        The query parameters (``st.query_params``).
+    allowed
+        The viewer's districts.
+    known
+        Every district of the deployment; codes that are not known are left
+        for :func:`filters_from_params` to report as unknown.
+
+    Returns
+    -------
+    dict, tuple of str
+        The parameters without the refused districts (without ``districts``
+        when none is left), and the refused codes, for the message and the
+        audit log.
+
+    Examples
+    --------
+    >>> params = {"period": "year", "districts": "E07000197,E06000021"}
+    >>> refuse_outside_scope(params, allowed={"E07000197"}, known={"E07000197", "E06000021"})
+    ({'period': 'year', 'districts': 'E07000197'}, ('E06000021',))
+    >>> refuse_outside_scope({"districts": "E06000021"}, allowed=(), known={"E06000021"})
+    ({}, ('E06000021',))
+    """
+    codes = [c for c in (params.get("districts") or "").split(",") if c]
+    refused = tuple(c for c in codes if c in known and c not in allowed)
+    kept = dict(params)
+    if refused:
+        remaining = [c for c in codes if c not in refused]
+        kept.pop("districts")
+        if remaining:
+            kept["districts"] = ",".join(remaining)
+    return kept, refused

@@ -7,6 +7,7 @@ recomputes only what depends on it, and any import or edit refreshes it.
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -16,6 +17,11 @@ from sqlalchemy import Engine
 from store import queries
 from store.bootstrap import open_database
 from store.demo import demo_info
+
+if TYPE_CHECKING:
+    from dashboard.analysis import MapQuery, MapSettings, MonthlyPicture
+    from geo.grid import Grid
+    from store.access import Viewer
 
 __all__ = [
     "actions",
@@ -95,3 +101,151 @@ def actions(version: str) -> pd.DataFrame:
 def import_batches(version: str) -> pd.DataFrame:
     """Return the import batches, newest first."""
     return queries.load_import_batches(engine())
+
+
+@st.cache_data(show_spinner="Finding the flagged places...", max_entries=4)
+def assessment_queue_flags(version: str) -> pd.DataFrame:
+    """Return every place flagged over the last 3 months of data (all districts, unsuppressed).
+
+    Pass the result through ``store.assessments.flags_for`` for the viewer.
+    """
+    from store.assessments import recent_flags
+
+    return recent_flags(engine(), end=latest_date(version), months=3)
+
+
+# The Map page: dashboard.analysis behind the cache. Viewers, queries and settings are
+# frozen dataclasses of plain values, so they key the cache; frames are not arguments.
+
+
+@st.cache_resource(show_spinner="Building the hot spot grid...", max_entries=8)
+def map_grid(districts: tuple[str, ...], cell_size: int, version: str) -> Grid:
+    """Return the hot-spot grid over some districts (shared, read-only)."""
+    from geo.grid import build_grid
+
+    return build_grid(queries.load_districts(engine(), districts), cell_size=cell_size)
+
+
+@st.cache_data(show_spinner="Counting incidents...", max_entries=16)
+def map_sites(
+    kind: str,
+    viewer: Viewer,
+    districts: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    version: str,
+) -> pd.DataFrame:
+    """Return incidents or referrals per location, month and type, every month."""
+    from dashboard.analysis import read_sites
+
+    return read_sites(
+        engine(), viewer, kind=kind, districts=districts, ages=ages, agencies=agencies
+    )
+
+
+def _map_sites_for(
+    query: MapQuery, viewer: Viewer, version: str, kind: str = "incidents"
+) -> pd.DataFrame:
+    return map_sites(kind, viewer, query.districts, query.ages, query.agencies, version)
+
+
+@st.cache_data(show_spinner="Finding hot spots...", max_entries=32)
+def map_hot_cells(
+    viewer: Viewer, query: MapQuery, confidence: int, k: int, version: str
+) -> gpd.GeoDataFrame:
+    """Return the period's significant Gi* cells (WGS84), counts disclosed for the viewer."""
+    from dashboard.analysis import hot_cells, sites_in
+
+    sites = sites_in(
+        _map_sites_for(query, viewer, version),
+        types=query.types,
+        first=query.first,
+        last=query.last,
+    )
+    grid = map_grid(query.districts, query.cell_size, version)
+    return hot_cells(sites, grid, confidence=confidence, viewer=viewer, k=k)
+
+
+@st.cache_data(show_spinner="Stepping through the months...", max_entries=16)
+def map_monthly(
+    viewer: Viewer, query: MapQuery, confidence: int, k: int, version: str
+) -> MonthlyPicture:
+    """Return Gi* month by month over the 12 months to the period's end."""
+    from dashboard.analysis import monthly_picture, sites_in
+
+    sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
+    grid = map_grid(query.districts, query.cell_size, version)
+    return monthly_picture(
+        sites, grid, last=query.last, confidence=confidence, viewer=viewer, k=k
+    )
+
+
+@st.cache_data(show_spinner="Flagging places...", max_entries=32)
+def map_flags(
+    viewer: Viewer, query: MapQuery, settings: MapSettings, k: int, version: str
+) -> gpd.GeoDataFrame:
+    """Return the period's flagged places (WGS84), reasons disclosed for the viewer."""
+    from dashboard.analysis import flagged_places, sites_in
+
+    sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
+    grid = map_grid(query.districts, query.cell_size, version)
+    places_bng = places(version)
+    places_bng = places_bng.loc[places_bng["district_code"].isin(query.districts)]
+    return flagged_places(
+        places_bng,
+        sites,
+        grid,
+        first=query.first,
+        last=query.last,
+        settings=settings,
+        viewer=viewer,
+        k=k,
+    )
+
+
+@st.cache_data(show_spinner="Estimating the density...", max_entries=16)
+def map_density(viewer: Viewer, query: MapQuery, k: int, version: str) -> gpd.GeoDataFrame:
+    """Return the period's kernel density bands (WGS84)."""
+    from dashboard.analysis import density_layer, sites_in
+
+    sites = sites_in(
+        _map_sites_for(query, viewer, version),
+        types=query.types,
+        first=query.first,
+        last=query.last,
+    )
+    return density_layer(sites, viewer=viewer, k=k)
+
+
+@st.cache_data(show_spinner="Counting per square...", max_entries=16)
+def map_aggregates(viewer: Viewer, query: MapQuery, k: int, version: str) -> gpd.GeoDataFrame:
+    """Return the period's incidents and referrals per 1 km square (WGS84), disclosed."""
+    from dashboard.analysis import aggregate_squares, sites_in
+
+    chosen = {"types": query.types, "first": query.first, "last": query.last}
+    return aggregate_squares(
+        sites_in(_map_sites_for(query, viewer, version), **chosen),
+        sites_in(_map_sites_for(query, viewer, version, "referrals"), **chosen),
+        viewer=viewer,
+        k=k,
+    )
+
+
+@st.cache_data(show_spinner="Reading incident points...", max_entries=8)
+def map_points(viewer: Viewer, query: MapQuery, version: str) -> tuple[pd.DataFrame | None, int]:
+    """Return the period's incident points for a viewer with point access, if few enough."""
+    from dashboard.analysis import incident_points
+
+    return incident_points(engine(), viewer, query)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def map_area_events(
+    viewer: Viewer, query: MapQuery, area_wkb: bytes, first: str, version: str
+) -> pd.DataFrame:
+    """Return the incidents inside an area (EPSG:27700 WKB) from ``first`` to the period's end."""
+    import shapely
+
+    from dashboard.analysis import events_near
+
+    return events_near(engine(), viewer, query, area=shapely.from_wkb(area_wkb), first=first)

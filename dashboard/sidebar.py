@@ -6,25 +6,63 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import loaders
-from dashboard.filters import CELL_SIZES, PERIODS, Filters, filters_from_params, filters_to_params
+from dashboard import auth, loaders
+from dashboard.filters import (
+    CELL_SIZES,
+    PERIODS,
+    Filters,
+    filters_from_params,
+    filters_to_params,
+    refuse_outside_scope,
+)
+from store.access import Viewer
+from store.users import log_event
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES
 
 __all__ = ["current", "render"]
 
 _KEY = "filters"
+FILTER_PARAMS = frozenset(
+    {"period", "start", "end", "types", "ages", "agencies", "districts", "cell"}
+)
 
 
-def _district_names(version: str) -> dict[str, str]:
+def _district_names(version: str, viewer: Viewer | None = None) -> dict[str, str]:
+    """Return the districts' names by code: all of them, or those in the viewer's scope."""
     frame = loaders.districts(version)
-    return dict(zip(frame["code"], frame["name"], strict=True))
+    names = dict(zip(frame["code"], frame["name"], strict=True))
+    if viewer is None:
+        return names
+    return {code: name for code, name in names.items() if viewer.may_see(code)}
 
 
-def _first_run(version: str) -> None:
-    """Seed the widgets from the URL once per session, with notices for bad values."""
-    filters, notices = filters_from_params(
-        dict(st.query_params), districts=_district_names(version)
+def _first_run(version: str, viewer: Viewer) -> None:
+    """Seed the widgets from the URL once per session, with notices for bad values.
+
+    A link naming districts outside the viewer's scope is refused: a message
+    says so, the attempt is audited, and the viewer's own districts are shown.
+    """
+    every = _district_names(version)
+    params, refused = refuse_outside_scope(
+        dict(st.query_params), allowed=viewer.districts, known=every
     )
+    if refused:
+        names = ", ".join(f"{every[c]} ({c})" for c in refused)
+        st.error(
+            f"This link asks for {names}, which your account does not cover, so it is not "
+            "shown. Ask your administrator if you need it.",
+            icon=":material/block:",
+        )
+        log_event(
+            loaders.engine(),
+            actor=viewer.username,
+            action="refused district",
+            entity="district",
+            entity_id=",".join(refused),
+            detail={"districts": list(refused), "from": "link"},
+            origin=auth.origin(),
+        )
+    filters, notices = filters_from_params(params, districts=_district_names(version, viewer))
     for notice in notices:
         st.toast(notice, icon=":material/info:")
     st.session_state["f_period"] = filters.period
@@ -39,11 +77,14 @@ def _first_run(version: str) -> None:
     st.session_state["f_seeded"] = True
 
 
-def render(version: str) -> Filters:
-    """Draw the filters in the sidebar, store them for the pages, and mirror them in the URL."""
+def render(version: str, viewer: Viewer) -> Filters:
+    """Draw the filters in the sidebar, store them for the pages, and mirror them in the URL.
+
+    The District filter offers only the viewer's districts.
+    """
     if not st.session_state.get("f_seeded"):
-        _first_run(version)
-    names = _district_names(version)
+        _first_run(version, viewer)
+    names = _district_names(version, viewer)
     latest = loaders.latest_date(version)
     with st.sidebar:
         st.header("Filters")
@@ -79,7 +120,7 @@ def render(version: str) -> Filters:
             list(names),
             format_func=names.get,
             key="f_districts",
-            placeholder="All districts",
+            placeholder="All districts" if viewer.sees_points else "All my districts",
         )
         with st.expander("Analysis settings"):
             cell = st.select_slider(
@@ -100,8 +141,10 @@ def render(version: str) -> Filters:
             st.caption(f"Showing {first:%d %b %Y} to {last:%d %b %Y}. Newest data: {latest:%b %Y}.")
         else:
             st.caption(f"Showing all data. Newest data: {latest:%b %Y}.")
-    params = filters_to_params(filters)
-    if dict(st.query_params) != params:
+    # Rewrite the filters' own parameters; keep those of the pages (the map's layers...).
+    shown = st.query_params.to_dict()
+    params = {k: v for k, v in shown.items() if k not in FILTER_PARAMS} | filters_to_params(filters)
+    if shown != params:
         st.query_params.from_dict(params)
     st.session_state[_KEY] = filters
     return filters

@@ -24,6 +24,7 @@ from store.models import (
     Referral,
     Setting,
 )
+from store.users import ensure_demo_users
 
 __all__ = ["DemoError", "DemoSummary", "demo_info", "load_demo", "previous_month_end"]
 
@@ -180,6 +181,7 @@ def load_demo(
                 updated_by=ACTOR,
             )
         )
+    ensure_demo_users(engine)
     return DemoSummary(
         districts=len(boundaries),
         places=len(demo.places),

@@ -10,11 +10,17 @@ from datetime import date
 import pandas as pd
 
 __all__ = [
+    "action_summary",
     "assessment_state",
     "change",
+    "days_to_approval",
     "district_progress",
+    "flagged_coverage",
+    "flagged_since",
+    "median_days_to_approval",
     "monthly_counts",
     "overdue_actions",
+    "overdue_reviews",
 ]
 
 
@@ -128,3 +134,167 @@ def change(current: int, previous: int | None) -> str | None:
     if previous == 0:
         return f"{difference:+d}"
     return f"{difference:+d} ({difference / previous:+.0%})"
+
+
+# Coverage of flagged places (the Meeting page and the Assessments queue) ---------------------
+
+
+def flagged_coverage(
+    flagged: pd.DataFrame,
+    assessments: pd.DataFrame,
+    actions: pd.DataFrame,
+    *,
+    today: date,
+    district_names: dict[str, str],
+) -> pd.DataFrame:
+    """Return, by district, how many flagged places have a current assessment.
+
+    A place's assessment is *current* when its newest live assessment is
+    approved and its review date has not passed (see :func:`assessment_state`).
+    The actions counted are those of the flagged places' assessments.
+
+    Parameters
+    ----------
+    flagged
+        The flagged places: ``id`` and ``district_code`` (e.g. from
+        ``geo.flags.flag_places`` joined to the register).
+    assessments
+        As ``store.queries.load_assessments`` returns them.
+    actions
+        As ``store.queries.load_actions`` returns them (``assessment_id``,
+        ``district_code``, ``status``, ``due_on``).
+    today
+        The date against which reviews and actions are due.
+    district_names
+        ONS code -> name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`district_progress` (``places``, ``current``,
+        ``overdue_reviews``, ``in_progress``, ``actions_open``, ``actions_done``,
+        ``actions_overdue``, ``share_current``) plus ``not_assessed``, one row
+        per district with flagged places.
+    """
+    place_of = assessments.set_index("id")["place_id"]
+    flagged_actions = actions.loc[actions["assessment_id"].map(place_of).isin(flagged["id"])]
+    table = district_progress(
+        flagged, assessments, flagged_actions, today=today, district_names=district_names
+    )
+    table["not_assessed"] = (
+        table["places"] - table["current"] - table["overdue_reviews"] - table["in_progress"]
+    )
+    return table
+
+
+def overdue_reviews(assessments: pd.DataFrame, *, today: date) -> pd.DataFrame:
+    """Return the places whose approved assessment is past its review date, most overdue first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`assessment_state` in state ``"overdue"``, with
+        ``days_overdue``.
+    """
+    state = assessment_state(assessments, today=today)
+    late = state.loc[state["state"] == "overdue"]
+    days = (pd.Timestamp(today) - late["next_review_on"]).dt.days
+    return late.assign(days_overdue=days).sort_values("days_overdue", ascending=False)
+
+
+def action_summary(actions: pd.DataFrame, *, today: date) -> dict[str, int]:
+    """Return how many actions are open, done, dropped, and open past their due date.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"status": ["open", "open", "done"],
+    ...                       "due_on": pd.to_datetime(["2026-01-01", "2027-01-01", None])})
+    >>> action_summary(frame, today=date(2026, 6, 1))
+    {'open': 2, 'done': 1, 'dropped': 0, 'overdue': 1}
+    """
+    status = actions["status"]
+    return {
+        "open": int((status == "open").sum()),
+        "done": int((status == "done").sum()),
+        "dropped": int((status == "dropped").sum()),
+        "overdue": int(overdue_actions(actions, today=today).sum()),
+    }
+
+
+def flagged_since(incidents: pd.DataFrame, place_ids: pd.Series, *, start: date) -> pd.Series:
+    """Return the date each flagged place has been flagged since.
+
+    Definition: the date of the first incident linked to the place (its
+    ``place_id``) on or after ``start``, the first day of the period in which
+    it was flagged. A flagged place with no linked incident in the period (it
+    was flagged for incidents nearby or its hot-spot cell) counts from
+    ``start``.
+
+    Parameters
+    ----------
+    incidents
+        ``place_id`` and ``occurred_on`` (datetime64).
+    place_ids
+        The flagged places' ids.
+    start
+        The first day of the flagged period.
+
+    Returns
+    -------
+    pandas.Series
+        ``flagged_since`` (datetime64) by place id.
+    """
+    begin = pd.Timestamp(start)
+    recent = incidents.loc[incidents["occurred_on"] >= begin]
+    first = recent.groupby("place_id")["occurred_on"].min()
+    ids = pd.Index(pd.unique(place_ids), name="place_id")
+    return first.reindex(ids).fillna(begin).astype("datetime64[ns]").rename("flagged_since")
+
+
+def days_to_approval(
+    since: pd.Series,
+    assessments: pd.DataFrame,
+    approved_on: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Return, for each flagged place, the days from being flagged to an approved assessment.
+
+    The approval counted is the first one on or after the flagged-since date.
+    An assessment's approval date is when the audit log recorded its approval
+    (``approved_on``, see ``store.assessments.approval_dates``); for assessments
+    approved before the audit log (the demo, imported records) it is their
+    assessment date. Superseded assessments were approved once and count too.
+
+    Parameters
+    ----------
+    since
+        Flagged-since date by place id (:func:`flagged_since`).
+    assessments
+        ``id``, ``place_id``, ``status`` and ``assessed_on``.
+    approved_on
+        Approval date by assessment id, from the audit log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``place_id``, ``flagged_since``, ``assessment_id``, ``approved_on`` and
+        ``days``; places not yet approved since they were flagged are left out.
+    """
+    approved = assessments.loc[assessments["status"].isin(["approved", "superseded"])]
+    dates = approved["id"].map(approved_on) if approved_on is not None else None
+    when = approved["assessed_on"] if dates is None else dates.fillna(approved["assessed_on"])
+    candidates = pd.DataFrame(
+        {"assessment_id": approved["id"], "place_id": approved["place_id"], "approved_on": when}
+    ).merge(since.rename("flagged_since").rename_axis("place_id").reset_index(), on="place_id")
+    after = candidates.loc[candidates["approved_on"] >= candidates["flagged_since"]]
+    first = after.sort_values(["approved_on", "assessment_id"]).drop_duplicates("place_id")
+    days = (first["approved_on"] - first["flagged_since"]).dt.days
+    columns = ["place_id", "flagged_since", "assessment_id", "approved_on"]
+    return first[columns].assign(days=days.astype(int)).reset_index(drop=True)
+
+
+def median_days_to_approval(
+    since: pd.Series, assessments: pd.DataFrame, approved_on: pd.Series | None = None
+) -> float | None:
+    """Return the median days from flagged to approved (:func:`days_to_approval`), or None."""
+    days = days_to_approval(since, assessments, approved_on)["days"]
+    return float(days.median()) if len(days) else None

@@ -3,16 +3,229 @@
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import loaders
+from dashboard import auth, loaders
+from dashboard.session import current_viewer
 from geo.boundaries import BoundaryError, read_boundary_file
+from store.access import ROLES, AccessDenied
 from store.boundaries import BoundaryStoreError, save_boundaries
+from store.imports import ColumnMapping, ImportFileError, import_file, inspect_file, rollback_batch
+from store.imports.batch import missing_fields
+from store.imports.columns import FIELDS, IGNORE, category_codes
+from store.users import UserError, audit_log, create_user, list_users, log_event, update_user
+
+#: The largest file the page takes; bigger ones go through ``safer-spaces import``.
+UPLOAD_LIMIT = 200 * 2**20
+KIND_LABELS = {"incidents": "Incidents", "referrals": "Referrals", "places": "Places"}
+
+
+def _upload_path(upload) -> Path:
+    """Return a private copy of the uploaded file (removed after the import)."""
+    folder = Path(tempfile.gettempdir()) / "safer-spaces-uploads"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{upload.file_id}-{Path(upload.name).name}"
+    if not path.exists():
+        path.write_bytes(upload.getvalue())
+    return path
+
+
+def _mapping_step(plan: dict, kind: str) -> ColumnMapping:
+    """Show each column and what it maps to; return the mapping chosen."""
+    source = plan["source"]
+    identifying = {i["column"]: i for i in plan["identifiers"]}
+    choices = [IGNORE, *FIELDS[kind]]
+    rows = pd.DataFrame(
+        {
+            "column": list(source.columns),
+            "maps to": [plan["used"].get(c, IGNORE) for c in source.columns],
+            "note": [
+                f"{identifying[c]['holds']} ({identifying[c]['found by']}): "
+                f"{identifying[c]['handling']}"
+                if c in identifying
+                else ""
+                for c in source.columns
+            ],
+        }
+    )
+    st.markdown(
+        "**Columns.** Recognised headers are filled in; map the rest, or leave them on "
+        "*ignore*. Identifiers are dropped whatever you choose."
+    )
+    edited = st.data_editor(
+        rows,
+        hide_index=True,
+        width="stretch",
+        disabled=["column", "note"],
+        column_config={"maps to": st.column_config.SelectboxColumn(options=choices, required=True)},
+        key=f"import_columns_{kind}_{plan['source_name']}",
+    )
+    categories: dict[str, str] = {}
+    if plan["categories"]:
+        st.markdown(
+            "**Categories** in the first rows that are not known yet: map them, or they "
+            "will be rejected."
+        )
+        codes = [IGNORE, *category_codes(kind)]
+        cats = st.data_editor(
+            pd.DataFrame({"value": plan["categories"], "maps to": None}),
+            hide_index=True,
+            width="stretch",
+            disabled=["value"],
+            column_config={"maps to": st.column_config.SelectboxColumn(options=codes)},
+            key=f"import_categories_{kind}_{plan['source_name']}",
+        )
+        categories = {r.value: r._2 for r in cats.itertuples() if isinstance(r._2, str) and r._2}
+    columns = {r.column: r._2 for r in edited.itertuples()}
+    return ColumnMapping(columns=columns, categories=categories)
+
+
+def _show_report(report) -> None:
+    (st.success if report.stored else st.warning)(report.summary())
+    counts = report.counts()
+    shown = ["accepted", "rejected", "already stored", "outside the area", "ignored"]
+    for cell, name in zip(st.columns(len(shown)), shown, strict=True):
+        cell.metric(name.capitalize(), f"{counts[name]:,}")
+    if report.identifiers_dropped:
+        st.markdown("**Identifiers dropped** (nothing from them was stored)")
+        st.dataframe(pd.DataFrame(report.identifiers_dropped), hide_index=True, width="stretch")
+    if report.notes:
+        st.markdown("**Notes**")
+        st.dataframe(
+            pd.DataFrame(list(report.notes.items()), columns=["note", "rows"]),
+            hide_index=True,
+            width="stretch",
+        )
+    if len(report.issues):
+        st.markdown("**Rows set aside, and why**")
+        st.dataframe(report.issues.head(1000), hide_index=True, key="import_issues")
+        st.download_button(
+            "Download the rows set aside (CSV)",
+            report.issues.to_csv(index=False),
+            f"{Path(report.file_name).stem}.report.csv",
+            "text/csv",
+            key="import_report_csv",
+        )
+
+
+def imports_tab(viewer, version: str) -> None:
+    engine = loaders.engine()
+    if not viewer.is_admin:
+        st.info(
+            f"Only a data officer (administrator) can import data; you are signed in as "
+            f"{ROLES[viewer.role].lower()}. The imports so far are listed below.",
+            icon=":material/lock:",
+        )
+    else:
+        kind = st.radio(
+            "The file holds",
+            list(KIND_LABELS),
+            horizontal=True,
+            format_func=KIND_LABELS.get,
+            key="import_kind",
+        )
+        round_ = st.session_state.setdefault("import_round", 0)
+        upload = st.file_uploader(
+            "File: CSV, Excel (.xlsx), GeoJSON or GeoPackage, up to 200 MB (larger files: "
+            "safer-spaces import on the command line)",
+            type=["csv", "txt", "xlsx", "geojson", "json", "gpkg"],
+            key=f"import_file_{round_}",
+        )
+        if upload is not None:
+            path = _upload_path(upload)
+            source = st.text_input(
+                "Source (its column mapping is remembered under this name)",
+                key=f"import_source_{round_}",
+                placeholder="for example: Staffordshire Police, LCS referrals, police.uk",
+            )
+            try:
+                plan = inspect_file(
+                    engine, path, kind=kind, source=source.strip() or None, max_bytes=UPLOAD_LIMIT
+                )
+            except ImportFileError as error:
+                st.error(str(error), icon=":material/error:")
+                path.unlink(missing_ok=True)
+            else:
+                file = plan["source"]
+                st.caption(
+                    f"{file.described}"
+                    + (f", {file.encoding}" if file.encoding else "")
+                    + (f", delimited by {file.delimiter!r}" if file.delimiter else "")
+                    + f"; source: {plan['source_name']}"
+                )
+                mapping = _mapping_step(plan, kind)
+                missing = missing_fields(
+                    kind, {c: f for c, f in mapping.columns.items() if f != IGNORE}
+                )
+                if missing:
+                    st.warning("Still needed: a column for " + ", or ".join(missing) + ".")
+                if st.button("Import", type="primary", key=f"import_go_{round_}"):
+                    bar = st.progress(0.0, text="Starting...")
+                    try:
+                        report = import_file(
+                            engine,
+                            path,
+                            kind=kind,
+                            viewer=viewer,
+                            source=plan["source_name"],
+                            mapping=mapping,
+                            file_name=upload.name,
+                            max_bytes=UPLOAD_LIMIT,
+                            progress=lambda share, text: bar.progress(share, text=text),
+                        )
+                    except (ImportFileError, AccessDenied) as error:
+                        st.error(str(error), icon=":material/error:")
+                    else:
+                        st.session_state["import_report"] = report
+                        st.session_state["import_round"] = round_ + 1
+                        loaders.data_version.clear()
+                        loaders.import_batches.clear()
+                    finally:
+                        path.unlink(missing_ok=True)
+        report = st.session_state.get("import_report")
+        if report is not None:
+            _show_report(report)
+
+    st.subheader("Imports so far")
+    batches = loaders.import_batches(version)
+    if batches.empty:
+        st.info("Nothing has been imported yet. The data here were built by the demo.")
+        return
+    st.dataframe(batches, hide_index=True, width="stretch", key="import_batches")
+    if viewer.is_admin:
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = left.selectbox(
+            "Batch to roll back (removes every row it added)",
+            batches["id"].tolist(),
+            format_func=lambda i: f"{i}: " + str(batches.set_index("id").loc[i, "file_name"]),
+            key="import_rollback_id",
+        )
+        if right.button("Roll back", key="import_rollback", type="secondary"):
+            try:
+                removed = rollback_batch(engine, int(chosen), viewer)
+            except (ImportFileError, AccessDenied) as error:
+                st.error(str(error), icon=":material/error:")
+            else:
+                loaders.data_version.clear()
+                loaders.import_batches.clear()
+                st.session_state.pop("import_report", None)
+                st.success(
+                    f"Rolled back batch {chosen}: removed {removed['incidents']:,} incidents, "
+                    f"{removed['referrals']:,} referrals and {removed['places']:,} places."
+                )
+
 
 version = loaders.data_version()
 
 st.title("Data")
-boundaries, imports = st.tabs(["Boundaries", "Imports"])
+viewer = current_viewer()
+if viewer.role not in ("lead", "admin"):
+    st.error("The Data page is for data officers and safeguarding leads.", icon=":material/block:")
+    st.stop()
+boundaries, imports, *admin_tabs = st.tabs(
+    ["Boundaries", "Imports", *(["Users", "Audit log"] if viewer.is_admin else [])]
+)
 
 with boundaries:
     districts = loaders.districts(version)
@@ -61,8 +274,128 @@ with boundaries:
             )
 
 with imports:
-    batches = loaders.import_batches(version)
-    if batches.empty:
-        st.info("Nothing has been imported yet. The data here were built by the demo.")
-    else:
-        st.dataframe(batches, hide_index=True, width="stretch")
+    imports_tab(viewer, version)
+
+if admin_tabs:
+    users_tab, audit_tab = admin_tabs
+    engine = loaders.engine()
+    district_names = dict(
+        zip(loaders.districts(version)["code"], loaders.districts(version)["name"], strict=True)
+    )
+
+    with users_tab:
+        users = list_users(engine, viewer)
+        st.dataframe(users, hide_index=True, width="stretch", key="users_table")
+        st.caption(
+            "Leads and administrators see every district. Officers and steering group members "
+            "see only the districts given here, and cannot sign in until they have some."
+        )
+        add, change = st.columns(2)
+        with add.form("user_add", clear_on_submit=True):
+            st.subheader("Add a user")
+            username = st.text_input("E-mail address or username", key="user_add_username")
+            display_name = st.text_input("Name", key="user_add_name")
+            organisation = st.text_input("Organisation", key="user_add_org")
+            role = st.selectbox("Role", list(ROLES), format_func=ROLES.get, key="user_add_role")
+            codes = st.multiselect(
+                "Districts",
+                list(district_names),
+                format_func=district_names.get,
+                key="user_add_districts",
+            )
+            password = st.text_input(
+                "Password for the local sign-in (empty for the organisation's sign-in)",
+                type="password",
+                key="user_add_password",
+            )
+            if st.form_submit_button("Add user", type="primary", key="user_add_submit"):
+                try:
+                    create_user(
+                        engine,
+                        viewer,
+                        username=username,
+                        display_name=display_name,
+                        role=role,
+                        districts=codes,
+                        organisation=organisation,
+                        password=password or None,
+                        origin=auth.origin(),
+                    )
+                except (UserError, AccessDenied) as error:
+                    st.error(str(error), icon=":material/error:")
+                else:
+                    st.success(f"Added {username.strip().lower()}.")
+        with change:
+            st.subheader("Change a user")
+            who = st.selectbox("User", users["username"], key="user_change_username")
+            if who:
+                row = users.set_index("username").loc[who]
+                with st.form(f"user_change_{who}"):
+                    new_role = st.selectbox(
+                        "Role",
+                        list(ROLES),
+                        index=list(ROLES).index(row["role"]) if row["role"] in ROLES else None,
+                        format_func=ROLES.get,
+                        key=f"user_change_role_{who}",
+                    )
+                    new_codes = st.multiselect(
+                        "Districts",
+                        list(district_names),
+                        default=[c for c in row["districts"].split(", ") if c in district_names],
+                        format_func=district_names.get,
+                        key=f"user_change_districts_{who}",
+                    )
+                    active = st.checkbox(
+                        "Can sign in", value=bool(row["active"]), key=f"user_change_active_{who}"
+                    )
+                    unlock = st.checkbox(
+                        "Unlock after wrong passwords",
+                        disabled=pd.isna(row["locked_until"]),
+                        key=f"user_change_unlock_{who}",
+                    )
+                    if st.form_submit_button("Save changes", type="primary"):
+                        try:
+                            update_user(
+                                engine,
+                                viewer,
+                                who,
+                                role=new_role,
+                                districts=new_codes,
+                                active=active,
+                                unlock=unlock,
+                                origin=auth.origin(),
+                            )
+                        except (UserError, AccessDenied) as error:
+                            st.error(str(error), icon=":material/error:")
+                        else:
+                            st.success(f"Saved the changes to {who}.")
+
+    with audit_tab:
+        st.caption(
+            "Every sign-in, sign-out, view of a place panel, export, import and change to "
+            "assessments, actions and users. Entries cannot be changed or deleted."
+        )
+        left, right = st.columns(2)
+        actor = left.text_input("By (username)", key="audit_actor").strip().lower()
+        action = right.text_input("Action (e.g. sign in, export)", key="audit_action").strip()
+        log = audit_log(engine, viewer, actor=actor or None, action=action or None, limit=None)
+        st.dataframe(log.head(1000), hide_index=True, width="stretch", key="audit_table")
+        st.caption(
+            f"{len(log):,} entries." + (" The newest 1,000 are shown." if len(log) > 1000 else "")
+        )
+        st.download_button(
+            "Download the audit log as CSV",
+            log.to_csv(index=False),
+            "audit-log.csv",
+            "text/csv",
+            key="audit_csv",
+            on_click=log_event,
+            kwargs={
+                "engine": engine,
+                "actor": viewer.username,
+                "action": "export",
+                "entity": "audit log",
+                "detail": {"rows": len(log), "format": "csv"},
+                "origin": auth.origin(),
+            },
+        )

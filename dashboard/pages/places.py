@@ -1,14 +1,20 @@
 """Places: the register of places and spaces, with activity in the chosen period."""
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders, sidebar
+from dashboard import auth, loaders, sidebar
+from dashboard.session import current_viewer, disclosure_threshold
+from store.access import AccessDenied
+from store.disclosure import legend, needs_suppression, suppress_table
 from store.measures import assessment_state
+from store.users import log_event
 from store.vocabulary import PLACE_CATEGORIES, label
 
+viewer = current_viewer()
 version = loaders.data_version()
 filters = sidebar.current()
 latest = loaders.latest_date(version)
@@ -19,13 +25,19 @@ st.caption(
     "in the chosen period and the state of its assessment."
 )
 
+try:
+    scope = viewer.scope(filters.districts)
+except AccessDenied as refusal:
+    st.error(str(refusal), icon=":material/block:")
+    st.stop()
 places = loaders.places(version)
+places = places.loc[places["district_code"].isin(scope)]
 names = dict(
     zip(loaders.districts(version)["code"], loaders.districts(version)["name"], strict=True)
 )
-if filters.districts:
-    places = places.loc[places["district_code"].isin(filters.districts)]
-incidents = loaders.events("incidents", filters.event_filter(latest), version)
+incidents = loaders.events(
+    "incidents", replace(filters, districts=scope).event_filter(latest), version
+)
 linked = incidents.groupby("place_id").size().rename("incidents")
 state = assessment_state(loaders.assessments(version), today=date.today()).set_index("place_id")
 
@@ -50,11 +62,31 @@ categories = st.multiselect(
 )
 if categories:
     table = table.loc[places.loc[table.index, "category"].isin(categories)]
+suppress = needs_suppression(viewer)
+if suppress:
+    k = disclosure_threshold(version)
+    table = suppress_table(table, ["Incidents in period"], k=k)
+    table["Incidents in period"] = table["Incidents in period"].astype(str)
 st.metric("Places", f"{len(table):,}")
 if table.empty:
     st.info("No places match these filters.")
 else:
     st.dataframe(table, hide_index=True, width="stretch")
+    if suppress:
+        st.caption(legend(k))
     st.download_button(
-        "Download as CSV", table.to_csv(index=False), "places.csv", "text/csv", key="places_csv"
+        "Download as CSV",
+        table.to_csv(index=False),
+        "places.csv",
+        "text/csv",
+        key="places_csv",
+        on_click=log_event,
+        kwargs={
+            "engine": loaders.engine(),
+            "actor": viewer.username,
+            "action": "export",
+            "entity": "places",
+            "detail": {"rows": len(table), "districts": list(scope), "format": "csv"},
+            "origin": auth.origin(),
+        },
     )

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.conftest import APP
+from tests.dashboard.test_roles import demo_viewer
 
 PAGES = {
     "pages/map.py": "Map",
@@ -18,6 +19,7 @@ PAGES = {
 
 def _run(page: str, query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["viewer"] = demo_viewer("lead")
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()

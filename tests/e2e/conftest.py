@@ -260,3 +260,29 @@ def page(
         if report is not None and report.failed:
             page.screenshot(path=screenshot_dir / f"{request.node.name}-failure.png")
         context.close()
+
+
+# Signing in ------------------------------------------------------------------------------
+
+DEMO_PASSWORD = "safer-spaces-demo"
+SIGN_IN_TIMEOUT_MS = 120_000
+
+
+def sign_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Open ``base_url`` (any page or link of the app) and sign in as ``username`` if asked.
+
+    When the session is already signed in (a "Sign out" button shows), nothing is typed.
+    Waits until the "Sign out" button shows.
+    """
+    from playwright.sync_api import expect
+
+    page.goto(base_url)
+    button = page.get_by_role("button", name="Sign in", exact=True)
+    signed_in = page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")
+    expect(button.or_(signed_in).first).to_be_visible(timeout=SIGN_IN_TIMEOUT_MS)
+    if not button.is_visible():
+        return
+    page.get_by_label("Username", exact=True).fill(username)
+    page.locator('input[type="password"]').fill(password)
+    button.click()
+    expect(signed_in).to_be_visible(timeout=SIGN_IN_TIMEOUT_MS)

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
     from tests.e2e.conftest import AppServer, RequestLog
 
+from tests.e2e.conftest import sign_in
+
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 MIN_DISTRICT_PATHS = 9  # the nine Staffordshire districts, at least
 TIMEOUT_MS = 90_000
@@ -21,7 +23,7 @@ def test_map_page_draws_districts_offline(
 ) -> None:
     from playwright.sync_api import expect
 
-    page.goto(app_server.url + "/")
+    sign_in(page, app_server.url + "/", "lead")
     page.wait_for_selector(MAP_IFRAME, timeout=TIMEOUT_MS)
     frame = page.frame_locator(MAP_IFRAME)
 
@@ -45,7 +47,7 @@ def test_a_filter_change_is_kept_in_a_link_that_restores_it(
 ) -> None:
     from playwright.sync_api import expect
 
-    page.goto(app_server.url + "/")
+    sign_in(page, app_server.url + "/", "lead")
     expect(page.get_by_text("Demonstration data")).to_be_visible(timeout=TIMEOUT_MS)
     incidents = page.locator('[data-testid="stMetricValue"]').first
     expect(incidents).to_be_visible(timeout=TIMEOUT_MS)
@@ -57,7 +59,7 @@ def test_a_filter_change_is_kept_in_a_link_that_restores_it(
     expect(incidents).not_to_have_text(before, timeout=TIMEOUT_MS)
     after = incidents.inner_text()
 
-    page.goto(page.url)  # the copied link, opened afresh
+    sign_in(page, page.url, "lead")  # the copied link, opened afresh: a new session
     period = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first
     expect(period.locator("input")).to_have_value("Last 12 months", timeout=TIMEOUT_MS)
     expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text(

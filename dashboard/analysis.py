@@ -1,0 +1,1007 @@
+"""The Map page's analysis for one viewer: hot spots, trends, flagged places, density, counts.
+
+No Streamlit here: every function takes plain values and frames, so it can be tested
+directly; ``dashboard.loaders`` caches them at the page boundary.
+
+The incidents are read once per viewer and filter as counts per snapped location, month
+and type (:func:`read_sites`), never as one row per incident, so the work after the query
+does not grow with the number of incidents, only with the number of places they were
+snapped to. Metric work is in British National Grid (EPSG:27700); frames for display are
+returned in WGS84.
+
+Disclosure: for a viewer without point access (``store.disclosure.needs_suppression``)
+every count returned here is suppressed (``"<5"``), flag reasons have their small counts
+replaced, the density surface keeps only levels that at least k incidents must have made,
+and :func:`incident_points` refuses.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, func, select
+
+from dashboard.maps import drawable
+from geo.density import density_bands, kernel_density
+from geo.emerging import classify_emerging, mann_kendall
+from geo.flags import flag_places
+from geo.grid import Grid, contiguity, locate_xy
+from geo.hotspots import confidence_bins, fdr_adjust, gi_star, two_sided_p
+from geo.points import BNG, WGS84, HotspotWarning
+from store.access import Viewer
+from store.audit import record
+from store.db import session_scope
+from store.disclosure import needs_suppression, suppress_count, suppress_table
+from store.measures import monthly_counts
+from store.models import Incident, Referral
+from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES, label
+
+__all__ = [
+    "CONFIDENCE_LEVELS",
+    "DEFAULT_SETTINGS",
+    "MIN_INCIDENTS",
+    "POINTS_LIMIT",
+    "RADII",
+    "Click",
+    "MapQuery",
+    "MapSettings",
+    "MonthlyPicture",
+    "aggregate_squares",
+    "cell_geometry",
+    "density_layer",
+    "disclose_reason",
+    "events_near",
+    "flagged_places",
+    "hot_cells",
+    "incident_points",
+    "locate_click",
+    "monthly_picture",
+    "period_months",
+    "place_summary",
+    "read_sites",
+    "record_panel_view",
+    "settings_from_params",
+    "settings_to_params",
+    "sites_in",
+]
+
+CONFIDENCE_LEVELS: dict[int, tuple[int, float]] = {90: (1, 0.10), 95: (2, 0.05), 99: (3, 0.01)}
+"""Confidence (per cent) to (smallest Gi* bin shown, FDR q-value below which a place's cell
+counts as a hot spot for flagging)."""
+
+RADII: tuple[int, ...] = (100, 200, 300, 500)
+"""Distances (metres) offered for counting incidents around a place."""
+
+MIN_INCIDENTS: tuple[int, ...] = (3, 5, 10, 15, 20, 30, 50, 100)
+"""Thresholds offered: flag a place with at least this many incidents within the radius."""
+
+POINTS_LIMIT = 5_000
+"""Most incident points sent to a lead's browser; above it the map shows aggregates only."""
+
+AGGREGATE_SIZE = 1_000.0
+"""Side (metres) of the squares in which incidents and referrals are counted."""
+
+DENSITY_BANDWIDTH = 400.0
+"""Kernel bandwidth of the density surface (metres on the ground, so zoom does not change it)."""
+
+DENSITY_CELL = 100.0
+"""Raster cell of the density surface (metres)."""
+
+TREND_MONTHS = 12
+"""Months of history behind the trend tests and the month-by-month view."""
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The map's own analysis settings (the sidebar holds the shared filters).
+
+    Attributes
+    ----------
+    confidence
+        90, 95 or 99: the least confidence at which a cell is drawn as a hot or cold spot,
+        and at which a place's cell counts as a hot spot for flagging.
+    radius
+        Metres around a place within which incidents are counted.
+    min_incidents
+        Flag a place with at least this many incidents within ``radius`` in the period.
+    """
+
+    confidence: int = 95
+    radius: int = 200
+    min_incidents: int = 10
+
+
+DEFAULT_SETTINGS = MapSettings()
+
+_PARAMS = {"confidence": "conf", "radius": "radius", "min_incidents": "min"}
+_ALLOWED: dict[str, tuple[int, ...]] = {
+    "confidence": tuple(CONFIDENCE_LEVELS),
+    "radius": RADII,
+    "min_incidents": MIN_INCIDENTS,
+}
+_WORDS = {
+    "confidence": ("confidence", "%"),
+    "radius": ("radius", " m"),
+    "min_incidents": ("threshold", " incidents"),
+}
+
+
+def settings_from_params(params: Mapping[str, str]) -> tuple[MapSettings, list[str]]:
+    """Read the map settings from URL query parameters (``conf``, ``radius``, ``min``).
+
+    Parameters
+    ----------
+    params
+        The query parameters (``st.query_params``); other keys are ignored.
+
+    Returns
+    -------
+    MapSettings, list of str
+        The settings, each value that is not offered replaced by its default, and a
+        plain-English notice for each such value.
+
+    Examples
+    --------
+    >>> settings_from_params({"conf": "99", "radius": "300"})
+    (MapSettings(confidence=99, radius=300, min_incidents=10), [])
+    >>> settings_from_params({"min": "lots"})[1]
+    ["The link's threshold 'lots' is not offered; using 10 incidents."]
+    """
+    values: dict[str, int] = {}
+    notices: list[str] = []
+    for field, key in _PARAMS.items():
+        raw = params.get(key)
+        if raw is None or raw == "":
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            value = -1
+        if value in _ALLOWED[field]:
+            values[field] = value
+        else:
+            word, unit = _WORDS[field]
+            notices.append(
+                f"The link's {word} '{raw}' is not offered; using "
+                f"{getattr(DEFAULT_SETTINGS, field)}{unit}."
+            )
+    return MapSettings(**values), notices
+
+
+def settings_to_params(settings: MapSettings) -> dict[str, str]:
+    """Return the query parameters that reproduce the settings (defaults left out).
+
+    Examples
+    --------
+    >>> settings_to_params(MapSettings(confidence=99))
+    {'conf': '99'}
+    """
+    return {
+        key: str(getattr(settings, field))
+        for field, key in _PARAMS.items()
+        if getattr(settings, field) != getattr(DEFAULT_SETTINGS, field)
+    }
+
+
+@dataclass(frozen=True)
+class MapQuery:
+    """What the map shows: plain values, so that the cached loaders can be keyed on it.
+
+    Attributes
+    ----------
+    districts
+        The districts to read, already within the viewer's scope (``Viewer.scope``).
+    types, ages, agencies
+        Exploitation types, age bands and source agencies (empty: all).
+    first, last
+        The period's first and last month as ``"YYYY-MM"``; empty strings for all data.
+    cell_size
+        Hot-spot cell size in metres.
+    """
+
+    districts: tuple[str, ...]
+    types: tuple[str, ...] = ()
+    ages: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    first: str = ""
+    last: str = ""
+    cell_size: int = 250
+
+
+def period_months(start: date | None, end: date | None) -> tuple[str, str]:
+    """Return the months of a period as ``"YYYY-MM"`` strings (empty for an open end).
+
+    Examples
+    --------
+    >>> period_months(date(2026, 8, 1), date(2026, 10, 31))
+    ('2026-08', '2026-10')
+    >>> period_months(None, None)
+    ('', '')
+    """
+    return (
+        f"{start:%Y-%m}" if start is not None else "",
+        f"{end:%Y-%m}" if end is not None else "",
+    )
+
+
+# Reading ---------------------------------------------------------------------------------
+
+
+def _month_of(engine: Engine, column: object) -> object:
+    if engine.dialect.name == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
+def read_sites(
+    engine: Engine,
+    viewer: Viewer,
+    *,
+    kind: str = "incidents",
+    districts: tuple[str, ...] = (),
+    ages: tuple[str, ...] = (),
+    agencies: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Return incidents or referrals counted per snapped location, month and type.
+
+    Coordinates are British National Grid metres as stored (already snapped at import).
+
+    Parameters
+    ----------
+    engine
+        The database.
+    viewer
+        Who is looking: only districts in their scope are read.
+    kind
+        ``"incidents"`` or ``"referrals"``.
+    districts
+        Districts wanted (all of the viewer's when empty).
+    ages, agencies
+        Age bands and source agencies wanted (all when empty).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``easting``, ``northing`` (NaN for events with no location, e.g. online),
+        ``month`` (``"YYYY-MM"``), ``category`` and ``n``, the number of events.
+
+    Raises
+    ------
+    store.access.AccessDenied
+        When a district outside the viewer's scope is asked for.
+    """
+    scope = viewer.scope(districts)
+    model = {"incidents": Incident, "referrals": Referral}[kind]
+    month = _month_of(engine, model.occurred_on).label("month")
+    keys = (model.easting, model.northing, month, model.category)
+    query = select(*keys, func.count().label("n")).where(model.district_code.in_(scope))
+    if ages:
+        query = query.where(model.age_band.in_(ages))
+    if agencies:
+        query = query.where(model.source_agency.in_(agencies))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query.group_by(*keys), connection)
+    frame["n"] = frame["n"].astype("int64")
+    return frame
+
+
+def sites_in(
+    sites: pd.DataFrame, *, types: tuple[str, ...] = (), first: str = "", last: str = ""
+) -> pd.DataFrame:
+    """Return the rows of :func:`read_sites` for some types and months (inclusive).
+
+    Examples
+    --------
+    >>> sites = pd.DataFrame({"month": ["2026-01", "2026-02"], "category": ["cce", "cse"]})
+    >>> len(sites_in(sites, first="2026-02")), len(sites_in(sites, types=("cce",)))
+    (1, 1)
+    """
+    keep = np.ones(len(sites), dtype=bool)
+    if types:
+        keep &= sites["category"].isin(types).to_numpy()
+    if first:
+        keep &= (sites["month"] >= first).to_numpy()
+    if last:
+        keep &= (sites["month"] <= last).to_numpy()
+    return sites.loc[keep]
+
+
+def _located(sites: pd.DataFrame) -> pd.DataFrame:
+    return sites.loc[sites["easting"].notna() & sites["northing"].notna()]
+
+
+def _as_points(sites: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Expand located site counts into one point per event, with a monthly ``period``."""
+    located = _located(sites)
+    n = located["n"].to_numpy()
+    months = pd.PeriodIndex(located["month"], freq="M").asi8
+    period = pd.PeriodIndex.from_ordinals(np.repeat(months, n), freq="M")
+    geometry = gpd.points_from_xy(
+        np.repeat(located["easting"].to_numpy(), n), np.repeat(located["northing"].to_numpy(), n)
+    )
+    return gpd.GeoDataFrame({"period": period}, geometry=geometry, crs=BNG)
+
+
+def _counts(grid: Grid, sites: pd.DataFrame) -> np.ndarray:
+    located = _located(sites)
+    cell = locate_xy(grid, located["easting"].to_numpy(), located["northing"].to_numpy())
+    ok = cell >= 0
+    weights = located["n"].to_numpy()[ok]
+    return np.bincount(cell[ok], weights=weights, minlength=grid.n_cells).astype(np.int64)
+
+
+def _shown(values: np.ndarray, viewer: Viewer, k: int) -> list[int | str]:
+    if needs_suppression(viewer):
+        return [suppress_count(int(v), k=k) for v in values]
+    return [int(v) for v in values]
+
+
+# Hot spots ---------------------------------------------------------------------------------
+
+
+def cell_geometry(grid: Grid, index: np.ndarray, *, crs: str = WGS84) -> gpd.GeoSeries:
+    """Return the polygons of some cells of a grid, in WGS84 for display by default.
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    index
+        Cell positions in the grid.
+    crs
+        Output CRS.
+
+    Returns
+    -------
+    geopandas.GeoSeries
+        One polygon per cell, in the order given.
+    """
+    return gpd.GeoSeries(grid.geometry[np.asarray(index, dtype=np.int64)], crs=BNG).to_crs(crs)
+
+
+def hot_cells(
+    sites: pd.DataFrame,
+    grid: Grid,
+    *,
+    confidence: int,
+    viewer: Viewer,
+    k: int = 5,
+) -> gpd.GeoDataFrame:
+    """Return the cells that are Gi* hot or cold spots at a confidence, for the map.
+
+    The statistic is :func:`geo.hotspots.gi_star` with false discovery rate control, on
+    the counts of the period's events per cell (as :func:`geo.hotspots.hotspot_cells`).
+
+    Parameters
+    ----------
+    sites
+        The period's :func:`read_sites` rows.
+    grid
+        The grid.
+    confidence
+        90, 95 or 99: cells less significant than this are left out.
+    viewer
+        Who will see the counts (suppressed for roles without point access).
+    k
+        The disclosure threshold.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In WGS84: ``cell``, ``cell_id``, ``bin`` (-3..3), ``count`` (int, or ``"<5"``) and
+        the cell square.
+    """
+    min_bin = CONFIDENCE_LEVELS[confidence][0]
+    counts = _counts(grid, sites)
+    if counts.sum() == 0 or grid.n_cells < 3:
+        index = np.zeros(0, dtype=np.int64)
+        bins = np.zeros(0, dtype=np.int8)
+    else:
+        z = np.nan_to_num(gi_star(counts, contiguity(grid)), nan=0.0)
+        all_bins = confidence_bins(z, fdr_adjust(two_sided_p(z)))
+        index = np.flatnonzero(np.abs(all_bins) >= min_bin)
+        bins = all_bins[index]
+    return gpd.GeoDataFrame(
+        {
+            "cell": index,
+            "cell_id": grid.cell_ids[index].astype(str),
+            "bin": bins.astype(int),
+            "count": _shown(counts[index], viewer, k),
+        },
+        geometry=cell_geometry(grid, index).array,
+        crs=WGS84,
+    )
+
+
+@dataclass(frozen=True)
+class MonthlyPicture:
+    """Gi* month by month over the trend window, for the time slider.
+
+    Attributes
+    ----------
+    months
+        ``"YYYY-MM"``, oldest first.
+    cells
+        One row per cell and month in which the cell is significant: ``month``, ``cell``
+        (position in the grid), ``bin`` and ``count`` (suppressed where needed).
+    category
+        The Esri emerging hot spot category of every significant cell over the window,
+        by cell position.
+    """
+
+    months: tuple[str, ...]
+    cells: pd.DataFrame
+    category: dict[int, str]
+
+
+def monthly_picture(
+    sites: pd.DataFrame,
+    grid: Grid,
+    *,
+    last: str,
+    confidence: int,
+    viewer: Viewer,
+    k: int = 5,
+    months: int = TREND_MONTHS,
+) -> MonthlyPicture:
+    """Return the month-by-month hot spots and each cell's emerging hot spot category.
+
+    The same statistics as :func:`geo.emerging.emerging_hotspots` (Gi* per month, FDR
+    within each month, Mann-Kendall on each cell's z-scores, Esri categories), computed on
+    the site counts directly.
+
+    Parameters
+    ----------
+    sites
+        :func:`read_sites` rows (types already chosen); months outside the window are
+        left out.
+    grid
+        The grid.
+    last
+        The window's last month, ``"YYYY-MM"``.
+    confidence
+        90, 95 or 99: the least confidence shown.
+    viewer, k
+        Who will see the counts, and the disclosure threshold.
+    months
+        The window's length.
+
+    Returns
+    -------
+    MonthlyPicture
+        Empty when the window holds fewer than 2 months.
+    """
+    end = pd.Period(last, freq="M")
+    window = pd.period_range(end - (months - 1), end, freq="M")
+    names = tuple(str(p) for p in window)
+    empty = MonthlyPicture(
+        names, pd.DataFrame(columns=["month", "cell", "bin", "count"]), category={}
+    )
+    located = _located(sites_in(sites, first=names[0], last=names[-1]))
+    if located.empty or grid.n_cells < 3:
+        return empty
+    cell = locate_xy(grid, located["easting"].to_numpy(), located["northing"].to_numpy())
+    step = pd.PeriodIndex(located["month"], freq="M").asi8 - window[0].ordinal
+    ok = cell >= 0
+    flat = step[ok] * grid.n_cells + cell[ok]
+    counts = np.bincount(
+        flat, weights=located["n"].to_numpy()[ok], minlength=len(window) * grid.n_cells
+    ).reshape(len(window), grid.n_cells)
+    z = np.nan_to_num(gi_star(counts, contiguity(grid)), nan=0.0)
+    q = fdr_adjust(two_sided_p(z), axis=1)
+    bins = confidence_bins(z, q)
+    min_bin = CONFIDENCE_LEVELS[confidence][0]
+    t, c = np.nonzero(np.abs(bins) >= min_bin)
+    frame = pd.DataFrame(
+        {
+            "month": np.asarray(names, dtype=object)[t],
+            "cell": c,
+            "bin": bins[t, c].astype(int),
+            "count": _shown(counts[t, c], viewer, k),
+        }
+    )
+    significant = q < 0.05
+    tau, p, _ = mann_kendall(z.T)
+    category = classify_emerging((significant & (z > 0)).T, (significant & (z < 0)).T, tau, p)
+    cells = np.unique(c)
+    return MonthlyPicture(names, frame, {int(i): str(category[i]) for i in cells})
+
+
+# Flagged places --------------------------------------------------------------------------
+
+_COUNT_WORDS = re.compile(r"^(\d+) (incidents?) within")
+_CHANGE_WORDS = re.compile(r"\((up|down) from (\d+)\)")
+
+
+def disclose_reason(reason: str, viewer: Viewer, *, k: int = 5) -> str:
+    """Return a flag's reason with its small counts hidden for a role without point access.
+
+    Examples
+    --------
+    >>> officer = Viewer("o", "officer", ("E07000197",))
+    >>> disclose_reason("3 incidents within 200 m in Sep 2026 (up from 1); 99% hot spot", officer)
+    '<5 incidents within 200 m in Sep 2026 (up from <5); 99% hot spot'
+    """
+    if not needs_suppression(viewer):
+        return reason
+
+    def count(match: re.Match[str]) -> str:
+        return f"{suppress_count(int(match[1]), k=k)} incidents within"
+
+    def change(match: re.Match[str]) -> str:
+        return f"({match[1]} from {suppress_count(int(match[2]), k=k)})"
+
+    return _CHANGE_WORDS.sub(change, _COUNT_WORDS.sub(count, reason))
+
+
+def flagged_places(
+    places: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    grid: Grid,
+    *,
+    first: str,
+    last: str,
+    settings: MapSettings,
+    viewer: Viewer,
+    k: int = 5,
+) -> gpd.GeoDataFrame:
+    """Flag and rank the places that need a look in the period, with the engine's reasons.
+
+    Runs :func:`geo.flags.flag_places` on the period's events and the history before it
+    (the previous period and the trend window).
+
+    Parameters
+    ----------
+    places
+        The place register in EPSG:27700 (``id``, ``name``, ``category``); places with no
+        point are left out of the flagging.
+    sites
+        :func:`read_sites` rows, types already chosen, every month.
+    grid
+        The hot-spot grid.
+    first, last
+        The period's months, ``"YYYY-MM"``.
+    settings
+        Radius, threshold and confidence.
+    viewer, k
+        Who will read the reasons and counts, and the disclosure threshold.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In WGS84, best first: ``rank``, ``id``, ``name``, ``category``, ``incidents``
+        (suppressed where needed), ``hot_bin``, ``trend``, ``reason`` and the point.
+        Empty when there are no located events or places.
+    """
+    columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
+    located_places = places.loc[drawable(places)]
+    start, end = pd.Period(first, freq="M"), pd.Period(last, freq="M")
+    length = end.ordinal - start.ordinal + 1
+    history_start = min(start - length, end - (TREND_MONTHS - 1))
+    history = _located(sites_in(sites, first=str(history_start), last=last))
+    in_period = sites_in(history, first=first, last=last)
+    if located_places.empty or in_period.empty:
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=WGS84)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HotspotWarning)
+        flags = flag_places(
+            located_places[["id", "name", "category", "geometry"]],
+            _as_points(history),
+            grid,
+            period=(first, last),
+            radius=float(settings.radius),
+            min_incidents=settings.min_incidents,
+            hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
+            trend_months=TREND_MONTHS,
+        )
+    flags["reason"] = [disclose_reason(r, viewer, k=k) for r in flags["reason"]]
+    flags["incidents"] = _shown(flags["incidents"].to_numpy(), viewer, k)
+    return flags[[*columns, "geometry"]]
+
+
+# Density and aggregates ------------------------------------------------------------------
+
+
+def density_layer(
+    sites: pd.DataFrame,
+    *,
+    viewer: Viewer,
+    k: int = 5,
+    bandwidth: float = DENSITY_BANDWIDTH,
+    cell_size: float = DENSITY_CELL,
+    simplify: float = 25.0,
+) -> gpd.GeoDataFrame:
+    """Return the kernel density of the period's events as a few filled bands, for a map.
+
+    The bands are :func:`geo.density.density_bands` at 20, 40, 60 and 80 per cent of the
+    peak, simplified by ``simplify`` metres. For a role without point access the lowest
+    level is raised to what k incidents at one spot would make, so no band can be drawn
+    around fewer than k incidents (a lone incident would otherwise show as a disc centred
+    on it).
+
+    Parameters
+    ----------
+    sites
+        The period's :func:`read_sites` rows.
+    viewer, k
+        Who will see it, and the disclosure threshold.
+    bandwidth, cell_size
+        Kernel bandwidth and raster cell, in metres.
+    simplify
+        Tolerance in metres for simplifying the band outlines.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In WGS84: ``band`` (1 lowest), ``level_min``, ``level_max`` (incidents per km²)
+        and the band's (Multi)Polygon.
+    """
+    located = _located(sites)
+    if located.empty:
+        return gpd.GeoDataFrame(
+            {"band": [], "level_min": [], "level_max": []}, geometry=[], crs=WGS84
+        )
+    surface = kernel_density(_as_points(located), bandwidth=bandwidth, cell_size=cell_size)
+    peak = float(surface.values.max())
+    levels = np.array([0.2, 0.4, 0.6, 0.8]) * peak
+    if needs_suppression(viewer):
+        lone = kernel_density(
+            gpd.GeoSeries.from_xy([0.0], [0.0], crs=BNG), bandwidth=bandwidth, cell_size=cell_size
+        )
+        floor = k * float(lone.values.max())
+        levels = np.unique(np.maximum(levels, floor))
+        levels = levels[levels < peak]
+    if levels.size == 0:
+        return gpd.GeoDataFrame(
+            {"band": [], "level_min": [], "level_max": []}, geometry=[], crs=WGS84
+        )
+    bands = density_bands(surface, levels=levels, crs=BNG)
+    bands["geometry"] = bands.geometry.simplify(simplify)
+    bands.insert(0, "band", np.arange(1, len(bands) + 1))
+    return bands.to_crs(WGS84)
+
+
+def aggregate_squares(
+    incidents: pd.DataFrame,
+    referrals: pd.DataFrame,
+    *,
+    viewer: Viewer,
+    k: int = 5,
+    size: float = AGGREGATE_SIZE,
+) -> gpd.GeoDataFrame:
+    """Count the period's incidents and referrals in squares of the national grid.
+
+    Parameters
+    ----------
+    incidents, referrals
+        The period's :func:`read_sites` rows of each.
+    viewer, k
+        Who will see the counts: for a role without point access they go through
+        ``store.disclosure.suppress_table`` (small counts ``"<5"``, with secondary
+        suppression across each square and each column).
+    size
+        Side of the squares in metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In WGS84, squares with any event: ``incidents`` and ``referrals`` (int, or text
+        where suppressed), ``level`` (0-3 for shading, from the incident count) and the
+        square.
+    """
+    parts = []
+    for name, frame in (("incidents", incidents), ("referrals", referrals)):
+        located = _located(frame)
+        key = pd.DataFrame(
+            {
+                "col": np.floor(located["easting"].to_numpy() / size).astype(np.int64),
+                "row": np.floor(located["northing"].to_numpy() / size).astype(np.int64),
+                name: located["n"].to_numpy(),
+            }
+        )
+        parts.append(key.groupby(["col", "row"])[name].sum())
+    table = pd.concat(parts, axis=1).fillna(0).astype(np.int64).reset_index()
+    if table.empty:
+        return gpd.GeoDataFrame(
+            {"incidents": [], "referrals": [], "level": []}, geometry=[], crs=WGS84
+        )
+    level = np.digitize(table["incidents"].to_numpy(), [k, 4 * k, 16 * k])
+    shown = (
+        suppress_table(table, ["incidents", "referrals"], k=k)
+        if needs_suppression(viewer)
+        else table
+    )
+    x0, y0 = table["col"].to_numpy() * size, table["row"].to_numpy() * size
+    squares = shapely.box(x0, y0, x0 + size, y0 + size)
+    return gpd.GeoDataFrame(
+        {"incidents": shown["incidents"], "referrals": shown["referrals"], "level": level},
+        geometry=squares,
+        crs=BNG,
+    ).to_crs(WGS84)
+
+
+def incident_points(
+    engine: Engine, viewer: Viewer, query: MapQuery, *, limit: int = POINTS_LIMIT
+) -> tuple[pd.DataFrame | None, int]:
+    """Return the period's located incidents as points, for a lead's map, if few enough.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    viewer
+        Must have point access (``Viewer.sees_points``).
+    query
+        The districts, filters and period.
+    limit
+        Above this many points none are returned.
+
+    Returns
+    -------
+    pandas.DataFrame or None, int
+        ``lat`` and ``lon`` (WGS84, rounded to 5 decimals, about a metre) and
+        ``category`` per incident, or None when there are more than ``limit``; and
+        the number of located incidents.
+
+    Raises
+    ------
+    store.access.AccessDenied
+        For a viewer without point access.
+    """
+    viewer.require(viewer.sees_points, "see single incident points")
+    scope = viewer.scope(query.districts)
+    where = [Incident.district_code.in_(scope), Incident.easting.is_not(None)]
+    if query.types:
+        where.append(Incident.category.in_(query.types))
+    if query.ages:
+        where.append(Incident.age_band.in_(query.ages))
+    if query.agencies:
+        where.append(Incident.source_agency.in_(query.agencies))
+    if query.first:
+        where.append(Incident.occurred_on >= pd.Period(query.first, freq="M").start_time.date())
+    if query.last:
+        where.append(Incident.occurred_on <= pd.Period(query.last, freq="M").end_time.date())
+    with engine.connect() as connection:
+        total = int(connection.scalar(select(func.count()).where(*where)) or 0)
+        if total > limit:
+            return None, total
+        frame = pd.read_sql(
+            select(Incident.easting, Incident.northing, Incident.category).where(*where),
+            connection,
+        )
+    points = gpd.GeoSeries.from_xy(frame["easting"], frame["northing"], crs=BNG).to_crs(WGS84)
+    out = pd.DataFrame(
+        {"lat": points.y.round(5), "lon": points.x.round(5), "category": frame["category"]}
+    )
+    return out, total
+
+
+# Clicks and the panel --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Click:
+    """What a click on the map landed on: a place or a hot-spot cell."""
+
+    kind: str
+    id: str
+
+
+def locate_click(
+    lat: float,
+    lng: float,
+    *,
+    places: gpd.GeoDataFrame,
+    cells: gpd.GeoDataFrame,
+    tolerance: float = 15.0,
+) -> Click | None:
+    """Match a clicked point to the nearest drawn place, or the hot-spot cell under it.
+
+    Leaflet reports a marker's own position for a click on it; for a polygon, the point
+    clicked. So a place within ``tolerance`` metres wins, then a cell containing the point.
+
+    Parameters
+    ----------
+    lat, lng
+        The click, in WGS84 degrees.
+    places
+        Drawn places in WGS84 with an ``id``.
+    cells
+        Drawn cells in WGS84 with a ``cell_id``.
+    tolerance
+        Metres within which a click matches a place.
+
+    Returns
+    -------
+    Click or None
+        None when the click is on neither.
+
+    Examples
+    --------
+    >>> spot = gpd.GeoDataFrame({"id": [7]}, geometry=gpd.points_from_xy([-2.1], [52.8]), crs=4326)
+    >>> none = gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
+    >>> locate_click(52.8, -2.1, places=spot, cells=none)
+    Click(kind='place', id='7')
+    >>> locate_click(52.9, -2.1, places=spot, cells=none) is None
+    True
+    """
+    click = gpd.GeoSeries.from_xy([lng], [lat], crs=WGS84).to_crs(BNG).iloc[0]
+    if not places.empty:
+        drawn = places.loc[drawable(places)]
+        distance = drawn.geometry.to_crs(BNG).distance(click)
+        if len(distance) and distance.min() <= tolerance:
+            return Click("place", str(drawn["id"].iloc[int(np.argmin(distance.to_numpy()))]))
+    if not cells.empty:
+        hit = cells.loc[cells.geometry.to_crs(BNG).contains(click)]
+        if not hit.empty:
+            return Click("cell", str(hit["cell_id"].iloc[0]))
+    return None
+
+
+def events_near(
+    engine: Engine,
+    viewer: Viewer,
+    query: MapQuery,
+    *,
+    area: shapely.Geometry,
+    first: str,
+) -> pd.DataFrame:
+    """Return the incidents inside an area (a place's circle or a cell) from ``first`` on.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    viewer
+        Only districts in their scope are read.
+    query
+        Districts, types, age bands, agencies and the last month.
+    area
+        A polygon in EPSG:27700.
+    first
+        The first month wanted, ``"YYYY-MM"`` (the start of the trend window).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``category``, ``occurred_on`` (datetime64), ``age_band`` and ``source_agency``;
+        no coordinates.
+    """
+    scope = viewer.scope(query.districts)
+    minx, miny, maxx, maxy = area.bounds
+    where = [
+        Incident.district_code.in_(scope),
+        Incident.easting.between(minx, maxx),
+        Incident.northing.between(miny, maxy),
+    ]
+    for column, values in (
+        (Incident.category, query.types),
+        (Incident.age_band, query.ages),
+        (Incident.source_agency, query.agencies),
+    ):
+        if values:
+            where.append(column.in_(values))
+    if first:
+        where.append(Incident.occurred_on >= pd.Period(first, freq="M").start_time.date())
+    if query.last:
+        where.append(Incident.occurred_on <= pd.Period(query.last, freq="M").end_time.date())
+    columns = (
+        Incident.easting,
+        Incident.northing,
+        Incident.category,
+        Incident.occurred_on,
+        Incident.age_band,
+        Incident.source_agency,
+    )
+    with engine.connect() as connection:
+        frame = pd.read_sql(select(*columns).where(*where), connection)
+    inside = shapely.contains_xy(
+        area, frame["easting"].to_numpy(dtype=float), frame["northing"].to_numpy(dtype=float)
+    )
+    frame = frame.loc[inside].drop(columns=["easting", "northing"]).reset_index(drop=True)
+    frame["occurred_on"] = pd.to_datetime(frame["occurred_on"])
+    return frame
+
+
+def place_summary(
+    events: pd.DataFrame,
+    *,
+    first: str,
+    viewer: Viewer,
+    k: int = 5,
+    months: tuple[str, str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Return the panel's tables: the monthly trend by type, and the period by age and source.
+
+    Parameters
+    ----------
+    events
+        From :func:`events_near` (the trend window).
+    first
+        The period's first month: the age and source tables count from it.
+    viewer, k
+        Who will see the tables: for roles without point access every table goes
+        through ``store.disclosure.suppress_table`` and suppressed trend cells are left
+        blank (NaN).
+    months
+        The trend's first and last month (``"YYYY-MM"``), so that months without
+        incidents show as 0; by default from the first to the last month with any.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``"trend"`` (``month``, ``type``, ``count``, ``shown``: the text to show),
+        ``"ages"`` (``Age band``, ``Incidents``) and ``"sources"`` (``Source``,
+        ``Incidents``).
+    """
+    suppress = needs_suppression(viewer)
+    trend = monthly_counts(events, by="category")
+    if not trend.empty:
+        wide = trend.pivot_table(index="month", columns="category", values="count", aggfunc="sum")
+        if months is not None:
+            whole = pd.period_range(months[0], months[1], freq="M").to_timestamp()
+            wide = wide.reindex(whole.rename("month"))
+        wide = wide.fillna(0).astype(int)
+        shown = suppress_table(wide.reset_index(), list(wide.columns), k=k) if suppress else None
+        long = wide.reset_index().melt(id_vars="month", var_name="category", value_name="count")
+        if shown is not None:
+            text = shown.melt(id_vars="month", var_name="category", value_name="shown")
+            long = long.merge(text, on=["month", "category"])
+            long["count"] = pd.to_numeric(long["shown"], errors="coerce")
+        else:
+            long["shown"] = long["count"].astype(str)
+        long["type"] = long["category"].map(lambda c: label(EXPLOITATION_TYPES, c))
+        trend = long[["month", "type", "count", "shown"]]
+    period = events.loc[events["occurred_on"] >= pd.Period(first, freq="M").start_time]
+
+    def table(column: str, vocabulary: dict[str, str], heading: str) -> pd.DataFrame:
+        counts = period[column].fillna("not recorded").value_counts()
+        order = [c for c in vocabulary if c in counts.index] + [
+            c for c in counts.index if c not in vocabulary
+        ]
+        frame = pd.DataFrame(
+            {
+                heading: [label(vocabulary, c) for c in order],
+                "Incidents": [int(counts[c]) for c in order],
+            }
+        )
+        return suppress_table(frame, ["Incidents"], k=k) if suppress else frame
+
+    return {
+        "trend": trend,
+        "ages": table("age_band", AGE_BANDS, "Age band"),
+        "sources": table("source_agency", AGENCIES, "Source"),
+    }
+
+
+def record_panel_view(engine: Engine, viewer: Viewer, click: Click, *, detail: dict) -> None:
+    """Write a "view place panel" event to the audit log.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    viewer
+        Who opened the panel.
+    click
+        The place or cell opened.
+    detail
+        What was shown (filters, period), for the log.
+    """
+    with session_scope(engine) as session:
+        record(
+            session,
+            actor=viewer.username,
+            action="view place panel",
+            entity=click.kind,
+            entity_id=click.id,
+            detail=detail,
+        )

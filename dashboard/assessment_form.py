@@ -1,0 +1,633 @@
+"""The assessment form, the lead's review, a place's history and the printable page.
+
+The form's widget values live in ``st.session_state`` under keys that start
+with ``af{id}.``, so what a person typed survives a refused save (a stale
+version, a validation error) and a reload of the stored version.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from dataclasses import replace
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from store import assessments as svc
+from store.access import AccessDenied, Viewer
+from store.text_checks import text_warnings
+from store.vocabulary import (
+    ACTION_STATUSES,
+    ASSESSMENT_STATUSES,
+    CHECKLIST,
+    DOMAINS,
+    PLACE_CATEGORIES,
+    RELIABILITY,
+    REVIEW_MONTHS,
+    RISK_LEVELS,
+    SCORES,
+    label,
+)
+
+__all__ = ["load_into_state", "printable_html", "read_form", "render_assessment"]
+
+NEW_ACTION_SLOTS = 3
+ERRORS = "assess_errors"
+NOTICE = "assess_notice"
+MINE = "assess_mine"
+_FIELDS = (
+    "assessed_on",
+    "assessing_org",
+    "lead_assessor",
+    "partners",
+    "young_people_consulted",
+    "families_consulted",
+    "overall_risk",
+    "goals",
+    "next_review_on",
+)
+
+
+def _key(aid: int, name: str) -> str:
+    return f"af{aid}.{name}"
+
+
+def load_into_state(record: svc.AssessmentRecord) -> None:
+    """Put a stored assessment's values into the form's widget state (overwriting them)."""
+    aid, form = record.id, record.form
+    state = st.session_state
+    for name in _FIELDS:
+        value = getattr(form, name)
+        state[_key(aid, name)] = value if value is not None or "_on" in name else None
+    typed = {f.item: f for f in form.findings}
+    for item in CHECKLIST:
+        finding = typed.get(item)
+        state[_key(aid, f"f.{item}.score")] = finding.score if finding else None
+        state[_key(aid, f"f.{item}.evidence")] = finding.evidence if finding else ""
+        state[_key(aid, f"f.{item}.source")] = finding.source if finding else ""
+        state[_key(aid, f"f.{item}.reliability")] = finding.reliability if finding else None
+    slots = [a.id for a in form.actions] + [None] * NEW_ACTION_SLOTS
+    state[_key(aid, "slots")] = slots
+    for number, slot in enumerate(slots):
+        action = next((a for a in form.actions if a.id == slot), None) if slot else None
+        state[_key(aid, f"a{number}.description")] = action.description if action else ""
+        state[_key(aid, f"a{number}.owner_org")] = action.owner_org if action else ""
+        state[_key(aid, f"a{number}.due_on")] = action.due_on if action else None
+        state[_key(aid, f"a{number}.status")] = action.status if action else "open"
+        state[_key(aid, f"a{number}.remove")] = False
+    state[_key(aid, "version")] = record.version
+
+
+def read_form(aid: int, *, today: date) -> svc.AssessmentForm:
+    """Return the form as typed, from the widget state.
+
+    An empty next review date takes the default for the chosen risk; an empty
+    new action row is ignored; a ticked "remove" drops an action.
+    """
+    state = st.session_state
+
+    def get(name: str, default: object = None) -> object:
+        return state.get(_key(aid, name), default)
+
+    findings = []
+    for item in CHECKLIST:
+        score = get(f"f.{item}.score")
+        if score is None:
+            continue
+        findings.append(
+            svc.FindingInput(
+                item,
+                int(score),
+                str(get(f"f.{item}.evidence", "")),
+                str(get(f"f.{item}.source", "")),
+                get(f"f.{item}.reliability"),
+            )
+        )
+    actions = []
+    for number, slot in enumerate(get("slots", [])):
+        description = str(get(f"a{number}.description", "")).strip()
+        owner = str(get(f"a{number}.owner_org", "")).strip()
+        due = get(f"a{number}.due_on")
+        if get(f"a{number}.remove") or (slot is None and not (description or owner or due)):
+            continue
+        actions.append(
+            svc.ActionInput(description, owner, due, str(get(f"a{number}.status", "open")), slot)
+        )
+    assessed_on = get("assessed_on")
+    risk = get("overall_risk")
+    review = get("next_review_on")
+    if review is None and assessed_on is not None:
+        review = svc.next_review_default(assessed_on, risk)
+    return svc.AssessmentForm(
+        assessed_on=assessed_on,
+        assessing_org=str(get("assessing_org", "")),
+        lead_assessor=str(get("lead_assessor", "")),
+        partners=str(get("partners", "")),
+        young_people_consulted=bool(get("young_people_consulted", False)),
+        families_consulted=bool(get("families_consulted", False)),
+        overall_risk=risk,
+        goals=str(get("goals", "")),
+        next_review_on=review,
+        findings=tuple(findings),
+        actions=tuple(actions),
+    )
+
+
+def _warnings(form: svc.AssessmentForm) -> dict[str, list[str]]:
+    fields = {"partners": form.partners, "goals": form.goals}
+    for finding in form.findings:
+        fields[f"findings.{finding.item}.evidence"] = finding.evidence
+        fields[f"findings.{finding.item}.source"] = finding.source
+    for number, action in enumerate(form.actions):
+        fields[f"actions.{number}.description"] = action.description
+    return text_warnings(fields)
+
+
+def _act(engine: Engine, viewer: Viewer, aid: int, step: str, today: date) -> None:
+    """Run a save or a lifecycle step from a button callback, keeping what was typed."""
+    state = st.session_state
+    version = state.get(_key(aid, "version"))
+    state[ERRORS] = {}
+    try:
+        if step in ("save", "submit"):
+            form = read_form(aid, today=today)
+            if step == "save":
+                svc.save_draft(engine, viewer, aid, form, expected_version=version, today=today)
+                message = "Draft saved."
+            else:
+                svc.submit(engine, viewer, aid, expected_version=version, form=form, today=today)
+                message = "Submitted for a safeguarding lead's review."
+            warnings = _warnings(form)
+            if warnings:
+                message += " Please check the text flagged below: it may be about a person."
+            state[NOTICE] = ("success", message, warnings)
+        elif step == "approve":
+            comment = state.get(_key(aid, "review_comment"), "")
+            svc.approve(engine, viewer, aid, expected_version=version, comment=comment)
+            state[NOTICE] = (
+                "success",
+                "Approved. The place's earlier assessment is superseded.",
+                {},
+            )
+        elif step == "return":
+            comment = state.get(_key(aid, "review_comment"), "")
+            svc.return_for_changes(engine, viewer, aid, expected_version=version, comment=comment)
+            state[NOTICE] = ("success", "Returned to the assessors with your comment.", {})
+    except svc.AssessmentInvalid as problem:
+        state[ERRORS] = problem.errors
+        kind = "stale" if isinstance(problem, svc.StaleAssessment) else "invalid"
+        state[NOTICE] = (kind, "Nothing was saved. Please correct the fields marked below.", {})
+        return
+    except (svc.IllegalTransition, AccessDenied, LookupError) as refusal:
+        state[NOTICE] = ("error", str(refusal), {})
+        return
+    load_into_state(svc.load_assessment(engine, viewer, aid))
+    state.pop(MINE, None)
+
+
+def _reload(engine: Engine, viewer: Viewer, aid: int, today: date) -> None:
+    """Load the stored version, keeping what was typed to show beside it."""
+    st.session_state[MINE] = read_form(aid, today=today)
+    load_into_state(svc.load_assessment(engine, viewer, aid))
+    st.session_state[ERRORS] = {}
+    st.session_state[NOTICE] = ("info", "Reloaded the latest saved version.", {})
+
+
+def _field_error(name: str) -> None:
+    message = st.session_state.get(ERRORS, {}).get(name)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
+def _field_warnings(name: str, warnings: dict[str, list[str]]) -> None:
+    for warning in warnings.get(name, []):
+        st.warning(warning, icon=":material/person_off:")
+
+
+def _render_form(engine: Engine, viewer: Viewer, record: svc.AssessmentRecord, today: date) -> None:
+    aid = record.id
+    notice = st.session_state.get(NOTICE)
+    warnings = notice[2] if notice else {}
+    st.info(
+        "**Free text is about the place, not about children.** Describe places, groups and "
+        "patterns; never write a name, an age with a description, a date of birth, a phone "
+        "number or a home address or postcode.",
+        icon=":material/privacy_tip:",
+    )
+    with st.form(key=_key(aid, "form"), clear_on_submit=False, border=True):
+        c1, c2, c3 = st.columns(3)
+        c1.date_input(
+            "Date of the assessment",
+            key=_key(aid, "assessed_on"),
+            max_value=today,
+            min_value=date(2000, 1, 1),
+            format="DD/MM/YYYY",
+        )
+        with c1:
+            _field_error("assessed_on")
+        c2.text_input("Assessing organisation", key=_key(aid, "assessing_org"))
+        with c2:
+            _field_error("assessing_org")
+        c3.text_input("Lead assessor (role or name of the officer)", key=_key(aid, "lead_assessor"))
+        with c3:
+            _field_error("lead_assessor")
+        st.text_input(
+            "Partners who took part (organisations)",
+            key=_key(aid, "partners"),
+            placeholder="e.g. Staffordshire Police, Youth service, Licensing team",
+        )
+        _field_error("partners")
+        _field_warnings("partners", warnings)
+        c1, c2 = st.columns(2)
+        c1.checkbox("Young people were consulted", key=_key(aid, "young_people_consulted"))
+        c2.checkbox("Families were consulted", key=_key(aid, "families_consulted"))
+
+        st.markdown("#### The contextual safeguarding triangle")
+        st.caption(
+            "Score each finding that applies: 0 no concern, 1 some, 2 significant, 3 serious "
+            "concern. Leave 'Not assessed' for items that do not apply."
+        )
+        for domain, title in DOMAINS.items():
+            with st.expander(title, expanded=True):
+                _field_error(f"findings.{domain}")
+                for item, entry in CHECKLIST.items():
+                    if entry.domain != domain:
+                        continue
+                    _finding_row(aid, item, entry, warnings)
+
+        st.markdown("#### Risk, goals and review")
+        c1, c2 = st.columns(2)
+        c1.selectbox(
+            "Overall risk",
+            [None, *RISK_LEVELS],
+            format_func=lambda r: "Choose..." if r is None else RISK_LEVELS[r],
+            key=_key(aid, "overall_risk"),
+        )
+        with c1:
+            _field_error("overall_risk")
+        months = ", ".join(f"{m} months if {r}" for r, m in REVIEW_MONTHS.items())
+        c2.date_input(
+            "Next review date",
+            key=_key(aid, "next_review_on"),
+            min_value=date(2000, 1, 1),
+            max_value=date(2100, 1, 1),
+            format="DD/MM/YYYY",
+            help=f"Leave empty for the default from the risk: {months}.",
+        )
+        with c2:
+            _field_error("next_review_on")
+        st.text_area("Goals for the place", key=_key(aid, "goals"), height=90)
+        _field_error("goals")
+        _field_warnings("goals", warnings)
+
+        st.markdown("#### Actions")
+        st.caption(
+            "Each with the organisation that owns it and a due date. Empty rows are ignored."
+        )
+        for number, slot in enumerate(st.session_state.get(_key(aid, "slots"), [])):
+            _action_row(aid, number, slot, warnings, today)
+
+        b1, b2, _ = st.columns([1, 1, 1])
+        b1.form_submit_button(
+            "Save draft",
+            key=_key(aid, "save"),
+            on_click=_act,
+            args=(engine, viewer, aid, "save", today),
+            icon=":material/save:",
+        )
+        b2.form_submit_button(
+            "Submit for review",
+            key=_key(aid, "submit"),
+            type="primary",
+            on_click=_act,
+            args=(engine, viewer, aid, "submit", today),
+            icon=":material/send:",
+        )
+
+
+def _finding_row(aid: int, item: str, entry: object, warnings: dict[str, list[str]]) -> None:
+    c1, c2, c3, c4 = st.columns([2, 4, 2, 2])
+    c1.selectbox(
+        entry.label,
+        [None, *SCORES],
+        format_func=lambda s: "Not assessed" if s is None else SCORES[s],
+        key=_key(aid, f"f.{item}.score"),
+        help=entry.help,
+    )
+    c2.text_area(
+        "Evidence",
+        key=_key(aid, f"f.{item}.evidence"),
+        height=68,
+        placeholder="What was seen or reported about the place",
+    )
+    c3.text_input("Source", key=_key(aid, f"f.{item}.source"), placeholder="e.g. Site visit")
+    c4.selectbox(
+        "Reliability",
+        [None, *RELIABILITY],
+        format_func=lambda r: "Choose..." if r is None else r.capitalize(),
+        key=_key(aid, f"f.{item}.reliability"),
+        help="\n\n".join(RELIABILITY.values()),
+    )
+    for column, suffix in ((c1, "score"), (c2, "evidence"), (c3, "source"), (c4, "reliability")):
+        with column:
+            _field_error(f"findings.{item}.{suffix}")
+    with c2:
+        _field_error(f"findings.{item}")
+        _field_warnings(f"findings.{item}.evidence", warnings)
+
+
+def _action_row(
+    aid: int, number: int, slot: int | None, warnings: dict[str, list[str]], today: date
+) -> None:
+    c1, c2, c3, c4, c5 = st.columns([4, 3, 2, 2, 1])
+    c1.text_input(
+        "Action" if slot else "New action",
+        key=_key(aid, f"a{number}.description"),
+    )
+    c2.text_input("Owner organisation", key=_key(aid, f"a{number}.owner_org"))
+    c3.date_input(
+        "Due",
+        key=_key(aid, f"a{number}.due_on"),
+        min_value=date(2000, 1, 1),
+        max_value=date(2100, 1, 1),
+        format="DD/MM/YYYY",
+    )
+    c4.selectbox(
+        "Status",
+        list(ACTION_STATUSES),
+        format_func=ACTION_STATUSES.get,
+        key=_key(aid, f"a{number}.status"),
+    )
+    if slot:
+        c5.checkbox("Remove", key=_key(aid, f"a{number}.remove"))
+    errors = st.session_state.get(ERRORS, {})
+    # Errors are keyed by the action's position among the actions sent, not the slot.
+    position = _position(aid, number)
+    for column, suffix in ((c1, "description"), (c2, "owner_org"), (c3, "due_on"), (c4, "status")):
+        message = errors.get(f"actions.{position}.{suffix}") if position is not None else None
+        if message:
+            column.error(message, icon=":material/error:")
+    if position is not None:
+        _field_warnings(f"actions.{position}.description", warnings)
+
+
+def _position(aid: int, number: int) -> int | None:
+    """Return the index of slot ``number`` among the actions ``read_form`` sends, or None."""
+    state = st.session_state
+    position = 0
+    for index, slot in enumerate(state.get(_key(aid, "slots"), [])):
+        parts = [state.get(_key(aid, f"a{index}.{n}")) for n in ("description", "owner_org")]
+        empty = not any(str(p or "").strip() for p in parts) and not state.get(
+            _key(aid, f"a{index}.due_on")
+        )
+        if state.get(_key(aid, f"a{index}.remove")) or (slot is None and empty):
+            if index == number:
+                return None
+            continue
+        if index == number:
+            return position
+        position += 1
+    return None
+
+
+def _summary(record: svc.AssessmentRecord) -> None:
+    form = record.form
+    review = f"{form.next_review_on:%d %b %Y}" if form.next_review_on else "not set"
+    st.markdown(
+        f"Assessed {form.assessed_on:%d %b %Y} by {form.assessing_org} ({form.lead_assessor}) "
+        f"· overall risk **{label(RISK_LEVELS, form.overall_risk)}** · next review {review}"
+    )
+    st.markdown(f"**Partners:** {form.partners or 'none recorded'}")
+    st.markdown(
+        f"**Young people consulted:** {'yes' if form.young_people_consulted else 'no'} · "
+        f"**Families consulted:** {'yes' if form.families_consulted else 'no'}"
+    )
+    st.markdown(f"**Goals:** {form.goals or 'none recorded'}")
+    st.dataframe(_findings_frame(record), hide_index=True, width="stretch")
+    if form.actions:
+        st.dataframe(_actions_frame(record), hide_index=True, width="stretch")
+
+
+def _findings_frame(record: svc.AssessmentRecord) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Domain": DOMAINS[CHECKLIST[f.item].domain],
+                "Finding": CHECKLIST[f.item].label,
+                "Score": f.score,
+                "Evidence": f.evidence,
+                "Source": f.source,
+                "Reliability": f.reliability,
+            }
+            for f in record.form.findings
+            if f.item in CHECKLIST
+        ],
+        columns=["Domain", "Finding", "Score", "Evidence", "Source", "Reliability"],
+    )
+
+
+def _actions_frame(record: svc.AssessmentRecord) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Action": a.description,
+                "Owner": a.owner_org,
+                "Due": a.due_on,
+                "Status": label(ACTION_STATUSES, a.status),
+                "Completed": a.completed_on,
+            }
+            for a in record.form.actions
+        ],
+        columns=["Action", "Owner", "Due", "Status", "Completed"],
+    )
+
+
+def printable_html(record: svc.AssessmentRecord, *, district: str) -> str:
+    """Return one assessment as a self-contained HTML page for printing or filing."""
+    form = record.form
+    e = html.escape
+
+    def table(frame: pd.DataFrame) -> str:
+        return frame.to_html(index=False, na_rep="", escape=True, border=0)
+
+    review = form.next_review_on.strftime("%d %b %Y") if form.next_review_on else "not set"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Place assessment: {e(record.place_name)}</title>
+<style>
+body {{ font-family: Arial, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #999; padding: 4px 6px; text-align: left; vertical-align: top; }}
+th {{ background: #eee; }}
+.note {{ font-size: 0.85em; color: #555; }}
+@media print {{ body {{ margin: 0; }} }}
+</style></head><body>
+<h1>Place assessment: {e(record.place_name)}</h1>
+<p>{e(label(PLACE_CATEGORIES, record.place_category))}, {e(district)} ·
+status <b>{e(label(ASSESSMENT_STATUSES, record.status))}</b> · version {record.version}</p>
+<table>
+<tr><th>Date</th><td>{form.assessed_on:%d %b %Y}</td>
+<th>Overall risk</th><td>{e(label(RISK_LEVELS, form.overall_risk))}</td></tr>
+<tr><th>Assessing organisation</th><td>{e(form.assessing_org)}</td>
+<th>Lead assessor</th><td>{e(form.lead_assessor)}</td></tr>
+<tr><th>Partners</th><td colspan="3">{e(form.partners)}</td></tr>
+<tr><th>Young people consulted</th><td>{"Yes" if form.young_people_consulted else "No"}</td>
+<th>Families consulted</th><td>{"Yes" if form.families_consulted else "No"}</td></tr>
+<tr><th>Next review</th><td colspan="3">{review}</td></tr>
+</table>
+<h2>Goals</h2><p>{e(form.goals)}</p>
+<h2>Findings</h2>{table(_findings_frame(record))}
+<h2>Actions</h2>{table(_actions_frame(record))}
+{f"<h2>Review comment</h2><p>{e(record.review_comment)}</p>" if record.review_comment else ""}
+<p class="note">Printed from Safer Spaces. Scores: 0 no concern to 3 serious concern.
+This record is about a place; it holds no information about any child.</p>
+</body></html>"""
+
+
+def _history(engine: Engine, viewer: Viewer, record: svc.AssessmentRecord) -> None:
+    history = svc.place_history(engine, viewer, record.place_id)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Assessed": r.form.assessed_on,
+                    "Status": label(ASSESSMENT_STATUSES, r.status),
+                    "Risk": label(RISK_LEVELS, r.form.overall_risk),
+                    "Organisation": r.form.assessing_org,
+                    "Findings": len(r.form.findings),
+                    "Actions": len(r.form.actions),
+                    "Last change": f"{r.updated_by}, {r.updated_at:%d %b %Y %H:%M}",
+                }
+                for r in history
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    for older, newer in itertools.pairwise(history):
+        diff = svc.changes(older, newer)
+        title = (
+            f"What changed from {older.form.assessed_on:%d %b %Y} ({older.status}) to "
+            f"{newer.form.assessed_on:%d %b %Y} ({newer.status}): {len(diff)} changes"
+        )
+        with st.expander(title, expanded=newer.id == record.id):
+            if diff:
+                st.dataframe(pd.DataFrame(diff).astype(str), hide_index=True, width="stretch")
+            else:
+                st.write("No differences in risk, goals or findings.")
+    with st.expander("Who did what (audit log)"):
+        st.dataframe(
+            pd.DataFrame(list(record.events), columns=["at", "actor", "action", "detail"])
+            .drop(columns="detail")
+            .rename(columns={"at": "When", "actor": "Who", "action": "What"}),
+            hide_index=True,
+            width="stretch",
+        )
+
+
+def _notice() -> None:
+    notice = st.session_state.get(NOTICE)
+    if not notice:
+        return
+    kind, message, _ = notice
+    if kind == "success":
+        st.success(message, icon=":material/check_circle:")
+    elif kind == "info":
+        st.info(message)
+    elif kind == "stale":
+        st.error(
+            st.session_state.get(ERRORS, {}).get("version", message), icon=":material/sync_problem:"
+        )
+    else:
+        st.error(message, icon=":material/error:")
+    place_error = st.session_state.get(ERRORS, {}).get("place")
+    if place_error:
+        st.error(place_error, icon=":material/block:")
+
+
+def _mine(record: svc.AssessmentRecord) -> None:
+    mine = st.session_state.get(MINE)
+    if mine is None:
+        return
+    diff = svc.changes(record, replace(record, form=mine))
+    with st.expander("Your unsaved changes (kept from before the reload)", expanded=True):
+        if diff:
+            st.dataframe(
+                pd.DataFrame(diff)
+                .rename(columns={"what": "Field", "before": "Saved now", "after": "You typed"})
+                .astype(str),
+                hide_index=True,
+                width="stretch",
+            )
+            st.caption("Copy what you need into the form, then save.")
+        else:
+            st.write("What you typed matches the saved version.")
+
+
+def render_assessment(
+    engine: Engine, viewer: Viewer, aid: int, *, today: date, district_names: dict[str, str]
+) -> None:
+    """Render one assessment: the form (if editable), the review panel (leads), history, export."""
+    record = svc.load_assessment(engine, viewer, aid)
+    if st.session_state.get(_key(aid, "version")) is None:
+        load_into_state(record)
+    district = district_names.get(record.district_code, record.district_code)
+    st.subheader(f"{record.place_name}")
+    st.caption(
+        f"{label(PLACE_CATEGORIES, record.place_category)} · {district} · "
+        f"{label(ASSESSMENT_STATUSES, record.status)} · version {record.version} · "
+        f"last changed by {record.updated_by}"
+    )
+    if record.review_comment and record.status in ("returned", "approved"):
+        st.warning(f"**Lead's comment:** {record.review_comment}", icon=":material/comment:")
+    _notice()
+    if st.session_state.get(NOTICE, ("",))[0] == "stale":
+        st.button(
+            "Reload the latest version (what you typed is kept)",
+            key=_key(aid, "reload"),
+            on_click=_reload,
+            args=(engine, viewer, aid, today),
+            icon=":material/refresh:",
+        )
+    _mine(record)
+    editable = record.status in svc.EDITABLE and viewer.may_edit_assessments
+    if editable:
+        _render_form(engine, viewer, record, today)
+    else:
+        _summary(record)
+    if record.status == "submitted" and viewer.may_approve:
+        st.markdown("#### Review")
+        st.text_area(
+            "Comment for the assessors (required to return it)", key=_key(aid, "review_comment")
+        )
+        c1, c2, _ = st.columns([1, 1, 3])
+        c1.button(
+            "Approve",
+            key=_key(aid, "approve"),
+            type="primary",
+            on_click=_act,
+            args=(engine, viewer, aid, "approve", today),
+            icon=":material/verified:",
+        )
+        c2.button(
+            "Return with comment",
+            key=_key(aid, "return"),
+            on_click=_act,
+            args=(engine, viewer, aid, "return", today),
+            icon=":material/undo:",
+        )
+        _field_error("review_comment")
+    st.download_button(
+        "Download a printable page",
+        printable_html(record, district=district),
+        f"assessment-{record.id}-v{record.version}.html",
+        "text/html",
+        key=_key(aid, "print"),
+        on_click="ignore",
+        icon=":material/print:",
+    )
+    st.markdown("#### History of this place")
+    _history(engine, viewer, record)

@@ -1,0 +1,230 @@
+"""Signing in and out: the organisation's sign-in (OpenID Connect) or the local form.
+
+When ``.streamlit/secrets.toml`` has an ``[auth]`` section, people sign in with
+their organisation's account through Streamlit (``st.login``; Microsoft Entra
+ID for most councils) and are matched to a Safer Spaces user by e-mail
+address. Otherwise the local form asks for a username and password, checked
+by ``store.users.authenticate``.
+
+The signed-in ``Viewer`` lives in ``st.session_state["viewer"]`` with the time
+of the last activity; a session idle for longer than the configured time
+(30 minutes by default) is ended and the sign-in page says why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from dashboard import loaders
+from store.access import ROLES, AccessDenied, Viewer
+from store.users import (
+    DEMO_ACCOUNTS,
+    DEMO_PASSWORD,
+    SignInError,
+    authenticate,
+    demo_accounts_enabled,
+    ensure_demo_users,
+    log_event,
+    sign_in_policy,
+    viewer_for_identity,
+)
+
+__all__ = [
+    "VIEWER_KEY",
+    "is_expired",
+    "oidc_configured",
+    "origin",
+    "render_session",
+    "sign_in_page",
+    "sign_out",
+    "signed_in_viewer",
+]
+
+VIEWER_KEY = "viewer"
+ACTIVITY_KEY = "auth_last_activity"
+NOTICE_KEY = "auth_notice"
+
+
+def origin() -> str | None:
+    """Return where this browser session comes from (its IP address), for the audit log."""
+    try:
+        address = st.context.ip_address
+    except (AttributeError, RuntimeError):
+        return None
+    return address[:100] if isinstance(address, str) else None
+
+
+def oidc_configured() -> bool:
+    """Return True when ``.streamlit/secrets.toml`` has an ``[auth]`` section."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, RuntimeError, st.errors.StreamlitAPIException):
+        return False
+
+
+def is_expired(last_activity: float | None, now: float, idle_minutes: float) -> bool:
+    """Return True when a session has been idle for longer than ``idle_minutes``.
+
+    Examples
+    --------
+    >>> is_expired(0.0, 29 * 60, 30), is_expired(0.0, 31 * 60, 30), is_expired(None, 1e9, 30)
+    (False, True, False)
+    """
+    return last_activity is not None and now - last_activity > idle_minutes * 60
+
+
+def _forget(notice: str | None = None) -> None:
+    """Drop everything this session knew, keeping only a notice for the sign-in page."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    if notice:
+        st.session_state[NOTICE_KEY] = notice
+
+
+def sign_out(engine: Engine, viewer: Viewer, *, reason: str = "signed out") -> None:
+    """End the session: audit it, forget the viewer and the filters, end the OIDC login."""
+    log_event(
+        engine,
+        actor=viewer.username,
+        action="sign out",
+        detail={"reason": reason},
+        origin=origin(),
+    )
+    notice = (
+        "You have signed out."
+        if reason == "signed out"
+        else (
+            f"Your session ended after {sign_in_policy().idle_minutes:g} minutes without "
+            "activity. Sign in again to carry on."
+        )
+    )
+    _forget(notice)
+    if oidc_configured() and reason == "signed out":
+        st.logout()
+
+
+def _oidc_viewer(engine: Engine) -> Viewer | None:
+    """Return the viewer for the organisation's signed-in user, or None if not signed in."""
+    if not st.user.get("is_logged_in", False):
+        return None
+    claims: Mapping[str, Any] = st.user.to_dict()
+    return viewer_for_identity(engine, claims, origin())
+
+
+def signed_in_viewer(engine: Engine) -> Viewer | None:
+    """Return the session's viewer, or None when nobody is signed in or the session expired.
+
+    Each call counts as activity. An expired session is signed out (and
+    audited) and leaves a notice for the sign-in page.
+
+    Raises
+    ------
+    AccessDenied
+        When the organisation's sign-in names a person with no account, role
+        or districts here.
+    """
+    viewer = st.session_state.get(VIEWER_KEY)
+    now = time.time()
+    if viewer is not None:
+        idle = sign_in_policy().idle_minutes
+        if is_expired(st.session_state.get(ACTIVITY_KEY), now, idle):
+            sign_out(engine, viewer, reason="timed out")
+            return None
+        st.session_state[ACTIVITY_KEY] = now
+        return viewer
+    if oidc_configured():
+        viewer = _oidc_viewer(engine)
+        if viewer is not None:
+            st.session_state[VIEWER_KEY] = viewer
+            st.session_state[ACTIVITY_KEY] = now
+        return viewer
+    return None
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_accounts_ready(url: str) -> bool:
+    """Add the demo accounts to a demo database built before sign-in existed (once)."""
+    ensure_demo_users(loaders.engine())
+    return True
+
+
+def _demo_accounts_note() -> str:
+    lines = [
+        f"- **{name}**: {ROLES[account['role']]}"
+        + (
+            f" ({account['organisation']}: Cannock Chase and Stafford)"
+            if account["districts"]
+            else ""
+        )
+        for name, account in DEMO_ACCOUNTS.items()
+    ]
+    return (
+        f"**Demo accounts** (password `{DEMO_PASSWORD}`): each shows what that role sees.\n\n"
+        + "\n".join(lines)
+    )
+
+
+def sign_in_page(engine: Engine, *, demo: bool) -> None:
+    """Draw the sign-in page; on success store the viewer and rerun into the app.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    demo
+        True when the database holds the synthetic demo: the demo accounts
+        are then added if missing and named here (unless switched off).
+    """
+    st.title("Safer Spaces")
+    st.caption("Places where children are at risk of exploitation, and what is being done.")
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.info(notice, icon=":material/logout:")
+    if oidc_configured():
+        st.button(
+            "Sign in with your organisation",
+            key="signin_oidc",
+            type="primary",
+            on_click=st.login,
+        )
+        return
+    with st.form("sign_in", border=True, width=420):
+        username = st.text_input("Username", key="signin_username", autocomplete="username")
+        password = st.text_input(
+            "Password", type="password", key="signin_password", autocomplete="current-password"
+        )
+        submitted = st.form_submit_button("Sign in", type="primary", key="signin_submit")
+    if submitted:
+        try:
+            viewer = _authenticate(engine, username, password)
+        except (SignInError, AccessDenied) as error:
+            st.error(str(error), icon=":material/lock:")
+        else:
+            st.session_state[VIEWER_KEY] = viewer
+            st.session_state[ACTIVITY_KEY] = time.time()
+            st.rerun()
+    if demo and demo_accounts_enabled():
+        _demo_accounts_ready(str(engine.url))
+        st.info(_demo_accounts_note(), icon=":material/science:")
+
+
+def _authenticate(engine: Engine, username: str, password: str) -> Viewer:
+    with st.spinner("Checking..."):
+        return authenticate(engine, username, password, origin())
+
+
+def render_session(engine: Engine, viewer: Viewer) -> None:
+    """Show who is signed in, with their role, and a "Sign out" button in the sidebar."""
+    with st.sidebar:
+        name = viewer.display_name or viewer.username
+        st.markdown(f"**{name}**  \n{ROLES[viewer.role]}")
+        if viewer.organisation:
+            st.caption(viewer.organisation)
+        if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+            sign_out(engine, viewer)
+            st.rerun()

@@ -1,0 +1,527 @@
+"""Running an import as one transaction, and rolling a whole batch back.
+
+``import_file`` is the one engine behind the Data page and the command line:
+it reads the file in chunks, prepares each chunk (``store.imports.pipeline``)
+and stores it, all in one transaction with the ``ImportBatch`` row that
+records the file's hash, the counts and the report. A failure, or the process
+being killed part-way, leaves the database as it was. Rows already stored
+(same pseudonymised reference, or the same fingerprint) are counted, not added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from store.access import Viewer
+from store.audit import record
+from store.config import secret
+from store.imports.columns import (
+    FIELDS,
+    IGNORE,
+    ColumnMapping,
+    recognise_columns,
+    saved_mapping,
+    store_mapping,
+)
+from store.imports.identifiers import find_identifiers
+from store.imports.locate import load_area
+from store.imports.pipeline import (
+    ImportSettings,
+    Plan,
+    agency_of,
+    columns_for_insert,
+    load_settings,
+    prepare_chunk,
+)
+from store.imports.readers import ROW, SourceFile, iter_chunks, open_source
+from store.imports.report import ImportFileError, ImportReport
+from store.models import Assessment, ImportBatch, Incident, Place, Referral, Setting
+
+__all__ = [
+    "KEY_VARIABLE",
+    "Progress",
+    "import_file",
+    "inspect_file",
+    "missing_fields",
+    "pseudonym_key",
+    "rollback_batch",
+]
+
+#: The environment variable that holds the deployment's pseudonym key.
+KEY_VARIABLE = "SAFER_SPACES_PSEUDONYM_KEY"
+
+#: Called with the share done (0 to 1) and a line of text.
+Progress = Callable[[float, str], None]
+
+_TABLES = {"incidents": Incident, "referrals": Referral, "places": Place}
+_REQUIRED = {
+    "incidents": ("date", "category"),
+    "referrals": ("date", "category"),
+    "places": ("category",),
+}
+_LOCATION = ("longitude", "latitude", "easting", "northing", "postcode", "district")
+
+
+def pseudonym_key(connection: Connection | None = None) -> tuple[bytes | None, str]:
+    """Return the deployment's pseudonym key and where it came from.
+
+    The key comes from the environment variable ``SAFER_SPACES_PSEUDONYM_KEY``,
+    else ``pseudonym_key`` in ``.streamlit/secrets.toml``. A database that holds
+    the synthetic demo, and has no key of its own, uses the demo's published
+    key. Otherwise there is none, and linkable data are refused.
+    """
+    value = os.environ.get(KEY_VARIABLE) or secret("pseudonym_key")
+    if value:
+        return value.encode("utf-8"), "the deployment's key"
+    if connection is not None and connection.scalar(
+        select(Setting.key).where(Setting.key == "demo")
+    ):
+        from data.demo import DEMO_PSEUDONYM_KEY
+
+        return DEMO_PSEUDONYM_KEY, "the demo's published key (this database holds the demo)"
+    return None, "none"
+
+
+def _used_columns(source: SourceFile, kind: str, mapping: ColumnMapping) -> dict[str, str]:
+    """Return ``{column: field}``: recognised headers, then the mapping (which wins)."""
+    used = recognise_columns(source.columns, kind)
+    if kind != "places" and "osm_tag" in source.columns:
+        used.pop("osm_tag", None)
+    geometry = {"geometry_easting", "geometry_northing"} & set(source.columns)
+    if geometry:  # a spatial file's own geometry wins over attribute coordinates
+        used = {c: f for c, f in used.items() if f not in _LOCATION[:4] or c in geometry}
+    for column, target in mapping.columns.items():
+        if column not in source.columns:
+            continue
+        if target == IGNORE:
+            used.pop(column, None)
+            continue
+        for other in [c for c, f in used.items() if f == target and c != column]:
+            used.pop(other)
+        used[column] = target
+    return used
+
+
+def _plan_columns(
+    source: SourceFile, kind: str, mapping: ColumnMapping, sample: Any
+) -> tuple[dict[str, str], list[dict[str, str]], list[str]]:
+    used = _used_columns(source, kind, mapping)
+    identifiers = find_identifiers(sample.drop(columns=[ROW], errors="ignore"), used, kind=kind)
+    dropped = {i["column"] for i in identifiers if i["handling"] == "dropped"}
+    unused = [c for c in source.columns if c not in used and c not in dropped]
+    return used, identifiers, unused
+
+
+def missing_fields(kind: str, used: dict[str, str]) -> list[str]:
+    """Return what a kind of import still needs, given ``{column: field}``.
+
+    Examples
+    --------
+    >>> missing_fields("incidents", {"Date": "date", "Postcode": "postcode"})
+    ['category']
+    """
+    fields = set(used.values())
+    missing = [f for f in _REQUIRED[kind] if f not in fields]
+    has_point = {"longitude", "latitude"} <= fields or {"easting", "northing"} <= fields
+    if not has_point and not fields & {"postcode", "district"}:
+        missing.append("a location (longitude and latitude, easting and northing, or postcode)")
+    return missing
+
+
+def inspect_file(
+    engine: Engine,
+    path: Path | str,
+    *,
+    kind: str,
+    source: str | None = None,
+    mapping: ColumnMapping | None = None,
+    max_bytes: int | None = None,
+) -> dict[str, Any]:
+    """Read a file's first rows and say how it would be imported (the page's mapping step).
+
+    Returns
+    -------
+    dict
+        ``source`` (the :class:`SourceFile`), ``source_name``, ``mapping`` (saved
+        mapping merged with the one given), ``used`` ({column: field}),
+        ``identifiers`` (list of dicts), ``unused`` (columns), ``missing``
+        (fields still needed) and ``categories`` (category values in the first
+        rows that are not known yet).
+    """
+    from store.imports.columns import category_lookup, normalise_value
+
+    file = open_source(path, max_bytes=max_bytes)
+    name = source or _default_source(file, kind)
+    with engine.connect() as connection:
+        saved = saved_mapping(connection, kind, name)
+    merged = saved.merged(mapping or ColumnMapping())
+    sample = next(iter(iter_chunks(file, chunk_size=2_000)), None)
+    if sample is None:
+        raise ImportFileError(f"{file.name} has a header but no rows: there is nothing to import.")
+    used, identifiers, unused = _plan_columns(file, kind, merged, sample.frame)
+    category_column = next((c for c, f in used.items() if f == "category"), None)
+    unknown: list[str] = []
+    if category_column is not None:
+        lookup = category_lookup(kind, merged, header=category_column)
+        values = sample.frame[category_column].astype(str).str.strip()
+        unknown = sorted(v for v in values.unique() if v and normalise_value(v) not in lookup)[:50]
+    return {
+        "source": file,
+        "source_name": name,
+        "mapping": merged,
+        "used": used,
+        "identifiers": identifiers,
+        "unused": unused,
+        "missing": missing_fields(kind, used),
+        "categories": unknown,
+    }
+
+
+def _default_source(file: SourceFile, kind: str) -> str:
+    if file.format == "police.uk":
+        return "police.uk"
+    if file.format == "geojson" and "osm_tag" in file.columns:
+        return "OpenStreetMap"
+    return {"incidents": "police", "referrals": "social care", "places": "place register"}[kind]
+
+
+def _existing(connection: Connection, column: Any, values: Iterable[str]) -> set[str]:
+    """Return which values are already stored in a unique column (asked in slices)."""
+    values = list(values)
+    found: set[str] = set()
+    for start in range(0, len(values), 5_000):
+        part = values[start : start + 5_000]
+        found.update(connection.scalars(select(column).where(column.in_(part))))
+    return found
+
+
+class _NothingStoredError(Exception):
+    """Raised inside the transaction to roll it back when no row was accepted."""
+
+
+def import_file(
+    engine: Engine,
+    path: Path | str,
+    *,
+    kind: str,
+    viewer: Viewer,
+    source: str | None = None,
+    mapping: ColumnMapping | None = None,
+    file_name: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+    settings: ImportSettings | None = None,
+    remember_mapping: bool = True,
+) -> ImportReport:
+    """Import a file of incidents, referrals or places, anonymised, in one transaction.
+
+    Parameters
+    ----------
+    engine
+        The database, with its districts (the area) stored.
+    path
+        CSV, XLSX, GeoJSON or GeoPackage; the police.uk street CSV is recognised.
+    kind
+        ``"incidents"``, ``"referrals"`` or ``"places"``.
+    viewer
+        Who imports; only an administrator (data officer) may.
+    source
+        The source's name (the mapping is remembered under it); by default
+        ``police.uk`` for police.uk files, else ``police``, ``social care`` or
+        ``place register``.
+    mapping
+        Column and category mapping beyond what is recognised; merged over the
+        mapping remembered for the source, and remembered in turn.
+    file_name
+        The name to record (the uploaded file's name, when ``path`` is a copy).
+    progress
+        Called with the share done and a line of text.
+    max_bytes
+        Refuse larger files (the page's upload limit).
+    settings
+        Anonymisation settings; those stored in the database by default.
+    remember_mapping
+        Save the merged mapping for the source when the batch is stored.
+
+    Returns
+    -------
+    ImportReport
+        ``stored`` is True when a batch was stored. When no row could be
+        accepted, or the same file was imported before with the same mapping,
+        nothing is stored and the report says why.
+
+    Raises
+    ------
+    AccessDenied
+        When the viewer is not an administrator.
+    ImportFileError
+        When the file cannot be read or used at all, or the import failed
+        part-way; nothing was changed.
+    """
+    viewer.require(viewer.is_admin, "import data")
+    if kind not in _TABLES:
+        raise ImportFileError(f"'{kind}' cannot be imported: use incidents, referrals or places.")
+    file = open_source(path, max_bytes=max_bytes)
+    shown_name = file_name or file.name
+    name = (source or _default_source(file, kind)).strip()[:120]
+    actor = viewer.username
+    report = ImportReport(
+        kind=kind,
+        source=name,
+        file_name=shown_name,
+        file_format=file.described,
+        file_sha256=file.sha256,
+        encoding=file.encoding,
+        delimiter=file.delimiter,
+    )
+    table = _TABLES[kind]
+    unique = table.place_key if kind == "places" else table.source_ref
+
+    def tell(share: float, text: str) -> None:
+        if progress is not None:
+            progress(min(max(share, 0.0), 1.0), text)
+
+    tell(0.0, f"Reading {shown_name} ({file.described})")
+    read_share = [0.0]
+    try:
+        with engine.begin() as connection:
+            merged = saved_mapping(connection, kind, name).merged(mapping or ColumnMapping())
+            settings = settings or load_settings(connection)
+            area = load_area(connection)
+            if area.empty:
+                raise ImportFileError(
+                    "No districts are set up in this database, so no row could be placed in the "
+                    "area. Import the district boundaries first (Data page, or "
+                    "'safer-spaces boundaries')."
+                )
+            file_hash = hashlib.sha256(
+                f"{file.sha256}|{kind}|{name}|{merged.fingerprint()}|{settings.describe()}".encode()
+            ).hexdigest()
+            earlier = connection.execute(
+                select(ImportBatch.id, ImportBatch.created_at).where(
+                    ImportBatch.kind == kind, ImportBatch.file_hash == file_hash
+                )
+            ).first()
+            if earlier is not None:
+                report.message = (
+                    f"{shown_name} was already imported as batch {earlier.id} "
+                    f"on {earlier.created_at:%d %B %Y} with the same mapping: nothing was added. "
+                    "Roll that batch back first to import it again."
+                )
+                report.batch_id = earlier.id
+                return report
+
+            chunks = iter_chunks(
+                file,
+                chunk_size=settings.chunk_size,
+                progress=lambda share: read_share.__setitem__(0, share),
+            )
+            plan: Plan | None = None
+            for chunk in chunks:
+                if plan is None:
+                    used, identifiers, unused = _plan_columns(file, kind, merged, chunk.frame)
+                    missing = missing_fields(kind, used)
+                    if missing:
+                        raise ImportFileError(
+                            f"{shown_name} has no column for {' or '.join(missing)}. Columns "
+                            f"found: {', '.join(file.columns)}. Map them in the page's mapping "
+                            "step or with a mapping file (--mapping)."
+                        )
+                    key, key_from = pseudonym_key(connection)
+                    linkable = sorted({"source_ref", "child_id"} & set(used.values()))
+                    if kind != "places" and linkable and key is None:
+                        raise ImportFileError(
+                            f"{shown_name} holds references that link records "
+                            f"({', '.join(c for c, f in used.items() if f in linkable)}), which "
+                            "are stored only as keyed pseudonyms, and no pseudonym key is set. "
+                            f"Set {KEY_VARIABLE} or pseudonym_key in .streamlit/secrets.toml "
+                            "(a long random secret kept outside the database), or map those "
+                            "columns to 'ignore'."
+                        )
+                    if key is not None and linkable and "demo" in key_from:
+                        report.note(f"pseudonyms made with {key_from}", 1)
+                    batch_id = connection.execute(
+                        insert(ImportBatch).values(
+                            kind=kind,
+                            source=name,
+                            file_name=shown_name[:255],
+                            file_hash=file_hash,
+                            report={},
+                            created_by=actor,
+                            updated_by=actor,
+                        )
+                    ).inserted_primary_key[0]
+                    report.batch_id = batch_id
+                    report.columns_used = {c: f for c, f in used.items() if f in FIELDS[kind]}
+                    report.identifiers_dropped = identifiers
+                    report.columns_not_used = unused
+                    plan = Plan(
+                        kind=kind,
+                        source=name,
+                        agency=agency_of(name, kind),
+                        used=used,
+                        mapping=merged,
+                        area=area,
+                        settings=settings,
+                        key=key,
+                        batch_id=batch_id,
+                        actor=actor,
+                        report=report,
+                    )
+                if len(chunk.skipped):
+                    report.rows_total += len(chunk.skipped)
+                    report.rejected += len(chunk.skipped)
+                    report.add_issues(chunk.skipped)
+                stored = prepare_chunk(chunk.frame, plan)
+                _store(connection, table, unique, stored, plan)
+                tell(
+                    read_share[0] * 0.98,
+                    f"{report.rows_total:,} rows read, {report.accepted:,} accepted",
+                )
+            if plan is None or report.rows_total == 0:
+                raise ImportFileError(
+                    f"{shown_name} has a header but no rows: there is nothing to import."
+                )
+            if report.accepted == 0:
+                raise _NothingStoredError
+            connection.execute(
+                update(ImportBatch)
+                .where(ImportBatch.id == plan.batch_id)
+                .values(
+                    rows_total=report.rows_total,
+                    rows_accepted=report.accepted,
+                    rows_rejected=report.rejected,
+                    rows_duplicate=report.duplicate,
+                    rows_outside_area=report.outside_area,
+                    report=report.to_json(),
+                )
+            )
+            if remember_mapping and (merged.columns or merged.categories or merged.date_format):
+                store_mapping(connection, kind, name, merged, actor=actor)
+            with Session(bind=connection) as session:
+                record(
+                    session,
+                    actor=actor,
+                    action=f"import {kind}",
+                    entity="import_batches",
+                    entity_id=plan.batch_id,
+                    detail={"file": shown_name, "source": name, **report.counts()},
+                )
+                session.flush()
+            report.stored = True
+    except _NothingStoredError:
+        report.stored = False
+        report.batch_id = None
+    except IntegrityError as error:
+        raise ImportFileError(
+            f"{shown_name} could not be stored: another import stored some of the same rows at "
+            "the same time. Nothing was changed; run the import again."
+        ) from error
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise ImportFileError(
+            f"{shown_name} could not be stored ({reason}). Nothing was changed."
+        ) from error
+    tell(1.0, report.summary())
+    return report
+
+
+def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: Plan) -> None:
+    """Insert a prepared chunk, leaving out rows whose reference is already stored."""
+    report = plan.report
+    if not len(stored):
+        return
+    refs = stored[unique.key]
+    first = ~refs.duplicated().to_numpy()
+    existing = _existing(connection, unique, refs[first].tolist())
+    new = first & ~refs.isin(existing).to_numpy()
+    report.duplicate += int(len(stored) - new.sum())
+    fresh = stored.loc[new]
+    if len(fresh):
+        dialect = connection.dialect.name
+        columns = columns_for_insert(fresh, plan, dialect=dialect)
+        names = list(columns)
+        rows = zip(*columns.values(), strict=True)
+        if dialect == "sqlite":  # the driver's own executemany: no per-row SQLAlchemy work
+            sql = (
+                f"INSERT INTO {table.__tablename__} ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' * len(names))})"
+            )
+            connection.exec_driver_sql(sql, list(rows))
+        else:
+            connection.execute(insert(table), [dict(zip(names, r, strict=True)) for r in rows])
+    report.accepted += int(new.sum())
+
+
+def rollback_batch(engine: Engine, batch_id: int, viewer: Viewer) -> dict[str, int]:
+    """Remove everything one import stored, and the batch itself, in one transaction.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    batch_id
+        The batch to remove.
+    viewer
+        Who asks; only an administrator may.
+
+    Returns
+    -------
+    dict
+        How many ``incidents``, ``referrals`` and ``places`` were removed.
+
+    Raises
+    ------
+    AccessDenied
+        When the viewer is not an administrator.
+    ImportFileError
+        When the batch does not exist, or places it added have assessments.
+    """
+    viewer.require(viewer.is_admin, "roll back an import")
+    with engine.begin() as connection:
+        batch = connection.execute(select(ImportBatch).where(ImportBatch.id == batch_id)).first()
+        if batch is None:
+            raise ImportFileError(f"There is no import batch {batch_id} (was it rolled back?).")
+        places = select(Place.id).where(Place.import_batch_id == batch_id)
+        assessed = connection.scalar(
+            select(func.count()).select_from(Assessment).where(Assessment.place_id.in_(places))
+        )
+        if assessed:
+            raise ImportFileError(
+                f"Batch {batch_id} added places that now have {assessed} assessment(s); it "
+                "cannot be rolled back without losing them. Mark those places inactive instead."
+            )
+        removed: dict[str, int] = {}
+        for model in (Incident, Referral):
+            connection.execute(
+                update(model).where(model.place_id.in_(places)).values(place_id=None)
+            )
+        for name, model in (("incidents", Incident), ("referrals", Referral), ("places", Place)):
+            result = connection.execute(delete(model).where(model.import_batch_id == batch_id))
+            removed[name] = int(result.rowcount or 0)
+        connection.execute(delete(ImportBatch).where(ImportBatch.id == batch_id))
+        with Session(bind=connection) as session:
+            record(
+                session,
+                actor=viewer.username,
+                action="roll back import",
+                entity="import_batches",
+                entity_id=batch_id,
+                detail={
+                    "file": batch.file_name,
+                    "kind": batch.kind,
+                    "source": batch.source,
+                    "file_hash": batch.file_hash,
+                    **removed,
+                },
+            )
+            session.flush()
+    return removed

@@ -1,0 +1,205 @@
+"""``safer-spaces import incidents|referrals|places FILE``: the command line of the import engine.
+
+Exit status: 0 when a batch was stored (even with rejected rows), 1 when the
+file was read but nothing was stored (every row rejected or already stored,
+or the same file imported before), 2 when the file could not be imported at
+all (the message says why). The report is printed as a table and written as
+CSV beside the input (or to ``--report``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from store.imports.report import ImportFileError, ImportReport
+
+__all__ = ["register", "run_import"]
+
+
+def _engine(url: str | None) -> Any:
+    """Connect, create or upgrade the schema, and set up the default area on a new database."""
+    from sqlalchemy import func, select
+
+    from store.db import connect, upgrade
+    from store.models import District
+
+    engine = connect(url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        has_area = connection.scalar(select(func.count()).select_from(District))
+    if not has_area:
+        from data.demo import DEFAULT_AREA
+        from geo.boundaries import district_boundaries
+        from store.boundaries import save_boundaries
+
+        print(
+            "A new database: setting up the default area (the 9 districts of Staffordshire and "
+            "Stoke-on-Trent, approximate outlines)...",
+            file=sys.stderr,
+            flush=True,
+        )
+        save_boundaries(
+            engine, district_boundaries(DEFAULT_AREA), kind="district", actor="command line"
+        )
+    return engine
+
+
+def _write_report(report: ImportReport, path: Path) -> Path:
+    rows = report.issues.copy()
+    rows.to_csv(path, index=False)
+    return path
+
+
+def _print_report(report: ImportReport, written: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, width=max(100, Console().width))
+    console.print(f"[bold]Import of {report.file_name}[/bold] ({report.file_format})")
+    counts = Table()
+    counts.add_column("rows")
+    counts.add_column("count", justify="right")
+    for name, value in report.counts().items():
+        counts.add_row(name, f"{value:,}")
+    console.print(counts)
+    if report.identifiers_dropped:
+        table = Table(title="Identifiers dropped")
+        for column in ("column", "holds", "found by", "handling"):
+            table.add_column(column)
+        for item in report.identifiers_dropped:
+            table.add_row(item["column"], item["holds"], item["found by"], item["handling"])
+        console.print(table)
+    if report.notes:
+        table = Table(title="Notes")
+        table.add_column("note")
+        table.add_column("rows", justify="right")
+        for text, value in report.notes.items():
+            table.add_row(text, f"{value:,}")
+        console.print(table)
+    reasons = report.reasons()
+    if len(reasons):
+        table = Table(title="Rows set aside, by reason")
+        for column in ("status", "column", "reason", "rows"):
+            table.add_column(column, justify="right" if column == "rows" else "left")
+        for row in reasons.head(30).itertuples():
+            table.add_row(row.status, row.column, row.reason, f"{row.rows:,}")
+        console.print(table)
+    console.print(report.summary())
+    if written is not None:
+        console.print(f"The rows set aside, with reasons, are in {written}.")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Run ``safer-spaces import`` from parsed arguments; return the exit status."""
+    from store.access import Viewer
+    from store.db import DatabaseError
+    from store.imports.batch import import_file
+    from store.imports.columns import load_mapping_file
+
+    path = Path(args.file)
+    try:
+        mapping = load_mapping_file(Path(args.mapping), kind=args.kind) if args.mapping else None
+        engine = _engine(args.db)
+        from sqlalchemy import select
+
+        from store.models import District
+
+        with engine.connect() as connection:
+            codes = tuple(connection.scalars(select(District.code)))
+        viewer = Viewer(f"command line ({getpass.getuser()})", "admin", codes)
+        with _progress() as tell:
+            report = import_file(
+                engine,
+                path,
+                kind=args.kind,
+                viewer=viewer,
+                source=args.source,
+                mapping=mapping,
+                progress=tell,
+            )
+    except (ImportFileError, DatabaseError) as error:
+        print(f"safer-spaces import: {error}", file=sys.stderr)
+        return 2
+    written = None
+    if report.rows_total:
+        target = Path(args.report) if args.report else path.with_name(f"{path.stem}.report.csv")
+        try:
+            written = _write_report(report, target)
+        except OSError as error:
+            print(
+                f"safer-spaces import: the report could not be written ({error}).", file=sys.stderr
+            )
+    _print_report(report, written)
+    return 0 if report.stored else 1
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """Yield a progress callback drawing a bar on a terminal; None when output is redirected."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
+    task = bar.add_task("Importing", total=1.0)
+
+    def tell(share: float, text: str) -> None:
+        bar.update(task, completed=share, description=text[:70])
+
+    with bar:
+        yield tell
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``import`` command to an argparse subparsers object.
+
+    Parameters
+    ----------
+    subparsers
+        From ``ArgumentParser.add_subparsers()``; the handler is stored as
+        ``handler`` and returns the exit status.
+    """
+    command = subparsers.add_parser(
+        "import",
+        help="Import incidents, referrals or places from a file, anonymised.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Read a CSV (any common encoding and delimiter), XLSX, GeoJSON or GeoPackage file,\n"
+            "or police.uk's street-level crime CSV; check every row, locate it (coordinates or\n"
+            "postcode), drop direct identifiers, pseudonymise references with the key in\n"
+            "SAFER_SPACES_PSEUDONYM_KEY, coarsen dates, band ages, snap locations, and store\n"
+            "the rows in one transaction. Exit status 0 when stored, 1 when nothing was\n"
+            "stored, 2 when the file could not be imported."
+        ),
+        epilog="example: safer-spaces import incidents 2021-08-staffordshire-street.csv",
+    )
+    command.add_argument("kind", choices=["incidents", "referrals", "places"])
+    command.add_argument("file", help="the file to import")
+    command.add_argument(
+        "--source",
+        help="the source's name; its column mapping is remembered under it "
+        "(default: police.uk for police.uk files, else police, social care or place register)",
+    )
+    command.add_argument("--mapping", help="a TOML mapping file ([columns], [categories])")
+    command.add_argument(
+        "--report", help="where to write the rows set aside (default: FILE.report.csv beside it)"
+    )
+    command.add_argument(
+        "--db", help="database URL (default: SAFER_SPACES_DATABASE_URL, secrets.toml, or var/)"
+    )
+    command.set_defaults(handler=run_import)

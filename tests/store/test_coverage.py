@@ -1,0 +1,171 @@
+"""Coverage measures for flagged places: hand-made frames, then real rows on both databases."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from store import assessments as svc
+from store import measures, queries
+from store.db import session_scope
+from store.models import Incident
+from tests.store.test_assessments import CANNOCK, EAST, LEAD, OFFICER, STAFFORD, complete_form, seed
+
+TODAY = date(2026, 11, 1)
+NAMES = {"A": "Alpha", "B": "Beta"}
+
+
+def frame(rows, columns, dates=()):
+    out = pd.DataFrame(rows, columns=columns)
+    for column in dates:
+        out[column] = pd.to_datetime(out[column])
+    return out
+
+
+ASSESSMENTS = frame(
+    [
+        (1, 10, "A", "2025-01-01", "superseded", "2025-07-01"),
+        (2, 10, "A", "2026-03-01", "approved", "2026-12-01"),  # current
+        (3, 11, "A", "2026-01-01", "approved", "2026-06-01"),  # overdue
+        (4, 12, "B", "2026-10-01", "draft", None),  # in progress
+        (5, 14, "B", "2026-09-01", "approved", "2027-03-01"),  # not flagged
+    ],
+    ["id", "place_id", "district_code", "assessed_on", "status", "next_review_on"],
+    ["assessed_on", "next_review_on"],
+)
+ACTIONS = frame(
+    [
+        (2, "A", "open", "2026-10-01"),  # overdue
+        (2, "A", "done", "2026-09-01"),
+        (4, "B", "open", "2026-12-01"),
+        (5, "B", "open", "2026-01-01"),  # not a flagged place: left out
+    ],
+    ["assessment_id", "district_code", "status", "due_on"],
+    ["due_on"],
+)
+FLAGGED = pd.DataFrame({"id": [10, 11, 12, 13], "district_code": ["A", "A", "B", "B"]})
+
+
+def test_flagged_coverage_by_district():
+    table = measures.flagged_coverage(
+        FLAGGED, ASSESSMENTS, ACTIONS, today=TODAY, district_names=NAMES
+    ).set_index("district_code")
+    assert table.loc["A", ["places", "current", "overdue_reviews", "not_assessed"]].tolist() == [
+        2,
+        1,
+        1,
+        0,
+    ]
+    assert table.loc["B", ["places", "current", "in_progress", "not_assessed"]].tolist() == [
+        2,
+        0,
+        1,
+        1,
+    ]
+    assert table["share_current"].tolist() == [0.5, 0.0]
+    assert table.loc["A", ["actions_open", "actions_done", "actions_overdue"]].tolist() == [1, 1, 1]
+    assert table.loc["B", ["actions_open", "actions_overdue"]].tolist() == [1, 0]
+
+
+def test_overdue_reviews_and_action_summary():
+    late = measures.overdue_reviews(ASSESSMENTS, today=TODAY)
+    assert late[["place_id", "days_overdue"]].values.tolist() == [[11, 153]]
+    assert measures.action_summary(ACTIONS, today=TODAY) == {
+        "open": 3,
+        "done": 1,
+        "dropped": 0,
+        "overdue": 2,
+    }
+
+
+def test_flagged_since_is_the_first_linked_incident_in_the_period():
+    incidents = frame(
+        [(10, "2026-05-01"), (10, "2026-08-14"), (10, "2026-09-02"), (11, "2026-10-20")],
+        ["place_id", "occurred_on"],
+        ["occurred_on"],
+    )
+    since = measures.flagged_since(incidents, pd.Series([10, 11, 12]), start=date(2026, 8, 1))
+    assert since.to_dict() == {
+        10: pd.Timestamp("2026-08-14"),
+        11: pd.Timestamp("2026-10-20"),
+        12: pd.Timestamp("2026-08-01"),  # no linked incident: the start of the period
+    }
+
+
+def test_days_to_approval_takes_the_first_approval_after_the_flag():
+    since = pd.Series(
+        pd.to_datetime(["2025-12-01", "2025-12-01", "2026-09-01"]), index=[10, 11, 12]
+    )
+    approved_on = pd.Series(pd.to_datetime(["2026-03-11"]), index=[2])  # from the audit log
+    table = measures.days_to_approval(since, ASSESSMENTS, approved_on).set_index("place_id")
+    # 10: superseded 1 is before the flag; 2 approved on 11 Mar (audit), 100 days after.
+    # 11: no audit event, so its assessment date, 1 Jan: 31 days. 12: only a draft.
+    assert table["assessment_id"].to_dict() == {10: 2, 11: 3}
+    assert table["days"].to_dict() == {10: 100, 11: 31}
+    assert measures.median_days_to_approval(since, ASSESSMENTS, approved_on) == 65.5
+    assert measures.median_days_to_approval(since.loc[[12]], ASSESSMENTS) is None
+
+
+def test_coverage_measures_on_real_rows(engine):
+    places = seed(engine)
+    today = date.today()
+    start = today - timedelta(days=90)
+    with session_scope(engine) as session:
+        for n, (code, days_ago) in enumerate(
+            [(STAFFORD, 80), (STAFFORD, 40), (CANNOCK, 60), (EAST, 10), (STAFFORD, 200)]
+        ):
+            session.add(
+                Incident(
+                    source_agency="police",
+                    source_ref=f"ref{n}",
+                    category="cce",
+                    occurred_on=today - timedelta(days=days_ago),
+                    district_code=code,
+                    place_id=places[code],
+                )
+            )
+    # Stafford: approved now; Cannock: submitted only. Each has an open action due later.
+    aid = svc.create_draft(engine, OFFICER, places[STAFFORD], today=today)
+    form = complete_form(
+        assessed_on=today,
+        next_review_on=today + timedelta(days=90),
+        actions=(svc.ActionInput("Repair lamps", "County", today + timedelta(days=30)),),
+    )
+    v = svc.submit(engine, OFFICER, aid, expected_version=1, form=form, today=today)
+    svc.approve(engine, LEAD, aid, expected_version=v)
+    other = svc.create_draft(engine, OFFICER, places[CANNOCK], today=today)
+    svc.submit(engine, OFFICER, other, expected_version=1, form=form, today=today)
+
+    loaded = queries.load_assessments(engine)
+    actions = queries.load_actions(engine)
+    flagged = queries.load_places(engine)[["id", "district_code"]]
+    names = {CANNOCK: "Cannock", STAFFORD: "Stafford", EAST: "East"}
+    table = measures.flagged_coverage(
+        flagged, loaded, actions, today=today, district_names=names
+    ).set_index("district_code")
+    assert table["current"].to_dict() == {CANNOCK: 0, EAST: 0, STAFFORD: 1}
+    assert table["in_progress"].to_dict() == {CANNOCK: 1, EAST: 0, STAFFORD: 0}
+    assert table["share_current"].to_dict() == {CANNOCK: 0.0, EAST: 0.0, STAFFORD: 1.0}
+    assert table["actions_open"].to_dict() == {CANNOCK: 1, EAST: 0, STAFFORD: 1}
+    assert measures.action_summary(actions, today=today)["open"] == 2
+
+    incidents = queries.load_events(engine, queries.EventFilter(start=start))
+    since = measures.flagged_since(incidents, flagged["id"], start=start)
+    assert since[places[STAFFORD]] == pd.Timestamp(today - timedelta(days=80))
+    approvals = svc.approval_dates(engine, LEAD)
+    result = measures.days_to_approval(since, loaded, approvals)
+    assert result["place_id"].tolist() == [places[STAFFORD]]
+    assert result["days"].tolist() == [80]
+    assert measures.median_days_to_approval(since, loaded, approvals) == 80.0
+    assert measures.overdue_reviews(loaded, today=today + timedelta(days=91))[
+        "place_id"
+    ].tolist() == [places[STAFFORD]]
+
+
+@pytest.mark.parametrize("k", [5, 10])
+def test_small_counts_in_flag_reasons_are_suppressed(k):
+    reason = "4 incidents within 200 m in Aug-Oct 2026 (up from 1); 99% hot spot"
+    shown = svc.suppress_reason(reason, k=k)
+    assert shown == f"<{k} incidents within 200 m in Aug-Oct 2026 (up from <{k}); 99% hot spot"
