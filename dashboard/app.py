@@ -35,36 +35,35 @@ except AccessDenied as refusal:
     st.error(str(refusal), icon=":material/block:")
     st.stop()
 
-
-def _pages(*, signed_in: bool) -> list:  # type: ignore[type-arg]
-    return [
-        st.Page(PAGES / "map.py", title="Map", icon=":material/map:", default=signed_in),
-        st.Page(PAGES / "places.py", title="Places", icon=":material/place:"),
-        st.Page(PAGES / "assessments.py", title="Assessments", icon=":material/assignment:"),
-        st.Page(PAGES / "meeting.py", title="Meeting", icon=":material/co_present:"),
-    ]
-
-
 if viewer is None:
-    # Run the sign-in page whatever the address, keeping the address (page and filters)
-    # for after sign-in; no page list is shown.
-    signing_in = st.Page(
-        lambda: auth.sign_in_page(engine, demo=demo is not None),
-        title="Sign in",
-        url_path="sign-in",
-        default=True,
-    )
-    st.navigation([signing_in, *_pages(signed_in=False)], position="hidden")
-    signing_in.run()
+    # The sign-in page whatever the address; the page and filters asked for are kept
+    # for after sign-in, and no page list is shown.
+    session.remember_destination()
+
+    def signing_in() -> None:
+        """Show the sign-in page (under every page's address)."""
+        auth.sign_in_page(engine, demo=demo is not None)
+
+    st.navigation(
+        [
+            st.Page(signing_in, title="Sign in", url_path=name, default=name == "sign-in")
+            for name in ("sign-in", "places", "assessments", "meeting", "data")
+        ],
+        position="hidden",
+    ).run()
     st.stop()
-pages = _pages(signed_in=True)
+pages = [
+    st.Page(PAGES / "map.py", title="Map", icon=":material/map:", default=True),
+    st.Page(PAGES / "places.py", title="Places", icon=":material/place:"),
+    st.Page(PAGES / "assessments.py", title="Assessments", icon=":material/assignment:"),
+    st.Page(PAGES / "meeting.py", title="Meeting", icon=":material/co_present:"),
+]
 if viewer.role in ("lead", "admin"):
     pages.append(st.Page(PAGES / "data.py", title="Data", icon=":material/database:"))
 page = st.navigation(pages)
-wanted = [p for p in pages if p.url_path and p.url_path == st.session_state.get(session.WANTED)]
-st.session_state.pop(session.WANTED, None)
-if wanted and wanted[0] is not page:
-    st.switch_page(wanted[0], query_params=st.query_params.to_dict())
+destination = session.destination(pages, page)
+if destination is not None:
+    st.switch_page(destination[0], query_params=destination[1])
 if demo is not None:
     accounts = (
         " **Demo accounts are switched on**: anyone can sign in as lead, officer, viewer or "

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import auth, loaders
 from store.access import Viewer
 from store.disclosure import disclosure_k
 
-__all__ = ["WANTED", "current_viewer", "disclosure_threshold"]
+__all__ = [
+    "WANTED",
+    "current_viewer",
+    "destination",
+    "disclosure_threshold",
+    "remember_destination",
+]
 
 WANTED = "router_wanted_page"
 
@@ -45,18 +50,36 @@ def _through_the_router() -> None:
     """
     if not getattr(PagesManager, "uses_pages_directory", False):
         return
-    ctx = get_script_run_ctx()
-    wanted = ctx.page_script_hash if ctx is not None else None
-    st.session_state[WANTED] = _page_name(wanted)
-    st.switch_page("app.py", query_params=st.query_params.to_dict())
+    remember_destination()
+    st.switch_page("app.py")
 
 
-def _page_name(page_script_hash: str | None) -> str | None:
-    ctx = get_script_run_ctx()
-    if ctx is None or not page_script_hash:
+def remember_destination() -> None:
+    """Keep the page and query parameters asked for, to open them after sign-in."""
+    if WANTED in st.session_state:
+        return
+    try:
+        url = st.context.url
+    except (AttributeError, RuntimeError):
+        url = None
+    path = urlsplit(url).path if isinstance(url, str) else ""
+    st.session_state[WANTED] = (path.rstrip("/").rsplit("/", 1)[-1], st.query_params.to_dict())
+
+
+def destination(pages: list, current: object) -> tuple | None:  # type: ignore[type-arg]
+    """Return the ``st.switch_page`` arguments for the page remembered at sign-in, if any.
+
+    ``pages`` are the router's pages and ``current`` the one it chose; the
+    remembered page is forgotten once returned.
+    """
+    remembered = st.session_state.pop(WANTED, None)
+    if not remembered:
         return None
-    page = ctx.pages_manager.get_pages().get(page_script_hash)
-    return Path(page["script_path"]).stem if page and page.get("script_path") else None
+    name, params = remembered
+    target = next((p for p in pages if p.url_path and p.url_path == name), pages[0])
+    if target is current and params == st.query_params.to_dict():
+        return None
+    return target, params
 
 
 @st.cache_data(ttl=60, show_spinner=False)

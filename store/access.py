@@ -6,7 +6,7 @@ enforces this, so that hiding a button is never the only protection.
 | role | sees | may change |
 | --- | --- | --- |
 | lead | every district, incident points | approves or returns assessments |
-| officer | their districts, aggregates only (small counts suppressed) | assessments and actions in their districts |
+| officer | their districts, aggregates only | assessments and actions in their districts |
 | viewer | their districts (all by default), aggregates only | nothing |
 | admin | everything, import reports, the audit log | imports, users, boundaries, settings |
 """
@@ -26,7 +26,7 @@ ROLES: dict[str, str] = {
 }
 
 
-class AccessDenied(PermissionError):
+class AccessDenied(PermissionError):  # noqa: N818 (reads better on screen than AccessDeniedError)
     """The viewer may not see or change this; the message says why, for the screen."""
 
 
@@ -86,10 +86,10 @@ class Viewer:
         >>> officer = Viewer("o", "officer", ("E07000197",))
         >>> officer.scope()
         ('E07000197',)
-        >>> officer.scope(["E07000192"])
+        >>> officer.scope(["E07000192"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        store.access.AccessDenied: You do not have access to district E07000192. Ask your administrator if you need it.
+        store.access.AccessDenied: You do not have access to district E07000192. ...
         """
         wanted = tuple(wanted)
         outside = [code for code in wanted if code not in self.districts]

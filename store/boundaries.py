@@ -6,11 +6,12 @@ import geopandas as gpd
 import shapely
 from sqlalchemy import Engine, select
 
+from store.access import Viewer
 from store.audit import record
 from store.db import session_scope
 from store.models import District, Ward
 
-__all__ = ["BoundaryStoreError", "save_boundaries"]
+__all__ = ["BoundaryStoreError", "import_boundaries", "save_boundaries"]
 
 
 class BoundaryStoreError(ValueError):
@@ -87,3 +88,17 @@ def save_boundaries(
             detail={"codes": sorted(boundaries["code"]), **counts},
         )
     return counts
+
+
+def import_boundaries(
+    engine: Engine, viewer: Viewer, boundaries: gpd.GeoDataFrame, *, kind: str
+) -> dict[str, int]:
+    """Store boundaries for a signed-in data officer; see :func:`save_boundaries`.
+
+    Raises
+    ------
+    store.access.AccessDenied
+        When the viewer is not an administrator.
+    """
+    viewer.require(viewer.is_admin, "import boundaries")
+    return save_boundaries(engine, boundaries, kind=kind, actor=viewer.username)

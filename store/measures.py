@@ -75,22 +75,24 @@ def district_progress(
     joined = places[["id", "district_code"]].merge(
         state[["place_id", "state"]], left_on="id", right_on="place_id", how="left"
     )
-    grouped = joined.groupby("district_code")
+    by_district = joined["district_code"]
     table = pd.DataFrame(
         {
-            "places": grouped.size(),
-            "current": grouped["state"].apply(lambda s: int((s == "current").sum())),
-            "overdue_reviews": grouped["state"].apply(lambda s: int((s == "overdue").sum())),
-            "in_progress": grouped["state"].apply(lambda s: int((s == "draft").sum())),
+            "places": by_district.value_counts(),
+            "current": (joined["state"] == "current").groupby(by_district).sum(),
+            "overdue_reviews": (joined["state"] == "overdue").groupby(by_district).sum(),
+            "in_progress": (joined["state"] == "draft").groupby(by_district).sum(),
         }
     )
-    late = actions.assign(late=overdue_actions(actions, today=today))
-    action_counts = late.groupby("district_code").agg(
-        actions_open=("status", lambda s: int((s == "open").sum())),
-        actions_done=("status", lambda s: int((s == "done").sum())),
-        actions_overdue=("late", "sum"),
+    owner = actions["district_code"]
+    action_counts = pd.DataFrame(
+        {
+            "actions_open": (actions["status"] == "open").groupby(owner).sum(),
+            "actions_done": (actions["status"] == "done").groupby(owner).sum(),
+            "actions_overdue": overdue_actions(actions, today=today).groupby(owner).sum(),
+        }
     )
-    table = table.join(action_counts, how="left").fillna(0).astype(int)
+    table = table.join(action_counts, how="left").fillna(0).astype(int).rename_axis("district_code")
     table["share_current"] = (table["current"] / table["places"]).where(table["places"] > 0)
     table.insert(0, "district", [district_names.get(c, c) for c in table.index])
     return table.reset_index(names="district_code")

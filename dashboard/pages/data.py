@@ -10,7 +10,7 @@ from dashboard import auth, loaders
 from dashboard.session import current_viewer
 from geo.boundaries import BoundaryError, read_boundary_file
 from store.access import ROLES, AccessDenied
-from store.boundaries import BoundaryStoreError, save_boundaries
+from store.boundaries import BoundaryStoreError, import_boundaries
 from store.imports import ColumnMapping, ImportFileError, import_file, inspect_file, rollback_batch
 from store.imports.batch import missing_fields
 from store.imports.columns import FIELDS, IGNORE, category_codes
@@ -244,34 +244,38 @@ with boundaries:
     wards = loaders.wards(version)
     st.caption(f"{len(wards)} wards stored." if len(wards) else "No ward boundaries stored yet.")
 
-    st.subheader("Import official boundaries")
-    kind = st.radio(
-        "These are",
-        ["district", "ward"],
-        horizontal=True,
-        key="boundary_kind",
-        format_func={"district": "Districts", "ward": "Wards"}.get,
-    )
-    upload = st.file_uploader(
-        "Boundary file (GeoJSON, GeoPackage, or a zipped Shapefile; any coordinate system)",
-        type=["geojson", "json", "gpkg", "zip"],
-        key="boundary_file",
-    )
-    if upload is not None and st.button("Import boundaries", key="boundary_import", type="primary"):
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / Path(upload.name).name
-                path.write_bytes(upload.getvalue())
-                frame = read_boundary_file(path, kind=kind)
-            counts = save_boundaries(loaders.engine(), frame, kind=kind, actor="data officer")
-        except (BoundaryError, BoundaryStoreError) as error:
-            st.error(str(error), icon=":material/error:")
-        else:
-            loaders.data_version.clear()
-            st.success(
-                f"Imported {len(frame)} {kind} boundaries: {counts['added']} added, "
-                f"{counts['replaced']} replaced."
-            )
+if viewer.is_admin:
+    with boundaries:
+        st.subheader("Import official boundaries")
+        kind = st.radio(
+            "These are",
+            ["district", "ward"],
+            horizontal=True,
+            key="boundary_kind",
+            format_func={"district": "Districts", "ward": "Wards"}.get,
+        )
+        upload = st.file_uploader(
+            "Boundary file (GeoJSON, GeoPackage, or a zipped Shapefile; any coordinate system)",
+            type=["geojson", "json", "gpkg", "zip"],
+            key="boundary_file",
+        )
+        if upload is not None and st.button(
+            "Import boundaries", key="boundary_import", type="primary"
+        ):
+            try:
+                with tempfile.TemporaryDirectory() as folder:
+                    path = Path(folder) / Path(upload.name).name
+                    path.write_bytes(upload.getvalue())
+                    frame = read_boundary_file(path, kind=kind)
+                counts = import_boundaries(loaders.engine(), viewer, frame, kind=kind)
+            except (BoundaryError, BoundaryStoreError) as error:
+                st.error(str(error), icon=":material/error:")
+            else:
+                loaders.data_version.clear()
+                st.success(
+                    f"Imported {len(frame)} {kind} boundaries: {counts['added']} added, "
+                    f"{counts['replaced']} replaced."
+                )
 
 with imports:
     imports_tab(viewer, version)

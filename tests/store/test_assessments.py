@@ -431,3 +431,12 @@ def test_place_text_is_not_warned_about():
         "Lighting on Market Street is poor; CCTV covers 2 of 5 entrances. Visited 12/10/2026."
     )
     assert personal_data_warnings(text) == []
+
+
+def test_the_checklist_matches_the_demo_findings():
+    from data.demo import CHECKLIST as DEMO_CHECKLIST
+    from store.vocabulary import CHECKLIST, DOMAINS
+
+    assert {item: entry.domain for item, entry in CHECKLIST.items()} == dict(DEMO_CHECKLIST)
+    assert {entry.domain for entry in CHECKLIST.values()} == set(DOMAINS)
+    assert "Makesafe" in CHECKLIST["exploitation_indicators"].help

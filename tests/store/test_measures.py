@@ -81,3 +81,21 @@ def test_monthly_counts_include_empty_months():
     by_type = monthly_counts(events, by="category")
     assert len(by_type) == 6
     assert by_type["count"].sum() == 3
+
+
+def test_district_progress_with_no_actions_or_assessments():
+    places = pd.DataFrame({"id": [10], "district_code": ["A"]})
+    empty_assessments = _assessments([])
+    no_actions = pd.DataFrame(
+        {
+            "district_code": pd.Series(dtype=str),
+            "status": pd.Series(dtype=str),
+            "due_on": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
+    table = district_progress(
+        places, empty_assessments, no_actions, today=TODAY, district_names={"A": "Alpha"}
+    )
+    assert table[["district", "places", "current", "actions_open"]].values.tolist() == [
+        ["Alpha", 1, 0, 0]
+    ]
