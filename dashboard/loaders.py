@@ -175,9 +175,7 @@ def map_monthly(
 
     sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
     grid = map_grid(query.districts, query.cell_size, version)
-    return monthly_picture(
-        sites, grid, last=query.last, confidence=confidence, viewer=viewer, k=k
-    )
+    return monthly_picture(sites, grid, last=query.last, confidence=confidence, viewer=viewer, k=k)
 
 
 @st.cache_data(show_spinner="Flagging places...", max_entries=32)
