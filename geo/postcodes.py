@@ -83,7 +83,10 @@ def _directory() -> pd.DataFrame:
         }
     )
     located = frame["easting"].notna() & frame["northing"].notna() & (frame["easting"] > 0)
-    frame = frame.loc[located].drop_duplicates("postcode").reset_index(drop=True)
+    # The package reads its letter files in set order, which changes with PYTHONHASHSEED:
+    # sort so that every process sees the same rows in the same order.
+    frame = frame.loc[located].drop_duplicates("postcode").sort_values("postcode")
+    frame = frame.reset_index(drop=True)
     frame["district_code"] = frame["district_code"].astype("category")
     return frame
 

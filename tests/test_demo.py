@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import date
@@ -572,3 +573,27 @@ def test_a_subset_of_districts():
 def test_bad_arguments_are_refused(kwargs):
     with pytest.raises(ValueError):
         build_demo(**kwargs)
+
+
+def test_the_demo_is_the_same_in_every_process():
+    """Python salts string hashes per process; the demo must not depend on that."""
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, pandas as pd; from data.demo import build_demo; "
+        "d = build_demo(n_incidents=2000, n_referrals=300); "
+        "print(hashlib.sha1(pd.util.hash_pandas_object(d.incidents.astype(str)).values"
+        ".tobytes()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1
