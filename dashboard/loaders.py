@@ -61,6 +61,13 @@ def districts(version: str) -> gpd.GeoDataFrame:
 
 
 @st.cache_data(show_spinner=False)
+def district_names(version: str) -> dict[str, str]:
+    """Return each district's name by its ONS code."""
+    frame = districts(version)
+    return dict(zip(frame["code"], frame["name"], strict=True))
+
+
+@st.cache_data(show_spinner=False)
 def wards(version: str) -> gpd.GeoDataFrame:
     """Return the ward boundaries in EPSG:27700."""
     return queries.load_wards(engine())

@@ -29,8 +29,7 @@ FILTER_PARAMS = frozenset(
 
 def _district_names(version: str, viewer: Viewer | None = None) -> dict[str, str]:
     """Return the districts' names by code: all of them, or those in the viewer's scope."""
-    frame = loaders.districts(version)
-    names = dict(zip(frame["code"], frame["name"], strict=True))
+    names = loaders.district_names(version)
     if viewer is None:
         return names
     return {code: name for code, name in names.items() if viewer.may_see(code)}

@@ -80,7 +80,9 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo.anonymise import age_bands, keyed_pseudonyms, snap_to_grid
+from geo.boundaries import DEFAULT_AREA
 from geo.postcodes import load_postcode_directory
+from store import vocabulary
 
 __all__ = [
     "AGENCIES",
@@ -104,19 +106,6 @@ __all__ = [
 #: deployment keeps its own secret key outside the code and never uses this one.
 DEMO_PSEUDONYM_KEY: bytes = b"safer-spaces-DEMO-ONLY-public-key-never-use-for-real-data"
 
-#: The nine districts of Staffordshire and Stoke-on-Trent (ONS codes).
-DEFAULT_AREA: tuple[str, ...] = (
-    "E07000192",
-    "E07000193",
-    "E07000194",
-    "E07000195",
-    "E07000196",
-    "E07000197",
-    "E07000198",
-    "E07000199",
-    "E06000021",
-)
-
 #: The last day of the demo's default window; fixed so the demo is reproducible.
 DEFAULT_END: date = date(2026, 10, 31)
 
@@ -133,45 +122,16 @@ DISTRICT_COUNCILS: Mapping[str, str] = {
     "E06000021": "Stoke-on-Trent City Council",
 }
 
-PLACE_CATEGORIES: tuple[str, ...] = (
-    "park",
-    "fast_food",
-    "shopping_centre",
-    "transport_hub",
-    "hotel",
-    "licensed_premises",
-    "car_park",
-    "school_surroundings",
-    "derelict_building",
-    "leisure_venue",
-)
-INCIDENT_CATEGORIES: tuple[str, ...] = (
-    "cse",
-    "cce",
-    "county_lines",
-    "missing",
-    "serious_youth_violence",
-    "online_exploitation",
-)
-AGENCIES: tuple[str, ...] = ("police", "social_care", "health", "education", "youth_service")
-AGE_BAND_LABELS: tuple[str, ...] = ("10-12", "13-15", "16-17", "18-24")
-ASSESSMENT_STATUSES: tuple[str, ...] = ("draft", "submitted", "approved", "returned", "superseded")
+# The vocabularies are the app's own (store.vocabulary), in its order: the mix matrices
+# below are indexed by these tuples.
+PLACE_CATEGORIES: tuple[str, ...] = tuple(vocabulary.PLACE_CATEGORIES)
+INCIDENT_CATEGORIES: tuple[str, ...] = tuple(vocabulary.EXPLOITATION_TYPES)
+AGENCIES: tuple[str, ...] = tuple(vocabulary.AGENCIES)
+AGE_BAND_LABELS: tuple[str, ...] = tuple(vocabulary.AGE_BANDS)
+ASSESSMENT_STATUSES: tuple[str, ...] = tuple(vocabulary.ASSESSMENT_STATUSES)
 
 #: Place-assessment checklist: item -> contextual safeguarding triangle domain.
-CHECKLIST: Mapping[str, str] = {
-    "exploitation_indicators": "young_people",
-    "peer_groups": "young_people",
-    "youth_provision": "young_people",
-    "staff_presence": "guardianship",
-    "community_views": "guardianship",
-    "cctv": "guardianship",
-    "lighting": "environment",
-    "sightlines": "environment",
-    "maintenance": "environment",
-    "access_routes": "environment",
-    "transport": "environment",
-    "licensing": "environment",
-}
+CHECKLIST: Mapping[str, str] = {key: item.domain for key, item in vocabulary.CHECKLIST.items()}
 
 _TOWNS_CSV = Path(__file__).with_name("towns.csv")
 _N_PLACES = 480

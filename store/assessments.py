@@ -32,6 +32,7 @@ from store import audit
 from store.access import AccessDenied, Viewer
 from store.db import session_scope
 from store.models import Action, Assessment, AuditEvent, Finding, Place
+from store.queries import load_assessments
 from store.vocabulary import (
     ACTION_STATUSES,
     CHECKLIST,
@@ -236,6 +237,16 @@ def _place_in_scope(viewer: Viewer, place: Place) -> str | None:
         f"{place.name} is in district {place.district_code}, outside your districts "
         f"({', '.join(viewer.districts) or 'none'}). Ask your administrator if you need it."
     )
+
+
+def _get_place(session: Session, viewer: Viewer, place_id: int) -> Place:
+    place = session.get(Place, place_id)
+    if place is None:
+        raise LookupError(f"There is no place number {place_id}.")
+    problem = _place_in_scope(viewer, place)
+    if problem:
+        raise AccessDenied(problem)
+    return place
 
 
 def _get(session: Session, viewer: Viewer, assessment_id: int) -> Assessment:
@@ -485,12 +496,7 @@ def place_history(engine: Engine, viewer: Viewer, place_id: int) -> list[Assessm
         When the place is outside the viewer's districts.
     """
     with session_scope(engine) as session:
-        place = session.get(Place, place_id)
-        if place is None:
-            raise LookupError(f"There is no place number {place_id}.")
-        problem = _place_in_scope(viewer, place)
-        if problem:
-            raise AccessDenied(problem)
+        _get_place(session, viewer, place_id)
         rows = session.scalars(
             select(Assessment)
             .where(Assessment.place_id == place_id)
@@ -512,48 +518,8 @@ def list_assessments(engine: Engine, viewer: Viewer) -> pd.DataFrame:
         ``review_comment``, ``created_by``, ``updated_by``, ``updated_at``, and
         ``findings`` and ``actions`` (counts).
     """
-    findings = (
-        select(Finding.assessment_id, func.count().label("n"))
-        .group_by(Finding.assessment_id)
-        .subquery()
-    )
-    actions = (
-        select(Action.assessment_id, func.count().label("n"))
-        .group_by(Action.assessment_id)
-        .subquery()
-    )
-    query = (
-        select(
-            Assessment.id,
-            Assessment.place_id,
-            Place.name.label("place_name"),
-            Place.category.label("place_category"),
-            Place.district_code,
-            Assessment.assessing_org,
-            Assessment.lead_assessor,
-            Assessment.assessed_on,
-            Assessment.status,
-            Assessment.overall_risk,
-            Assessment.next_review_on,
-            Assessment.version,
-            Assessment.review_comment,
-            Assessment.created_by,
-            Assessment.updated_by,
-            Assessment.updated_at,
-            func.coalesce(findings.c.n, 0).label("findings"),
-            func.coalesce(actions.c.n, 0).label("actions"),
-        )
-        .join(Place, Place.id == Assessment.place_id)
-        .outerjoin(findings, findings.c.assessment_id == Assessment.id)
-        .outerjoin(actions, actions.c.assessment_id == Assessment.id)
-        .where(Place.district_code.in_(viewer.districts))
-        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
-    )
-    with engine.connect() as connection:
-        frame = pd.read_sql(query, connection)
-    for column in ("assessed_on", "next_review_on"):
-        frame[column] = pd.to_datetime(frame[column])
-    return frame
+    frame = load_assessments(engine, viewer.districts)
+    return frame if viewer.districts else frame.head(0)
 
 
 def approval_dates(engine: Engine, viewer: Viewer) -> pd.Series:
@@ -672,12 +638,7 @@ def create_draft(
     viewer.require(viewer.may_edit_assessments, "record assessments")
     today = today or date.today()
     with session_scope(engine) as session:
-        place = session.get(Place, place_id)
-        if place is None:
-            raise LookupError(f"There is no place number {place_id}.")
-        problem = _place_in_scope(viewer, place)
-        if problem:
-            raise AccessDenied(problem)
+        place = _get_place(session, viewer, place_id)
         open_one = session.scalar(
             select(Assessment).where(
                 Assessment.place_id == place_id,

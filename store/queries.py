@@ -14,7 +14,17 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, Select, func, select
 
-from store.models import Action, Assessment, District, ImportBatch, Incident, Place, Referral, Ward
+from store.models import (
+    Action,
+    Assessment,
+    District,
+    Finding,
+    ImportBatch,
+    Incident,
+    Place,
+    Referral,
+    Ward,
+)
 
 __all__ = [
     "EventFilter",
@@ -163,26 +173,57 @@ def load_places(engine: Engine, districts: tuple[str, ...] = ()) -> gpd.GeoDataF
 
 
 def load_assessments(engine: Engine, districts: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Return every assessment with its place's name, category and district."""
-    query = select(
-        Assessment.id,
-        Assessment.place_id,
-        Place.name.label("place_name"),
-        Place.category.label("place_category"),
-        Place.district_code,
-        Assessment.assessing_org,
-        Assessment.lead_assessor,
-        Assessment.assessed_on,
-        Assessment.status,
-        Assessment.overall_risk,
-        Assessment.next_review_on,
-        Assessment.version,
-        Assessment.updated_at,
-    ).join(Place, Place.id == Assessment.place_id)
+    """Return every assessment with its place, newest first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``place_id``, ``place_name``, ``place_category``, ``district_code``,
+        ``assessing_org``, ``lead_assessor``, ``assessed_on``, ``status``,
+        ``overall_risk``, ``next_review_on`` (datetime64), ``version``,
+        ``review_comment``, ``created_by``, ``updated_by``, ``updated_at``, and
+        ``findings`` and ``actions`` (counts).
+    """
+    findings = (
+        select(Finding.assessment_id, func.count().label("n"))
+        .group_by(Finding.assessment_id)
+        .subquery()
+    )
+    actions = (
+        select(Action.assessment_id, func.count().label("n"))
+        .group_by(Action.assessment_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Assessment.id,
+            Assessment.place_id,
+            Place.name.label("place_name"),
+            Place.category.label("place_category"),
+            Place.district_code,
+            Assessment.assessing_org,
+            Assessment.lead_assessor,
+            Assessment.assessed_on,
+            Assessment.status,
+            Assessment.overall_risk,
+            Assessment.next_review_on,
+            Assessment.version,
+            Assessment.review_comment,
+            Assessment.created_by,
+            Assessment.updated_by,
+            Assessment.updated_at,
+            func.coalesce(findings.c.n, 0).label("findings"),
+            func.coalesce(actions.c.n, 0).label("actions"),
+        )
+        .join(Place, Place.id == Assessment.place_id)
+        .outerjoin(findings, findings.c.assessment_id == Assessment.id)
+        .outerjoin(actions, actions.c.assessment_id == Assessment.id)
+        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
+    )
     if districts:
         query = query.where(Place.district_code.in_(districts))
     with engine.connect() as connection:
-        frame = pd.read_sql(query.order_by(Assessment.assessed_on.desc()), connection)
+        frame = pd.read_sql(query, connection)
     for column in ("assessed_on", "next_review_on"):
         frame[column] = pd.to_datetime(frame[column])
     return frame

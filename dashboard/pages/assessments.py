@@ -20,8 +20,7 @@ version = loaders.data_version()
 viewer = current_viewer()
 engine = loaders.engine()
 today = date.today()
-districts = loaders.districts(version)
-names = dict(zip(districts["code"], districts["name"], strict=True))
+names = loaders.district_names(version)
 
 st.title("Place assessments")
 

@@ -283,9 +283,7 @@ with imports:
 if admin_tabs:
     users_tab, audit_tab = admin_tabs
     engine = loaders.engine()
-    district_names = dict(
-        zip(loaders.districts(version)["code"], loaders.districts(version)["name"], strict=True)
-    )
+    district_names = loaders.district_names(version)
 
     with users_tab:
         users = list_users(engine, viewer)

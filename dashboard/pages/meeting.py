@@ -20,9 +20,7 @@ version = loaders.data_version()
 filters = sidebar.current()
 latest = loaders.latest_date(version)
 today = date.today()
-names = dict(
-    zip(loaders.districts(version)["code"], loaders.districts(version)["name"], strict=True)
-)
+names = loaders.district_names(version)
 suppress = needs_suppression(viewer)
 k = disclosure_threshold(version)
 

@@ -32,9 +32,7 @@ except AccessDenied as refusal:
     st.stop()
 places = loaders.places(version)
 places = places.loc[places["district_code"].isin(scope)]
-names = dict(
-    zip(loaders.districts(version)["code"], loaders.districts(version)["name"], strict=True)
-)
+names = loaders.district_names(version)
 incidents = loaders.events(
     "incidents", replace(filters, districts=scope).event_filter(latest), version
 )
