@@ -18,7 +18,6 @@ and :func:`incident_points` refuses.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -29,19 +28,20 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, func, select
 
-from dashboard.maps import drawable
 from geo.density import density_bands, kernel_density
 from geo.emerging import classify_emerging, mann_kendall
-from geo.flags import flag_places
 from geo.grid import Grid, contiguity, locate_xy
 from geo.hotspots import confidence_bins, fdr_adjust, gi_star, two_sided_p
-from geo.points import BNG, WGS84, HotspotWarning
+from geo.points import BNG, WGS84, drawable
+from store import sites as store_sites
 from store.access import Viewer
 from store.audit import record
 from store.db import session_scope
 from store.disclosure import needs_suppression, suppress_count, suppress_table
 from store.measures import monthly_counts
-from store.models import Incident, Referral
+from store.models import Incident
+from store.sites import TREND_MONTHS, as_points, flag_sites, sites_in
+from store.sites import located as located_rows
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES, label
 
 __all__ = [
@@ -70,7 +70,6 @@ __all__ = [
     "record_panel_view",
     "settings_from_params",
     "settings_to_params",
-    "sites_in",
 ]
 
 CONFIDENCE_LEVELS: dict[int, tuple[int, float]] = {90: (1, 0.10), 95: (2, 0.05), 99: (3, 0.01)}
@@ -94,9 +93,6 @@ DENSITY_BANDWIDTH = 400.0
 
 DENSITY_CELL = 100.0
 """Raster cell of the density surface (metres)."""
-
-TREND_MONTHS = 12
-"""Months of history behind the trend tests and the month-by-month view."""
 
 
 @dataclass(frozen=True)
@@ -235,12 +231,6 @@ def period_months(start: date | None, end: date | None) -> tuple[str, str]:
 # Reading ---------------------------------------------------------------------------------
 
 
-def _month_of(engine: Engine, column: object) -> object:
-    if engine.dialect.name == "sqlite":
-        return func.strftime("%Y-%m", column)
-    return func.to_char(column, "YYYY-MM")
-
-
 def read_sites(
     engine: Engine,
     viewer: Viewer,
@@ -250,9 +240,7 @@ def read_sites(
     ages: tuple[str, ...] = (),
     agencies: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """Return incidents or referrals counted per snapped location, month and type.
-
-    Coordinates are British National Grid metres as stored (already snapped at import).
+    """Return :func:`store.sites.read_sites` for the districts in the viewer's scope.
 
     Parameters
     ----------
@@ -267,71 +255,18 @@ def read_sites(
     ages, agencies
         Age bands and source agencies wanted (all when empty).
 
-    Returns
-    -------
-    pandas.DataFrame
-        ``easting``, ``northing`` (NaN for events with no location, e.g. online),
-        ``month`` (``"YYYY-MM"``), ``category`` and ``n``, the number of events.
-
     Raises
     ------
     store.access.AccessDenied
         When a district outside the viewer's scope is asked for.
     """
-    scope = viewer.scope(districts)
-    model = {"incidents": Incident, "referrals": Referral}[kind]
-    month = _month_of(engine, model.occurred_on).label("month")
-    keys = (model.easting, model.northing, month, model.category)
-    query = select(*keys, func.count().label("n")).where(model.district_code.in_(scope))
-    if ages:
-        query = query.where(model.age_band.in_(ages))
-    if agencies:
-        query = query.where(model.source_agency.in_(agencies))
-    with engine.connect() as connection:
-        frame = pd.read_sql(query.group_by(*keys), connection)
-    frame["n"] = frame["n"].astype("int64")
-    return frame
-
-
-def sites_in(
-    sites: pd.DataFrame, *, types: tuple[str, ...] = (), first: str = "", last: str = ""
-) -> pd.DataFrame:
-    """Return the rows of :func:`read_sites` for some types and months (inclusive).
-
-    Examples
-    --------
-    >>> sites = pd.DataFrame({"month": ["2026-01", "2026-02"], "category": ["cce", "cse"]})
-    >>> len(sites_in(sites, first="2026-02")), len(sites_in(sites, types=("cce",)))
-    (1, 1)
-    """
-    keep = np.ones(len(sites), dtype=bool)
-    if types:
-        keep &= sites["category"].isin(types).to_numpy()
-    if first:
-        keep &= (sites["month"] >= first).to_numpy()
-    if last:
-        keep &= (sites["month"] <= last).to_numpy()
-    return sites.loc[keep]
-
-
-def _located(sites: pd.DataFrame) -> pd.DataFrame:
-    return sites.loc[sites["easting"].notna() & sites["northing"].notna()]
-
-
-def _as_points(sites: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Expand located site counts into one point per event, with a monthly ``period``."""
-    located = _located(sites)
-    n = located["n"].to_numpy()
-    months = pd.PeriodIndex(located["month"], freq="M").asi8
-    period = pd.PeriodIndex.from_ordinals(np.repeat(months, n), freq="M")
-    geometry = gpd.points_from_xy(
-        np.repeat(located["easting"].to_numpy(), n), np.repeat(located["northing"].to_numpy(), n)
+    return store_sites.read_sites(
+        engine, viewer.scope(districts), kind=kind, ages=ages, agencies=agencies
     )
-    return gpd.GeoDataFrame({"period": period}, geometry=geometry, crs=BNG)
 
 
 def _counts(grid: Grid, sites: pd.DataFrame) -> np.ndarray:
-    located = _located(sites)
+    located = located_rows(sites)
     cell = locate_xy(grid, located["easting"].to_numpy(), located["northing"].to_numpy())
     ok = cell >= 0
     weights = located["n"].to_numpy()[ok]
@@ -485,7 +420,7 @@ def monthly_picture(
     empty = MonthlyPicture(
         names, pd.DataFrame(columns=["month", "cell", "bin", "count"]), category={}
     )
-    located = _located(sites_in(sites, first=names[0], last=names[-1]))
+    located = located_rows(sites_in(sites, first=names[0], last=names[-1]))
     if located.empty or grid.n_cells < 3:
         return empty
     cell = locate_xy(grid, located["easting"].to_numpy(), located["northing"].to_numpy())
@@ -555,14 +490,14 @@ def flagged_places(
 ) -> gpd.GeoDataFrame:
     """Flag and rank the places that need a look in the period, with the engine's reasons.
 
-    Runs :func:`geo.flags.flag_places` on the period's events and the history before it
-    (the previous period and the trend window).
+    Runs :func:`store.sites.flag_sites` (the one definition of a flagged place) with the
+    map's settings, then hides small counts for the viewer.
 
     Parameters
     ----------
     places
-        The place register in EPSG:27700 (``id``, ``name``, ``category``); places with no
-        point are left out of the flagging.
+        The place register in EPSG:27700 (``store.queries.load_places``); inactive places
+        and places with no point are left out of the flagging.
     sites
         :func:`read_sites` rows, types already chosen, every month.
     grid
@@ -581,29 +516,19 @@ def flagged_places(
         (suppressed where needed), ``hot_bin``, ``trend``, ``reason`` and the point.
         Empty when there are no located events or places.
     """
-    columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
-    located_places = places.loc[drawable(places)]
-    start, end = pd.Period(first, freq="M"), pd.Period(last, freq="M")
-    length = end.ordinal - start.ordinal + 1
-    history_start = min(start - length, end - (TREND_MONTHS - 1))
-    history = _located(sites_in(sites, first=str(history_start), last=last))
-    in_period = sites_in(history, first=first, last=last)
-    if located_places.empty or in_period.empty:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=WGS84)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", HotspotWarning)
-        flags = flag_places(
-            located_places[["id", "name", "category", "geometry"]],
-            _as_points(history),
-            grid,
-            period=(first, last),
-            radius=float(settings.radius),
-            min_incidents=settings.min_incidents,
-            hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
-            trend_months=TREND_MONTHS,
-        )
+    flags = flag_sites(
+        places,
+        sites,
+        grid,
+        first=first,
+        last=last,
+        radius=float(settings.radius),
+        min_incidents=settings.min_incidents,
+        hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
+    )
     flags["reason"] = [disclose_reason(r, viewer, k=k) for r in flags["reason"]]
     flags["incidents"] = _shown(flags["incidents"].to_numpy(), viewer, k)
+    columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
     return flags[[*columns, "geometry"]]
 
 
@@ -644,12 +569,14 @@ def density_layer(
         In WGS84: ``band`` (1 lowest), ``level_min``, ``level_max`` (incidents per km²)
         and the band's (Multi)Polygon.
     """
-    located = _located(sites)
+    located = located_rows(sites)
     if located.empty:
         return gpd.GeoDataFrame(
             {"band": [], "level_min": [], "level_max": []}, geometry=[], crs=WGS84
         )
-    surface = kernel_density(_as_points(located), bandwidth=bandwidth, cell_size=cell_size)
+    surface = kernel_density(
+        as_points(located), bandwidth=bandwidth, cell_size=cell_size, weight_column="n"
+    )
     peak = float(surface.values.max())
     levels = np.array([0.2, 0.4, 0.6, 0.8]) * peak
     if needs_suppression(viewer):
@@ -699,7 +626,7 @@ def aggregate_squares(
     """
     parts = []
     for name, frame in (("incidents", incidents), ("referrals", referrals)):
-        located = _located(frame)
+        located = located_rows(frame)
         key = pd.DataFrame(
             {
                 "col": np.floor(located["easting"].to_numpy() / size).astype(np.int64),

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from folium.template import Template
 
-from dashboard.maps import drawable, fast_marker_cluster, geojson
+from dashboard.maps import fast_marker_cluster, geojson
+from geo.points import drawable
 from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES, label
 
 __all__ = [

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from store import queries
 from store.bootstrap import open_database
 from store.demo import demo_info
+from store.sites import sites_in
 
 if TYPE_CHECKING:
     from dashboard.analysis import MapQuery, MapSettings, MonthlyPicture
@@ -161,7 +162,7 @@ def map_hot_cells(
     viewer: Viewer, query: MapQuery, confidence: int, k: int, version: str
 ) -> gpd.GeoDataFrame:
     """Return the period's significant Gi* cells (WGS84), counts disclosed for the viewer."""
-    from dashboard.analysis import hot_cells, sites_in
+    from dashboard.analysis import hot_cells
 
     sites = sites_in(
         _map_sites_for(query, viewer, version),
@@ -178,7 +179,7 @@ def map_monthly(
     viewer: Viewer, query: MapQuery, confidence: int, k: int, version: str
 ) -> MonthlyPicture:
     """Return Gi* month by month over the 12 months to the period's end."""
-    from dashboard.analysis import monthly_picture, sites_in
+    from dashboard.analysis import monthly_picture
 
     sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
     grid = map_grid(query.districts, query.cell_size, version)
@@ -190,7 +191,7 @@ def map_flags(
     viewer: Viewer, query: MapQuery, settings: MapSettings, k: int, version: str
 ) -> gpd.GeoDataFrame:
     """Return the period's flagged places (WGS84), reasons disclosed for the viewer."""
-    from dashboard.analysis import flagged_places, sites_in
+    from dashboard.analysis import flagged_places
 
     sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
     grid = map_grid(query.districts, query.cell_size, version)
@@ -211,7 +212,7 @@ def map_flags(
 @st.cache_data(show_spinner="Estimating the density...", max_entries=16)
 def map_density(viewer: Viewer, query: MapQuery, k: int, version: str) -> gpd.GeoDataFrame:
     """Return the period's kernel density bands (WGS84)."""
-    from dashboard.analysis import density_layer, sites_in
+    from dashboard.analysis import density_layer
 
     sites = sites_in(
         _map_sites_for(query, viewer, version),
@@ -225,7 +226,7 @@ def map_density(viewer: Viewer, query: MapQuery, k: int, version: str) -> gpd.Ge
 @st.cache_data(show_spinner="Counting per square...", max_entries=16)
 def map_aggregates(viewer: Viewer, query: MapQuery, k: int, version: str) -> gpd.GeoDataFrame:
     """Return the period's incidents and referrals per 1 km square (WGS84), disclosed."""
-    from dashboard.analysis import aggregate_squares, sites_in
+    from dashboard.analysis import aggregate_squares
 
     chosen = {"types": query.types, "first": query.first, "last": query.last}
     return aggregate_squares(

@@ -41,7 +41,6 @@ __all__ = [
     "add_legend",
     "add_ward_outlines",
     "assert_offline",
-    "drawable",
     "external_urls",
     "fast_marker_cluster",
     "fullscreen",
@@ -489,19 +488,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
-
-
-def drawable(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
-    """Return True for each row with a geometry to draw (neither missing nor empty).
-
-    Examples
-    --------
-    >>> import geopandas as gpd
-    >>> drawable(gpd.GeoSeries([shapely.Point(0, 0), shapely.Point(), None])).tolist()
-    [True, False, False]
-    """
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    return ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
 
 
 def geojson(

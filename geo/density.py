@@ -120,6 +120,7 @@ def kernel_density(
     cell_size: float = 50.0,
     kernel: Kernel = "quartic",
     area: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    weight_column: str | None = None,
 ) -> DensitySurface:
     """Estimate the density of incidents on a raster, with a bandwidth in metres.
 
@@ -141,6 +142,9 @@ def kernel_density(
         it are dropped (so the total is the density inside the area); otherwise
         it covers the points with a margin of the kernel's reach, and holds every
         incident.
+    weight_column
+        A column of ``points`` with the number of incidents each point stands for;
+        one each when None.
 
     Returns
     -------
@@ -190,7 +194,10 @@ def kernel_density(
     if mask_geom is not None:
         shapely.prepare(mask_geom)
         keep &= shapely.contains_xy(mask_geom, x, y)
-    counts = np.bincount(row[keep] * cols + col[keep], minlength=rows * cols).reshape(rows, cols)
+    w = None if weight_column is None else np.asarray(points[weight_column], dtype="float64")
+    counts = np.bincount(
+        row[keep] * cols + col[keep], weights=None if w is None else w[keep], minlength=rows * cols
+    ).reshape(rows, cols)
     smooth = signal.fftconvolve(counts.astype("float64"), weights, mode="same")
     smooth = np.clip(smooth, 0.0, None)  # FFT round-off can leave -1e-17
     smooth[smooth < 1e-12 * max(1.0, float(counts.sum()))] = 0.0

@@ -358,6 +358,7 @@ def emerging_hotspots(
     alpha: float = 0.05,
     trend_alpha: float = 0.05,
     window: pd.PeriodIndex | None = None,
+    weight_column: str | None = None,
 ) -> EmergingResult:
     """Run emerging hot spot analysis: Gi* per period, trends and categories.
 
@@ -381,6 +382,9 @@ def emerging_hotspots(
     window
         The consecutive periods to analyse (incidents outside them are left out);
         by default every period from the first incident's to the last one's.
+    weight_column
+        A column with the number of incidents each point stands for (aggregated
+        counts at snapped spots); one each when None.
 
     Returns
     -------
@@ -423,7 +427,14 @@ def emerging_hotspots(
         )
     x, y = bng_xy(points)
     cell = locate_xy(grid, x, y)
-    counts = count_points(grid, np.where(pos >= 0, cell, -1), periods=pos, n_periods=t)
+    weights = (
+        np.ones(len(points), dtype=np.int64)
+        if weight_column is None
+        else points[weight_column].to_numpy()
+    )
+    counts = count_points(
+        grid, np.where(pos >= 0, cell, -1), periods=pos, n_periods=t, weights=weights
+    )
     empty = np.flatnonzero(counts.sum(axis=1) == 0)
     if empty.size == t:
         warnings.warn(
@@ -456,7 +467,7 @@ def emerging_hotspots(
         mk_p=mk_p,
         category=classify_emerging(hot.T, cold.T, tau, mk_p, trend_alpha=trend_alpha),
         simple_category=classify_simple(hot.T, tau, mk_p, trend_alpha=trend_alpha),
-        points_outside=int(((cell < 0) & (pos >= 0)).sum()),
+        points_outside=int(weights[(cell < 0) & (pos >= 0)].sum()),
     )
 
 

@@ -1,15 +1,20 @@
 """Flagged places: places in the register that the incident data say need a look.
 
 Works in British National Grid (EPSG:27700) and returns display geometry in
-WGS84. A place is flagged for the chosen period when at least one of these holds:
+WGS84. A place is flagged for the chosen period when the incidents gather *at it*:
 
-* **hot spot**: it lies in a grid cell that is a significant Gi* hot spot for the
-  incidents of the period (FDR-adjusted ``q < hot_alpha``, 0.05 by default);
 * **incidents nearby**: at least ``min_incidents`` incidents of the period lie
-  within ``radius`` metres of it;
+  within ``radius`` metres of it; or
 * **trend**: its cell is a *New* or *Intensifying Hot Spot* in the emerging hot
   spot analysis of the monthly series of the ``trend_months`` months ending with
-  the period (see :mod:`geo.emerging`).
+  the period (see :mod:`geo.emerging`), and at least one incident of the period
+  lies within ``radius`` metres of it.
+
+Whether the place lies in a significant Gi* hot spot (FDR-adjusted
+``q < hot_alpha``, 0.05 by default) is reported and ranks the flags, but does
+not flag a place on its own: a 250 m hot cell in a town centre holds dozens of
+places, and flagging all of them would not tell a panel which one draws the
+harm. The hot-cell layer of the map shows hot areas; flags name places.
 
 Each flag carries a plain-English reason with its figures, for example
 ``"14 incidents within 200 m in Jul-Sep 2026 (up from 5); 99% hot spot;
@@ -131,8 +136,10 @@ def _check_places(places: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> None
         )
 
 
-def _hot_bins(grid: Grid, cell: np.ndarray, hot_alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    counts = count_points(grid, cell)
+def _hot_bins(
+    grid: Grid, cell: np.ndarray, weights: np.ndarray, hot_alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    counts = count_points(grid, cell, weights=weights)
     if counts.sum() == 0 or grid.n_cells < 3:
         zeros = np.zeros(grid.n_cells)
         return zeros.astype(np.int8), np.zeros(grid.n_cells, dtype=bool)
@@ -152,6 +159,7 @@ def flag_places(
     min_incidents: int = 10,
     hot_alpha: float = 0.05,
     trend_months: int = 12,
+    weight_column: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Flag and rank the places that need a look in a period, each with its reason.
 
@@ -180,6 +188,9 @@ def flag_places(
         Months of history (ending with the period) for the New / Intensifying test;
         the trend test is skipped, with a warning, when fewer than 2 months of
         data exist.
+    weight_column
+        A column of ``incidents`` with the number of incidents each point stands for
+        (counts aggregated at snapped spots); one each when None.
 
     Returns
     -------
@@ -216,19 +227,26 @@ def flag_places(
     current = (ordinal >= first.ordinal) & (ordinal <= last.ordinal)
     before = (ordinal >= prev_first.ordinal) & (ordinal <= prev_last.ordinal)
 
+    weights = (
+        np.ones(len(incidents), dtype=np.int64)
+        if weight_column is None
+        else incidents[weight_column].to_numpy().astype(np.int64)
+    )
+
     def near(mask: np.ndarray) -> np.ndarray:
         if not mask.any() or px.size == 0:
             return np.zeros(px.size, dtype=np.int64)
         tree = cKDTree(np.column_stack((ix[mask], iy[mask])))
-        found = tree.query_ball_point(np.column_stack((px, py)), r=radius, return_length=True)
-        return np.asarray(found, dtype=np.int64)
+        found = tree.query_ball_point(np.column_stack((px, py)), r=radius)
+        w = weights[mask]
+        return np.array([w[i].sum() for i in found], dtype=np.int64)
 
     n_now, n_before = near(current), near(before)
 
     incident_cell = locate_xy(grid, ix, iy)
     place_cell = locate_xy(grid, px, py)
     on_grid = place_cell >= 0
-    bins_all, hot_all = _hot_bins(grid, np.where(current, incident_cell, -1), hot_alpha)
+    bins_all, hot_all = _hot_bins(grid, np.where(current, incident_cell, -1), weights, hot_alpha)
     hot_bin = np.where(on_grid, bins_all[np.maximum(place_cell, 0)], 0).astype(np.int8)
     in_hot = on_grid & hot_all[np.maximum(place_cell, 0)]
 
@@ -242,7 +260,12 @@ def flag_places(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", HotspotWarning)
             result = emerging_hotspots(
-                incidents, grid, period_column=period_column, freq="month", window=window
+                incidents,
+                grid,
+                period_column=period_column,
+                freq="month",
+                window=window,
+                weight_column=weight_column,
             )
         cat = result.category[np.maximum(place_cell, 0)]
         trend[on_grid] = cat[on_grid]
@@ -258,9 +281,9 @@ def flag_places(
             HotspotWarning,
             stacklevel=2,
         )
-    trending = np.isin(trend, _TREND_FLAGS)
+    trending = np.isin(trend, _TREND_FLAGS) & (n_now > 0)
     many = n_now >= min_incidents
-    flagged = in_hot | many | trending
+    flagged = many | trending
     idx = np.flatnonzero(flagged)
 
     reasons = []

@@ -32,6 +32,7 @@ __all__ = [
     "bng_xy",
     "detect_coordinate_columns",
     "detect_period_column",
+    "drawable",
     "parse_periods",
     "points_from_frame",
     "read_points_csv",
@@ -455,3 +456,16 @@ def read_points_csv(
     return points_from_frame(
         frame, x=x, y=y, crs=crs, period_column=period_column, freq=freq, source=path.name
     )
+
+
+def drawable(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+    """Return True for each row with a geometry to draw (neither missing nor empty).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> drawable(gpd.GeoSeries([shapely.Point(0, 0), shapely.Point(), None])).tolist()
+    [True, False, False]
+    """
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    return ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))

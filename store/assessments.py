@@ -1116,53 +1116,33 @@ def changes(old: AssessmentRecord, new: AssessmentRecord) -> list[dict[str, obje
 def recent_flags(engine: Engine, *, end: date, months: int = 3) -> pd.DataFrame:
     """Return the places flagged over the last months of data, most urgent first.
 
-    Runs ``geo.flags.flag_places`` with its default thresholds (200 m, 10
-    incidents, FDR q < 0.05, 12 months of trend) on every located incident,
-    over the ``months`` calendar months ending with ``end``'s month, on the
-    default 250 m British National Grid squares over the districts.
+    :func:`store.sites.flag_sites` with the engine's default thresholds (200 m, 10
+    incidents, FDR q < 0.05, 12 months of trend) on every type of incident, over the
+    ``months`` calendar months ending with ``end``'s month, on the default 250 m British
+    National Grid squares over the districts: the Map's default view of a whole area.
 
     Returns
     -------
     pandas.DataFrame
-        ``rank``, ``id``, ``name``, ``category``, ``district_code``,
-        ``incidents``, ``previous``, ``hot_bin``, ``trend``, ``reason``: every
-        district, unsuppressed. Pass it through :func:`flags_for` before showing it.
+        :data:`store.sites.FLAG_COLUMNS`: every district, unsuppressed. Pass it through
+        :func:`flags_for` before showing it.
     """
-    import geopandas as gpd
-
-    from geo.flags import flag_places
     from geo.grid import build_grid
     from store import queries
+    from store.sites import FLAG_COLUMNS, flag_sites, read_sites
 
-    last = pd.Period(end, "M")
-    start = (last - 11).start_time.date()
-    incidents = queries.load_events(
-        engine,
-        queries.EventFilter(start=start, end=end),
-        columns=("occurred_on", "easting", "northing"),
-    ).dropna(subset=["easting", "northing"])
-    places = queries.load_places(engine)
-    places = places.loc[places["active"].astype(bool) & places["easting"].notna()]
     districts = queries.load_districts(engine)
-    columns = ["rank", "id", "name", "category", "district_code", "incidents", "previous"]
-    columns += ["hot_bin", "trend", "reason"]
-    if incidents.empty or places.empty or districts.empty:
-        return pd.DataFrame(columns=columns)
-    points = gpd.GeoDataFrame(
-        incidents,
-        geometry=gpd.points_from_xy(incidents["easting"], incidents["northing"]),
-        crs=places.crs,
-    )
-    flags = flag_places(
-        places,
-        points,
+    if districts.empty:
+        return pd.DataFrame(columns=list(FLAG_COLUMNS))
+    last = pd.Period(end, "M")
+    flags = flag_sites(
+        queries.load_places(engine),
+        read_sites(engine, tuple(districts["code"])),
         build_grid(districts),
-        period=(str(last - (months - 1)), str(last)),
-        period_column="occurred_on",
+        first=str(last - (months - 1)),
+        last=str(last),
     )
-    district = places.set_index("id")["district_code"]
-    frame = pd.DataFrame(flags.drop(columns="geometry"))
-    return frame.assign(district_code=frame["id"].map(district))[columns]
+    return pd.DataFrame(flags.drop(columns="geometry"))
 
 
 def flags_for(viewer: Viewer, flags: pd.DataFrame, *, k: int) -> pd.DataFrame:

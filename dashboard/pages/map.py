@@ -30,16 +30,17 @@ from dashboard.maps import (
     add_district_outlines,
     add_legend,
     add_ward_outlines,
-    drawable,
     fullscreen,
     offline_map,
     view_for_bounds,
 )
 from dashboard.session import current_viewer, disclosure_threshold
+from geo.points import drawable
 from store.access import AccessDenied
 from store.disclosure import legend as suppression_legend
 from store.disclosure import needs_suppression, suppress_count
 from store.measures import assessment_state, overdue_actions
+from store.sites import sites_in
 from store.vocabulary import ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
 
 ASSESSMENTS_PAGE = str(Path(__file__).parent / "assessments.py")
@@ -120,7 +121,7 @@ query = analysis.MapQuery(
     last=last,
     cell_size=filters.cell_size,
 )
-in_period = analysis.sites_in(sites, types=query.types, first=first, last=last)
+in_period = sites_in(sites, types=query.types, first=first, last=last)
 total = int(in_period["n"].sum())
 unlocated = int(in_period.loc[in_period["easting"].isna(), "n"].sum())
 

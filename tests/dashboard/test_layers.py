@@ -15,6 +15,7 @@ import streamlit_folium
 from dashboard import analysis, layers, maps
 from geo.grid import build_grid
 from store.access import Viewer
+from store.sites import sites_in
 
 LEAD = Viewer("lead", "lead", ("E07000197",))
 OFFICER = Viewer("officer", "officer", ("E07000197",))
@@ -65,7 +66,7 @@ def _places() -> gpd.GeoDataFrame:
 def _all_layers(viewer: Viewer) -> list[folium.FeatureGroup]:
     grid = build_grid(gpd.GeoSeries([AREA], crs=27700), cell_size=250)
     sites = _sites()
-    october = analysis.sites_in(sites, first="2026-10")
+    october = sites_in(sites, first="2026-10")
     settings = analysis.MapSettings(min_incidents=3)
     flags = analysis.flagged_places(
         _places(), sites, grid, first="2026-10", last="2026-10", settings=settings, viewer=viewer

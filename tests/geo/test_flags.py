@@ -106,8 +106,47 @@ def test_counts_match_a_brute_force_count(scenario):
 def test_thresholds_change_what_is_flagged(scenario):
     places, incidents, grid = scenario
     strict = flag_places(places, incidents, grid, period="2026Q3", min_incidents=1000)
-    assert "A" not in set(strict["id"])  # A was flagged only for its count
-    assert {"B", "D", "E"} <= set(strict["id"])
+    assert {"D", "E"} == set(strict["id"])  # flagged for their trends
+    # B sits in a 99% hot spot but a hot cell alone does not flag a place
+    assert not set(strict["id"]) & {"A", "B"}
+
+
+def test_a_hot_cell_alone_does_not_flag_a_quiet_place(scenario):
+    places, incidents, grid = scenario
+    # a second place in the bus station's hot cell, 120 m from it: few incidents of its own
+    extra = places.iloc[[1]].assign(id="F", name="Bus station kiosk")
+    extra["geometry"] = extra.translate(xoff=120)
+    register = pd.concat([places, extra], ignore_index=True)
+    flags = flag_places(register, incidents, grid, period="2026Q3", min_incidents=200)
+    by_id = flags.set_index("id")
+    assert "F" not in by_id.index and "B" not in by_id.index
+    loose = flag_places(register, incidents, grid, period="2026Q3", min_incidents=10)
+    assert {"B", "F"} <= set(loose["id"])
+    assert loose.set_index("id").loc["B", "hot_bin"] == 3
+
+
+def test_weighted_points_flag_like_one_point_per_incident(scenario):
+    places, incidents, grid = scenario
+    snapped = incidents.assign(
+        x=(incidents.geometry.x // 100) * 100 + 50, y=(incidents.geometry.y // 100) * 100 + 50
+    )
+    counted = snapped.groupby(["x", "y", "period"]).size().rename("n").reset_index()
+    one_each = gpd.GeoDataFrame(
+        {"period": snapped["period"]},
+        geometry=gpd.points_from_xy(snapped["x"], snapped["y"]),
+        crs=incidents.crs,
+    )
+    weighted = gpd.GeoDataFrame(
+        counted[["period", "n"]],
+        geometry=gpd.points_from_xy(counted["x"], counted["y"]),
+        crs=incidents.crs,
+    )
+    assert len(weighted) < len(one_each) and weighted["n"].max() > 1
+    expected = flag_places(places, one_each, grid, period="2026Q3")
+    got = flag_places(places, weighted, grid, period="2026Q3", weight_column="n")
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(expected.drop(columns="geometry"))
+    )
 
 
 def test_period_helpers():

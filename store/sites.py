@@ -1,0 +1,203 @@
+"""Incidents counted per snapped spot, and the one definition of a flagged place.
+
+Locations are snapped at import, so a million incidents fall on far fewer spots. Every
+analysis that does not need one row per incident reads them as counts per spot, month and
+type (:func:`read_sites`) and works on those counts, so its cost grows with the number of
+spots, not of incidents. :func:`flag_sites` is the single place where the rules of
+:func:`geo.flags.flag_places` meet the stored data: the Map, the assessment queue and the
+Meeting page all call it, so "flagged" means the same on every screen.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from geo.flags import flag_places
+from geo.grid import Grid
+from geo.points import BNG, WGS84, HotspotWarning, drawable
+from store.models import Incident, Referral
+
+__all__ = [
+    "FLAG_COLUMNS",
+    "TREND_MONTHS",
+    "as_points",
+    "flag_sites",
+    "located",
+    "read_sites",
+    "sites_in",
+]
+
+TREND_MONTHS = 12
+"""Months of history behind the trend tests and the month-by-month view."""
+
+FLAG_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "id",
+    "name",
+    "category",
+    "district_code",
+    "incidents",
+    "previous",
+    "hot_bin",
+    "trend",
+    "reason",
+)
+"""Columns of :func:`flag_sites` besides the geometry."""
+
+
+def _month_of(engine: Engine, column: object) -> object:
+    if engine.dialect.name == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
+def read_sites(
+    engine: Engine,
+    districts: tuple[str, ...],
+    *,
+    kind: str = "incidents",
+    ages: tuple[str, ...] = (),
+    agencies: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Return incidents or referrals counted per snapped location, month and type.
+
+    Coordinates are British National Grid metres as stored (already snapped at import).
+    The caller decides the districts: pass only those the viewer may see.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    districts
+        ONS codes of the districts to read.
+    kind
+        ``"incidents"`` or ``"referrals"``.
+    ages, agencies
+        Age bands and source agencies wanted (all when empty).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``easting``, ``northing`` (NaN for events with no location, e.g. online),
+        ``month`` (``"YYYY-MM"``), ``category`` and ``n``, the number of events.
+    """
+    model = {"incidents": Incident, "referrals": Referral}[kind]
+    month = _month_of(engine, model.occurred_on).label("month")
+    keys = (model.easting, model.northing, month, model.category)
+    query = select(*keys, func.count().label("n")).where(model.district_code.in_(districts))
+    if ages:
+        query = query.where(model.age_band.in_(ages))
+    if agencies:
+        query = query.where(model.source_agency.in_(agencies))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query.group_by(*keys), connection)
+    frame["n"] = frame["n"].astype("int64")
+    return frame
+
+
+def sites_in(
+    sites: pd.DataFrame, *, types: tuple[str, ...] = (), first: str = "", last: str = ""
+) -> pd.DataFrame:
+    """Return the rows of :func:`read_sites` for some types and months (inclusive).
+
+    Examples
+    --------
+    >>> sites = pd.DataFrame({"month": ["2026-01", "2026-02"], "category": ["cce", "cse"]})
+    >>> len(sites_in(sites, first="2026-02")), len(sites_in(sites, types=("cce",)))
+    (1, 1)
+    """
+    keep = np.ones(len(sites), dtype=bool)
+    if types:
+        keep &= sites["category"].isin(types).to_numpy()
+    if first:
+        keep &= (sites["month"] >= first).to_numpy()
+    if last:
+        keep &= (sites["month"] <= last).to_numpy()
+    return sites.loc[keep]
+
+
+def located(sites: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of :func:`read_sites` that have a location."""
+    return sites.loc[sites["easting"].notna() & sites["northing"].notna()]
+
+
+def as_points(sites: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Return located site counts as points (EPSG:27700) with a monthly ``period`` and ``n``."""
+    spots = located(sites)
+    return gpd.GeoDataFrame(
+        {"period": pd.PeriodIndex(spots["month"], freq="M"), "n": spots["n"].to_numpy()},
+        geometry=gpd.points_from_xy(spots["easting"], spots["northing"]),
+        crs=BNG,
+    )
+
+
+def flag_sites(
+    places: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    grid: Grid,
+    *,
+    first: str,
+    last: str,
+    radius: float = 200.0,
+    min_incidents: int = 10,
+    hot_alpha: float = 0.05,
+) -> gpd.GeoDataFrame:
+    """Flag and rank the active, located places that need a look in a period.
+
+    Runs :func:`geo.flags.flag_places` on the counts of the period and the history it
+    compares with (the previous period of the same length and the trend window of
+    :data:`TREND_MONTHS` months). The defaults are the engine's.
+
+    Parameters
+    ----------
+    places
+        The register as read by ``store.queries.load_places`` (EPSG:27700): ``id``,
+        ``name``, ``category`` and a point, with ``district_code`` and ``active`` when
+        known. Inactive places and places with no point are left out.
+    sites
+        :func:`read_sites` rows, types already chosen, every month.
+    grid
+        The hot-spot grid.
+    first, last
+        The period's months, ``"YYYY-MM"``.
+    radius, min_incidents, hot_alpha
+        The flag thresholds (see :func:`geo.flags.flag_places`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In WGS84, best first, unsuppressed: :data:`FLAG_COLUMNS` and the point. Empty
+        when there are no located events or places.
+    """
+    keep = drawable(places)
+    if "active" in places:
+        keep &= places["active"].astype(bool).to_numpy()
+    candidates = places.loc[keep]
+    start, end = pd.Period(first, freq="M"), pd.Period(last, freq="M")
+    history_start = min(start - (end.ordinal - start.ordinal + 1), end - (TREND_MONTHS - 1))
+    history = located(sites_in(sites, first=str(history_start), last=last))
+    if candidates.empty or sites_in(history, first=first, last=last).empty:
+        return gpd.GeoDataFrame({c: [] for c in FLAG_COLUMNS}, geometry=[], crs=WGS84)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HotspotWarning)
+        flags = flag_places(
+            candidates[["id", "name", "category", "geometry"]],
+            as_points(history),
+            grid,
+            period=(first, last),
+            radius=float(radius),
+            min_incidents=min_incidents,
+            hot_alpha=hot_alpha,
+            trend_months=TREND_MONTHS,
+            weight_column="n",
+        )
+    if "district_code" in candidates:
+        flags["district_code"] = flags["id"].map(candidates.set_index("id")["district_code"])
+    else:
+        flags["district_code"] = None
+    return flags[[*FLAG_COLUMNS, "geometry"]]
