@@ -17,7 +17,6 @@ and :func:`incident_points` refuses.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +34,7 @@ from geo.hotspots import confidence_bins, fdr_adjust, gi_star, two_sided_p
 from geo.points import BNG, WGS84, drawable
 from store import sites as store_sites
 from store.access import Viewer
+from store.assessments import suppress_reason
 from store.audit import record
 from store.db import session_scope
 from store.disclosure import needs_suppression, suppress_count, suppress_table
@@ -452,9 +452,6 @@ def monthly_picture(
 
 # Flagged places --------------------------------------------------------------------------
 
-_COUNT_WORDS = re.compile(r"^(\d+) (incidents?) within")
-_CHANGE_WORDS = re.compile(r"\((up|down) from (\d+)\)")
-
 
 def disclose_reason(reason: str, viewer: Viewer, *, k: int = 5) -> str:
     """Return a flag's reason with its small counts hidden for a role without point access.
@@ -465,16 +462,7 @@ def disclose_reason(reason: str, viewer: Viewer, *, k: int = 5) -> str:
     >>> disclose_reason("3 incidents within 200 m in Sep 2026 (up from 1); 99% hot spot", officer)
     '<5 incidents within 200 m in Sep 2026 (up from <5); 99% hot spot'
     """
-    if not needs_suppression(viewer):
-        return reason
-
-    def count(match: re.Match[str]) -> str:
-        return f"{suppress_count(int(match[1]), k=k)} incidents within"
-
-    def change(match: re.Match[str]) -> str:
-        return f"({match[1]} from {suppress_count(int(match[2]), k=k)})"
-
-    return _CHANGE_WORDS.sub(change, _COUNT_WORDS.sub(count, reason))
+    return suppress_reason(reason, k=k) if needs_suppression(viewer) else reason
 
 
 def flagged_places(

@@ -64,7 +64,8 @@ page = st.navigation(pages)
 destination = session.destination(pages, page)
 if destination is not None:
     st.switch_page(destination[0], query_params=destination[1])
-if demo is not None:
+presenting = st.session_state.get("presenting") and page.title == "Meeting"
+if demo is not None and not presenting:
     accounts = (
         " **Demo accounts are switched on**: anyone can sign in as lead, officer, viewer or "
         "admin (switch them off with SAFER_SPACES_DEMO_ACCOUNTS=0)."

@@ -103,6 +103,61 @@ def _boundaries(args: argparse.Namespace) -> int:
     return 0
 
 
+def _meeting_pack(args: argparse.Namespace) -> int:
+    from datetime import date, datetime
+
+    from dashboard.filters import Filters
+    from dashboard.pack import PackError, pack_context, write_pack
+    from store import queries
+    from store.access import ROLES
+    from store.demo import demo_info
+    from store.disclosure import disclosure_k
+    from store.meeting import figures_for
+
+    engine = _database(args)
+    outlines = queries.load_districts(engine)
+    known = dict(zip(outlines["code"], outlines["name"], strict=True))
+    chosen = tuple(c.strip() for c in (args.districts or "").split(",") if c.strip())
+    unknown = [c for c in chosen if c not in known]
+    if unknown:
+        raise CommandError(
+            f"unknown district code(s) {', '.join(unknown)}; known: {', '.join(known)}."
+        )
+    latest = queries.latest_event_date(engine)
+    if latest is None:
+        raise CommandError("the database holds no incidents yet, so there is no meeting to report.")
+    filters = Filters(period=args.period, districts=chosen)
+    first, last = filters.months(latest)
+    figures = figures_for(
+        engine,
+        chosen or tuple(known),
+        first=first,
+        last=last,
+        today=date.today(),
+        suppressed=args.audience != "lead",
+        k=disclosure_k(engine),
+    )
+    batches = queries.load_import_batches(engine)
+    context = pack_context(
+        filters=filters.describe(known),
+        latest=latest,
+        last_import=None if batches.empty else batches["created_at"].max(),
+        demo=demo_info(engine) is not None,
+        approximate=bool(outlines["source"].str.contains("pprox").any()),
+        audience=ROLES[args.audience],
+        now=datetime.now(),
+    )
+    shown = outlines.loc[outlines["code"].isin(chosen or tuple(known))]
+    try:
+        written = write_pack(
+            figures, context, shown, Path(args.out), stem=f"meeting-pack-{first}-to-{last}"
+        )
+    except PackError as error:
+        raise CommandError(str(error)) from error
+    print(f"Wrote the meeting pack for {figures.period}: " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -148,6 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     boundaries.add_argument("--kind", choices=["district", "ward"], default="district")
     boundaries.add_argument("--db", help=db_help)
+
+    meeting = add(
+        "meeting-pack",
+        _meeting_pack,
+        "Write the meeting pack (HTML, PDF and CSV of the figures) into a folder.",
+    )
+    meeting.add_argument("--out", required=True, help="folder to write the three files into")
+    meeting.add_argument(
+        "--period",
+        choices=["month", "quarter", "year"],
+        default="quarter",
+        help="the period, ending with the newest month of data (default %(default)s)",
+    )
+    meeting.add_argument(
+        "--districts", metavar="CODES", help="comma-separated ONS codes (default all)"
+    )
+    meeting.add_argument(
+        "--audience",
+        choices=["viewer", "lead"],
+        default="viewer",
+        help="viewer: small counts hidden, for a steering group (default); lead: exact counts",
+    )
+    meeting.add_argument("--db", help=db_help)
 
     from geo.commands import register
     from store.imports.commands import register as register_import

@@ -71,6 +71,22 @@ class Filters:
         last = month_end(latest)
         return _months_before(last, _MONTHS_BACK[self.period]), last
 
+    def months(self, latest: date) -> tuple[str, str]:
+        """Return the period as whole months, ``"YYYY-MM"``; "all data" is the last 12 months.
+
+        Examples
+        --------
+        >>> Filters(period="quarter").months(date(2026, 10, 20))
+        ('2026-08', '2026-10')
+        >>> Filters(period="all").months(date(2026, 10, 20))
+        ('2025-11', '2026-10')
+        """
+        start, end = self.window(latest)
+        last = end or latest
+        if start is None:
+            start = _months_before(last, 12)
+        return f"{start:%Y-%m}", f"{last:%Y-%m}"
+
     def previous_window(self, latest: date) -> tuple[date, date] | None:
         """Return the period of equal length just before this one, if it has one."""
         start, end = self.window(latest)
@@ -79,6 +95,23 @@ class Filters:
         length = end - start
         previous_end = start.fromordinal(start.toordinal() - 1)
         return previous_end - length, previous_end
+
+    def describe(self, district_names: Mapping[str, str]) -> str:
+        """Return the filters other than the period in words, for a pack or a caption.
+
+        Examples
+        --------
+        >>> Filters(types=("cce",)).describe({})
+        'Child criminal exploitation; all age bands; all agencies; all districts'
+        """
+        parts = [
+            ", ".join(EXPLOITATION_TYPES.get(t, t) for t in self.types) or "all exploitation types",
+            ", ".join(AGE_BANDS.get(a, a) for a in self.ages) or "all age bands",
+            ", ".join(AGENCIES.get(a, a) for a in self.agencies) or "all agencies",
+            ", ".join(district_names.get(d, d) for d in self.districts) or "all districts",
+        ]
+        text = "; ".join(parts)
+        return text[0].upper() + text[1:]
 
     def event_filter(self, latest: date) -> EventFilter:
         """Return the storage filter for this choice."""

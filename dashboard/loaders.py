@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dashboard.analysis import MapQuery, MapSettings, MonthlyPicture
     from geo.grid import Grid
     from store.access import Viewer
+    from store.meeting import MeetingFigures
 
 __all__ = [
     "actions",
@@ -255,3 +256,45 @@ def map_area_events(
     from dashboard.analysis import events_near
 
     return events_near(engine(), viewer, query, area=shapely.from_wkb(area_wkb), first=first)
+
+
+# The Meeting page: one cached MeetingFigures per viewer scope and choice, shared with the pack.
+
+
+@st.cache_data(show_spinner="Preparing the meeting's figures...", max_entries=16)
+def meeting(
+    districts: tuple[str, ...],
+    types: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    months: tuple[str, str],
+    suppressed: bool,
+    k: int,
+    today: date,
+    version: str,
+) -> MeetingFigures:
+    """Return the meeting's figures for districts the caller has checked are in scope."""
+    from store.meeting import figures_for
+
+    return figures_for(
+        engine(),
+        districts,
+        first=months[0],
+        last=months[1],
+        today=today,
+        suppressed=suppressed,
+        k=k,
+        types=types,
+        ages=ages,
+        agencies=agencies,
+        grid=map_grid(districts, 250, version),
+    )
+
+
+@st.cache_data(show_spinner="Drawing the map of emerging hot spots...", max_entries=16)
+def meeting_map(_figures: MeetingFigures, key: tuple, version: str) -> bytes:
+    """Return the emerging hot spot map as PNG bytes (``key`` names the figures)."""
+    from dashboard.charts import emerging_map_png
+
+    districts_shown = districts(version)
+    return emerging_map_png(_figures, districts_shown.loc[districts_shown["code"].isin(key[0])])

@@ -1,19 +1,99 @@
-"""Meeting: headline figures, trends and district progress for a shared screen."""
+"""Meeting: the steering group's slides on a shared screen, and the pack to send after."""
 
-from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
+from pandas.io.formats.style import Styler
 
-from dashboard import loaders, sidebar
+from dashboard import loaders, pack, sidebar
 from dashboard.session import current_viewer, disclosure_threshold
-from store.access import AccessDenied
-from store.disclosure import legend, needs_suppression, suppress_count, suppress_table
-from store.measures import change, district_progress, monthly_counts
-from store.queries import EventFilter
-from store.vocabulary import EXPLOITATION_TYPES
+from store.access import ROLES, AccessDenied
+from store.disclosure import legend, needs_suppression
+from store.meeting import SLIDES, Figure, MeetingFigures, figures_table
+
+PRESENT_STYLE = """
+<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
+[data-testid="stExpandSidebarButton"] {display: none !important;}
+.block-container, [data-testid="stMainBlockContainer"] {padding: 1.2rem 2.5rem !important;
+  max-width: 100% !important;}
+[data-testid="stMetricValue"] {font-size: 3.4rem !important; font-weight: 700;}
+[data-testid="stMetricLabel"] p {font-size: 1.35rem !important;}
+[data-testid="stMetricDelta"] {font-size: 1.1rem !important;}
+[data-testid="stTable"] td, [data-testid="stTable"] th {font-size: 1.2rem !important;}
+h1 {font-size: 2.8rem !important;} h2 {font-size: 2.2rem !important;}
+p, li {font-size: 1.25rem;}
+</style>
+"""
+UP_IS_BAD = {"incidents", "referrals", "flagged_places", "actions_overdue"}
+UP_IS_BAD |= {"new_hot_spots", "intensifying_hot_spots"}
+
+
+def step(by: int) -> None:
+    """Move to the slide before or after, staying within the deck."""
+    here = st.session_state.get("meeting_slide", 0)
+    st.session_state["meeting_slide"] = min(max(here + by, 0), len(SLIDES) - 1)
+
+
+def present(on: bool) -> None:
+    """Enter or leave presentation mode (full screen, no sidebar, large type)."""
+    st.session_state["presenting"] = on
+
+
+def show_figures(items: list[Figure], figures: MeetingFigures, *, columns: int = 4) -> None:
+    """Draw headline figures as large metrics, with the change on the period before."""
+    for start in range(0, len(items), columns):
+        row = st.columns(columns)
+        for box, fig in zip(row, items[start : start + columns], strict=False):
+            box.metric(
+                fig.label,
+                fig.value,
+                f"{fig.change_previous} on {figures.previous}" if fig.change_previous else None,
+                delta_color="inverse" if fig.key in UP_IS_BAD else "normal",
+                help=f"{figures.year_ago}: {fig.year_ago}" if fig.year_ago != "n/a" else None,
+                border=True,
+            )
+
+
+def trend_chart(figures: MeetingFigures, big: bool) -> go.Figure:
+    """Incidents and referrals by month, with the notable months marked."""
+    monthly = figures.monthly
+    months = pd.PeriodIndex(monthly["month"], freq="M").to_timestamp()
+    chart = go.Figure()
+    for column, name, colour in (
+        ("incidents", "Incidents", "#1f4e79"),
+        ("referrals", "Referrals", "#c55a11"),
+    ):
+        values = pd.to_numeric(monthly[column].astype(str).str.replace(",", ""), errors="coerce")
+        chart.add_scatter(
+            x=months,
+            y=values,
+            name=name,
+            mode="lines+markers",
+            line={"width": 4, "color": colour},
+            marker={"size": 10},
+        )
+        if column == "incidents" and values.notna().any():
+            peak = values.idxmax()
+            chart.add_annotation(x=months[peak], y=values[peak], text="Peak", showarrow=True)
+    chart.update_layout(
+        font_size=22 if big else 16,
+        height=520 if big else 420,
+        legend={"orientation": "h", "y": 1.1},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        yaxis={"rangemode": "tozero", "title": None},
+    )
+    return chart
+
+
+def highlight(table: pd.DataFrame) -> Styler:
+    """Colour the best district green and the lowest red."""
+    colours = {"Best": "background-color: #d9f0d3", "Lowest": "background-color: #f8d7da"}
+    return table.style.apply(lambda row: [colours.get(row.iloc[-1], "")] * len(row), axis=1)
+
 
 viewer = current_viewer()
 version = loaders.data_version()
@@ -21,142 +101,182 @@ filters = sidebar.current()
 latest = loaders.latest_date(version)
 today = date.today()
 names = loaders.district_names(version)
-suppress = needs_suppression(viewer)
 k = disclosure_threshold(version)
-
-start, end = filters.window(latest)
-period = f"{start:%b %Y} to {end:%b %Y}" if start and end else "all data"
-st.title("Steering group summary")
-st.caption(f"Period: {period}. Figures compare with the period of the same length before.")
-
 try:
     scope = viewer.scope(filters.districts)
 except AccessDenied as refusal:
     st.error(str(refusal), icon=":material/block:")
     st.stop()
-chosen = replace(filters, districts=scope)
-incidents = loaders.events("incidents", chosen.event_filter(latest), version)
-referrals = loaders.events("referrals", chosen.event_filter(latest), version)
-previous_window = filters.previous_window(latest)
-previous_incidents = previous_referrals = None
-if previous_window is not None:
-    before = EventFilter(
-        start=previous_window[0],
-        end=previous_window[1],
-        categories=filters.types,
-        age_bands=filters.ages,
-        agencies=filters.agencies,
-        districts=scope,
-    )
-    previous_incidents = len(loaders.events("incidents", before, version))
-    previous_referrals = len(loaders.events("referrals", before, version))
 
-places = loaders.places(version)
-places = places.loc[places["district_code"].isin(scope)]
-with_incidents = places.loc[places["id"].isin(incidents["place_id"].dropna())]
-counts = [
-    "places",
-    "current",
-    "overdue_reviews",
-    "in_progress",
-    "actions_open",
-    "actions_done",
-    "actions_overdue",
-]
-if with_incidents.empty:
-    progress = pd.DataFrame(columns=["district_code", "district", *counts, "share_current"])
-    progress = progress.astype({c: int for c in counts})
-else:
-    progress = district_progress(
-        with_incidents,
-        loaders.assessments(version),
-        loaders.actions(version),  # counted only for the districts of these places
-        today=today,
-        district_names=names,
-    )
-
-
-def figure(n: int) -> str:
-    """Return a headline count as shown to this viewer (small counts hidden where needed)."""
-    shown = suppress_count(n, k=k) if suppress else n
-    return shown if isinstance(shown, str) else f"{shown:,}"
-
-
-def delta(current: int, previous: int | None) -> str | None:
-    """Return the change on the last period, unless it would give a small count away."""
-    if suppress and previous is not None and (0 < current < k or 0 < previous < k):
-        return None
-    return change(current, previous)
-
-
-c1, c2, c3, c4 = st.columns(4)
-c1.metric(
-    "Incidents",
-    figure(len(incidents)),
-    delta(len(incidents), previous_incidents),
-    delta_color="inverse",
+first, last = filters.months(latest)
+figures = loaders.meeting(
+    scope,
+    filters.types,
+    filters.ages,
+    filters.agencies,
+    (first, last),
+    needs_suppression(viewer),
+    k,
+    today,
+    version,
 )
-c2.metric(
-    "Referrals",
-    figure(len(referrals)),
-    delta(len(referrals), previous_referrals),
-    delta_color="inverse",
-)
-c3.metric("Places with incidents", figure(int(progress["places"].sum())))
-c4.metric("Actions overdue", figure(int(progress["actions_overdue"].sum())))
+presenting = bool(st.session_state.get("presenting"))
+if presenting:
+    st.html(PRESENT_STYLE)
+if not presenting:
+    st.title("Steering group summary")
+index = st.session_state.get("meeting_slide", 0)
+key, title = SLIDES[index]
 
-st.subheader("Incidents by month and type")
-if incidents.empty:
-    st.info("No incidents in this period for these filters.")
-else:
-    trend = monthly_counts(incidents, by="category")
-    if suppress:
-        # Hide small monthly counts (and those that would give them away) as gaps in the lines.
-        wide = trend.pivot(index="month", columns="category", values="count")
-        shown = suppress_table(wide, list(wide.columns), k=k)
-        trend = (
-            shown.apply(pd.to_numeric, errors="coerce")
-            .reset_index()
-            .melt(id_vars="month", var_name="category", value_name="count")
-        )
-    trend["category"] = trend["category"].map(EXPLOITATION_TYPES)
-    chart = px.line(
-        trend,
-        x="month",
-        y="count",
-        color="category",
-        markers=True,
-        labels={"month": "", "count": "Incidents", "category": "Type"},
-    )
-    chart.update_layout(font_size=16, legend_title_text="", height=420)
-    st.plotly_chart(chart, width="stretch", key="meeting_trend")
-    if suppress:
-        st.caption(f"Months with fewer than {k} incidents of a type are left out of the lines.")
-
-st.subheader("Progress by district")
-st.caption("Places with incidents in the period, and the state of their assessments.")
-if suppress:
-    shown = suppress_table(progress, counts, k=k)
-    hidden = shown[["places", "current"]].map(lambda v: isinstance(v, str)).any(axis=1)
-    shown["share_current"] = progress["share_current"].mask(hidden)
-    progress = shown.astype({c: str for c in counts})
-st.dataframe(
-    progress.drop(columns=["district_code"]),
-    hide_index=True,
+bar = st.columns([1, 1, 5, 1.4], vertical_alignment="center")
+bar[0].button(
+    "Previous",
+    icon=":material/arrow_back:",
+    on_click=step,
+    args=(-1,),
+    disabled=index == 0,
+    shortcut="Left",
     width="stretch",
-    column_config={
-        "district": "District",
-        "places": "Places",
-        "current": "Current assessment",
-        "overdue_reviews": "Review overdue",
-        "in_progress": "In progress",
-        "actions_open": "Actions open",
-        "actions_done": "Actions done",
-        "actions_overdue": "Actions overdue",
-        "share_current": st.column_config.ProgressColumn(
-            "Share assessed", format="percent", min_value=0, max_value=1
-        ),
-    },
 )
-if suppress:
+bar[1].button(
+    "Next",
+    icon=":material/arrow_forward:",
+    on_click=step,
+    args=(1,),
+    disabled=index == len(SLIDES) - 1,
+    shortcut="Right",
+    width="stretch",
+)
+bar[2].markdown(f"#### {figures.period} · slide {index + 1} of {len(SLIDES)}")
+if presenting:
+    bar[3].button(
+        "Leave full screen",
+        icon=":material/close_fullscreen:",
+        on_click=present,
+        args=(False,),
+        width="stretch",
+    )
+else:
+    bar[3].button(
+        "Present full screen",
+        icon=":material/slideshow:",
+        on_click=present,
+        args=(True,),
+        type="primary",
+        width="stretch",
+    )
+
+st.header(title)
+empty_note = f"No incidents in this period ({figures.period}) for these filters."
+if key == "headline":
+    if figures.empty:
+        st.info(empty_note, icon=":material/info:")
+    show_figures(figures.headline, figures)
+    st.table(pack.figure_table(figures.by_type, figures))
+elif key == "trends":
+    if figures.monthly[["incidents", "referrals"]].astype(str).isin(["0"]).all().all():
+        st.info(f"No incidents in the 12 months to {figures.period}.", icon=":material/info:")
+    else:
+        st.plotly_chart(trend_chart(figures, presenting), width="stretch", key="meeting_trend")
+        for note in figures.notes:
+            st.markdown(f"- {note}")
+    st.table(pack.monthly_table(figures))
+elif key == "districts":
+    st.caption("Flagged places in the period and the state of their assessments.")
+    st.table(highlight(pack.district_table(figures)))
+elif key == "emerging":
+    counts = [
+        Figure(f"emerging:{name}", f"{name} hot spot cells", f"{n:,}")
+        for name, n in figures.emerging.items()
+    ]
+    show_figures(counts, figures)
+    if figures.emerging_cells.empty:
+        st.info(f"No hot spots in the 12 months to {figures.period}.", icon=":material/info:")
+    else:
+        picture = loaders.meeting_map(figures, (scope, filters.types, first, last), version)
+        st.image(picture, width=720 if presenting else 560)
+elif key == "decisions":
+    table = pack.decisions(figures)
+    if table.empty:
+        st.info("No flagged place is waiting for an assessment.", icon=":material/info:")
+    else:
+        st.caption(f"The {len(table)} highest-ranked flagged places without a current assessment.")
+        st.table(table)
+elif key == "framework":
+    framework = pack.framework_table(figures)
+    st.table(framework)
+    st.download_button(
+        "Download the performance framework (CSV)",
+        framework.to_csv(index=False).encode("utf-8-sig"),
+        file_name=f"performance-framework-{last}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+if figures.suppressed:
     st.caption(legend(k))
+if presenting and loaders.demo(version) is not None:
+    st.caption("Synthetic demonstration data: no real incident, place or assessment is shown.")
+
+if not presenting:
+    st.divider()
+    st.subheader("Export the pack")
+    st.caption(
+        "The same slides as a web page and a PDF to attach to the minutes, and every figure "
+        "as a spreadsheet (CSV)."
+    )
+    if st.button("Export pack", icon=":material/file_export:"):
+        batches = loaders.import_batches(version)
+        context = pack.pack_context(
+            filters=filters.describe(names),
+            latest=latest,
+            last_import=None if batches.empty else pd.Timestamp(batches["created_at"].max()),
+            demo=loaders.demo(version) is not None,
+            approximate=loaders.districts(version)["source"].str.contains("pprox").any(),
+            audience=f"{ROLES[viewer.role]} ({viewer.username})",
+            now=datetime.now(),
+        )
+        try:
+            with st.spinner("Making the pack..."):
+                deck = pack.slides(
+                    figures,
+                    loaders.districts(version).loc[lambda d: d["code"].isin(scope)],
+                    map_png=None
+                    if figures.emerging_cells.empty
+                    else loaders.meeting_map(figures, (scope, filters.types, first, last), version),
+                )
+                st.session_state["meeting_pack"] = {
+                    "html": pack.pack_html(figures, context, deck).encode("utf-8"),
+                    "pdf": pack.pack_pdf(figures, context, deck),
+                    "csv": pack.pack_csv(figures),
+                    "stem": f"meeting-pack-{first}-to-{last}",
+                    "for": (scope, filters, first, last),
+                }
+        except Exception as error:
+            st.session_state.pop("meeting_pack", None)
+            st.error(
+                f"The pack could not be made ({error}). Nothing was saved; try again, or tell "
+                "your data officer if it keeps failing.",
+                icon=":material/error:",
+            )
+    made = st.session_state.get("meeting_pack")
+    if made and made["for"] == (scope, filters, first, last):
+        files = st.columns(3)
+        for box, (kind, mime, words) in zip(
+            files,
+            (
+                ("html", "text/html", "Web page (HTML)"),
+                ("pdf", "application/pdf", "PDF"),
+                ("csv", "text/csv", "Figures (CSV)"),
+            ),
+            strict=True,
+        ):
+            box.download_button(
+                words,
+                made[kind],
+                file_name=f"{made['stem']}.{kind}",
+                mime=mime,
+                icon=":material/download:",
+                key=f"pack_{kind}",
+            )
+    with st.expander("Every figure of this meeting"):
+        st.dataframe(figures_table(figures), hide_index=True, width="stretch")

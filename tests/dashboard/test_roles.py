@@ -10,13 +10,10 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -232,39 +229,6 @@ def test_an_officer_sees_only_their_districts_with_small_counts_hidden(demo_data
     lead = _as("lead", "places.py").dataframe[0].value
     assert len(set(lead["District"])) > 2
     assert _small(lead["Incidents in period"]), "the lead sees exact small counts"
-
-
-def test_a_viewer_sees_the_meeting_with_small_counts_hidden(demo_database):
-    at = _as("viewer", "meeting.py", {"period": "month"})
-    progress = at.dataframe[0].value
-    counts = progress.drop(columns=["district", "share_current"])
-    for column in counts:
-        assert _small(counts[column]) == [], column
-    assert "<5" in set(counts.to_numpy().ravel())
-    for metric in at.metric:
-        assert _small(pd.Series([metric.value.replace(",", "")])) == [], metric.label
-    lead = _as("lead", "meeting.py", {"period": "month"}).dataframe[0].value
-    assert any(_small(lead[c]) for c in counts.columns), "the lead sees exact small counts"
-
-
-def test_a_viewer_chart_has_no_small_monthly_counts(demo_database):
-    # One district, two types: the lead's lines have months of 1 to 4.
-    query = {"period": "year", "districts": "E07000196", "types": "online_exploitation,cse"}
-    at = _as("viewer", "meeting.py", query)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    values = np.concatenate([_plotly_values(trace["y"]) for trace in spec["data"]])
-    values = values[~np.isnan(values)]
-    assert values.size and not ((values > 0) & (values < 5)).any()
-    lead = json.loads(_as("lead", "meeting.py", query).get("plotly_chart")[0].proto.spec)
-    exact = np.concatenate([_plotly_values(trace["y"]) for trace in lead["data"]])
-    assert ((exact > 0) & (exact < 5)).any(), "the lead's chart has no small counts to hide"
-
-
-def _plotly_values(y: list | dict) -> np.ndarray:
-    """Return a trace's values, decoding Plotly's typed-array form ({dtype, bdata})."""
-    if isinstance(y, dict):
-        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).astype(float)
-    return np.array([np.nan if v is None else v for v in y], dtype=float)
 
 
 def test_a_link_naming_another_district_is_refused_and_audited(demo_database):

@@ -1,0 +1,493 @@
+"""The meeting pack: the meeting's slides as a self-contained HTML file, a PDF and a CSV.
+
+Every number comes from one :class:`store.meeting.MeetingFigures`, the object the Meeting
+page draws, so the pack says what the screen said. Charts and the map are PNG images drawn
+by :mod:`dashboard.charts`; the HTML embeds them as data URIs (no script, no link out), and
+the PDF is written by fpdf2 with the DejaVu Sans font that ships with matplotlib. No
+Streamlit here, and no browser.
+
+:func:`write_pack` writes the three files for the command line: each to a temporary file
+first, renamed into place only when all three are complete; on a failure every file of
+this pack is removed again, so nothing half-written is left.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib
+import pandas as pd
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from dashboard.charts import emerging_map_png, trend_png
+from store.disclosure import legend
+from store.meeting import SLIDES, Figure, MeetingFigures, figures_table
+
+__all__ = [
+    "PackContext",
+    "PackError",
+    "Slide",
+    "pack_context",
+    "pack_csv",
+    "pack_html",
+    "pack_pdf",
+    "slides",
+    "write_pack",
+]
+
+_FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+class PackError(RuntimeError):
+    """The pack could not be made; the message says why, and nothing was written."""
+
+
+@dataclass(frozen=True)
+class PackContext:
+    """What the pack says about itself: what it shows, for whom, and how fresh.
+
+    Attributes
+    ----------
+    title
+        The pack's title, e.g. ``"Child exploitation steering group"``.
+    filters
+        The filters in words, e.g. ``"All exploitation types; all districts"``.
+    freshness
+        The data's freshness, e.g. ``"Incidents to 31 Oct 2026; last import 2 Nov 2026"``.
+    attribution
+        Sources and licences of the data and the boundaries.
+    audience
+        Who the figures were disclosed for, e.g. ``"Steering group (aggregates only)"``.
+    generated
+        When the pack was made, in words.
+    """
+
+    title: str
+    filters: str
+    freshness: str
+    attribution: str
+    audience: str
+    generated: str
+
+
+def pack_context(
+    *,
+    filters: str,
+    latest: date,
+    last_import: date | None,
+    demo: bool,
+    approximate: bool,
+    audience: str,
+    now: datetime,
+    title: str = "Child exploitation steering group",
+) -> PackContext:
+    """Return what the pack says about itself, from plain facts about the data.
+
+    Examples
+    --------
+    >>> c = pack_context(filters="All", latest=date(2026, 10, 31), last_import=None, demo=True,
+    ...                  approximate=True, audience="Steering group", now=datetime(2026, 11, 2))
+    >>> c.freshness
+    'incidents to 31 Oct 2026'
+    """
+    attribution = (
+        "Boundaries: Office for National Statistics, contains OS data © Crown copyright and "
+        "database right. Postcodes: ONS Postcode Directory (Open Government Licence v3.0)."
+    )
+    if approximate:
+        attribution += " District outlines are approximate, built from postcode centroids."
+    if demo:
+        attribution = "Synthetic demonstration data: no real incident is shown. " + attribution
+    freshness = f"incidents to {latest:%d %b %Y}"
+    if last_import is not None:
+        freshness += f"; last import {last_import:%d %b %Y}"
+    return PackContext(
+        title=title,
+        filters=filters,
+        freshness=freshness,
+        attribution=attribution,
+        audience=audience,
+        generated=f"{now:%d %b %Y %H:%M}",
+    )
+
+
+@dataclass(frozen=True)
+class Slide:
+    """One slide as the pack draws it: a title and blocks in order.
+
+    Each block is ``("figures", list[Figure])``, ``("text", list[str])``,
+    ``("table", DataFrame)`` or ``("image", bytes)``.
+    """
+
+    key: str
+    title: str
+    blocks: list[tuple[str, object]] = field(default_factory=list)
+
+
+def decisions(figures: MeetingFigures) -> pd.DataFrame:
+    """Return the places for decision with their headings as shown."""
+    shown = figures.decisions
+    return pd.DataFrame(
+        {
+            "Rank": shown["rank"].astype(str),
+            "Place": shown["name"],
+            "District": shown["district"],
+            "Category": shown["category"],
+            "Incidents": shown["incidents"],
+            "Why flagged": shown["reason"],
+            "Status": shown["status"],
+        }
+    )
+
+
+def district_table(figures: MeetingFigures) -> pd.DataFrame:
+    """Return the district progress table with its headings as shown."""
+    table = figures.districts
+    mark = {"best": "Best", "worst": "Lowest", "": ""}
+    return pd.DataFrame(
+        {
+            "District": table["district"],
+            "Flagged places": table["places"],
+            "Share assessed": table["share_assessed"],
+            "Current": table["current"],
+            "Review overdue": table["overdue_reviews"],
+            "Not assessed": table["not_assessed"],
+            "Actions open": table["actions_open"],
+            "Actions done": table["actions_done"],
+            "Actions overdue": table["actions_overdue"],
+            "": [mark[m] for m in table["mark"]],
+        }
+    )
+
+
+FRAMEWORK_HEADINGS: dict[str, str] = {
+    "month": "Month",
+    "incidents": "Incidents",
+    "referrals": "Referrals",
+    "flagged_places": "Flagged places",
+    "flagged_assessed": "Flagged and assessed",
+    "share_assessed": "Share assessed",
+    "assessments_approved": "Assessments completed",
+    "actions_done": "Actions done",
+    "actions_overdue": "Actions overdue",
+}
+"""Headings of the performance framework table."""
+
+
+def framework_table(figures: MeetingFigures) -> pd.DataFrame:
+    """Return the performance framework with its headings as shown."""
+    table = figures.framework[list(FRAMEWORK_HEADINGS)].rename(columns=FRAMEWORK_HEADINGS)
+    table["Month"] = pd.PeriodIndex(table["Month"], freq="M").strftime("%b %Y")
+    return table
+
+
+def monthly_table(figures: MeetingFigures) -> pd.DataFrame:
+    """Return the monthly counts with months as words, for under the trend chart."""
+    table = figures.monthly.rename(columns={"month": "Month", "incidents": "All incidents"})
+    table = table.rename(columns={"referrals": "Referrals"})
+    table["Month"] = pd.PeriodIndex(table["Month"], freq="M").strftime("%b %Y")
+    return table
+
+
+def slides(
+    figures: MeetingFigures, districts: gpd.GeoDataFrame, *, map_png: bytes | None = None
+) -> list[Slide]:
+    """Return the pack's slides, in the order of :data:`store.meeting.SLIDES`.
+
+    Parameters
+    ----------
+    figures
+        The meeting's figures.
+    districts
+        District outlines for the map.
+    map_png
+        The emerging hot spot map, when already drawn.
+    """
+    titles = dict(SLIDES)
+    empty = ("text", [f"No incidents in this period ({figures.period}) for these filters."])
+    out = []
+    for key, title in SLIDES:
+        slide = Slide(key, title)
+        if key == "headline":
+            slide.blocks.append(("figures", figures.headline))
+            slide.blocks.append(("table", figure_table(figures.by_type, figures)))
+        elif key == "trends":
+            chart = trend_png(figures)
+            slide.blocks.append(("image", chart) if chart else empty)
+            if figures.notes:
+                slide.blocks.append(("text", figures.notes))
+            slide.blocks.append(("table", monthly_table(figures)))
+        elif key == "districts":
+            slide.blocks.append(
+                ("table", district_table(figures)) if not figures.districts.empty else empty
+            )
+        elif key == "emerging":
+            counts = [
+                Figure(f"emerging:{name}", f"{name} hot spot cells", f"{n:,}")
+                for name, n in figures.emerging.items()
+            ]
+            slide.blocks.append(("figures", counts))
+            picture = map_png or emerging_map_png(figures, districts)
+            slide.blocks.append(("image", picture))
+        elif key == "decisions":
+            table = decisions(figures)
+            slide.blocks.append(
+                ("table", table) if not table.empty else ("text", ["No places are waiting."])
+            )
+        elif key == "framework":
+            slide.blocks.append(("table", framework_table(figures)))
+        out.append(Slide(slide.key, titles[key], slide.blocks))
+    return out
+
+
+def figure_table(items: list[Figure], figures: MeetingFigures) -> pd.DataFrame:
+    """Return headline figures as a table: the period, the one before, a year before."""
+    return pd.DataFrame(
+        {
+            "Measure": [f.label for f in items],
+            figures.period: [f.value for f in items],
+            figures.previous: [f.previous for f in items],
+            "Change": [f.change_previous for f in items],
+            figures.year_ago: [f.year_ago for f in items],
+            "Change on a year": [f.change_year for f in items],
+        }
+    )
+
+
+def _notes(figures: MeetingFigures, context: PackContext) -> list[str]:
+    lines = [
+        f"Period: {figures.period}, compared with {figures.previous} and {figures.year_ago}.",
+        f"Filters: {context.filters}.",
+        f"Data: {context.freshness}.",
+        f"Prepared for: {context.audience}. Made {context.generated}.",
+    ]
+    if figures.suppressed:
+        lines.append(legend(figures.k))
+    lines.append(context.attribution)
+    return lines
+
+
+# HTML -----------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:"DejaVu Sans",Arial,sans-serif;color:#111;margin:0;background:#fff}
+section{page-break-after:always;padding:32px 48px;border-bottom:4px solid #1f4e79}
+h1{font-size:34px;margin:0 0 12px}h2{font-size:30px;margin:0 0 18px;color:#1f4e79}
+.figures{display:flex;flex-wrap:wrap;gap:16px;margin-bottom:20px}
+.figure{border:2px solid #1f4e79;border-radius:8px;padding:12px 18px;min-width:190px}
+.figure .label{font-size:16px}.figure .value{font-size:40px;font-weight:bold}
+.figure .change{font-size:14px;color:#333}
+table{border-collapse:collapse;font-size:15px;margin:12px 0}
+th,td{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#e8eef5}img{max-width:100%}p{font-size:16px}.notes p{font-size:13px}
+"""
+
+
+def _figures_html(items: list[Figure], figures: MeetingFigures) -> str:
+    cards = []
+    for fig in items:
+        changes = []
+        if fig.change_previous:
+            changes.append(f"{fig.change_previous} on {figures.previous}")
+        if fig.change_year:
+            changes.append(f"{fig.change_year} on {figures.year_ago}")
+        cards.append(
+            '<div class="figure">'
+            f'<div class="label">{html.escape(fig.label)}</div>'
+            f'<div class="value">{html.escape(fig.value)}</div>'
+            f'<div class="change">{html.escape("; ".join(changes))}</div></div>'
+        )
+    return f'<div class="figures">{"".join(cards)}</div>'
+
+
+def pack_html(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -> str:
+    """Return the pack as one self-contained HTML document (images inline, no scripts)."""
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(context.title)}: {html.escape(figures.period)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<section><h1>{html.escape(context.title)}</h1><h2>{html.escape(figures.period)}</h2>",
+        '<div class="notes">',
+        *(f"<p>{html.escape(line)}</p>" for line in _notes(figures, context)),
+        "</div></section>",
+    ]
+    for number, slide in enumerate(deck, start=1):
+        parts.append(f"<section><h2>{number}. {html.escape(slide.title)}</h2>")
+        for kind, content in slide.blocks:
+            if kind == "figures":
+                parts.append(_figures_html(content, figures))  # type: ignore[arg-type]
+            elif kind == "text":
+                parts.extend(f"<p>{html.escape(line)}</p>" for line in content)  # type: ignore[union-attr]
+            elif kind == "table":
+                parts.append(content.to_html(index=False, escape=True, border=0))  # type: ignore[union-attr]
+            elif kind == "image":
+                data = base64.b64encode(content).decode()  # type: ignore[arg-type]
+                parts.append(
+                    f'<img alt="{html.escape(slide.title)}" src="data:image/png;base64,{data}">'
+                )
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# PDF ------------------------------------------------------------------------------------
+
+
+class _Pdf(FPDF):
+    def __init__(self, footer_text: str) -> None:
+        super().__init__(orientation="landscape", unit="mm", format="A4")
+        self.footer_text = footer_text
+        self.add_font("DejaVu", "", str(_FONTS / "DejaVuSans.ttf"))
+        self.add_font("DejaVu", "B", str(_FONTS / "DejaVuSans-Bold.ttf"))
+        self.set_auto_page_break(auto=True, margin=14)
+
+    def footer(self) -> None:
+        self.set_y(-10)
+        self.set_font("DejaVu", "", 8)
+        self.cell(0, 5, f"{self.footer_text}   Page {self.page_no()}", align="R")
+
+
+_WIDTHS: dict[str, tuple[float, ...]] = {
+    "Measure": (3.2, 1, 1, 1.3, 1, 1.3),
+    "District": (2.2, 1, 1, 1, 1, 1, 1, 1, 1, 0.8),
+}
+
+
+def _pdf_table(pdf: _Pdf, table: pd.DataFrame) -> None:
+    size = 10 if len(table.columns) <= 9 else 9
+    pdf.set_font("DejaVu", "", size)
+    widths = _WIDTHS.get(str(table.columns[0]))
+    if "Why flagged" in table.columns:
+        size = 9
+        pdf.set_font("DejaVu", "", size)
+        widths = (10, 46, 32, 26, 18, 90, 34)
+    with pdf.table(
+        col_widths=widths,
+        headings_style=FontFace(emphasis="BOLD", fill_color=(232, 238, 245)),
+        line_height=size * 0.5,
+        text_align="LEFT",
+    ) as grid:
+        grid.row([str(c) for c in table.columns])
+        for values in table.astype(str).itertuples(index=False):
+            grid.row(list(values))
+    pdf.ln(3)
+
+
+def _pdf_figures(pdf: _Pdf, items: list[Figure], figures: MeetingFigures) -> None:
+    width = (pdf.w - pdf.l_margin - pdf.r_margin) / 4
+    for i, fig in enumerate(items):
+        if i % 4 == 0:
+            top = pdf.get_y() + (22 if i else 0)
+        x = pdf.l_margin + (i % 4) * width
+        pdf.set_xy(x, top)
+        pdf.set_font("DejaVu", "", 10)
+        pdf.cell(width - 4, 5, fig.label)
+        pdf.set_xy(x, top + 5)
+        pdf.set_font("DejaVu", "B", 22)
+        pdf.cell(width - 4, 10, fig.value)
+        pdf.set_xy(x, top + 15)
+        pdf.set_font("DejaVu", "", 7)
+        change = fig.change_previous and f"{fig.change_previous} on {figures.previous}"
+        pdf.cell(width - 4, 4, change)
+    pdf.set_xy(pdf.l_margin, top + 24)
+
+
+def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -> bytes:
+    """Return the pack as a PDF: a cover page, then one or more pages per slide."""
+    pdf = _Pdf(f"{context.title}: {figures.period}")
+    pdf.set_title(f"{context.title}: {figures.period}")
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 26)
+    pdf.multi_cell(0, 12, context.title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "B", 20)
+    pdf.multi_cell(0, 10, figures.period, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font("DejaVu", "", 11)
+    for line in _notes(figures, context):
+        pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    for number, slide in enumerate(deck, start=1):
+        pdf.add_page()
+        pdf.set_font("DejaVu", "B", 20)
+        pdf.cell(0, 12, f"{number}. {slide.title}", new_x="LMARGIN", new_y="NEXT")
+        for kind, content in slide.blocks:
+            if kind == "figures":
+                _pdf_figures(pdf, content, figures)  # type: ignore[arg-type]
+            elif kind == "text":
+                pdf.set_font("DejaVu", "", 11)
+                for line in content:  # type: ignore[union-attr]
+                    pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+            elif kind == "table":
+                _pdf_table(pdf, content)  # type: ignore[arg-type]
+            elif kind == "image":
+                room = pdf.h - pdf.get_y() - 16
+                if room < 60:
+                    pdf.add_page()
+                    room = pdf.h - pdf.get_y() - 16
+                pdf.image(io.BytesIO(content), h=min(room, 150), keep_aspect_ratio=True)  # type: ignore[arg-type]
+                pdf.ln(2)
+    return bytes(pdf.output())
+
+
+def pack_csv(figures: MeetingFigures) -> bytes:
+    """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel)."""
+    return figures_table(figures).to_csv(index=False).encode("utf-8-sig")
+
+
+def write_pack(
+    figures: MeetingFigures,
+    context: PackContext,
+    districts: gpd.GeoDataFrame,
+    folder: Path,
+    *,
+    stem: str = "meeting-pack",
+) -> list[Path]:
+    """Write ``stem``.html, ``stem``.pdf and ``stem``.csv into a folder, all or nothing.
+
+    Raises
+    ------
+    PackError
+        When a file cannot be made or written; no file of the pack is left behind.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PackError(f"There is no folder {folder} to write the meeting pack into.")
+    try:
+        deck = slides(figures, districts)
+        contents = {
+            "html": pack_html(figures, context, deck).encode("utf-8"),
+            "pdf": pack_pdf(figures, context, deck),
+            "csv": pack_csv(figures),
+        }
+    except Exception as error:  # a drawing or layout failure: report it, write nothing
+        raise PackError(
+            f"The meeting pack could not be made ({error}); nothing was written."
+        ) from error
+    staged: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for suffix, data in contents.items():
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".part")
+            staged.append((Path(temporary), folder / f"{stem}.{suffix}"))
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+        for temporary, final in staged:
+            os.replace(temporary, final)
+            placed.append(final)
+    except OSError as error:
+        for path in [*(t for t, _ in staged), *placed]:
+            path.unlink(missing_ok=True)
+        raise PackError(
+            f"The meeting pack could not be written to {folder} ({error.strerror or error}); "
+            "nothing was written."
+        ) from error
+    return [final for _, final in staged]

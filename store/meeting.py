@@ -1,0 +1,772 @@
+"""The figures of a steering-group meeting, computed once for the screen and the pack.
+
+Everything here is pure: it takes the frames the pages already read (incident and referral
+counts per spot from :func:`store.sites.read_sites`, the place register, assessments,
+actions) and returns :class:`MeetingFigures`, with every count already disclosed for the
+viewer (small counts shown as ``"<5"`` for roles without point access). The Meeting page
+draws these figures, and ``dashboard.pack`` writes the very same ones to HTML, PDF and CSV,
+so a number in the pack is the number on the screen.
+
+Definitions come from the shared modules, never from here: a *flagged place* is
+:func:`store.sites.flag_sites`, a *current assessment* :func:`store.measures.assessment_state`,
+an *overdue action* :func:`store.measures.overdue_actions`. The meeting works in whole
+calendar months; the period compares with the period of the same length just before it
+and with the same months a year earlier.
+
+Disclosure: the counts about children (incidents and referrals, in totals, by type, by
+month and in flag reasons) go through ``store.disclosure`` for roles without point access;
+tables of them get secondary suppression too. Counts of the partnership's own work (places,
+assessments, actions, grid cells) say nothing about any child and are shown as they are.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from geo.emerging import emerging_hotspots
+from geo.flags import period_label
+from geo.grid import Grid, cells_frame
+from geo.points import WGS84, HotspotWarning
+from store.assessments import suppress_reason
+from store.disclosure import suppress_count, suppress_table
+from store.measures import (
+    assessment_state,
+    change,
+    flagged_coverage,
+    overdue_actions,
+)
+from store.sites import TREND_MONTHS, as_points, flag_sites, read_sites, sites_in
+from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES, label
+
+__all__ = [
+    "DECISIONS_SHOWN",
+    "SLIDES",
+    "Figure",
+    "MeetingFigures",
+    "MeetingInputs",
+    "figures_for",
+    "figures_table",
+    "meeting_figures",
+    "month_range",
+    "read_inputs",
+]
+
+SLIDES: tuple[tuple[str, str], ...] = (
+    ("headline", "Headline figures"),
+    ("trends", "Trends by month"),
+    ("districts", "Progress by district"),
+    ("emerging", "Emerging hot spots"),
+    ("decisions", "Places for decision"),
+    ("framework", "Performance framework"),
+)
+"""The slides in order: (key, title). The screen and the pack both follow this list."""
+
+DECISIONS_SHOWN = 15
+"""Places listed for decision: the highest-ranked flagged places without a current assessment."""
+
+STATE_WORDS: dict[str, str] = {
+    "none": "Not assessed",
+    "draft": "Assessment in progress",
+    "current": "Assessed, current",
+    "overdue": "Review overdue",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline number as the viewer may see it, with its comparisons.
+
+    Attributes
+    ----------
+    key
+        A stable name, e.g. ``"incidents"`` or ``"incidents:cce"`` (for the CSV).
+    label
+        What it counts, in words.
+    value, previous, year_ago
+        As shown: a whole number with thousands separators, ``"<5"``, or ``"n/a"``
+        where there is no earlier period.
+    change_previous, change_year
+        The change on each, e.g. ``"+20 (+20%)"``; empty where it is not shown (no
+        earlier period, or it would give a small count away).
+    """
+
+    key: str
+    label: str
+    value: str
+    previous: str = "n/a"
+    year_ago: str = "n/a"
+    change_previous: str = ""
+    change_year: str = ""
+
+
+@dataclass(frozen=True)
+class MeetingInputs:
+    """What the meeting's figures are computed from (frames as the pages read them).
+
+    Attributes
+    ----------
+    incidents, referrals
+        :func:`store.sites.read_sites` rows for the viewer's chosen districts, ages and
+        agencies (every month; types are chosen here).
+    places
+        The register (``store.queries.load_places``) in the chosen districts.
+    assessments, actions
+        ``store.queries.load_assessments`` and ``load_actions`` in the chosen districts.
+    approvals
+        Approval date by assessment id (``store.assessments.approval_dates``).
+    grid
+        The hot-spot grid over the chosen districts.
+    district_names
+        ONS code to name.
+    districts
+        The districts in the meeting, each given a row of the progress table.
+    """
+
+    incidents: pd.DataFrame
+    referrals: pd.DataFrame
+    places: gpd.GeoDataFrame
+    assessments: pd.DataFrame
+    actions: pd.DataFrame
+    approvals: pd.Series
+    grid: Grid
+    district_names: dict[str, str]
+    districts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeetingFigures:
+    """Every figure of a meeting, disclosed for the viewer.
+
+    Attributes
+    ----------
+    period, previous, year_ago
+        Labels such as ``"Aug-Oct 2026"``.
+    headline
+        The headline :class:`Figure` list (totals first).
+    by_type
+        Incidents and referrals by exploitation type.
+    monthly
+        Months as rows (``month`` as ``"YYYY-MM"``), incidents by type, ``incidents``
+        (all types) and ``referrals``; small counts shown as text for suppressed roles.
+    notes
+        Plain-English notes on notable months, for the trend chart.
+    districts
+        Progress by district (:func:`store.measures.flagged_coverage`), counts disclosed,
+        ``share_assessed`` as text (e.g. ``"40%"``), with ``best`` / ``worst`` marks.
+    emerging
+        Number of grid cells in each simple emerging category.
+    emerging_cells
+        The hot cells (WGS84) with ``simple_category``, for the map.
+    decisions
+        The places for decision: the :data:`DECISIONS_SHOWN` highest-ranked flagged places
+        without a current assessment, best first: ``rank``, ``id``, ``name``,
+        ``district``, ``category``, ``incidents``, ``reason``, ``status``, and the point.
+    framework
+        The performance framework: one row per month (see :func:`framework_table`).
+    suppressed
+        True when small counts are hidden for this viewer.
+    """
+
+    period: str
+    previous: str
+    year_ago: str
+    first: str
+    last: str
+    headline: list[Figure]
+    by_type: list[Figure]
+    monthly: pd.DataFrame
+    notes: list[str]
+    districts: pd.DataFrame
+    emerging: dict[str, int]
+    emerging_cells: gpd.GeoDataFrame
+    decisions: gpd.GeoDataFrame
+    framework: pd.DataFrame
+    suppressed: bool
+    k: int = 5
+    empty: bool = field(default=False)
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """Return the months from ``first`` to ``last`` inclusive, as ``"YYYY-MM"``.
+
+    Examples
+    --------
+    >>> month_range("2025-11", "2026-01")
+    ['2025-11', '2025-12', '2026-01']
+    """
+    return [str(p) for p in pd.period_range(first, last, freq="M")]
+
+
+def _shift(month: str, months: int) -> str:
+    return str(pd.Period(month, freq="M") + months)
+
+
+def _total(sites: pd.DataFrame, first: str, last: str, types: tuple[str, ...] = ()) -> int:
+    return int(sites_in(sites, types=types, first=first, last=last)["n"].sum())
+
+
+class _Discloser:
+    """Formats counts for one viewer (the single place a meeting number becomes text)."""
+
+    def __init__(self, suppressed: bool, k: int) -> None:
+        self.suppressed, self.k = suppressed, k
+
+    def count(self, n: int) -> str:
+        shown = suppress_count(int(n), k=self.k) if self.suppressed else int(n)
+        return shown if isinstance(shown, str) else f"{shown:,}"
+
+    def delta(self, current: int, previous: int | None) -> str:
+        if previous is None:
+            return ""
+        if self.suppressed and (0 < current < self.k or 0 < previous < self.k):
+            return ""
+        return change(current, previous) or ""
+
+    def figure(
+        self,
+        key: str,
+        text: str,
+        now: int,
+        before: int | None,
+        year: int | None,
+        *,
+        about_children: bool = True,
+    ) -> Figure:
+        show = self if about_children else _Discloser(False, self.k)
+        return Figure(
+            key=key,
+            label=text,
+            value=show.count(now),
+            previous="n/a" if before is None else show.count(before),
+            year_ago="n/a" if year is None else show.count(year),
+            change_previous=show.delta(now, before),
+            change_year=show.delta(now, year),
+        )
+
+
+def _approved_on(inputs: MeetingInputs) -> pd.Series:
+    """Approval date per approved assessment: the audit log's, else its assessment date."""
+    approved = inputs.assessments.loc[inputs.assessments["status"].isin(["approved", "superseded"])]
+    logged = pd.to_datetime(inputs.approvals.reindex(approved["id"].to_numpy()).to_numpy())
+    when = pd.Series(logged).fillna(pd.Series(pd.to_datetime(approved["assessed_on"]).to_numpy()))
+    return pd.Series(when.to_numpy(), index=approved["id"].to_numpy())
+
+
+def _in_months(dates: pd.Series, first: str, last: str) -> pd.Series:
+    month = pd.to_datetime(dates).dt.to_period("M").astype(str)
+    return dates.notna() & (month >= first) & (month <= last)
+
+
+def _done(actions: pd.DataFrame, first: str, last: str) -> int:
+    """Actions marked done with a completion date in the months."""
+    finished = _in_months(actions["completed_on"], first, last)
+    return int(((actions["status"] == "done") & finished).sum())
+
+
+def _month_end(month: str) -> pd.Timestamp:
+    return pd.Period(month, freq="M").end_time.normalize()
+
+
+def _overdue_at(actions: pd.DataFrame, day: pd.Timestamp) -> int:
+    """Actions due before ``day`` and not completed by then (open now or completed later)."""
+    late = actions["due_on"] < day
+    not_done = (actions["status"] == "open") | (
+        (actions["status"] == "done") & (actions["completed_on"] > day)
+    )
+    return int((late & not_done & actions["created"].le(day)).sum())
+
+
+def _flags(inputs: MeetingInputs, types: tuple[str, ...], first: str, last: str) -> pd.DataFrame:
+    return flag_sites(
+        inputs.places, sites_in(inputs.incidents, types=types), inputs.grid, first=first, last=last
+    )
+
+
+def _emerging(
+    inputs: MeetingInputs, types: tuple[str, ...], last: str
+) -> tuple[dict[str, int], gpd.GeoDataFrame, int, int]:
+    first = _shift(last, -(TREND_MONTHS - 1))
+    points = as_points(sites_in(inputs.incidents, types=types, first=first, last=last))
+    counts = dict.fromkeys(("Persistent", "Emerging", "Former", "Intermittent"), 0)
+    empty = gpd.GeoDataFrame({"simple_category": []}, geometry=[], crs=WGS84)
+    if points.empty or inputs.grid.n_cells < 3:
+        return counts, empty, 0, 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HotspotWarning)
+        result = emerging_hotspots(
+            points,
+            inputs.grid,
+            freq="month",
+            window=pd.period_range(first, last, freq="M"),
+            weight_column="n",
+        )
+    simple = pd.Series(result.simple_category)
+    for name in counts:
+        counts[name] = int((simple == name).sum())
+    shown = np.flatnonzero(simple.isin(list(counts)).to_numpy())
+    cells = cells_frame(inputs.grid, {"simple_category": result.simple_category}, crs=WGS84)
+    new = int((result.category == "New Hot Spot").sum())
+    rising = int((result.category == "Intensifying Hot Spot").sum())
+    return counts, cells.iloc[shown].reset_index(drop=True), new, rising
+
+
+def _notes(totals: pd.Series, show: _Discloser) -> list[str]:
+    """Notable months of the total: the peak, and months well above the three before."""
+    notes: list[str] = []
+    if totals.sum() == 0:
+        return notes
+    peak = totals.idxmax()
+    notes.append(
+        f"Peak: {show.count(int(totals[peak]))} incidents in "
+        f"{pd.Period(peak, freq='M').strftime('%b %Y')}."
+    )
+    values = totals.to_numpy()
+    for i in range(3, len(values)):
+        before = values[i - 3 : i].mean()
+        if before > 0 and values[i] >= 1.25 * before and values[i] - before >= show.k:
+            month = pd.Period(totals.index[i], freq="M").strftime("%b %Y")
+            notes.append(
+                f"{month}: {show.count(int(values[i]))} incidents, "
+                f"{(values[i] / before - 1):.0%} above the three months before."
+            )
+    return notes
+
+
+def read_inputs(
+    engine: Engine,
+    districts: tuple[str, ...],
+    *,
+    ages: tuple[str, ...] = (),
+    agencies: tuple[str, ...] = (),
+    grid: Grid,
+    district_names: dict[str, str],
+) -> MeetingInputs:
+    """Read what the meeting needs for some districts (the caller checks the viewer's scope).
+
+    Parameters
+    ----------
+    engine
+        The database.
+    districts
+        ONS codes of the districts in the meeting.
+    ages, agencies
+        Age bands and source agencies chosen (all when empty).
+    grid
+        The hot-spot grid over these districts.
+    district_names
+        ONS code to name.
+    """
+    from store import queries
+    from store.access import Viewer
+    from store.assessments import approval_dates
+
+    return MeetingInputs(
+        incidents=read_sites(engine, districts, ages=ages, agencies=agencies),
+        referrals=read_sites(engine, districts, kind="referrals", ages=ages, agencies=agencies),
+        places=queries.load_places(engine, districts),
+        assessments=queries.load_assessments(engine, districts),
+        actions=queries.load_actions(engine, districts),
+        approvals=approval_dates(engine, Viewer("meeting", "lead", districts)),
+        grid=grid,
+        district_names=district_names,
+        districts=districts,
+    )
+
+
+def figures_for(
+    engine: Engine,
+    districts: tuple[str, ...],
+    *,
+    first: str,
+    last: str,
+    today: date,
+    suppressed: bool,
+    k: int = 5,
+    types: tuple[str, ...] = (),
+    ages: tuple[str, ...] = (),
+    agencies: tuple[str, ...] = (),
+    grid: Grid | None = None,
+) -> MeetingFigures:
+    """Read the stored data and compute the meeting's figures (see :func:`meeting_figures`).
+
+    ``districts`` must already be limited to the viewer's scope. The grid is the default
+    250 m British National Grid over the districts unless one is given.
+    """
+    from geo.grid import build_grid
+    from store import queries
+
+    outlines = queries.load_districts(engine)
+    names = dict(zip(outlines["code"], outlines["name"], strict=True))
+    if grid is None:
+        grid = build_grid(outlines.loc[outlines["code"].isin(districts)])
+    inputs = read_inputs(
+        engine, districts, ages=ages, agencies=agencies, grid=grid, district_names=names
+    )
+    return meeting_figures(
+        inputs,
+        first=first,
+        last=last,
+        types=types,
+        today=today,
+        suppressed=suppressed,
+        k=k,
+    )
+
+
+def framework_table(
+    inputs: MeetingInputs,
+    *,
+    types: tuple[str, ...],
+    last: str,
+    months: int,
+    today: date,
+) -> pd.DataFrame:
+    """Return the performance framework: the meeting's measures month by month (raw counts).
+
+    Parameters
+    ----------
+    inputs
+        The meeting's frames.
+    types
+        Exploitation types chosen (all when empty).
+    last
+        The last month, ``"YYYY-MM"``.
+    months
+        How many months back from ``last``.
+    today
+        Months after today's month are not counted for assessments and actions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per month: ``month``, ``incidents``, ``referrals``, ``flagged_places``
+        (flagged over the three months to the month's end), ``flagged_assessed`` (of those,
+        with an approved assessment on or before the month's end), ``share_assessed``,
+        ``assessments_approved``, ``actions_done`` and ``actions_overdue`` (open past
+        their due date at the month's end).
+    """
+    approved_on = _approved_on(inputs)
+    place_of = inputs.assessments.set_index("id")["place_id"]
+    assessed_on = pd.to_datetime(inputs.assessments.set_index("id")["assessed_on"])
+    created = assessed_on.reindex(inputs.actions["assessment_id"].to_numpy()).to_numpy()
+    actions = inputs.actions.assign(created=created)
+    rows = []
+    for month in month_range(_shift(last, -(months - 1)), last):
+        end = _month_end(month)
+        flags = _flags(inputs, types, _shift(month, -2), month)
+        assessed = set(place_of.reindex(approved_on.index[approved_on <= end]).dropna())
+        flagged_assessed = int(flags["id"].isin(assessed).sum())
+        rows.append(
+            {
+                "month": month,
+                "incidents": _total(inputs.incidents, month, month, types),
+                "referrals": _total(inputs.referrals, month, month, types),
+                "flagged_places": len(flags),
+                "flagged_assessed": flagged_assessed,
+                "share_assessed": flagged_assessed / len(flags) if len(flags) else np.nan,
+                "assessments_approved": int(
+                    ((approved_on.dt.to_period("M").astype(str)) == month).sum()
+                ),
+                "actions_done": int(
+                    (
+                        (actions["status"] == "done")
+                        & _in_months(actions["completed_on"], month, month)
+                    ).sum()
+                ),
+                "actions_overdue": _overdue_at(actions, end)
+                if pd.Period(month, freq="M") <= pd.Period(today, freq="M")
+                else 0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+_DISTRICT_COUNTS = [
+    "places",
+    "current",
+    "overdue_reviews",
+    "not_assessed",
+    "actions_open",
+    "actions_done",
+    "actions_overdue",
+]
+
+_FRAMEWORK_COUNTS = [
+    "incidents",
+    "referrals",
+    "flagged_places",
+    "flagged_assessed",
+    "assessments_approved",
+    "actions_done",
+    "actions_overdue",
+]
+
+
+def meeting_figures(
+    inputs: MeetingInputs,
+    *,
+    first: str,
+    last: str,
+    types: tuple[str, ...] = (),
+    today: date,
+    suppressed: bool,
+    k: int = 5,
+    framework_months: int = 12,
+) -> MeetingFigures:
+    """Compute every figure of the meeting for one viewer.
+
+    Parameters
+    ----------
+    inputs
+        The frames (see :class:`MeetingInputs`), already limited to the viewer's chosen
+        districts, age bands and agencies.
+    first, last
+        The period's first and last months, ``"YYYY-MM"``.
+    types
+        Exploitation types chosen (all when empty).
+    today
+        The date against which reviews and actions are due.
+    suppressed, k
+        Whether this viewer's counts from 1 to k-1 are hidden (``"<k"``).
+    framework_months
+        Months in the performance framework, ending with ``last``.
+
+    Returns
+    -------
+    MeetingFigures
+        Every figure, ready to show.
+    """
+    show = _Discloser(suppressed, k)
+    length = len(month_range(first, last))
+    prev_first, prev_last = _shift(first, -length), _shift(first, -1)
+    year_first, year_last = _shift(first, -12), _shift(last, -12)
+    oldest = inputs.incidents["month"].min() if not inputs.incidents.empty else first
+    has_previous = oldest <= prev_first
+    has_year = oldest <= year_first
+
+    def compare(sites: pd.DataFrame, chosen: tuple[str, ...]) -> tuple[int, int | None, int | None]:
+        return (
+            _total(sites, first, last, chosen),
+            _total(sites, prev_first, prev_last, chosen) if has_previous else None,
+            _total(sites, year_first, year_last, chosen) if has_year else None,
+        )
+
+    flags = _flags(inputs, types, first, last)
+    flags_before = _flags(inputs, types, prev_first, prev_last) if has_previous else None
+    flags_year = _flags(inputs, types, year_first, year_last) if has_year else None
+    emerging, cells, new, rising = _emerging(inputs, types, last)
+
+    approved_on = _approved_on(inputs)
+    actions = inputs.actions
+
+    def approved(a: str, b: str) -> int:
+        return int(_in_months(pd.Series(approved_on.to_numpy()), a, b).sum())
+
+    def done(a: str, b: str) -> int:
+        return int(
+            ((actions["status"] == "done") & _in_months(actions["completed_on"], a, b)).sum()
+        )
+
+    headline = [
+        show.figure("incidents", "Incidents", *compare(inputs.incidents, types)),
+        show.figure("referrals", "Referrals", *compare(inputs.referrals, types)),
+        show.figure(
+            "flagged_places",
+            "Flagged places",
+            len(flags),
+            None if flags_before is None else len(flags_before),
+            None if flags_year is None else len(flags_year),
+            about_children=False,
+        ),
+        show.figure("new_hot_spots", "New hot spots", new, None, None, about_children=False),
+        show.figure(
+            "intensifying_hot_spots",
+            "Intensifying hot spots",
+            rising,
+            None,
+            None,
+            about_children=False,
+        ),
+        show.figure(
+            "assessments_approved",
+            "Assessments completed",
+            approved(first, last),
+            approved(prev_first, prev_last) if has_previous else None,
+            approved(year_first, year_last) if has_year else None,
+            about_children=False,
+        ),
+        show.figure(
+            "actions_done",
+            "Actions done",
+            done(first, last),
+            done(prev_first, prev_last) if has_previous else None,
+            done(year_first, year_last) if has_year else None,
+            about_children=False,
+        ),
+        show.figure(
+            "actions_overdue",
+            "Actions overdue",
+            int(overdue_actions(actions, today=today).sum()),
+            None,
+            None,
+            about_children=False,
+        ),
+    ]
+    chosen_types = types or tuple(EXPLOITATION_TYPES)
+    by_type = [
+        show.figure(
+            f"{kind}:{code}",
+            f"{label(EXPLOITATION_TYPES, code)} ({kind})",
+            *compare(sites, (code,)),
+        )
+        for kind, sites in (("incidents", inputs.incidents), ("referrals", inputs.referrals))
+        for code in chosen_types
+    ]
+
+    trend_first = _shift(last, -(TREND_MONTHS - 1))
+    months = month_range(trend_first, last)
+    counted = sites_in(inputs.incidents, types=types, first=trend_first, last=last)
+    wide = counted.pivot_table(
+        index="month", columns="category", values="n", aggfunc="sum", fill_value=0
+    ).reindex(index=months, columns=list(chosen_types), fill_value=0)
+    wide.columns = [label(EXPLOITATION_TYPES, c) for c in wide.columns]
+    totals = wide.sum(axis=1)
+    referrals = (
+        sites_in(inputs.referrals, types=types, first=trend_first, last=last)
+        .groupby("month")["n"]
+        .sum()
+        .reindex(months, fill_value=0)
+    )
+    monthly = wide.assign(incidents=totals, referrals=referrals).astype(int)
+    notes = _notes(totals, show)
+    if suppressed:
+        monthly = suppress_table(monthly, list(monthly.columns), k=k)
+    monthly = monthly.rename_axis("month").reset_index()
+
+    flagged = pd.DataFrame(flags.drop(columns="geometry"))
+    districts = flagged_coverage(
+        flagged,
+        inputs.assessments,
+        inputs.actions,
+        today=today,
+        district_names=inputs.district_names,
+    )
+    districts = _every_district(districts, inputs)
+    districts = _mark_best_and_worst(districts)
+    districts = districts.assign(
+        share_assessed=["n/a" if pd.isna(v) else f"{v:.0%}" for v in districts["share_current"]]
+    )
+    for column in _DISTRICT_COUNTS:
+        districts[column] = [f"{int(v):,}" for v in districts[column]]
+
+    state = assessment_state(inputs.assessments, today=today).set_index("place_id")["state"]
+    status = pd.Series([state.get(i, "none") for i in flags["id"]], index=flags.index)
+    waiting = flags.loc[status != "current"].head(DECISIONS_SHOWN)
+    decisions = waiting.assign(
+        district=[inputs.district_names.get(c, c) for c in waiting["district_code"]],
+        category=[label(PLACE_CATEGORIES, c) for c in waiting["category"]],
+        incidents=[show.count(int(n)) for n in waiting["incidents"]],
+        reason=[suppress_reason(r, k=k) if suppressed else r for r in waiting["reason"]],
+        status=[STATE_WORDS[status[i]] for i in waiting.index],
+    )[["rank", "id", "name", "district", "category", "incidents", "reason", "status", "geometry"]]
+
+    framework = framework_table(
+        inputs, types=types, last=last, months=framework_months, today=today
+    )
+    if suppressed:
+        framework = suppress_table(framework, ["incidents", "referrals"], k=k)
+    framework["share_assessed"] = [
+        "n/a" if pd.isna(v) else f"{v:.0%}" for v in framework["share_assessed"]
+    ]
+    for column in _FRAMEWORK_COUNTS:
+        framework[column] = [v if isinstance(v, str) else f"{int(v):,}" for v in framework[column]]
+
+    first_p, last_p = pd.Period(first, freq="M"), pd.Period(last, freq="M")
+    return MeetingFigures(
+        period=period_label(first_p, last_p),
+        previous=period_label(pd.Period(prev_first, freq="M"), pd.Period(prev_last, freq="M")),
+        year_ago=period_label(pd.Period(year_first, freq="M"), pd.Period(year_last, freq="M")),
+        first=first,
+        last=last,
+        headline=headline,
+        by_type=by_type,
+        monthly=monthly,
+        notes=notes,
+        districts=districts.drop(columns=["share_current"]),
+        emerging=emerging,
+        emerging_cells=cells,
+        decisions=decisions,
+        framework=framework,
+        suppressed=suppressed,
+        k=k,
+        empty=_total(inputs.incidents, first, last, types) == 0,
+    )
+
+
+def _every_district(table: pd.DataFrame, inputs: MeetingInputs) -> pd.DataFrame:
+    """Give every district of the meeting a row, with zeros where nothing was flagged."""
+    missing = [c for c in inputs.districts if c not in set(table["district_code"])]
+    if not missing:
+        return table
+    zeros = pd.DataFrame({"district_code": missing}).assign(
+        district=[inputs.district_names.get(c, c) for c in missing],
+        **{c: 0 for c in table.columns if c not in ("district_code", "district", "share_current")},
+        share_current=np.nan,
+    )
+    whole = pd.concat([table, zeros[table.columns]], ignore_index=True)
+    return whole.sort_values("district", kind="stable").reset_index(drop=True)
+
+
+def _mark_best_and_worst(table: pd.DataFrame) -> pd.DataFrame:
+    """Mark the districts with the highest and lowest share of flagged places assessed."""
+    marks = pd.Series("", index=table.index)
+    rated = table.loc[table["places"] > 0, "share_current"].dropna()
+    if len(rated) >= 2 and rated.max() > rated.min():
+        marks[rated.index[rated == rated.max()]] = "best"
+        marks[rated.index[rated == rated.min()]] = "worst"
+    return table.assign(mark=marks)
+
+
+def figures_table(figures: MeetingFigures) -> pd.DataFrame:
+    """Return every number of the meeting as one long table, for the CSV of the pack.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``slide``, ``measure``, ``period``, ``value``: the values exactly as shown.
+    """
+    rows: list[dict[str, str]] = []
+
+    def add(slide: str, measure: str, period: str, value: object) -> None:
+        rows.append({"slide": slide, "measure": measure, "period": period, "value": str(value)})
+
+    for fig in figures.headline:
+        add("headline", fig.label, figures.period, fig.value)
+        if fig.change_previous:
+            add("headline", f"{fig.label}: change", figures.previous, fig.change_previous)
+    for fig in figures.by_type:
+        add("headline", fig.label, figures.period, fig.value)
+        for period, value in ((figures.previous, fig.previous), (figures.year_ago, fig.year_ago)):
+            if value != "n/a":
+                add("headline", fig.label, period, value)
+    for row in figures.monthly.itertuples(index=False):
+        for column, value in zip(figures.monthly.columns[1:], row[1:], strict=True):
+            add("trends", str(column), row[0], value)
+    for row in figures.districts.to_dict("records"):
+        for column in [*_DISTRICT_COUNTS, "share_assessed"]:
+            add("districts", f"{row['district']}: {column}", figures.period, row[column])
+    for name, n in figures.emerging.items():
+        add("emerging", f"{name} hot spot cells", figures.period, n)
+    for row in figures.decisions.itertuples(index=False):
+        add("decisions", f"{row.rank}. {row.name}", figures.period, row.incidents)
+    for row in figures.framework.to_dict("records"):
+        for column in [*_FRAMEWORK_COUNTS, "share_assessed"]:
+            add("framework", column, row["month"], row[column])
+    return pd.DataFrame(rows, columns=["slide", "measure", "period", "value"])

@@ -1,0 +1,109 @@
+"""The meeting's figures on the demo, checked against independent counts and shared definitions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from store import queries
+from store.assessments import recent_flags
+from store.bootstrap import open_database
+from store.measures import assessment_state
+from store.meeting import figures_for
+
+TODAY = date.today()
+
+
+@pytest.fixture(scope="module")
+def setting(demo_database):
+    engine = open_database(demo_database)
+    codes = tuple(queries.load_districts(engine)["code"])
+    latest = queries.latest_event_date(engine)
+    last = pd.Period(latest, freq="M")
+    return engine, codes, latest, last
+
+
+@pytest.fixture(scope="module")
+def lead_figures(setting):
+    engine, codes, _, last = setting
+    return figures_for(
+        engine, codes, first=str(last - 2), last=str(last), today=TODAY, suppressed=False
+    )
+
+
+def _count(engine, first: pd.Period, last: pd.Period, kind: str = "incidents") -> int:
+    window = queries.EventFilter(start=first.start_time.date(), end=last.end_time.date())
+    return len(queries.load_events(engine, window, kind=kind, columns=("occurred_on",)))
+
+
+def _value(figures, key: str) -> int:
+    return int(next(f.value for f in figures.headline if f.key == key).replace(",", ""))
+
+
+def test_headline_counts_equal_counts_of_the_stored_rows(setting, lead_figures):
+    engine, _, _, last = setting
+    assert _value(lead_figures, "incidents") == _count(engine, last - 2, last)
+    assert _value(lead_figures, "referrals") == _count(engine, last - 2, last, "referrals")
+    incidents = next(f for f in lead_figures.headline if f.key == "incidents")
+    assert int(incidents.previous.replace(",", "")) == _count(engine, last - 5, last - 3)
+    assert int(incidents.year_ago.replace(",", "")) == _count(engine, last - 14, last - 12)
+
+
+def test_flagged_places_are_the_queues_flagged_places(setting, lead_figures):
+    engine, _, latest, _ = setting
+    queue = recent_flags(engine, end=latest, months=3)
+    assert _value(lead_figures, "flagged_places") == len(queue) > 0
+    framework = lead_figures.framework.iloc[-1]
+    assert int(framework["flagged_places"]) == len(queue)
+
+
+def test_the_framework_adds_up_to_the_headline(lead_figures):
+    framework = lead_figures.framework
+    assert len(framework) == 12
+    last3 = framework["incidents"].str.replace(",", "").astype(int).tail(3).sum()
+    assert last3 == _value(lead_figures, "incidents")
+    monthly = lead_figures.monthly["incidents"].astype(int).tail(3).sum()
+    assert monthly == last3
+
+
+def test_decisions_leave_out_places_with_a_current_assessment(setting, lead_figures):
+    engine, _, _, _ = setting
+    state = assessment_state(queries.load_assessments(engine), today=TODAY)
+    current = set(state.loc[state["state"] == "current", "place_id"])
+    decisions = lead_figures.decisions
+    assert len(decisions) == 15
+    assert not set(decisions["id"]) & current
+    assert decisions["rank"].is_monotonic_increasing
+
+
+def test_every_district_has_a_row_and_the_best_and_lowest_are_marked(setting, lead_figures):
+    _, codes, _, _ = setting
+    table = lead_figures.districts
+    assert set(table["district_code"]) == set(codes)
+    shares = table.loc[table["share_assessed"] != "n/a", "share_assessed"]
+    values = shares.str.rstrip("%").astype(int)
+    assert set(table.loc[table["mark"] == "best", "share_assessed"]) == {f"{values.max()}%"}
+    assert set(table.loc[table["mark"] == "worst", "share_assessed"]) == {f"{values.min()}%"}
+
+
+def test_emerging_counts_are_the_cells_on_the_map(lead_figures):
+    cells = lead_figures.emerging_cells["simple_category"].value_counts()
+    for name, n in lead_figures.emerging.items():
+        assert cells.get(name, 0) == n
+    assert lead_figures.emerging["Persistent"] > 0
+
+
+def test_a_steering_group_sees_small_counts_of_children_hidden(setting):
+    engine, _, _, last = setting
+    one = ("E07000196",)
+    args = {"first": str(last), "last": str(last), "today": TODAY}
+    lead = figures_for(engine, one, suppressed=False, **args)
+    viewer = figures_for(engine, one, suppressed=True, **args)
+    exact = [f.value for f in lead.by_type]
+    shown = [f.value for f in viewer.by_type]
+    small = [i for i, v in enumerate(exact) if v in {"1", "2", "3", "4"}]
+    assert small, "no small count in the lead's figures: the test shows nothing"
+    assert all(shown[i] == "<5" for i in small)
+    assert all(f.change_previous == "" for i, f in enumerate(viewer.by_type) if i in small)

@@ -1,0 +1,172 @@
+"""The Meeting page through AppTest: every slide, disclosure, and the pack against the screen.
+
+The pack is made here from the stored data by the same public functions the page calls
+(``store.meeting`` and ``dashboard.pack``), and every number of its CSV must be a number on
+the screen of its slide; its PDF and HTML are read back for the same numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import pack
+from dashboard.filters import Filters
+from geo.grid import build_grid
+from store import queries
+from store.bootstrap import open_database
+from store.meeting import SLIDES, meeting_figures, read_inputs
+from tests.dashboard.conftest import APP
+from tests.dashboard.test_roles import PAGES, demo_viewer
+
+SMALL = re.compile(r"^[1-4]$")
+
+
+def _meeting(role: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["viewer"] = demo_viewer(role)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(str(PAGES / "meeting.py"))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _next(at: AppTest) -> AppTest:
+    [button] = [b for b in at.button if b.label == "Next"]
+    button.click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _screen(at: AppTest) -> set[str]:
+    """Every number-like thing on the slide: metric values and changes, table cells, text."""
+    shown: set[str] = set()
+    for metric in at.metric:
+        shown.add(str(metric.value))
+        if metric.delta:
+            shown.add(str(metric.delta).split(" on ")[0])
+    for table in at.table:
+        frame = table.value
+        frame = frame.data if hasattr(frame, "data") else frame  # a Styler
+        shown.update(str(v) for v in frame.to_numpy().ravel())
+    return shown
+
+
+def _slides(at: AppTest) -> dict[str, set[str]]:
+    seen = {}
+    for number, (key, title) in enumerate(SLIDES):
+        assert [h.value for h in at.header] == [title]
+        assert f"slide {number + 1} of {len(SLIDES)}" in " ".join(m.value for m in at.markdown)
+        seen[key] = _screen(at)
+        if number < len(SLIDES) - 1:
+            _next(at)
+    return seen
+
+
+def _figures(url: str, role: str, filters: Filters, k: int = 5):
+    engine = open_database(url)
+    districts = queries.load_districts(engine)
+    viewer = demo_viewer(role)
+    scope = viewer.scope(filters.districts)
+    latest = queries.latest_event_date(engine)
+    first, last = filters.months(latest)
+    inputs = read_inputs(
+        engine,
+        scope,
+        grid=build_grid(districts.loc[districts["code"].isin(scope)], cell_size=250),
+        district_names=dict(zip(districts["code"], districts["name"], strict=True)),
+    )
+    figures = meeting_figures(
+        inputs, first=first, last=last, today=date.today(), suppressed=role != "lead", k=k
+    )
+    return figures, districts.loc[districts["code"].isin(scope)]
+
+
+def test_the_meeting_steps_through_every_slide_and_stops_at_the_ends(demo_database):
+    at = _meeting("lead")
+    assert [t.value for t in at.title] == ["Steering group summary"]
+    previous = next(b for b in at.button if b.label == "Previous")
+    assert previous.disabled
+    _slides(at)
+    assert next(b for b in at.button if b.label == "Next").disabled
+    assert at.download_button[0].label.startswith("Download the performance framework")
+
+
+@pytest.mark.parametrize("role", ["viewer", "lead"])
+def test_every_number_in_the_pack_is_the_number_on_the_screen(demo_database, role):
+    from pypdf import PdfReader
+
+    screen = _slides(_meeting(role))
+    figures, districts = _figures(demo_database, role, Filters())
+    csv = pd.read_csv(io.BytesIO(pack.pack_csv(figures)), dtype=str, keep_default_na=False)
+    assert len(csv) > 100
+    for row in csv.itertuples():
+        assert row.value in screen[row.slide], (row.slide, row.measure, row.period, row.value)
+
+    deck = pack.slides(figures, districts)
+    context = pack.PackContext("Steering group", "All", "to Oct", "Synthetic", role, "now")
+    reader = PdfReader(io.BytesIO(pack.pack_pdf(figures, context, deck)))
+    text = " ".join(p.extract_text() for p in reader.pages)
+    page = pack.pack_html(figures, context, deck)
+    for fig in figures.headline:
+        assert f"{fig.label}\n{fig.value}" in "\n".join(p.extract_text() for p in reader.pages)
+        assert f'<div class="value">{fig.value}</div>' in page
+    for row in pack.framework_table(figures).itertuples(index=False):
+        assert " ".join(str(v) for v in row[:4]) in text, row
+    about_children = (
+        csv["slide"].isin(["trends", "decisions"])
+        | csv["measure"].str.contains(r"^(?:Incidents|Referrals)$|\((?:incidents|referrals)\)")
+        | (csv["slide"].eq("framework") & csv["measure"].isin(["incidents", "referrals"]))
+    )
+    assert about_children.sum() > 50
+    small = [v for v in csv.loc[about_children, "value"] if SMALL.match(v)]
+    if role == "viewer":
+        assert not small, "a small count of incidents or referrals in the pack"
+
+
+def test_a_viewer_sees_no_small_counts_on_any_slide(demo_database):
+    query = {"period": "month", "districts": "E07000196"}
+    viewer = _slides(_meeting("viewer", query))
+    lead = _slides(_meeting("lead", query))
+    small = {key: [v for v in values if SMALL.match(v)] for key, values in viewer.items()}
+    # counts of incidents are hidden; the partnership's own work (places, actions) is not
+    assert not small["headline"] and not small["trends"], small
+    assert any(SMALL.match(v) for v in lead["headline"] | lead["trends"]), "nothing to hide"
+    assert "<5" in viewer["headline"] | viewer["trends"]
+
+
+def test_a_period_with_no_incidents_shows_no_incidents_slides(demo_database):
+    at = _meeting("lead", {"period": "custom", "start": "2001-01-01", "end": "2001-03-31"})
+    notes = " ".join(i.value for i in at.info)
+    assert "No incidents in this period" in notes
+    _next(at)
+    assert "No incidents in the 12 months" in " ".join(i.value for i in at.info)
+    assert not at.get("plotly_chart")
+    for _ in SLIDES[2:]:
+        _next(at)
+
+
+def test_full_screen_hides_the_sidebar_and_leaving_brings_it_back(demo_database):
+    at = _meeting("viewer")
+    next(b for b in at.button if b.label == "Present full screen").click().run()
+    assert not at.exception, at.exception
+    assert any("stSidebar" in h.proto.body for h in at.get("html"))
+    assert not at.title
+    next(b for b in at.button if b.label == "Leave full screen").click().run()
+    assert not at.get("html") and [t.value for t in at.title] == ["Steering group summary"]
+
+
+def test_export_pack_offers_the_three_files(demo_database):
+    at = _meeting("viewer")
+    next(b for b in at.button if b.label == "Export pack").click().run()
+    assert not at.exception, at.exception
+    labels = [b.label for b in at.download_button]
+    assert {"Web page (HTML)", "PDF", "Figures (CSV)"} <= set(labels)

@@ -1,0 +1,145 @@
+"""The meeting pack on the demo: files, all-or-nothing writing, the command line, no data."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from dashboard import pack
+from dashboard.cli import main
+from store import queries
+from store.bootstrap import open_database
+from store.meeting import SLIDES, figures_for
+
+CONTEXT = pack.pack_context(
+    filters="All",
+    latest=date(2026, 10, 31),
+    last_import=None,
+    demo=True,
+    approximate=True,
+    audience="Steering group member",
+    now=datetime(2026, 11, 2, 9, 30),
+)
+
+
+@pytest.fixture(scope="module")
+def demo(demo_database):
+    engine = open_database(demo_database)
+    districts = queries.load_districts(engine)
+    codes = tuple(districts["code"])
+    latest = queries.latest_event_date(engine)
+    last = f"{latest:%Y-%m}"
+    first = str(pd.Period(last, freq="M") - 2)
+    figures = figures_for(
+        engine, codes, first=first, last=last, today=date.today(), suppressed=True
+    )
+    return figures, districts
+
+
+def test_the_pdf_has_a_cover_and_every_slide_with_its_figures(demo):
+    figures, districts = demo
+    deck = pack.slides(figures, districts)
+    reader = PdfReader(io.BytesIO(pack.pack_pdf(figures, CONTEXT, deck)))
+    pages = [p.extract_text() for p in reader.pages]
+    assert len(pages) >= len(SLIDES) + 1
+    assert "Child exploitation steering group" in pages[0] and figures.period in pages[0]
+    assert "Synthetic demonstration data" in pages[0] and "fewer than 5" in pages[0]
+    text = "\n".join(pages)
+    for number, (_, title) in enumerate(SLIDES, start=1):
+        assert f"{number}. {title}" in text
+    top = figures.decisions.iloc[0]
+    assert str(top["name"]).split(",")[0] in text
+    assert reader.metadata.title == f"Child exploitation steering group: {figures.period}"
+
+
+def test_the_html_is_self_contained(demo):
+    figures, districts = demo
+    page = pack.pack_html(figures, CONTEXT, pack.slides(figures, districts))
+    assert page.count("data:image/png;base64,") == 2  # the trend chart and the map
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3", "")
+    assert page.count("<section>") == len(SLIDES) + 1
+
+
+def test_a_failure_while_making_the_pack_writes_nothing(demo, tmp_path, monkeypatch):
+    figures, districts = demo
+
+    def broken(*args, **kwargs):
+        raise ValueError("the font is missing")
+
+    monkeypatch.setattr(pack, "pack_pdf", broken)
+    with pytest.raises(pack.PackError, match=r"the font is missing.*nothing was written"):
+        pack.write_pack(figures, CONTEXT, districts, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_while_writing_removes_every_file_of_the_pack(demo, tmp_path, monkeypatch):
+    figures, districts = demo
+    (tmp_path / "minutes.docx").write_text("kept")
+    real_replace = os.replace
+    calls = []
+
+    def failing_replace(source, target):
+        calls.append(target)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(pack.PackError, match="No space left on device"):
+        pack.write_pack(figures, CONTEXT, districts, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["minutes.docx"]
+
+
+def test_the_command_line_writes_the_pack(demo_database, tmp_path, capsys):
+    status = main(["meeting-pack", "--out", str(tmp_path), "--db", demo_database])
+    assert status == 0, capsys.readouterr().err
+    names = sorted(p.suffix for p in tmp_path.iterdir())
+    assert names == [".csv", ".html", ".pdf"]
+    csv = pd.read_csv(next(tmp_path.glob("*.csv")), dtype=str, keep_default_na=False)
+    assert set(csv["slide"]) == {key for key, _ in SLIDES}
+
+
+def test_the_command_line_refuses_unknown_districts_and_missing_folders(
+    demo_database, tmp_path, capsys
+):
+    assert (
+        main(
+            [
+                "meeting-pack",
+                "--out",
+                str(tmp_path),
+                "--districts",
+                "E99999999",
+                "--db",
+                demo_database,
+            ]
+        )
+        == 2
+    )
+    assert "E99999999" in capsys.readouterr().err
+    assert main(["meeting-pack", "--out", str(tmp_path / "no"), "--db", demo_database]) == 2
+    assert "no folder" in capsys.readouterr().err
+
+
+def test_a_period_with_no_incidents_makes_no_incidents_slides(demo_database):
+    engine = open_database(demo_database)
+    districts = queries.load_districts(engine)
+    figures = figures_for(
+        engine,
+        tuple(districts["code"]),
+        first="2001-01",
+        last="2001-03",
+        today=date.today(),
+        suppressed=True,
+    )
+    assert figures.empty and figures.headline[0].value == "0"
+    deck = pack.slides(figures, districts)
+    text = "\n".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(pack.pack_pdf(figures, CONTEXT, deck))).pages
+    )
+    assert "No incidents in this period (Jan-Mar 2001)" in text
