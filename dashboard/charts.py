@@ -62,7 +62,20 @@ def trend_png(figures: MeetingFigures) -> bytes | None:
         figure, axes = plt.subplots(figsize=(11, 4.6))
         axes.plot(months, values["incidents"], marker="o", lw=3, color="#1f4e79", label="Incidents")
         axes.plot(months, values["referrals"], marker="s", lw=3, color="#c55a11", label="Referrals")
-        axes.set_ylim(bottom=0)
+        position = {m: i for i, m in enumerate(monthly["month"])}
+        for month, mark in figures.marks:
+            i = position[month]
+            axes.annotate(
+                mark,
+                (i, values["incidents"].iloc[i]),
+                xytext=(0, 18),
+                textcoords="offset points",
+                ha="center",
+                fontsize=13,
+                fontweight="bold",
+                arrowprops={"arrowstyle": "-", "color": "#555555"},
+            )
+        axes.set_ylim(bottom=0, top=values.max().max() * 1.15)
         axes.grid(axis="y", alpha=0.3)
         axes.legend(frameon=False, loc="upper left")
         axes.tick_params(axis="x", rotation=0, labelsize=12)

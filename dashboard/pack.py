@@ -265,6 +265,7 @@ def figure_table(items: list[Figure], figures: MeetingFigures) -> pd.DataFrame:
 
 def _notes(figures: MeetingFigures, context: PackContext) -> list[str]:
     lines = [
+        "Slides: " + "; ".join(f"{n}. {title}" for n, (_, title) in enumerate(SLIDES, start=1)),
         f"Period: {figures.period}, compared with {figures.previous} and {figures.year_ago}.",
         f"Filters: {context.filters}.",
         f"Data: {context.freshness}.",

@@ -156,7 +156,10 @@ class MeetingFigures:
         Months as rows (``month`` as ``"YYYY-MM"``), incidents by type, ``incidents``
         (all types) and ``referrals``; small counts shown as text for suppressed roles.
     notes
-        Plain-English notes on notable months, for the trend chart.
+        Plain-English notes on notable months (the peak, sharp rises), under the trend chart.
+    marks
+        The same months as (``"YYYY-MM"``, short mark such as ``"Peak"`` or ``"+36%"``),
+        written on the trend charts.
     districts
         Progress by district (:func:`store.measures.flagged_coverage`), counts disclosed,
         ``share_assessed`` as text (e.g. ``"40%"``), with ``best`` / ``worst`` marks.
@@ -183,6 +186,7 @@ class MeetingFigures:
     by_type: list[Figure]
     monthly: pd.DataFrame
     notes: list[str]
+    marks: list[tuple[str, str]]
     districts: pd.DataFrame
     emerging: dict[str, int]
     emerging_cells: gpd.GeoDataFrame
@@ -317,26 +321,32 @@ def _emerging(
     return counts, cells.iloc[shown].reset_index(drop=True), new, rising
 
 
-def _notes(totals: pd.Series, show: _Discloser) -> list[str]:
-    """Notable months of the total: the peak, and months well above the three before."""
-    notes: list[str] = []
+def _notable(totals: pd.Series, show: _Discloser) -> list[tuple[str, str, str]]:
+    """Notable months of the total: the peak, and months at least 25% above the three before.
+
+    Returns (month, short mark for a chart, sentence) for each.
+    """
+    notable: list[tuple[str, str, str]] = []
     if totals.sum() == 0:
-        return notes
-    peak = totals.idxmax()
-    notes.append(
-        f"Peak: {show.count(int(totals[peak]))} incidents in "
-        f"{pd.Period(peak, freq='M').strftime('%b %Y')}."
-    )
+        return notable
+    peak = str(totals.idxmax())
+    words = pd.Period(peak, freq="M").strftime("%b %Y")
+    notable.append((peak, "Peak", f"Peak: {show.count(int(totals[peak]))} incidents in {words}."))
     values = totals.to_numpy()
     for i in range(3, len(values)):
         before = values[i - 3 : i].mean()
         if before > 0 and values[i] >= 1.25 * before and values[i] - before >= show.k:
-            month = pd.Period(totals.index[i], freq="M").strftime("%b %Y")
-            notes.append(
-                f"{month}: {show.count(int(values[i]))} incidents, "
-                f"{(values[i] / before - 1):.0%} above the three months before."
+            month = str(totals.index[i])
+            rise = f"{(values[i] / before - 1):+.0%}"
+            notable.append(
+                (
+                    month,
+                    rise,
+                    f"{pd.Period(month, freq='M').strftime('%b %Y')}: "
+                    f"{show.count(int(values[i]))} incidents, {rise} on the three months before.",
+                )
             )
-    return notes
+    return notable
 
 
 def read_inputs(
@@ -645,10 +655,10 @@ def meeting_figures(
         .reindex(months, fill_value=0)
     )
     monthly = wide.assign(incidents=totals, referrals=referrals).astype(int)
-    notes = _notes(totals, show)
+    notable = _notable(totals, show)
     if suppressed:
         monthly = suppress_table(monthly, list(monthly.columns), k=k)
-    monthly = monthly.rename_axis("month").reset_index()
+    monthly = _as_text(monthly, list(monthly.columns)).rename_axis("month").reset_index()
 
     flagged = pd.DataFrame(flags.drop(columns="geometry"))
     districts = flagged_coverage(
@@ -663,8 +673,7 @@ def meeting_figures(
     districts = districts.assign(
         share_assessed=["n/a" if pd.isna(v) else f"{v:.0%}" for v in districts["share_current"]]
     )
-    for column in _DISTRICT_COUNTS:
-        districts[column] = [f"{int(v):,}" for v in districts[column]]
+    districts = _as_text(districts, _DISTRICT_COUNTS)
 
     state = assessment_state(inputs.assessments, today=today).set_index("place_id")["state"]
     status = pd.Series([state.get(i, "none") for i in flags["id"]], index=flags.index)
@@ -685,8 +694,7 @@ def meeting_figures(
     framework["share_assessed"] = [
         "n/a" if pd.isna(v) else f"{v:.0%}" for v in framework["share_assessed"]
     ]
-    for column in _FRAMEWORK_COUNTS:
-        framework[column] = [v if isinstance(v, str) else f"{int(v):,}" for v in framework[column]]
+    framework = _as_text(framework, _FRAMEWORK_COUNTS)
 
     first_p, last_p = pd.Period(first, freq="M"), pd.Period(last, freq="M")
     return MeetingFigures(
@@ -698,7 +706,8 @@ def meeting_figures(
         headline=headline,
         by_type=by_type,
         monthly=monthly,
-        notes=notes,
+        notes=[sentence for _, _, sentence in notable],
+        marks=[(month, mark) for month, mark, _ in notable],
         districts=districts.drop(columns=["share_current"]),
         emerging=emerging,
         emerging_cells=cells,
@@ -708,6 +717,14 @@ def meeting_figures(
         k=k,
         empty=_total(inputs.incidents, first, last, types) == 0,
     )
+
+
+def _as_text(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Return the table with its counts as shown: thousands separated, hidden ones as they are."""
+    shown = table.copy()
+    for column in columns:
+        shown[column] = [v if isinstance(v, str) else f"{int(v):,}" for v in table[column]]
+    return shown
 
 
 def _every_district(table: pd.DataFrame, inputs: MeetingInputs) -> pd.DataFrame:

@@ -76,9 +76,11 @@ def trend_chart(figures: MeetingFigures, big: bool) -> go.Figure:
             line={"width": 4, "color": colour},
             marker={"size": 10},
         )
-        if column == "incidents" and values.notna().any():
-            peak = values.idxmax()
-            chart.add_annotation(x=months[peak], y=values[peak], text="Peak", showarrow=True)
+        if column == "incidents":
+            where = dict(zip(monthly["month"], zip(months, values, strict=True), strict=True))
+            for month, mark in figures.marks:
+                x, y = where[month]
+                chart.add_annotation(x=x, y=y, text=mark, showarrow=True, arrowhead=2, ay=-40)
     chart.update_layout(
         font_size=22 if big else 16,
         height=520 if big else 420,

@@ -64,7 +64,7 @@ def test_the_framework_adds_up_to_the_headline(lead_figures):
     assert len(framework) == 12
     last3 = framework["incidents"].str.replace(",", "").astype(int).tail(3).sum()
     assert last3 == _value(lead_figures, "incidents")
-    monthly = lead_figures.monthly["incidents"].astype(int).tail(3).sum()
+    monthly = lead_figures.monthly["incidents"].str.replace(",", "").astype(int).tail(3).sum()
     assert monthly == last3
 
 

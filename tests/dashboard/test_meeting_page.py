@@ -170,3 +170,15 @@ def test_export_pack_offers_the_three_files(demo_database):
     assert not at.exception, at.exception
     labels = [b.label for b in at.download_button]
     assert {"Web page (HTML)", "PDF", "Figures (CSV)"} <= set(labels)
+
+
+def test_an_export_failure_tells_the_chair_and_offers_no_file(demo_database, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("the disk is full")
+
+    monkeypatch.setattr(pack, "pack_pdf", broken)
+    at = _meeting("viewer")
+    next(b for b in at.button if b.label == "Export pack").click().run()
+    assert not at.exception, at.exception
+    assert "could not be made (the disk is full). Nothing was saved" in at.error[0].value
+    assert not [b for b in at.download_button if b.label in ("Web page (HTML)", "PDF")]
