@@ -242,18 +242,8 @@ def read_sites(
 ) -> pd.DataFrame:
     """Return :func:`store.sites.read_sites` for the districts in the viewer's scope.
 
-    Parameters
-    ----------
-    engine
-        The database.
-    viewer
-        Who is looking: only districts in their scope are read.
-    kind
-        ``"incidents"`` or ``"referrals"``.
-    districts
-        Districts wanted (all of the viewer's when empty).
-    ages, agencies
-        Age bands and source agencies wanted (all when empty).
+    ``districts`` are those wanted, all of the viewer's when empty; the other arguments
+    are those of :func:`store.sites.read_sites`.
 
     Raises
     ------

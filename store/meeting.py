@@ -22,6 +22,7 @@ assessments, actions, grid cells) say nothing about any child and are shown as t
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -561,80 +562,52 @@ def meeting_figures(
     has_previous = oldest <= prev_first
     has_year = oldest <= year_first
 
-    def compare(sites: pd.DataFrame, chosen: tuple[str, ...]) -> tuple[int, int | None, int | None]:
+    def compared(count: Callable[[str, str], int]) -> tuple[int, int | None, int | None]:
+        """Return the count in the period, the one before and a year before (None: no data)."""
         return (
-            _total(sites, first, last, chosen),
-            _total(sites, prev_first, prev_last, chosen) if has_previous else None,
-            _total(sites, year_first, year_last, chosen) if has_year else None,
+            count(first, last),
+            count(prev_first, prev_last) if has_previous else None,
+            count(year_first, year_last) if has_year else None,
         )
+
+    def events(sites: pd.DataFrame, chosen: tuple[str, ...]) -> Callable[[str, str], int]:
+        return lambda a, b: _total(sites, a, b, chosen)
 
     flags = _flags(inputs, types, first, last)
-    flags_before = _flags(inputs, types, prev_first, prev_last) if has_previous else None
-    flags_year = _flags(inputs, types, year_first, year_last) if has_year else None
     emerging, cells, new, rising = _emerging(inputs, types, last)
-
-    approved_on = _approved_on(inputs)
+    approved_on = pd.Series(_approved_on(inputs).to_numpy())
     actions = inputs.actions
 
-    def approved(a: str, b: str) -> int:
-        return int(_in_months(pd.Series(approved_on.to_numpy()), a, b).sum())
+    def flagged(a: str, b: str) -> int:
+        return len(flags) if (a, b) == (first, last) else len(_flags(inputs, types, a, b))
 
-    def done(a: str, b: str) -> int:
-        return int(
-            ((actions["status"] == "done") & _in_months(actions["completed_on"], a, b)).sum()
-        )
-
-    headline = [
-        show.figure("incidents", "Incidents", *compare(inputs.incidents, types)),
-        show.figure("referrals", "Referrals", *compare(inputs.referrals, types)),
-        show.figure(
-            "flagged_places",
-            "Flagged places",
-            len(flags),
-            None if flags_before is None else len(flags_before),
-            None if flags_year is None else len(flags_year),
-            about_children=False,
-        ),
-        show.figure("new_hot_spots", "New hot spots", new, None, None, about_children=False),
-        show.figure(
-            "intensifying_hot_spots",
-            "Intensifying hot spots",
-            rising,
-            None,
-            None,
-            about_children=False,
-        ),
-        show.figure(
+    work: list[tuple[str, str, tuple[int, int | None, int | None]]] = [
+        ("flagged_places", "Flagged places", compared(flagged)),
+        ("new_hot_spots", "New hot spots", (new, None, None)),
+        ("intensifying_hot_spots", "Intensifying hot spots", (rising, None, None)),
+        (
             "assessments_approved",
             "Assessments completed",
-            approved(first, last),
-            approved(prev_first, prev_last) if has_previous else None,
-            approved(year_first, year_last) if has_year else None,
-            about_children=False,
+            compared(lambda a, b: int(_in_months(approved_on, a, b).sum())),
         ),
-        show.figure(
-            "actions_done",
-            "Actions done",
-            done(first, last),
-            done(prev_first, prev_last) if has_previous else None,
-            done(year_first, year_last) if has_year else None,
-            about_children=False,
-        ),
-        show.figure(
+        ("actions_done", "Actions done", compared(lambda a, b: _done(actions, a, b))),
+        (
             "actions_overdue",
             "Actions overdue",
-            int(overdue_actions(actions, today=today).sum()),
-            None,
-            None,
-            about_children=False,
+            (int(overdue_actions(actions, today=today).sum()), None, None),
         ),
+    ]
+    headline = [
+        show.figure("incidents", "Incidents", *compared(events(inputs.incidents, types))),
+        show.figure("referrals", "Referrals", *compared(events(inputs.referrals, types))),
+        *(show.figure(key, text, *values, about_children=False) for key, text, values in work),
     ]
     chosen_types = types or tuple(EXPLOITATION_TYPES)
     by_type = [
         show.figure(
             f"{kind}:{code}",
             f"{label(EXPLOITATION_TYPES, code)} ({kind})",
-            *compare(sites, (code,)),
+            *compared(events(sites, (code,))),
         )
         for kind, sites in (("incidents", inputs.incidents), ("referrals", inputs.referrals))
         for code in chosen_types

@@ -150,23 +150,14 @@ bar[1].button(
     width="stretch",
 )
 bar[2].markdown(f"#### {figures.period} · slide {index + 1} of {len(SLIDES)}")
-if presenting:
-    bar[3].button(
-        "Leave full screen",
-        icon=":material/close_fullscreen:",
-        on_click=present,
-        args=(False,),
-        width="stretch",
-    )
-else:
-    bar[3].button(
-        "Present full screen",
-        icon=":material/slideshow:",
-        on_click=present,
-        args=(True,),
-        type="primary",
-        width="stretch",
-    )
+bar[3].button(
+    "Leave full screen" if presenting else "Present full screen",
+    icon=":material/close_fullscreen:" if presenting else ":material/slideshow:",
+    on_click=present,
+    args=(not presenting,),
+    type="secondary" if presenting else "primary",
+    width="stretch",
+)
 
 st.header(title)
 empty_note = f"No incidents in this period ({figures.period}) for these filters."
