@@ -129,8 +129,10 @@ def located(sites: pd.DataFrame) -> pd.DataFrame:
 def as_points(sites: pd.DataFrame) -> gpd.GeoDataFrame:
     """Return located site counts as points (EPSG:27700) with a monthly ``period`` and ``n``."""
     spots = located(sites)
+    codes, months = pd.factorize(spots["month"].to_numpy())  # a few dozen months at most
+    period = pd.PeriodIndex(months, freq="M")[codes] if len(spots) else pd.PeriodIndex([], freq="M")
     return gpd.GeoDataFrame(
-        {"period": pd.PeriodIndex(spots["month"], freq="M"), "n": spots["n"].to_numpy()},
+        {"period": period, "n": spots["n"].to_numpy()},
         geometry=gpd.points_from_xy(spots["easting"], spots["northing"]),
         crs=BNG,
     )
