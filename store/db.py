@@ -11,7 +11,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.config import database_url
@@ -21,11 +27,16 @@ __all__ = [
     "connect",
     "describe_url",
     "is_current",
+    "is_unavailable",
+    "ping",
     "session_scope",
     "upgrade",
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: Seconds to wait for a PostgreSQL server to answer a new connection.
+CONNECT_TIMEOUT_S = 10
 
 
 class DatabaseError(RuntimeError):
@@ -44,6 +55,36 @@ def describe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<a database address that could not be read>"
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Return True when an error means the database cannot be reached just now.
+
+    True for a server that is down, restarting or unreachable, a connection
+    dropped part-way, and an SQLite file locked by another writer for longer
+    than the busy timeout: conditions that pass, so the reader should wait and
+    try again. False for everything else (a malformed address, a wrong schema,
+    a constraint broken), which retrying would not mend.
+
+    Examples
+    --------
+    >>> from sqlalchemy.exc import OperationalError, IntegrityError
+    >>> is_unavailable(OperationalError("SELECT 1", {}, ConnectionRefusedError()))
+    True
+    >>> is_unavailable(IntegrityError("INSERT", {}, ValueError()))
+    False
+    """
+    if isinstance(error, DatabaseError):  # connect() could not open it
+        return isinstance(error.__cause__, OperationalError | InterfaceError)
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    return False
+
+
+def ping(engine: Engine) -> None:
+    """Check that the database answers now (raises the driver's error when it does not)."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +133,10 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
                 raise DatabaseError(f"The folder {path.parent} for the database does not exist.")
             path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        options: dict = {"pool_pre_ping": True}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        engine = create_engine(parsed, **options)
     except (NoSuchModuleError, ImportError) as error:
         raise DatabaseError(
             f"The database driver for {shown} is not installed: {error}."
