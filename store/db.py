@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
@@ -164,10 +164,21 @@ def _alembic_config(connection) -> Config:  # type: ignore[no-untyped-def]
     return config
 
 
+#: The PostgreSQL advisory lock held while the schema is upgraded (any number, fixed).
+UPGRADE_LOCK = 7_277_262_009
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema up to the newest migration (creating it on an empty database)."""
+    """Bring the schema up to the newest migration (creating it on an empty database).
+
+    On PostgreSQL the upgrade holds an advisory lock, so that app instances starting
+    together take turns: the first upgrades, the others then find nothing to do.
+    """
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": UPGRADE_LOCK})
             command.upgrade(_alembic_config(connection), "head")
     except DBAPIError as error:
         raise DatabaseError(
