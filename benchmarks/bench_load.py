@@ -13,7 +13,8 @@ turn), each held to one app process as a sticky proxy would:
 5. open an assessment (Assessments > All assessments > Open, then back to the queue);
 6. open the Meeting page;
 
-with a pause of 0.5 to 2 s between steps. An interaction's time runs from the click to the
+with a pause between steps (``--think``, 3 to 8 s: reading the screen) and people arriving
+one every ``--ramp`` seconds. An interaction's time runs from the click to the
 end of the app's run with the expected content on screen. An error is a step that timed
 out or a page that showed an exception or the "database unavailable" notice.
 
@@ -280,7 +281,13 @@ STEPS = (
 
 
 async def person(
-    n: int, browser, server: Server, deadline: float, record: Record, ramp: float
+    n: int,
+    browser,
+    server: Server,
+    deadline: float,
+    record: Record,
+    ramp: float,
+    think: tuple[float, float],
 ) -> None:
     await asyncio.sleep(n * ramp)
     rng = random.Random(n)
@@ -309,7 +316,7 @@ async def person(
             for name, step in STEPS:
                 if time.monotonic() >= deadline:
                     break
-                await asyncio.sleep(rng.uniform(0.5, 2.0))
+                await asyncio.sleep(rng.uniform(*think))
                 if not await timed(name, step, state):
                     await page.goto(server.url)  # start again from a fresh page
                     await timed("sign in", sign_in, server.url, username)
@@ -318,7 +325,14 @@ async def person(
         await context.close()
 
 
-async def drive(servers: list[Server], users: int, browsers: int, duration: float) -> Record:
+async def drive(
+    servers: list[Server],
+    users: int,
+    browsers: int,
+    duration: float,
+    ramp: float,
+    think: tuple[float, float],
+) -> Record:
     from playwright.async_api import async_playwright
 
     record = Record()
@@ -328,11 +342,18 @@ async def drive(servers: list[Server], users: int, browsers: int, duration: floa
             await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             for _ in range(browsers)
         ]
-        ramp = min(1.0, 20.0 / max(users, 1))
         deadline = time.monotonic() + users * ramp + duration
         await asyncio.gather(
             *(
-                person(n, launched[n % browsers], servers[n % len(servers)], deadline, record, ramp)
+                person(
+                    n,
+                    launched[n % browsers],
+                    servers[n % len(servers)],
+                    deadline,
+                    record,
+                    ramp,
+                    think,
+                )
                 for n in range(users)
             )
         )
@@ -409,6 +430,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=180, help="seconds of the mix")
     parser.add_argument("--servers", type=int, default=2, help="app processes (ports)")
     parser.add_argument("--browsers", type=int, default=2, help="Chromium processes")
+    parser.add_argument("--ramp", type=float, default=3.0, help="seconds between arrivals")
+    parser.add_argument("--think", default="3,8", help="pause between steps, min,max seconds")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -423,7 +446,10 @@ def main() -> None:
     started = time.monotonic()
     sampler.start()
     try:
-        record = asyncio.run(drive(servers, args.users, args.browsers, args.duration))
+        think = tuple(float(v) for v in args.think.split(","))
+        record = asyncio.run(
+            drive(servers, args.users, args.browsers, args.duration, args.ramp, think)  # type: ignore[arg-type]
+        )
         seconds = time.monotonic() - started
         stop.set()
         sampler.join()
