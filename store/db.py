@@ -10,8 +10,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.config import database_url
@@ -21,11 +27,16 @@ __all__ = [
     "connect",
     "describe_url",
     "is_current",
+    "is_unavailable",
+    "ping",
     "session_scope",
     "upgrade",
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: Seconds to wait for a PostgreSQL server to answer a new connection.
+CONNECT_TIMEOUT_S = 10
 
 
 class DatabaseError(RuntimeError):
@@ -44,6 +55,36 @@ def describe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<a database address that could not be read>"
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Return True when an error means the database cannot be reached just now.
+
+    True for a server that is down, restarting or unreachable, a connection
+    dropped part-way, and an SQLite file locked by another writer for longer
+    than the busy timeout: conditions that pass, so the reader should wait and
+    try again. False for everything else (a malformed address, a wrong schema,
+    a constraint broken), which retrying would not mend.
+
+    Examples
+    --------
+    >>> from sqlalchemy.exc import OperationalError, IntegrityError
+    >>> is_unavailable(OperationalError("SELECT 1", {}, ConnectionRefusedError()))
+    True
+    >>> is_unavailable(IntegrityError("INSERT", {}, ValueError()))
+    False
+    """
+    if isinstance(error, DatabaseError):  # connect() could not open it
+        return isinstance(error.__cause__, OperationalError | InterfaceError)
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    return False
+
+
+def ping(engine: Engine) -> None:
+    """Check that the database answers now (raises the driver's error when it does not)."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +133,10 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
                 raise DatabaseError(f"The folder {path.parent} for the database does not exist.")
             path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        options: dict = {"pool_pre_ping": True}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        engine = create_engine(parsed, **options)
     except (NoSuchModuleError, ImportError) as error:
         raise DatabaseError(
             f"The database driver for {shown} is not installed: {error}."
@@ -120,10 +164,21 @@ def _alembic_config(connection) -> Config:  # type: ignore[no-untyped-def]
     return config
 
 
+#: The PostgreSQL advisory lock held while the schema is upgraded (any number, fixed).
+UPGRADE_LOCK = 7_277_262_009
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema up to the newest migration (creating it on an empty database)."""
+    """Bring the schema up to the newest migration (creating it on an empty database).
+
+    On PostgreSQL the upgrade holds an advisory lock, so that app instances starting
+    together take turns: the first upgrades, the others then find nothing to do.
+    """
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": UPGRADE_LOCK})
             command.upgrade(_alembic_config(connection), "head")
     except DBAPIError as error:
         raise DatabaseError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from store.config import home_dir
 from store.db import session_scope
@@ -26,7 +27,15 @@ from store.models import (
 )
 from store.users import ensure_demo_users
 
-__all__ = ["DemoError", "DemoSummary", "demo_info", "load_demo", "previous_month_end"]
+__all__ = [
+    "DemoError",
+    "DemoSummary",
+    "EventWriter",
+    "demo_info",
+    "insert_events",
+    "load_demo",
+    "previous_month_end",
+]
 
 ACTOR = "demo builder"
 
@@ -66,15 +75,14 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return clean.to_dict("records")
 
 
-def _event_rows(frame: pd.DataFrame, place_ids: dict[str, int]) -> list[dict[str, Any]]:
-    rows = frame.assign(
+def _event_frame(frame: pd.DataFrame, place_ids: dict[str, int]) -> pd.DataFrame:
+    return frame.assign(
         place_id=frame["place_key"].map(place_ids),
         occurred_on=pd.to_datetime(frame["occurred_on"]).dt.date,
         date_precision="week",
         created_by=ACTOR,
         updated_by=ACTOR,
     ).drop(columns=["place_key"])
-    return _records(rows)
 
 
 def demo_info(engine: Engine) -> dict[str, Any] | None:
@@ -84,14 +92,28 @@ def demo_info(engine: Engine) -> dict[str, Any] | None:
         return dict(setting.value) if setting is not None else None
 
 
+#: Writes one table's events (a frame of column values) inside the demo's transaction.
+EventWriter = Callable[[Connection, type[Incident] | type[Referral], pd.DataFrame], None]
+
+
+def insert_events(
+    connection: Connection, model: type[Incident] | type[Referral], frame: pd.DataFrame
+) -> None:
+    """Insert events through SQLAlchemy (the default :data:`EventWriter`)."""
+    connection.execute(insert(model), _records(frame))
+
+
 def load_demo(
     engine: Engine,
     *,
     today: date | None = None,
+    end: date | None = None,
     seed: int = 20261122,
     n_incidents: int = 20_000,
     n_referrals: int = 3_000,
+    months: int = 24,
     cache_dir: Path | None = None,
+    write_events: EventWriter = insert_events,
 ) -> DemoSummary:
     """Build the synthetic demo and store it, in one transaction, in an empty database.
 
@@ -101,12 +123,19 @@ def load_demo(
         A database whose schema is current (see ``store.db.upgrade``).
     today
         The demo's data end on the last day of the month before this date.
+    end
+        The last day of the data, instead of the month before ``today``.
     seed
         The random seed: the same seed gives the same demo.
     n_incidents, n_referrals
         How many synthetic incidents and referrals to make.
+    months
+        How many calendar months of data, ending with ``end``'s month.
     cache_dir
         Where the approximate district boundaries are cached.
+    write_events
+        How the incidents and referrals are written (a bulk writer for large
+        builds, see ``benchmarks/generate.py``); through SQLAlchemy by default.
 
     Raises
     ------
@@ -127,8 +156,10 @@ def load_demo(
             "database file (--db sqlite:///var/demo.db) for the demo."
         )
 
-    end = previous_month_end(today or date.today())
-    demo = build_demo(seed=seed, end=end, n_incidents=n_incidents, n_referrals=n_referrals)
+    end = end or previous_month_end(today or date.today())
+    demo = build_demo(
+        seed=seed, end=end, months=months, n_incidents=n_incidents, n_referrals=n_referrals
+    )
     boundaries = district_boundaries(DEFAULT_AREA, cache_dir=cache_dir or home_dir() / "cache")
 
     with session_scope(engine) as session:
@@ -152,8 +183,9 @@ def load_demo(
         session.execute(insert(Place), _records(places))
         place_ids = {key: id_ for key, id_ in session.execute(select(Place.place_key, Place.id))}
 
-        session.execute(insert(Incident), _event_rows(demo.incidents, place_ids))
-        session.execute(insert(Referral), _event_rows(demo.referrals, place_ids))
+        connection = session.connection()
+        write_events(connection, Incident, _event_frame(demo.incidents, place_ids))
+        write_events(connection, Referral, _event_frame(demo.referrals, place_ids))
 
         assessment_ids: dict[str, int] = {}
         for row in _records(demo.assessments):
@@ -176,7 +208,12 @@ def load_demo(
         session.merge(
             Setting(
                 key="demo",
-                value={"seed": seed, "end": end.isoformat(), "built_at": started.isoformat()},
+                value={
+                    "seed": seed,
+                    "end": end.isoformat(),
+                    "months": months,
+                    "built_at": started.isoformat(),
+                },
                 created_by=ACTOR,
                 updated_by=ACTOR,
             )

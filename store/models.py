@@ -167,6 +167,7 @@ class Incident(_Event, Base):
     __table_args__ = (
         Index("ix_incidents_district_date", "district_code", "occurred_on"),
         Index("ix_incidents_date", "occurred_on"),
+        Index("ix_incidents_location", "easting", "northing"),  # a place panel's radius
     )
 
 
@@ -280,6 +281,10 @@ class AuditEvent(Base):
     """An append-only record of who did what, when, to which record."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity", "entity_id"),  # a record's history
+        Index("ix_audit_events_action", "action"),  # e.g. approval dates
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -1,0 +1,490 @@
+"""Twenty-five people at once: the app under load in real browsers, and two app processes.
+
+The app is started with ``streamlit run`` on loopback (one process per ``--servers``, each
+on its own port, all against the one database given), then ``--users`` Playwright browser
+contexts in Debian's Chromium (``--browsers`` browser processes) work through a realistic
+mix for ``--duration`` seconds, each as one of the demo accounts (lead, officer, viewer in
+turn), each held to one app process as a sticky proxy would:
+
+1. sign in (once);
+2. open the Map (until the Leaflet map is drawn);
+3. change a filter (the period);
+4. open a place panel (click a flagged place on the map, until "Why it was flagged" shows);
+5. open an assessment (Assessments > All assessments > Open, then back to the queue);
+6. open the Meeting page;
+
+with a pause between steps (``--think``, 3 to 8 s: reading the screen) and people arriving
+one every ``--ramp`` seconds. An interaction's time runs from the click to the
+end of the app's run with the expected content on screen. An error is a step that timed
+out or a page that showed an exception or the "database unavailable" notice.
+
+Printed: per step and overall, the count, median, 95th percentile and worst time and the
+errors; per app process, its CPU time, mean CPU use and peak memory (resident set of the
+process and its children, read from ``/proc``: Linux); and, with two processes, a check
+that both serve the same figures from the shared database.
+
+Targets on a 2-core machine: no errors, 95th percentile < 3 s on PostgreSQL, server
+memory < 4 GB. Note that the browsers run on the same 2 cores as the app.
+
+Run (a generated database, see ``benchmarks/generate.py``)::
+
+    .venv/bin/python benchmarks/bench_load.py postgresql+psycopg://user@127.0.0.1/safer_bench
+    .venv/bin/python benchmarks/bench_load.py sqlite:///var/bench-1m.db --servers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dashboard.resilience import MESSAGE as UNAVAILABLE  # noqa: E402
+
+PASSWORD = "safer-spaces-demo"
+ACCOUNTS = ("lead", "officer", "viewer")
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+MARKER = ".leaflet-marker-pane .awesome-marker.leaflet-interactive"
+PERIODS = ("Last 12 months", "Last 3 months", "Last month")
+STEP_TIMEOUT_MS = 60_000
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+# The app processes -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """One ``streamlit run`` process, and what was measured of it."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    samples: list[tuple[float, int]] = field(default_factory=list)  # (cpu seconds, rss bytes)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_server(url: str, home: Path) -> Server:
+    port = free_port()
+    log = home / f"streamlit-{port}.log"
+    env = {**os.environ, "SAFER_SPACES_DATABASE_URL": url, "SAFER_SPACES_HOME": str(home)}
+    command = [
+        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    server = Server(port, process, log)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"streamlit exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return server
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+
+
+def _tree(pid: int) -> list[int]:
+    """Return the process and its descendants (Linux ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def _usage(pid: int) -> tuple[float, int]:
+    """Return CPU seconds (user + system) and resident bytes of a process tree."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE")
+    cpu, rss = 0.0, 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            statm = Path(f"/proc/{member}/statm").read_text().split()
+        except OSError:
+            continue
+        cpu += (int(fields[11]) + int(fields[12])) / ticks
+        rss += int(statm[1]) * page
+    return cpu, rss
+
+
+def sample(servers: list[Server], stop: threading.Event) -> None:
+    while not stop.is_set():
+        for server in servers:
+            server.samples.append(_usage(server.process.pid))
+        stop.wait(0.5)
+
+
+# The people ------------------------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    timings: list[tuple[str, int, float]] = field(default_factory=list)  # step, port, seconds
+    errors: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+async def settle(page, timeout_ms: int = STEP_TIMEOUT_MS) -> None:
+    """Wait for the app's run that a click started to finish."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # the run may be over before it is seen
+        await page.wait_for_selector('[data-test-script-state="running"]', timeout=1_500)
+    await page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=timeout_ms)
+
+
+async def check_page(page) -> None:
+    if await page.get_by_test_id("stException").count():
+        text = await page.get_by_test_id("stException").first.inner_text()
+        raise RuntimeError(f"exception on the page: {text.splitlines()[0]}")
+    if await page.get_by_text(UNAVAILABLE).count():
+        raise RuntimeError("the database was unavailable")
+
+
+async def nav(page, name: str) -> None:
+    await page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    await settle(page)
+
+
+async def sign_in(page, base: str, username: str) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(base)
+    await page.get_by_label("Username", exact=True).fill(username, timeout=STEP_TIMEOUT_MS)
+    await page.locator('input[type="password"]').fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    signed_in = page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")
+    await expect(signed_in).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    await settle(page)
+
+
+async def map_drawn(page) -> None:
+    from playwright.async_api import expect
+
+    frame = page.frame_locator(MAP_IFRAME)
+    await expect(frame.locator(".leaflet-container")).to_be_visible(timeout=STEP_TIMEOUT_MS)
+
+
+async def open_map(page, state: dict) -> None:
+    await nav(page, "Map")
+    await map_drawn(page)
+
+
+async def change_filter(page, state: dict) -> None:
+    state["period"] = (state.get("period", 0) + 1) % len(PERIODS)
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first
+    await box.click()
+    await page.get_by_role("option", name=PERIODS[state["period"]]).click()
+    await settle(page)
+    await map_drawn(page)
+
+
+async def place_panel(page, state: dict) -> None:
+    from playwright.async_api import expect
+
+    frame = page.frame_locator(MAP_IFRAME)
+    markers = frame.locator(MARKER)
+    await expect(markers.first).to_be_attached(timeout=STEP_TIMEOUT_MS)
+    count = await markers.count()
+    await markers.nth(state["rng"].randrange(min(count, 20))).click(force=True)
+    await expect(page.get_by_text("Why it was flagged").first).to_be_visible(
+        timeout=STEP_TIMEOUT_MS
+    )
+    await settle(page)
+
+
+async def open_assessment(page, state: dict) -> None:
+    from playwright.async_api import expect
+
+    await nav(page, "Assessments")
+    await page.get_by_role("tab", name="All assessments").click()
+    box = page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_text("Assessment to open", exact=True)
+    )
+    await box.click()
+    options = page.get_by_role("option")
+    await expect(options.first).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    await options.nth(state["rng"].randrange(min(await options.count(), 10))).click()
+    await settle(page)
+    await page.get_by_role("button", name="Open", exact=True).last.click()
+    back = page.get_by_role("button", name="Back to my queue")
+    await expect(back).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    await settle(page)
+    await back.click()
+    await settle(page)
+
+
+async def open_meeting(page, state: dict) -> None:
+    from playwright.async_api import expect
+
+    await nav(page, "Meeting")
+    await expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=STEP_TIMEOUT_MS)
+
+
+STEPS = (
+    ("open map", open_map),
+    ("change filter", change_filter),
+    ("place panel", place_panel),
+    ("open assessment", open_assessment),
+    ("meeting page", open_meeting),
+)
+
+
+async def person(
+    n: int,
+    browser,
+    server: Server,
+    deadline: float,
+    record: Record,
+    ramp: float,
+    think: tuple[float, float],
+) -> None:
+    await asyncio.sleep(n * ramp)
+    rng = random.Random(n)
+    state: dict = {"rng": rng}
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    username = ACCOUNTS[n % len(ACCOUNTS)]
+
+    async def timed(name: str, step, *args) -> bool:
+        started = time.perf_counter()
+        try:
+            await step(page, *args)
+            await check_page(page)
+        except Exception as error:
+            record.errors.append((name, server.port, str(error).strip().splitlines()[0][:160]))
+            return False
+        record.timings.append((name, server.port, time.perf_counter() - started))
+        return True
+
+    try:
+        if not await timed("sign in", sign_in, server.url, username):
+            return
+        await timed("open map", map_drawn)
+        while time.monotonic() < deadline:
+            for name, step in STEPS:
+                if time.monotonic() >= deadline:
+                    break
+                await asyncio.sleep(rng.uniform(*think))
+                if not await timed(name, step, state):
+                    await page.goto(server.url)  # start again from a fresh page
+                    await timed("sign in", sign_in, server.url, username)
+                    break
+    finally:
+        await context.close()
+
+
+async def drive(
+    servers: list[Server],
+    users: int,
+    browsers: int,
+    duration: float,
+    ramp: float,
+    think: tuple[float, float],
+) -> Record:
+    from playwright.async_api import async_playwright
+
+    record = Record()
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    async with async_playwright() as playwright:
+        launched = [
+            await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            for _ in range(browsers)
+        ]
+        deadline = time.monotonic() + users * ramp + duration
+        await asyncio.gather(
+            *(
+                person(
+                    n,
+                    launched[n % browsers],
+                    servers[n % len(servers)],
+                    deadline,
+                    record,
+                    ramp,
+                    think,
+                )
+                for n in range(users)
+            )
+        )
+        for browser in launched:
+            await browser.close()
+    return record
+
+
+async def figures_from(server: Server) -> str:
+    """Sign in as the lead on one app process and read the Meeting page's headline figures."""
+    from playwright.async_api import async_playwright, expect
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await sign_in(page, server.url, "lead")
+        await nav(page, "Meeting")
+        metrics = page.get_by_test_id("stMetric")
+        await expect(metrics.first).to_be_visible(timeout=STEP_TIMEOUT_MS)
+        texts = [await metrics.nth(i).inner_text() for i in range(await metrics.count())]
+        await browser.close()
+    return " | ".join(t.replace("\n", " ") for t in texts)
+
+
+# The tables ------------------------------------------------------------------------------
+
+
+def timing_table(record: Record) -> pd.DataFrame:
+    frame = pd.DataFrame(record.timings, columns=["step", "port", "seconds"])
+    errors = pd.DataFrame(record.errors, columns=["step", "port", "error"])
+    rows = []
+    names = [name for name, _ in STEPS]
+    for name in ["sign in", *names, "all"]:
+        chosen = frame if name == "all" else frame.loc[frame["step"] == name]
+        failed = len(errors) if name == "all" else int((errors["step"] == name).sum())
+        values = chosen["seconds"].to_numpy()
+        rows.append(
+            {
+                "step": name,
+                "count": len(values),
+                "median s": round(float(statistics.median(values)), 2) if len(values) else None,
+                "p95 s": round(float(pd.Series(values).quantile(0.95)), 2) if len(values) else None,
+                "max s": round(float(values.max()), 2) if len(values) else None,
+                "errors": failed,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def server_table(servers: list[Server], seconds: float) -> pd.DataFrame:
+    rows = []
+    for server in servers:
+        cpu = [c for c, _ in server.samples]
+        rss = [r for _, r in server.samples]
+        used = cpu[-1] - cpu[0] if len(cpu) > 1 else 0.0
+        rows.append(
+            {
+                "app process": f":{server.port}",
+                "CPU s": round(used, 1),
+                "mean CPU %": round(100 * used / max(seconds, 1e-9)),
+                "peak memory MB": round(max(rss) / 2**20) if rss else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    from store.db import describe_url
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="the database (made by benchmarks/generate.py)")
+    parser.add_argument("--users", type=int, default=25)
+    parser.add_argument("--duration", type=float, default=180, help="seconds of the mix")
+    parser.add_argument("--servers", type=int, default=2, help="app processes (ports)")
+    parser.add_argument("--browsers", type=int, default=2, help="Chromium processes")
+    parser.add_argument("--ramp", type=float, default=3.0, help="seconds between arrivals")
+    parser.add_argument("--think", default="3,8", help="pause between steps, min,max seconds")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    print(
+        f"{args.users} people for {args.duration:.0f} s on {args.servers} app process(es), "
+        f"{describe_url(args.url)}; logs in {home}",
+        flush=True,
+    )
+    servers = [start_server(args.url, home) for _ in range(args.servers)]
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample, args=(servers, stop), daemon=True)
+    started = time.monotonic()
+    sampler.start()
+    try:
+        think = tuple(float(v) for v in args.think.split(","))
+        record = asyncio.run(
+            drive(servers, args.users, args.browsers, args.duration, args.ramp, think)  # type: ignore[arg-type]
+        )
+        seconds = time.monotonic() - started
+        stop.set()
+        sampler.join()
+        figures = (
+            [asyncio.run(figures_from(server)) for server in servers] if len(servers) > 1 else []
+        )
+    finally:
+        stop.set()
+        for server in servers:
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+
+    print()
+    print(timing_table(record).to_string(index=False))
+    print()
+    print(server_table(servers, seconds).to_string(index=False))
+    by_port = pd.DataFrame(record.timings, columns=["step", "port", "seconds"]).groupby("port")
+    print()
+    print("interactions served by each app process:", by_port.size().to_dict())
+    if figures:
+        same = len(set(figures)) == 1
+        print(f"both app processes show the same Meeting figures: {'yes' if same else 'NO'}")
+        for server, text in zip(servers, figures, strict=True):
+            print(f"  :{server.port}  {text[:200]}")
+    if record.errors:
+        print()
+        print("errors (first 10):")
+        for step, port, error in record.errors[:10]:
+            print(f"  {step} on :{port}: {error}")
+    print()
+    print("targets: no errors, p95 < 3 s (PostgreSQL), server memory < 4,096 MB")
+
+
+if __name__ == "__main__":
+    main()
