@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, text
 
 from store.db import connect, upgrade
 from store.models import Base
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 PG_URL = os.environ.get("SAFER_SPACES_TEST_PG_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -72,3 +76,32 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         postgres = request.getfixturevalue("pg_engine")
         _empty(postgres)
         yield postgres
+
+
+# The browser, shared by tests/e2e and tests/faults (one Playwright per test session) -------
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    from tests.e2e.conftest import unavailable
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, unavailable
+
+    executable = chromium_path()
+    if executable is None:
+        unavailable("Chromium not found (apt-get install chromium)")
+    browser = playwright_instance.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()

@@ -133,8 +133,3 @@ def private_postgres() -> Iterator[PrivateServer]:
         with contextlib.suppress(RuntimeError):  # already stopped
             server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
-
-
-# The browser fixtures of tests/e2e, for the restart test ----------------------------------
-
-from tests.e2e.conftest import browser, playwright_instance  # noqa: E402, F401
