@@ -878,7 +878,9 @@ def place_summary(
                 "Incidents": [int(counts[c]) for c in order],
             }
         )
-        return suppress_table(frame, ["Incidents"], k=k) if suppress else frame
+        if not suppress:
+            return frame
+        return suppress_table(frame, ["Incidents"], k=k).astype({"Incidents": str})  # one type
 
     return {
         "trend": trend,

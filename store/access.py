@@ -49,6 +49,22 @@ class Viewer:
         if self.role not in ROLES:
             raise AccessDenied(f"The role '{self.role}' is not one of {', '.join(ROLES)}.")
 
+    def for_cache(self) -> Viewer:
+        """Return the viewer reduced to what decides what they see: districts and point access.
+
+        Two people who may see the same data get equal values, so a cache keyed on it is
+        shared between them instead of holding one copy per person.
+
+        Examples
+        --------
+        >>> a = Viewer("ann", "lead", ("E07000197",))
+        >>> a.for_cache() == Viewer("bob", "admin", ("E07000197",)).for_cache()
+        True
+        >>> a.for_cache() == Viewer("cat", "officer", ("E07000197",)).for_cache()
+        False
+        """
+        return Viewer("", "lead" if self.sees_points else "viewer", self.districts)
+
     @property
     def sees_points(self) -> bool:
         """Return True when the viewer may see single incident points and exact small counts."""

@@ -58,6 +58,7 @@ WHOLE_PERIOD = "period"
 OWN_PARAMS = ("conf", "radius", "min", "layers", "month")
 
 viewer = current_viewer()
+seen_as = viewer.for_cache()  # the cached layers are shared by everyone who may see the same
 version = loaders.data_version()
 filters = sidebar.current()
 latest = loaders.latest_date(version)
@@ -106,7 +107,7 @@ settings = analysis.MapSettings(
 )
 
 # The period and the query ------------------------------------------------------------------
-sites = loaders.map_sites("incidents", viewer, scope, filters.ages, filters.agencies, version)
+sites = loaders.map_sites("incidents", seen_as, scope, filters.ages, filters.agencies, version)
 start, end = filters.window(latest)
 first, last = analysis.period_months(start, end)
 known_months = sites["month"].dropna()
@@ -125,7 +126,7 @@ in_period = sites_in(sites, types=query.types, first=first, last=last)
 total = int(in_period["n"].sum())
 unlocated = int(in_period.loc[in_period["easting"].isna(), "n"].sum())
 
-picture = loaders.map_monthly(viewer, query, settings.confidence, k, version)
+picture = loaders.map_monthly(seen_as, query, settings.confidence, k, version)
 month_options = [WHOLE_PERIOD, *picture.months]
 if st.session_state.get("map_month_next") in month_options:
     st.session_state["map_month"] = st.session_state.pop("map_month_next")
@@ -139,7 +140,7 @@ def _month_name(value: str) -> str:
 
 
 # Data layers -------------------------------------------------------------------------------
-flags = loaders.map_flags(viewer, query, settings, k, version)
+flags = loaders.map_flags(seen_as, query, settings, k, version)
 places = loaders.places(version)
 places = places.loc[places["district_code"].isin(scope)]
 states = assessment_state(loaders.assessments(version), today=today)
@@ -230,12 +231,12 @@ with map_column:
     groups: list[folium.FeatureGroup] = []
     cells = gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
     if "density" in layers:
-        groups.append(density_layer(loaders.map_density(viewer, query, k, version)))
+        groups.append(density_layer(loaders.map_density(seen_as, query, k, version)))
     if "counts" in layers:
-        groups.append(aggregates_layer(loaders.map_aggregates(viewer, query, k, version)))
+        groups.append(aggregates_layer(loaders.map_aggregates(seen_as, query, k, version)))
     if "hot" in layers:
         if month == WHOLE_PERIOD:
-            cells = loaders.map_hot_cells(viewer, query, settings.confidence, k, version)
+            cells = loaders.map_hot_cells(seen_as, query, settings.confidence, k, version)
             name = "Hot and cold spots"
         else:
             grid = loaders.map_grid(query.districts, query.cell_size, version)
@@ -257,7 +258,7 @@ with map_column:
     if "flags" in layers:
         groups.append(flagged_places_layer(flags, states=state_by_place))
     if "points" in layers and viewer.sees_points:
-        points, located = loaders.map_points(viewer, query, version)
+        points, located = loaders.map_points(seen_as, query, version)
         if points is None:
             st.info(
                 f"{located:,} located incidents match: too many to draw one by one (the map "
@@ -380,7 +381,7 @@ def _place_panel(place_id: int) -> None:
     else:
         area = place.geometry.buffer(settings.radius)
         events = loaders.map_area_events(
-            viewer, query, shapely.to_wkb(area), _trend_start(), version
+            seen_as, query, shapely.to_wkb(area), _trend_start(), version
         )
         st.markdown(f"**Incidents within {settings.radius} m, by month and type**")
         _trend_chart(events, f"place_{place_id}")
@@ -449,7 +450,7 @@ def _cell_panel(cell_id: str) -> None:
             icon=":material/local_fire_department:",
         )
     area = grid.geometry[index[0]]
-    events = loaders.map_area_events(viewer, query, shapely.to_wkb(area), _trend_start(), version)
+    events = loaders.map_area_events(seen_as, query, shapely.to_wkb(area), _trend_start(), version)
     st.markdown("**Incidents in this square, by month and type**")
     _trend_chart(events, f"cell_{cell_id}")
     inside = places.loc[places.geometry.within(area)]
