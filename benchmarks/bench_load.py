@@ -19,9 +19,12 @@ end of the app's run with the expected content on screen. An error is a step tha
 out or a page that showed an exception or the "database unavailable" notice.
 
 Printed: per step and overall, the count, median, 95th percentile and worst time and the
-errors; per app process, its CPU time, mean CPU use and peak memory (resident set of the
-process and its children, read from ``/proc``: Linux); and, with two processes, a check
-that both serve the same figures from the shared database.
+errors, as the browsers saw them; the same for the server's own time of every script run,
+by page (``SAFER_SPACES_TIMINGS``, see ``dashboard/timings.py``), which tells the app's
+share from the browsers' when both share the machine; per app process, its CPU time,
+mean CPU use and peak memory (resident set of the process and its children, read from
+``/proc``: Linux); and, with two processes, a check that both serve the same figures
+from the shared database.
 
 Targets on a 2-core machine: no errors, 95th percentile < 3 s on PostgreSQL, server
 memory < 4 GB. Note that the browsers run on the same 2 cores as the app.
@@ -56,6 +59,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dashboard import timings  # noqa: E402
 from dashboard.resilience import MESSAGE as UNAVAILABLE  # noqa: E402
 
 PASSWORD = "safer-spaces-demo"
@@ -101,7 +105,12 @@ class Server:
 def start_server(url: str, home: Path) -> Server:
     port = free_port()
     log = home / f"streamlit-{port}.log"
-    env = {**os.environ, "SAFER_SPACES_DATABASE_URL": url, "SAFER_SPACES_HOME": str(home)}
+    env = {
+        **os.environ,
+        "SAFER_SPACES_DATABASE_URL": url,
+        "SAFER_SPACES_HOME": str(home),
+        timings.ENVIRONMENT: str(home / "timings.tsv"),
+    }
     command = [
         sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
         "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -421,6 +430,26 @@ def server_table(servers: list[Server], seconds: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def run_table(path: Path) -> pd.DataFrame:
+    """Server time of every script run by page: what the app itself took, without browsers."""
+    if not path.exists():
+        return pd.DataFrame()
+    runs = pd.DataFrame(timings.read(path), columns=["at", "pid", "page", "seconds"])
+    rows = []
+    for page, chosen in [*runs.groupby("page"), ("all", runs)]:
+        values = chosen["seconds"]
+        rows.append(
+            {
+                "page": page,
+                "runs": len(values),
+                "median s": round(float(values.median()), 2),
+                "p95 s": round(float(values.quantile(0.95)), 2),
+                "max s": round(float(values.max()), 2),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     from store.db import describe_url
 
@@ -467,6 +496,9 @@ def main() -> None:
 
     print()
     print(timing_table(record).to_string(index=False))
+    print()
+    print("server time of each script run (the app's own share of the interactions):")
+    print(run_table(home / "timings.tsv").to_string(index=False))
     print()
     print(server_table(servers, seconds).to_string(index=False))
     by_port = pd.DataFrame(record.timings, columns=["step", "port", "seconds"]).groupby("port")

@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Engine  # noqa: E402
 
-from dashboard import auth, loaders, resilience, session, sidebar  # noqa: E402
+from dashboard import auth, loaders, resilience, session, sidebar, timings  # noqa: E402
 from store.access import AccessDenied  # noqa: E402
 from store.db import DatabaseError, is_unavailable, ping  # noqa: E402
 from store.users import demo_accounts_enabled  # noqa: E402
@@ -80,6 +80,7 @@ def run() -> None:
     if viewer.role in ("lead", "admin"):
         pages.append(st.Page(PAGES / "data.py", title="Data", icon=":material/database:"))
     page = st.navigation(pages)
+    timings.label(page.title)
     destination = session.destination(pages, page)
     if destination is not None:
         st.switch_page(destination[0], query_params=destination[1])
@@ -104,5 +105,5 @@ def run() -> None:
     page.run()
 
 
-with resilience.database_guard(on_outage=_drop_connections):
+with timings.timed(), resilience.database_guard(on_outage=_drop_connections):
     run()
