@@ -272,8 +272,13 @@ def meeting(
     k: int,
     today: date,
     version: str,
+    framework: bool = True,
 ) -> MeetingFigures:
-    """Return the meeting's figures for districts the caller has checked are in scope."""
+    """Return the meeting's figures for districts the caller has checked are in scope.
+
+    Without ``framework`` the performance framework (the costliest part, a flagging per
+    month) is left empty: the slides before it do not wait for it.
+    """
     from store.meeting import figures_for
 
     return figures_for(
@@ -288,6 +293,7 @@ def meeting(
         ages=ages,
         agencies=agencies,
         grid=map_grid(districts, 250, version),
+        framework_months=12 if framework else 0,
     )
 
 

@@ -404,6 +404,7 @@ def figures_for(
     ages: tuple[str, ...] = (),
     agencies: tuple[str, ...] = (),
     grid: Grid | None = None,
+    framework_months: int = 12,
 ) -> MeetingFigures:
     """Read the stored data and compute the meeting's figures (see :func:`meeting_figures`).
 
@@ -428,6 +429,7 @@ def figures_for(
         today=today,
         suppressed=suppressed,
         k=k,
+        framework_months=framework_months,
     )
 
 
@@ -482,21 +484,16 @@ def framework_table(
                 "flagged_places": len(flags),
                 "flagged_assessed": flagged_assessed,
                 "share_assessed": flagged_assessed / len(flags) if len(flags) else np.nan,
-                "assessments_approved": int(
-                    ((approved_on.dt.to_period("M").astype(str)) == month).sum()
-                ),
-                "actions_done": int(
-                    (
-                        (actions["status"] == "done")
-                        & _in_months(actions["completed_on"], month, month)
-                    ).sum()
-                ),
+                "assessments_approved": int(_in_months(approved_on, month, month).sum()),
+                "actions_done": _done(actions, month, month),
                 "actions_overdue": _overdue_at(actions, end)
                 if pd.Period(month, freq="M") <= pd.Period(today, freq="M")
                 else 0,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        rows, columns=["month", *_FRAMEWORK_COUNTS[:4], "share_assessed", *_FRAMEWORK_COUNTS[4:]]
+    )
 
 
 _DISTRICT_COUNTS = [
@@ -547,7 +544,8 @@ def meeting_figures(
     suppressed, k
         Whether this viewer's counts from 1 to k-1 are hidden (``"<k"``).
     framework_months
-        Months in the performance framework, ending with ``last``.
+        Months in the performance framework, ending with ``last``; 0 leaves it empty (its
+        columns only), for the slides before it: it is the costliest part.
 
     Returns
     -------
@@ -661,7 +659,7 @@ def meeting_figures(
 
     framework = framework_table(
         inputs, types=types, last=last, months=framework_months, today=today
-    )
+    )  # 0 months: no rows
     if suppressed:
         framework = suppress_table(framework, ["incidents", "referrals"], k=k)
     framework["share_assessed"] = [

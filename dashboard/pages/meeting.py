@@ -111,24 +111,17 @@ except AccessDenied as refusal:
     st.stop()
 
 first, last = filters.months(latest)
-figures = loaders.meeting(
-    scope,
-    filters.types,
-    filters.ages,
-    filters.agencies,
-    (first, last),
-    needs_suppression(viewer),
-    k,
-    today,
-    version,
-)
+choice = (scope, filters.types, filters.ages, filters.agencies, (first, last))
+choice += (needs_suppression(viewer), k, today, version)
+index = st.session_state.get("meeting_slide", 0)
+key, title = SLIDES[index]
+# The framework (a flagging per month) is computed only for its slide and for the pack.
+figures = loaders.meeting(*choice, framework=key == "framework")
 presenting = bool(st.session_state.get("presenting"))
 if presenting:
     st.html(PRESENT_STYLE)
 if not presenting:
     st.title("Steering group summary")
-index = st.session_state.get("meeting_slide", 0)
-key, title = SLIDES[index]
 
 bar = st.columns([1, 1, 5, 1.4], vertical_alignment="center")
 bar[0].button(
@@ -230,6 +223,7 @@ if not presenting:
         )
         try:
             with st.spinner("Making the pack..."):
+                figures = loaders.meeting(*choice, framework=True)
                 deck = pack.slides(
                     figures,
                     loaders.districts(version).loc[lambda d: d["code"].isin(scope)],
