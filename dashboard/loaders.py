@@ -299,7 +299,11 @@ def meeting(
 
 @st.cache_data(show_spinner="Drawing the map of emerging hot spots...", max_entries=16)
 def meeting_map(_figures: MeetingFigures, key: tuple, version: str) -> bytes:
-    """Return the emerging hot spot map as PNG bytes (``key`` names the figures)."""
+    """Return the emerging hot spot map as PNG bytes.
+
+    ``key`` is what the figures were computed from (the arguments of :func:`meeting`, the
+    districts first), so that the cache tells one meeting's map from another's.
+    """
     from dashboard.charts import emerging_map_png
 
     districts_shown = districts(version)

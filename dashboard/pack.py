@@ -36,6 +36,7 @@ __all__ = [
     "PackContext",
     "PackError",
     "Slide",
+    "emerging_figures",
     "pack_context",
     "pack_csv",
     "pack_html",
@@ -231,11 +232,7 @@ def slides(
                 ("table", district_table(figures)) if not figures.districts.empty else empty
             )
         elif key == "emerging":
-            counts = [
-                Figure(f"emerging:{name}", f"{name} hot spot cells", f"{n:,}")
-                for name, n in figures.emerging.items()
-            ]
-            slide.blocks.append(("figures", counts))
+            slide.blocks.append(("figures", emerging_figures(figures)))
             picture = map_png or emerging_map_png(figures, districts)
             slide.blocks.append(("image", picture))
         elif key == "decisions":
@@ -247,6 +244,14 @@ def slides(
             slide.blocks.append(("table", framework_table(figures)))
         out.append(Slide(slide.key, titles[key], slide.blocks))
     return out
+
+
+def emerging_figures(figures: MeetingFigures) -> list[Figure]:
+    """Return the number of grid cells in each emerging category, as figures to show."""
+    return [
+        Figure(f"emerging:{name}", f"{name} hot spot cells", f"{n:,}")
+        for name, n in figures.emerging.items()
+    ]
 
 
 def figure_table(items: list[Figure], figures: MeetingFigures) -> pd.DataFrame:

@@ -171,15 +171,11 @@ elif key == "districts":
     st.caption("Flagged places in the period and the state of their assessments.")
     st.table(highlight(pack.district_table(figures)))
 elif key == "emerging":
-    counts = [
-        Figure(f"emerging:{name}", f"{name} hot spot cells", f"{n:,}")
-        for name, n in figures.emerging.items()
-    ]
-    show_figures(counts, figures)
+    show_figures(pack.emerging_figures(figures), figures)
     if figures.emerging_cells.empty:
         st.info(f"No hot spots in the 12 months to {figures.period}.", icon=":material/info:")
     else:
-        picture = loaders.meeting_map(figures, (scope, filters.types, first, last), version)
+        picture = loaders.meeting_map(figures, choice, version)
         st.image(picture, width=720 if presenting else 560)
 elif key == "decisions":
     table = pack.decisions(figures)
@@ -229,7 +225,7 @@ if not presenting:
                     loaders.districts(version).loc[lambda d: d["code"].isin(scope)],
                     map_png=None
                     if figures.emerging_cells.empty
-                    else loaders.meeting_map(figures, (scope, filters.types, first, last), version),
+                    else loaders.meeting_map(figures, choice, version),
                 )
                 st.session_state["meeting_pack"] = {
                     "html": pack.pack_html(figures, context, deck).encode("utf-8"),
