@@ -78,6 +78,7 @@ def database_guard(
     wait
         Seconds before the next try.
     """
+    slot = st.empty()  # the notice always takes this first place, never a second copy below
     try:
         yield
     except Exception as error:
@@ -86,7 +87,7 @@ def database_guard(
         attempt = int(st.session_state.get(ATTEMPTS_KEY, 0)) + 1
         st.session_state[ATTEMPTS_KEY] = attempt
         log.warning("database unavailable (attempt %d): %s", attempt, _first_line(error))
-        st.warning(explain(error, attempt=attempt, wait=wait), icon=":material/cloud_off:")
+        slot.warning(explain(error, attempt=attempt, wait=wait), icon=":material/cloud_off:")
         if on_outage is not None and isinstance(error, DBAPIError):
             on_outage()
         time.sleep(wait)

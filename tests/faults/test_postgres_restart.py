@@ -69,7 +69,7 @@ def test_the_app_says_the_database_is_away_and_recovers_without_a_restart(
         wait_until_healthy(server.url, process, server, 60)
         sign_in(page, server.url, "lead")
         nav = page.get_by_test_id("stSidebarNav")
-        notice = page.get_by_text(MESSAGE)
+        notice = page.get_by_text(MESSAGE)  # one notice, in one place, never a second copy
 
         private_postgres.stop("fast")
         nav.get_by_role("link", name="Assessments").click()
