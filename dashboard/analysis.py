@@ -35,8 +35,7 @@ from geo.points import BNG, WGS84, drawable
 from store import sites as store_sites
 from store.access import Viewer
 from store.assessments import suppress_reason
-from store.audit import record
-from store.db import session_scope
+from store.audit import log_event
 from store.disclosure import needs_suppression, suppress_count, suppress_table
 from store.measures import monthly_counts
 from store.models import Incident
@@ -903,12 +902,11 @@ def record_panel_view(engine: Engine, viewer: Viewer, click: Click, *, detail: d
     detail
         What was shown (filters, period), for the log.
     """
-    with session_scope(engine) as session:
-        record(
-            session,
-            actor=viewer.username,
-            action="view place panel",
-            entity=click.kind,
-            entity_id=click.id,
-            detail=detail,
-        )
+    log_event(
+        engine,
+        actor=viewer.username,
+        action="view place panel",
+        entity=click.kind,
+        entity_id=click.id,
+        detail=detail,
+    )

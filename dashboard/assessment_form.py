@@ -38,17 +38,6 @@ NEW_ACTION_SLOTS = 3
 ERRORS = "assess_errors"
 NOTICE = "assess_notice"
 MINE = "assess_mine"
-_FIELDS = (
-    "assessed_on",
-    "assessing_org",
-    "lead_assessor",
-    "partners",
-    "young_people_consulted",
-    "families_consulted",
-    "overall_risk",
-    "goals",
-    "next_review_on",
-)
 
 
 def _key(aid: int, name: str) -> str:
@@ -59,7 +48,7 @@ def load_into_state(record: svc.AssessmentRecord) -> None:
     """Put a stored assessment's values into the form's widget state (overwriting them)."""
     aid, form = record.id, record.form
     state = st.session_state
-    for name in _FIELDS:
+    for name in svc.HEADER_FIELDS:
         value = getattr(form, name)
         state[_key(aid, name)] = value if value is not None or "_on" in name else None
     typed = {f.item: f for f in form.findings}

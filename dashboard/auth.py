@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from dashboard import loaders
 from store.access import ROLES, AccessDenied, Viewer
+from store.audit import log_event
 from store.users import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
@@ -29,7 +30,6 @@ from store.users import (
     authenticate,
     demo_accounts_enabled,
     ensure_demo_users,
-    log_event,
     sign_in_policy,
     viewer_for_identity,
 )

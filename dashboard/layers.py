@@ -17,6 +17,7 @@ streamlit-folium load d3 from the internet.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import folium
 import geopandas as gpd
@@ -209,8 +210,31 @@ class _MarkerRows(folium.MacroElement):
         self.kind = kind
 
 
-def _place_words(name: str, category: str, state: str) -> tuple[str, str]:
-    return name, f"{label(PLACE_CATEGORIES, category)} · {STATE_LABELS.get(state, state)}"
+def _place_rows(
+    places: gpd.GeoDataFrame,
+    states: pd.Series,
+    *,
+    icon: Callable[[str], str],
+    colour: Callable[[str], str],
+    reason: bool,
+) -> list[list[object]]:
+    """One marker row per drawable place: lat, lon, icon, colour, name, words, reason."""
+    rows: list[list[object]] = []
+    for row in places.loc[drawable(places)].itertuples():
+        state = str(states.get(row.id, "none"))
+        category = str(row.category)
+        rows.append(
+            [
+                round(row.geometry.y, 6),
+                round(row.geometry.x, 6),
+                icon(category),
+                colour(state),
+                str(row.name),
+                f"{label(PLACE_CATEGORIES, category)} · {STATE_LABELS.get(state, state)}",
+                str(row.reason) if reason else "",
+            ]
+        )
+    return rows
 
 
 def flagged_places_layer(
@@ -236,19 +260,13 @@ def flagged_places_layer(
     """
     _require_wgs84(flags, "flagged places")
     group = folium.FeatureGroup(name=name)
-    rows = []
-    for row in flags.loc[drawable(flags)].itertuples():
-        state = str(states.get(row.id, "none"))
-        rows.append(
-            [
-                round(row.geometry.y, 6),
-                round(row.geometry.x, 6),
-                CATEGORY_ICONS.get(str(row.category), "location-dot"),
-                STATE_MARKERS.get(state, "red"),
-                *_place_words(str(row.name), str(row.category), state),
-                str(row.reason),
-            ]
-        )
+    rows = _place_rows(
+        flags,
+        states,
+        icon=lambda category: CATEGORY_ICONS.get(category, "location-dot"),
+        colour=lambda state: STATE_MARKERS.get(state, "red"),
+        reason=True,
+    )
     _MarkerRows(rows, kind="icon").add_to(group)
     return group
 
@@ -275,19 +293,13 @@ def places_layer(
     """
     _require_wgs84(places, "places")
     group = folium.FeatureGroup(name=name)
-    rows = []
-    for row in places.loc[drawable(places)].itertuples():
-        state = str(states.get(row.id, "none"))
-        rows.append(
-            [
-                round(row.geometry.y, 6),
-                round(row.geometry.x, 6),
-                "",
-                STATE_COLOURS.get(state, STATE_COLOURS["none"]),
-                *_place_words(str(row.name), str(row.category), state),
-                "",
-            ]
-        )
+    rows = _place_rows(
+        places,
+        states,
+        icon=lambda category: "",
+        colour=lambda state: STATE_COLOURS.get(state, STATE_COLOURS["none"]),
+        reason=False,
+    )
     _MarkerRows(rows, kind="circle").add_to(group)
     return group
 

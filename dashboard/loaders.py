@@ -264,11 +264,11 @@ def map_area_events(
 @st.cache_data(show_spinner="Preparing the meeting's figures...", max_entries=16)
 def meeting(
     districts: tuple[str, ...],
+    viewer: Viewer,
     types: tuple[str, ...],
     ages: tuple[str, ...],
     agencies: tuple[str, ...],
     months: tuple[str, str],
-    suppressed: bool,
     k: int,
     today: date,
     version: str,
@@ -276,23 +276,38 @@ def meeting(
 ) -> MeetingFigures:
     """Return the meeting's figures for districts the caller has checked are in scope.
 
-    Without ``framework`` the performance framework (the costliest part, a flagging per
-    month) is left empty: the slides before it do not wait for it.
+    ``viewer`` is ``Viewer.for_cache()``: it decides the disclosure, and the counts per
+    spot come from the same cached read as the Map's (:func:`map_sites`), as do the
+    register, assessments and actions. Without ``framework`` the performance framework
+    (the costliest part, a flagging per month) is left empty: the slides before it do not
+    wait for it.
     """
-    from store.meeting import figures_for
+    from store.assessments import approval_dates
+    from store.disclosure import needs_suppression
+    from store.meeting import MeetingInputs, meeting_figures
 
-    return figures_for(
-        engine(),
-        districts,
+    def mine(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.loc[frame["district_code"].isin(districts)]
+
+    inputs = MeetingInputs(
+        incidents=map_sites("incidents", viewer, districts, ages, agencies, version),
+        referrals=map_sites("referrals", viewer, districts, ages, agencies, version),
+        places=mine(places(version)),
+        assessments=mine(assessments(version)),
+        actions=mine(actions(version)),
+        approvals=approval_dates(engine(), viewer),
+        grid=map_grid(districts, 250, version),
+        district_names=district_names(version),
+        districts=districts,
+    )
+    return meeting_figures(
+        inputs,
         first=months[0],
         last=months[1],
-        today=today,
-        suppressed=suppressed,
-        k=k,
         types=types,
-        ages=ages,
-        agencies=agencies,
-        grid=map_grid(districts, 250, version),
+        today=today,
+        suppressed=needs_suppression(viewer),
+        k=k,
         framework_months=12 if framework else 0,
     )
 

@@ -16,7 +16,7 @@ from dashboard.filters import (
     refuse_outside_scope,
 )
 from store.access import Viewer
-from store.users import log_event
+from store.audit import log_event
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES
 
 __all__ = ["current", "render"]

@@ -45,6 +45,7 @@ from store.vocabulary import (
 
 __all__ = [
     "EDITABLE",
+    "HEADER_FIELDS",
     "TRANSITIONS",
     "ActionInput",
     "AssessmentForm",
@@ -509,14 +510,7 @@ def place_history(engine: Engine, viewer: Viewer, place_id: int) -> list[Assessm
 def list_assessments(engine: Engine, viewer: Viewer) -> pd.DataFrame:
     """Return the assessments in the viewer's districts, newest first.
 
-    Returns
-    -------
-    pandas.DataFrame
-        ``id``, ``place_id``, ``place_name``, ``place_category``, ``district_code``,
-        ``assessing_org``, ``lead_assessor``, ``assessed_on``, ``status``,
-        ``overall_risk``, ``next_review_on`` (datetime64), ``version``,
-        ``review_comment``, ``created_by``, ``updated_by``, ``updated_at``, and
-        ``findings`` and ``actions`` (counts).
+    The columns are those of :func:`store.queries.load_assessments`.
     """
     frame = load_assessments(engine, viewer.districts)
     return frame if viewer.districts else frame.head(0)
@@ -554,21 +548,25 @@ def approval_dates(engine: Engine, viewer: Viewer) -> pd.Series:
 # --------------------------------------------------------------------------- writing
 
 
+HEADER_FIELDS: tuple[str, ...] = (
+    "assessed_on",
+    "assessing_org",
+    "lead_assessor",
+    "partners",
+    "young_people_consulted",
+    "families_consulted",
+    "overall_risk",
+    "goals",
+    "next_review_on",
+)
+"""The assessment's own fields that a form sets (besides its findings and actions)."""
+
+
 def _apply(
     session: Session, assessment: Assessment, form: AssessmentForm, viewer: Viewer, today: date
 ) -> None:
     who = _who(viewer)
-    for name in (
-        "assessed_on",
-        "assessing_org",
-        "lead_assessor",
-        "partners",
-        "young_people_consulted",
-        "families_consulted",
-        "overall_risk",
-        "goals",
-        "next_review_on",
-    ):
+    for name in HEADER_FIELDS:
         setattr(assessment, name, getattr(form, name))
 
     by_item = {f.item: f for f in assessment.findings}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from store.db import session_scope
 from store.models import AuditEvent
 
-__all__ = ["record"]
+__all__ = ["log_event", "record"]
 
 
 def record(
@@ -32,3 +34,32 @@ def record(
     )
     session.add(event)
     return event
+
+
+def log_event(
+    engine: Engine,
+    *,
+    actor: str,
+    action: str,
+    entity: str | None = None,
+    entity_id: object = None,
+    detail: dict[str, Any] | None = None,
+    origin: str | None = None,
+) -> None:
+    """Write one audit event in a transaction of its own (for views, exports, refusals).
+
+    For changes, call :func:`record` in the change's own session instead,
+    so that the event lands with the change. The map's place panel logs
+    ``log_event(engine, actor=viewer.username, action="view place panel",
+    entity="place", entity_id=place_id)``.
+    """
+    with session_scope(engine) as session:
+        record(
+            session,
+            actor=actor[:200],
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            detail=detail,
+            origin=origin,
+        )

@@ -40,7 +40,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from store.access import ROLES, AccessDenied, Viewer
-from store.audit import record
+from store.audit import log_event, record
 from store.config import secret
 from store.db import session_scope
 from store.models import AuditEvent, District, User
@@ -58,7 +58,6 @@ __all__ = [
     "ensure_demo_users",
     "hash_password",
     "list_users",
-    "log_event",
     "sign_in_policy",
     "update_user",
     "verify_password",
@@ -274,35 +273,6 @@ def viewer_for(engine: Engine, username: str) -> Viewer:
         if user.created_by == DEMO_ACTOR and not demo_accounts_enabled():
             raise AccessDenied("Demo accounts are switched off on this deployment.")
         return _viewer(session, user)
-
-
-def log_event(
-    engine: Engine,
-    *,
-    actor: str,
-    action: str,
-    entity: str | None = None,
-    entity_id: object = None,
-    detail: dict[str, Any] | None = None,
-    origin: str | None = None,
-) -> None:
-    """Write one audit event in a transaction of its own (for views, exports, refusals).
-
-    For changes, call ``store.audit.record`` in the change's own session instead,
-    so that the event lands with the change. The map's place panel logs
-    ``log_event(engine, actor=viewer.username, action="view place panel",
-    entity="place", entity_id=place_id)``.
-    """
-    with session_scope(engine) as session:
-        record(
-            session,
-            actor=actor[:200],
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            detail=detail,
-            origin=origin,
-        )
 
 
 def authenticate(

@@ -10,11 +10,12 @@ from dashboard import auth, loaders
 from dashboard.session import current_viewer
 from geo.boundaries import BoundaryError, read_boundary_file
 from store.access import ROLES, AccessDenied
+from store.audit import log_event
 from store.boundaries import BoundaryStoreError, import_boundaries
 from store.imports import ColumnMapping, ImportFileError, import_file, inspect_file, rollback_batch
 from store.imports.batch import missing_fields
 from store.imports.columns import FIELDS, IGNORE, category_codes
-from store.users import UserError, audit_log, create_user, list_users, log_event, update_user
+from store.users import UserError, audit_log, create_user, list_users, update_user
 
 #: The largest file the page takes; bigger ones go through ``safer-spaces import``.
 UPLOAD_LIMIT = 200 * 2**20

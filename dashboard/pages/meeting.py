@@ -10,7 +10,7 @@ from pandas.io.formats.style import Styler
 from dashboard import loaders, pack, sidebar
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import ROLES, AccessDenied
-from store.disclosure import legend, needs_suppression
+from store.disclosure import legend
 from store.meeting import SLIDES, Figure, MeetingFigures, figures_table
 
 PRESENT_STYLE = """
@@ -111,8 +111,8 @@ except AccessDenied as refusal:
     st.stop()
 
 first, last = filters.months(latest)
-choice = (scope, filters.types, filters.ages, filters.agencies, (first, last))
-choice += (needs_suppression(viewer), k, today, version)
+choice = (scope, viewer.for_cache(), filters.types, filters.ages, filters.agencies)
+choice += ((first, last), k, today, version)
 index = st.session_state.get("meeting_slide", 0)
 key, title = SLIDES[index]
 # The framework (a flagging per month) is computed only for its slide and for the pack.

@@ -9,9 +9,9 @@ import streamlit as st
 from dashboard import auth, loaders, sidebar
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import AccessDenied
+from store.audit import log_event
 from store.disclosure import legend, needs_suppression, suppress_table
 from store.measures import assessment_state
-from store.users import log_event
 from store.vocabulary import PLACE_CATEGORIES, label
 
 viewer = current_viewer()

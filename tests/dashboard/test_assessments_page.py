@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data.demo import DEFAULT_AREA
 from store.access import Viewer
 from tests.dashboard.conftest import APP
 
@@ -18,17 +19,7 @@ OFFICER = Viewer(
 LEAD = Viewer(
     "lead",
     "lead",
-    (
-        "E06000021",
-        "E07000192",
-        "E07000193",
-        "E07000194",
-        "E07000195",
-        "E07000196",
-        "E07000197",
-        "E07000198",
-        "E07000199",
-    ),
+    DEFAULT_AREA,
     "Staffordshire County Council",
     "Lee Lead",
 )

@@ -17,22 +17,13 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from dashboard.analysis import Click
+from data.demo import DEFAULT_AREA
 from store.access import Viewer
 from store.db import connect, session_scope
 from store.models import AuditEvent
 from tests.dashboard.conftest import APP
 
-ALL = (
-    "E06000021",
-    "E07000192",
-    "E07000193",
-    "E07000194",
-    "E07000195",
-    "E07000196",
-    "E07000197",
-    "E07000198",
-    "E07000199",
-)
+ALL = DEFAULT_AREA
 VIEWERS = {
     "lead": Viewer("t.lead", "lead", ALL, "Staffordshire County Council"),
     "officer": Viewer("t.officer", "officer", ("E07000192", "E07000197"), "Stafford BC"),

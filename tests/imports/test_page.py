@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
@@ -15,7 +13,7 @@ from data.demo import DEFAULT_AREA
 from store.access import Viewer
 from store.boundaries import save_boundaries
 from store.db import connect, upgrade
-from tests.dashboard.conftest import APP
+from tests.dashboard.conftest import APP, app_environment
 from tests.imports.conftest import KEY
 
 DATA_PAGE = str(Path(APP).parent / "pages" / "data.py")
@@ -26,7 +24,6 @@ CSV = (
     "A3,31/02/2021,CSE,ST5 1DT,Clara Oswald,05/06/2006\n"
     "A4,03/08/2021,CSE,EH1 1YZ,Donna Noble,07/08/2005\n"
 )
-VARIABLES = ("SAFER_SPACES_HOME", "SAFER_SPACES_DATABASE_URL", "SAFER_SPACES_PSEUDONYM_KEY")
 
 
 @pytest.fixture
@@ -37,22 +34,12 @@ def empty_area(tmp_path, area) -> Iterator[str]:
     upgrade(engine)
     save_boundaries(engine, area, kind="district", actor="test")
     engine.dispose()
-    saved = {k: os.environ.get(k) for k in VARIABLES}
-    os.environ.update(
+    with app_environment(
         SAFER_SPACES_HOME=str(tmp_path),
         SAFER_SPACES_DATABASE_URL=url,
         SAFER_SPACES_PSEUDONYM_KEY=KEY,
-    )
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    ):
+        yield url
 
 
 def _data_page(role: str) -> AppTest:

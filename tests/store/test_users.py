@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 
 import store.users
 from store.access import AccessDenied
+from store.audit import log_event
 from store.models import AuditEvent, District, User
 from store.users import (
     DEMO_PASSWORD,
@@ -22,7 +23,6 @@ from store.users import (
     create_user,
     ensure_demo_users,
     list_users,
-    log_event,
     sign_in_policy,
     update_user,
     viewer_for,
