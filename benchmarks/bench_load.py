@@ -167,10 +167,41 @@ def _usage(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def sample(servers: list[Server], stop: threading.Event) -> None:
+GROUPS = {"chromium": "browsers", "chrome": "browsers", "postgres": "database"}
+
+
+def _machine_cpu(seen: dict[int, tuple[str, float, float]], *, new_from_zero: bool) -> None:
+    """Update, for every process on the machine, its group and first and latest CPU seconds.
+
+    The groups are the browsers (Chromium), the database (PostgreSQL) and the rest (the
+    app processes, this script and anything else). A process that has ended keeps its
+    last reading, so a closed browser context still counts (Linux ``/proc``). A process
+    first seen with ``new_from_zero`` started after the first reading and counts whole.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / ticks
+        group = next((g for prefix, g in GROUPS.items() if name.startswith(prefix)), "other")
+        pid = int(entry.name)
+        first = seen[pid][1] if pid in seen else (0.0 if new_from_zero else cpu)
+        seen[pid] = (group, first, cpu)
+
+
+def sample(
+    servers: list[Server], stop: threading.Event, machine: dict[int, tuple[str, float, float]]
+) -> None:
+    _machine_cpu(machine, new_from_zero=False)
     while not stop.is_set():
         for server in servers:
             server.samples.append(_usage(server.process.pid))
+        _machine_cpu(machine, new_from_zero=True)
         stop.wait(0.5)
 
 
@@ -229,12 +260,34 @@ async def open_map(page, state: dict) -> None:
     await map_drawn(page)
 
 
+async def choose(page, box, option: int | str) -> None:
+    """Open a Streamlit select box and pick an option, by position or by name.
+
+    A click may only close a list another select box left open, so it tries again.
+    """
+    from playwright.async_api import expect
+
+    combobox = box.get_by_role("combobox")
+    await combobox.scroll_into_view_if_needed()
+    options = page.get_by_role("option")
+    for _ in range(5):
+        await combobox.click()
+        try:
+            await expect(options.first).to_be_visible(timeout=3_000)
+            break
+        except AssertionError:
+            await page.keyboard.press("Escape")
+    if isinstance(option, str):
+        await options.filter(has_text=option).first.click()
+    else:
+        await options.nth(min(option, await options.count() - 1)).click()
+    await settle(page)
+
+
 async def change_filter(page, state: dict) -> None:
     state["period"] = (state.get("period", 0) + 1) % len(PERIODS)
     box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first
-    await box.click()
-    await page.get_by_role("option", name=PERIODS[state["period"]]).click()
-    await settle(page)
+    await choose(page, box, PERIODS[state["period"]])
     await map_drawn(page)
 
 
@@ -260,11 +313,7 @@ async def open_assessment(page, state: dict) -> None:
     box = page.get_by_test_id("stSelectbox").filter(
         has=page.get_by_text("Assessment to open", exact=True)
     )
-    await box.click()
-    options = page.get_by_role("option")
-    await expect(options.first).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    await options.nth(state["rng"].randrange(min(await options.count(), 10))).click()
-    await settle(page)
+    await choose(page, box, state["rng"].randrange(10))
     await page.get_by_role("button", name="Open", exact=True).last.click()
     back = page.get_by_role("button", name="Back to my queue")
     await expect(back).to_be_visible(timeout=STEP_TIMEOUT_MS)
@@ -430,6 +479,32 @@ def server_table(servers: list[Server], seconds: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def machine_table(
+    machine: dict[int, tuple[str, float, float]], servers: list[Server], seconds: float
+) -> pd.DataFrame:
+    """Where the machine's CPU went: browsers, app processes and database, in core-seconds."""
+    used: dict[str, float] = {}
+    for group, first, last in machine.values():
+        used[group] = used.get(group, 0.0) + last - first
+    app = sum(s.samples[-1][0] - s.samples[0][0] for s in servers if len(s.samples) > 1)
+    groups = {
+        "browsers": used.get("browsers", 0.0),
+        "app processes": app,
+        "database": used.get("database", 0.0),
+    }
+    cores = os.cpu_count() or 1
+    return pd.DataFrame(
+        [
+            {
+                "part": name,
+                "CPU s": round(used, 1),
+                "share of the machine %": round(100 * used / (seconds * cores)),
+            }
+            for name, used in groups.items()
+        ]
+    )
+
+
 def run_table(path: Path) -> pd.DataFrame:
     """Server time of every script run by page: what the app itself took, without browsers."""
     if not path.exists():
@@ -471,7 +546,8 @@ def main() -> None:
     )
     servers = [start_server(args.url, home) for _ in range(args.servers)]
     stop = threading.Event()
-    sampler = threading.Thread(target=sample, args=(servers, stop), daemon=True)
+    machine: dict[int, tuple[str, float, float]] = {}
+    sampler = threading.Thread(target=sample, args=(servers, stop, machine), daemon=True)
     started = time.monotonic()
     sampler.start()
     try:
@@ -501,6 +577,9 @@ def main() -> None:
     print(run_table(home / "timings.tsv").to_string(index=False))
     print()
     print(server_table(servers, seconds).to_string(index=False))
+    print()
+    print(f"where the machine's CPU went ({os.cpu_count()} cores):")
+    print(machine_table(machine, servers, seconds).to_string(index=False))
     by_port = pd.DataFrame(record.timings, columns=["step", "port", "seconds"]).groupby("port")
     print()
     print("interactions served by each app process:", by_port.size().to_dict())

@@ -56,6 +56,9 @@ LAYERS = {
 DEFAULT_LAYERS = ("hot", "flags")
 WHOLE_PERIOD = "period"
 OWN_PARAMS = ("conf", "radius", "min", "layers", "month")
+# Streamlit forgets a widget's value while another page runs; these are kept to come back to.
+KEPT = "map_kept"
+KEPT_WIDGETS = ("map_conf", "map_radius", "map_min", "map_layers", "map_month")
 
 viewer = current_viewer()
 seen_as = viewer.for_cache()  # the cached layers are shared by everyone who may see the same
@@ -99,6 +102,11 @@ if not st.session_state.get("map_seeded"):
     st.session_state["map_layers"] = [v for v in wanted if v in offered] or list(DEFAULT_LAYERS)
     st.session_state["map_month_wanted"] = st.query_params.get("month", WHOLE_PERIOD)
     st.session_state["map_seeded"] = True
+for key, value in st.session_state.get(KEPT, {}).items():
+    st.session_state.setdefault(key, value)  # back from another page: as the person left it
+st.session_state[KEPT] = {
+    key: st.session_state[key] for key in KEPT_WIDGETS if key in st.session_state
+}
 
 settings = analysis.MapSettings(
     confidence=st.session_state["map_conf"],

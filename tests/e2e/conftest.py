@@ -11,6 +11,7 @@ already running instead of starting one. Screenshots go to ``test-output/``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -264,3 +265,22 @@ def sign_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSW
     page.locator('input[type="password"]').fill(password)
     button.click()
     expect(signed_in).to_be_visible(timeout=SIGN_IN_TIMEOUT_MS)
+
+
+def choose(page: Page, label: str, option: str, nth: int = 0) -> None:
+    """Pick the option that starts with ``option`` in the Streamlit select box with this label."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True))
+    combobox = box.nth(nth).get_by_role("combobox")
+    combobox.scroll_into_view_if_needed()
+    wanted = page.get_by_role("option", name=re.compile("^" + re.escape(option))).first
+    for _ in range(5):  # a click may only close the list another select box left open
+        combobox.click()
+        try:
+            expect(wanted).to_be_visible(timeout=3_000)
+            break
+        except AssertionError:
+            page.keyboard.press("Escape")
+    wanted.click()
+    expect(combobox).to_have_attribute("aria-expanded", "false")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tests.e2e.conftest import choose
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -34,25 +36,6 @@ def sign_in(page: Page, url: str, role: str) -> None:
     last = page.get_by_test_id("stDownloadButton").filter(has_text="Download the list as CSV")
     expect(last).to_be_attached(timeout=TIMEOUT_MS)
     settle(page)
-
-
-def choose(page: Page, label: str, option: str, nth: int = 0) -> None:
-    """Pick the option that starts with ``option`` in the Streamlit select box with this label."""
-    box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True))
-    from playwright.sync_api import expect
-
-    combobox = box.nth(nth).get_by_role("combobox")
-    combobox.scroll_into_view_if_needed()
-    wanted = page.get_by_role("option", name=re.compile("^" + re.escape(option))).first
-    for _ in range(5):  # a click may only close the list another select box left open
-        combobox.click()
-        try:
-            expect(wanted).to_be_visible(timeout=3_000)
-            break
-        except AssertionError:
-            page.keyboard.press("Escape")
-    wanted.click()
-    expect(combobox).to_have_attribute("aria-expanded", "false")
 
 
 def settle(page: Page) -> None:

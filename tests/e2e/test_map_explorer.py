@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.e2e.conftest import DEMO_PASSWORD, sign_in
+from tests.e2e.conftest import DEMO_PASSWORD, choose, sign_in
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -145,4 +145,33 @@ def test_a_copied_link_restores_the_filters(
     restored = copy.get_by_test_id("stMetric").filter(has_text="Incidents in period")
     expect(restored.get_by_test_id("stMetricValue")).to_have_text(incidents, timeout=TIMEOUT_MS)
     assert _flagged(copy) == flagged
+    assert request_log.external() == []
+
+
+def test_the_map_keeps_its_settings_while_other_pages_are_open(
+    app_server: AppServer, page: Page, request_log: RequestLog
+) -> None:
+    """Streamlit forgets a widget's value while another page runs: the Map must not break
+    on coming back (it did, with a KeyError), and must show the settings the lead left."""
+    from playwright.sync_api import expect
+
+    _open_as_lead(page, app_server.url + "/")
+    _map(page)
+    page.get_by_text("Map settings: hot spot confidence", exact=False).click()
+    choose(page, "Flag a place with at least", "20 incidents")
+    page.wait_for_url("**min=20**", timeout=TIMEOUT_MS)
+    flagged = _flagged(page)
+
+    nav = page.get_by_test_id("stSidebarNav")
+    for name, heading in (("Assessments", "Place assessments"), ("Meeting", "Headline figures")):
+        nav.get_by_role("link", name=name).click()
+        expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=TIMEOUT_MS)
+    nav.get_by_role("link", name="Map").click()
+    _map(page)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    assert _flagged(page) == flagged
+    box = page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_text("Flag a place with at least", exact=True)
+    )
+    expect(box.locator("input")).to_have_value("20 incidents", timeout=TIMEOUT_MS)
     assert request_log.external() == []
