@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +43,9 @@ from store.models import Incident
 from store.sites import TREND_MONTHS, as_points, flag_sites, sites_in
 from store.sites import located as located_rows
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES, label
+
+if TYPE_CHECKING:
+    from dashboard.filters import Filters
 
 __all__ = [
     "CONFIDENCE_LEVELS",
@@ -224,6 +228,44 @@ def period_months(start: date | None, end: date | None) -> tuple[str, str]:
     return (
         f"{start:%Y-%m}" if start is not None else "",
         f"{end:%Y-%m}" if end is not None else "",
+    )
+
+
+def map_query(
+    filters: Filters, scope: tuple[str, ...], latest: date, months: pd.Series
+) -> MapQuery:
+    """Return what the map shows for the sidebar's filters, within a viewer's scope.
+
+    Parameters
+    ----------
+    filters
+        The sidebar's choice.
+    scope
+        The districts to read (``Viewer.scope``).
+    latest
+        The newest data date: the end of the preset periods.
+    months
+        The months that have data (``"YYYY-MM"``): an open-ended period starts at the first.
+
+    Examples
+    --------
+    >>> from dashboard.filters import Filters
+    >>> q = map_query(Filters("quarter"), ("E07000197",), date(2026, 10, 5), pd.Series([]))
+    >>> q.first, q.last, q.cell_size
+    ('2026-08', '2026-10', 250)
+    >>> map_query(Filters("all"), ("E07000197",), date(2026, 10, 5), pd.Series(["2024-01"])).first
+    '2024-01'
+    """
+    first, last = period_months(*filters.window(latest))
+    known = months.dropna()
+    return MapQuery(
+        districts=scope,
+        types=filters.types,
+        ages=filters.ages,
+        agencies=filters.agencies,
+        first=first or (str(known.min()) if not known.empty else f"{latest:%Y-%m}"),
+        last=last or f"{latest:%Y-%m}",
+        cell_size=filters.cell_size,
     )
 
 

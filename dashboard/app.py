@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Engine  # noqa: E402
 
-from dashboard import auth, loaders, resilience, session, sidebar, timings  # noqa: E402
+from dashboard import auth, loaders, resilience, session, sidebar, timings, warm  # noqa: E402
 from store.access import AccessDenied  # noqa: E402
 from store.db import DatabaseError, is_unavailable, ping  # noqa: E402
 from store.users import demo_accounts_enabled  # noqa: E402
@@ -45,6 +45,7 @@ def run() -> None:
     engine = _open()
     ping(engine)  # every run: a database that went away is noticed at once, not half-way
     resilience.reached()
+    warm.start()  # once per process: the opening views computed before they are asked for
     version = loaders.data_version()
     demo = loaders.demo(version)
     try:

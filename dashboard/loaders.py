@@ -21,6 +21,7 @@ from store.sites import sites_in
 
 if TYPE_CHECKING:
     from dashboard.analysis import MapQuery, MapSettings, MonthlyPicture
+    from dashboard.filters import Filters
     from geo.grid import Grid
     from store.access import Viewer
     from store.meeting import MeetingFigures
@@ -310,6 +311,15 @@ def meeting(
         k=k,
         framework_months=12 if framework else 0,
     )
+
+
+def meeting_choice(
+    viewer: Viewer, scope: tuple[str, ...], filters: Filters, k: int, today: date, version: str
+) -> tuple:
+    """Return the arguments of :func:`meeting` (its cache key) for a viewer's choice."""
+    months = filters.months(latest_date(version))
+    choice = (scope, viewer.for_cache(), filters.types, filters.ages, filters.agencies)
+    return (*choice, months, k, today, version)
 
 
 @st.cache_data(show_spinner="Drawing the map of emerging hot spots...", max_entries=16)

@@ -51,6 +51,7 @@ __all__ = [
     "SignInError",
     "SignInPolicy",
     "UserError",
+    "audiences",
     "audit_log",
     "authenticate",
     "create_user",
@@ -586,6 +587,26 @@ def update_user(
             detail={"username": user.username, "before": before, "after": after},
             origin=origin,
         )
+
+
+def audiences(engine: Engine) -> list[Viewer]:
+    """Return the distinct ways the active accounts see the data (``Viewer.for_cache``).
+
+    Accounts that see the same districts with the same disclosure share one entry; accounts
+    without a role or districts, which see nothing, are left out. This is what the app warms
+    its shared caches for.
+    """
+    seen: set[Viewer] = set()
+    with session_scope(engine) as session:
+        users = session.scalars(
+            select(User).options(selectinload(User.districts)).where(User.active.is_(True))
+        ).all()
+        for user in users:
+            try:
+                seen.add(_viewer(session, user).for_cache())
+            except AccessDenied:
+                continue
+    return sorted(seen, key=lambda v: (v.role, v.districts))
 
 
 def list_users(engine: Engine, viewer: Viewer) -> pd.DataFrame:

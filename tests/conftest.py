@@ -21,6 +21,10 @@ from store.models import Base
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
 
+# The app warms its caches in a background thread (dashboard.warm); in the tests of single
+# pages that thread would compute beside the test. The browser tests' server switches it on.
+os.environ.setdefault("SAFER_SPACES_WARM", "0")
+
 PG_URL = os.environ.get("SAFER_SPACES_TEST_PG_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -116,20 +116,8 @@ settings = analysis.MapSettings(
 
 # The period and the query ------------------------------------------------------------------
 sites = loaders.map_sites("incidents", seen_as, scope, filters.ages, filters.agencies, version)
-start, end = filters.window(latest)
-first, last = analysis.period_months(start, end)
-known_months = sites["month"].dropna()
-first = first or (str(known_months.min()) if not known_months.empty else f"{latest:%Y-%m}")
-last = last or f"{latest:%Y-%m}"
-query = analysis.MapQuery(
-    districts=scope,
-    types=filters.types,
-    ages=filters.ages,
-    agencies=filters.agencies,
-    first=first,
-    last=last,
-    cell_size=filters.cell_size,
-)
+query = analysis.map_query(filters, scope, latest, sites["month"])
+first, last = query.first, query.last
 in_period = sites_in(sites, types=query.types, first=first, last=last)
 total = int(in_period["n"].sum())
 unlocated = int(in_period.loc[in_period["easting"].isna(), "n"].sum())

@@ -111,8 +111,7 @@ except AccessDenied as refusal:
     st.stop()
 
 first, last = filters.months(latest)
-choice = (scope, viewer.for_cache(), filters.types, filters.ages, filters.agencies)
-choice += ((first, last), k, today, version)
+choice = loaders.meeting_choice(viewer, scope, filters, k, today, version)
 index = st.session_state.get("meeting_slide", 0)
 key, title = SLIDES[index]
 # The framework (a flagging per month) is computed only for its slide and for the pack.

@@ -82,6 +82,11 @@ class AppServer:
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def timings_path(self) -> Path | None:
+        """The file the server writes each run's time to (``dashboard.timings``)."""
+        return None if self.log_path is None else self.log_path.parent / "timings.tsv"
+
     def log_tail(self, chars: int = 20_000) -> str:
         """Return the end of the server log."""
         if self.log_path is None or not self.log_path.exists():
@@ -149,6 +154,8 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         **os.environ,
         "SAFER_SPACES_DATABASE_URL": f"sqlite:///{home / 'e2e.db'}",
         "SAFER_SPACES_HOME": str(home),
+        "SAFER_SPACES_WARM": "1",  # as deployed: the opening views warmed in the background
+        "SAFER_SPACES_TIMINGS": str(home / "timings.tsv"),  # each run's time (and warm-ups)
     }
     command = [
         sys.executable,

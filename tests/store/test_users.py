@@ -10,7 +10,7 @@ import shapely
 from sqlalchemy import insert, select
 
 import store.users
-from store.access import AccessDenied
+from store.access import AccessDenied, Viewer
 from store.audit import log_event
 from store.models import AuditEvent, District, User
 from store.users import (
@@ -18,6 +18,7 @@ from store.users import (
     SignInError,
     SignInPolicy,
     UserError,
+    audiences,
     audit_log,
     authenticate,
     create_user,
@@ -284,3 +285,24 @@ def test_views_and_exports_are_logged(db, admin):
     log_event(db, actor="lead", action="view place panel", entity="place", entity_id=7)
     log = audit_log(db, admin, action="view place panel")
     assert log[["actor", "entity", "entity_id"]].values.tolist() == [["lead", "place", "7"]]
+
+
+def test_audiences_are_the_ways_the_active_accounts_see_the_data(db, admin):
+    everyone = tuple(sorted(CODES))
+    officer = viewer_for(db, "officer").districts
+    expected = {Viewer("", "lead", everyone), Viewer("", "viewer", everyone)}
+    expected.add(Viewer("", "viewer", officer))
+    assert set(audiences(db)) == expected
+    assert len(audiences(db)) == len(expected)
+
+    other = next(code for code in CODES if (code,) != officer)
+    for username, role, districts in (
+        ("no.role@x.gov.uk", None, CODES[:1]),  # sees nothing: left out
+        ("no.area@x.gov.uk", "officer", ()),  # sees nothing: left out
+        ("second.lead@x.gov.uk", "lead", ()),  # sees what the lead sees: shared
+        ("other@x.gov.uk", "officer", [other]),  # a new way of seeing
+    ):
+        create_user(db, admin, username=username, display_name="x", role=role, districts=districts)
+    assert set(audiences(db)) == expected | {Viewer("", "viewer", (other,))}
+    update_user(db, admin, "other@x.gov.uk", active=False)
+    assert set(audiences(db)) == expected

@@ -1,0 +1,106 @@
+"""Warm the shared caches in the background, so the opening views are ready when asked for.
+
+Once an app process has served its first page, a background thread computes what every
+kind of account sees first (``store.users.audiences``: the districts and the disclosure,
+not the person): the Map's hot spots and flagged places and the Meeting's opening slides
+for each preset period (last 3 months, last month, last 12 months) with the default
+filters and settings, and the assessment queue's flags. Every 30 s it looks at the data
+version, and warms again when the stored data have changed (an import, an edit) or the
+day has. Other choices are computed when first asked for and then shared, as before.
+
+The work is the pages' own: the same loaders with the same arguments, so what is warmed is
+what a page then finds in the cache. ``SAFER_SPACES_WARM=0`` switches it off (the tests
+of single pages do, to keep their caches their own).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import date
+
+import streamlit as st
+
+from dashboard import analysis, loaders, timings
+from dashboard.filters import Filters
+from store.disclosure import disclosure_k
+from store.users import audiences
+
+__all__ = ["ENVIRONMENT", "PRESETS", "start", "warm"]
+
+ENVIRONMENT = "SAFER_SPACES_WARM"
+PRESETS = ("quarter", "month", "year")
+"""The preset periods warmed, the default first."""
+CHECK_SECONDS = 30.0
+_LOG = logging.getLogger(__name__)
+
+
+def warm(version: str, today: date) -> int:
+    """Compute the opening views of every audience for every preset period.
+
+    Parameters
+    ----------
+    version
+        The data version (``loaders.data_version``): the caches' key.
+    today
+        The day the Meeting's figures are for (overdue actions, current assessments).
+
+    Returns
+    -------
+    int
+        The number of views (audience and period) warmed.
+    """
+    engine = loaders.engine()
+    k = disclosure_k(engine)
+    latest = loaders.latest_date(version)
+    settings = analysis.DEFAULT_SETTINGS
+    loaders.assessment_queue_flags(version)
+    views = 0
+    for preset in PRESETS:
+        filters = Filters(period=preset)
+        for viewer in audiences(engine):
+            scope = viewer.scope()
+            sites = loaders.map_sites("incidents", viewer, scope, (), (), version)
+            query = analysis.map_query(filters, scope, latest, sites["month"])
+            loaders.map_monthly(viewer, query, settings.confidence, k, version)
+            loaders.map_hot_cells(viewer, query, settings.confidence, k, version)
+            loaders.map_flags(viewer, query, settings, k, version)
+            choice = loaders.meeting_choice(viewer, scope, filters, k, today, version)
+            loaders.meeting(*choice, framework=False)
+            views += 1
+    return views
+
+
+def _keep_warm() -> None:
+    """Warm now, then again whenever the data or the day change (runs for good)."""
+    warmed: tuple[str, date] | None = None
+    while True:
+        try:
+            now = (loaders.data_version(), date.today())
+            if now != warmed:
+                with timings.timed():
+                    timings.label("(warm-up failed)")
+                    views = warm(*now)
+                    timings.label("(warm-up)")
+                warmed = now
+                _LOG.info("Warmed the opening views of %d audience-periods.", views)
+        except Exception:  # the database may be away for a while: look again later
+            _LOG.warning("Could not warm the caches; trying again shortly.", exc_info=True)
+        time.sleep(CHECK_SECONDS)
+
+
+@st.cache_resource(show_spinner=False)
+def start() -> threading.Thread | None:
+    """Start the warming thread, once per app process (unless switched off)."""
+    if os.environ.get(ENVIRONMENT, "1").strip() in ("0", "false", "no", "off"):
+        return None
+    # The loaders' spinners have no page to show on in this thread; Streamlit says so on
+    # every call, which is noise here.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
+        logging.ERROR
+    )
+    thread = threading.Thread(target=_keep_warm, name="safer-spaces-warm", daemon=True)
+    thread.start()
+    return thread

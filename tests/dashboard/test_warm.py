@@ -1,0 +1,96 @@
+"""Warming the caches: what is warmed is what the pages then find, for every kind of account.
+
+The pages run through AppTest after ``dashboard.warm.warm``; the costly computations are
+counted, and a warmed page must not start any of them (a cold one does, so the test can
+fail).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import dashboard.analysis
+import store.meeting
+from dashboard import loaders, warm
+from store.bootstrap import open_database
+from store.users import audiences
+from tests.dashboard.conftest import APP
+from tests.dashboard.test_roles import PAGES, demo_viewer
+
+COSTLY = {
+    dashboard.analysis: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
+    store.meeting: ("meeting_figures",),
+}
+
+
+@pytest.fixture
+def computed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the costly computations started, in order."""
+    calls: list[str] = []
+    for module, names in COSTLY.items():
+        for name in names:
+            original = getattr(module, name)
+
+            def counted(*args, __name=name, __original=original, **kwargs):
+                calls.append(__name)
+                return __original(*args, **kwargs)
+
+            monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def _page(role: str, page: str, query: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["viewer"] = demo_viewer(role)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "map.py":
+        at.switch_page(str(PAGES / page))
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_audiences_are_the_accounts_ways_of_seeing(demo_database) -> None:
+    engine = open_database(demo_database)
+    try:
+        found = audiences(engine)
+    finally:
+        engine.dispose()
+    assert len(found) == len(set(found))
+    assert all(v.username == "" and v.role in ("lead", "viewer") for v in found)
+    for role in ("lead", "officer", "viewer", "admin"):
+        assert demo_viewer(role).for_cache() in found, role
+    assert {v.districts for v in found if v.role == "lead"} == {demo_viewer("lead").districts}
+
+
+@pytest.mark.parametrize("role", ["lead", "officer", "viewer"])
+@pytest.mark.parametrize("period", ["quarter", "year"])
+def test_a_warmed_page_computes_nothing(demo_database, computed, role, period) -> None:
+    st.cache_data.clear()
+    query = {} if period == "quarter" else {"period": period}
+
+    _page(role, "map.py", query)  # cold: the control, so that the test can fail
+    assert {"flagged_places", "hot_cells", "monthly_picture"} <= set(computed)
+
+    st.cache_data.clear()
+    version = loaders.data_version()
+    assert warm.warm(version, date.today()) == len(warm.PRESETS) * len(audiences(loaders.engine()))
+    computed.clear()
+    _page(role, "map.py", query)
+    _page(role, "meeting.py", query)
+    assert computed == []
+
+
+def test_warming_is_switched_off_by_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv(warm.ENVIRONMENT, "0")
+    warm.start.clear()
+    try:
+        assert warm.start() is None
+    finally:
+        warm.start.clear()
