@@ -229,14 +229,33 @@ def _machine_cpu(seen: dict[int, tuple[str, float, float]], *, new_from_zero: bo
         seen[pid] = (group, first, cpu)
 
 
+def _renice_browsers(machine: dict[int, tuple[str, float, float]], nice: int, done: set) -> None:
+    """Lower the CPU priority of every browser thread not yet lowered (nice is per thread)."""
+    for pid, (group, _, _) in machine.items():
+        if group != "browsers":
+            continue
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                if int(task.name) not in done:
+                    with contextlib.suppress(OSError):
+                        os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+                    done.add(int(task.name))
+
+
 def sample(
-    servers: list[Server], stop: threading.Event, machine: dict[int, tuple[str, float, float]]
+    servers: list[Server],
+    stop: threading.Event,
+    machine: dict[int, tuple[str, float, float]],
+    browser_nice: int = 0,
 ) -> None:
     _machine_cpu(machine, new_from_zero=False)
+    reniced: set[int] = set()
     while not stop.is_set():
         for server in servers:
             server.samples.append(_usage(server.process.pid))
         _machine_cpu(machine, new_from_zero=True)
+        if browser_nice:
+            _renice_browsers(machine, browser_nice, reniced)
         stop.wait(0.5)
 
 
@@ -572,12 +591,19 @@ def main() -> None:
     parser.add_argument("--browsers", type=int, default=2, help="Chromium processes")
     parser.add_argument("--ramp", type=float, default=3.0, help="seconds between arrivals")
     parser.add_argument("--think", default="3,8", help="pause between steps, min,max seconds")
+    parser.add_argument(
+        "--browser-nice",
+        type=int,
+        default=0,
+        help="run the browsers at this lower CPU priority (1-19), so that the app's share of "
+        "the machine is not taken by the load generator (each person has their own computer)",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-load-"))
     print(
         f"{args.users} people for {args.duration:.0f} s on {args.servers} app process(es), "
-        f"{describe_url(args.url)}; logs in {home}",
+        f"{describe_url(args.url)}; browsers at nice {args.browser_nice}; logs in {home}",
         flush=True,
     )
     servers = [start_server(args.url, home) for _ in range(args.servers)]
@@ -585,7 +611,9 @@ def main() -> None:
     print("warm-up of each app process (s):", warmed, flush=True)
     stop = threading.Event()
     machine: dict[int, tuple[str, float, float]] = {}
-    sampler = threading.Thread(target=sample, args=(servers, stop, machine), daemon=True)
+    sampler = threading.Thread(
+        target=sample, args=(servers, stop, machine, args.browser_nice), daemon=True
+    )
     started = time.monotonic()
     sampler.start()
     try:
