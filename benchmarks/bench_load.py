@@ -4,7 +4,9 @@ The app is started with ``streamlit run`` on loopback (one process per ``--serve
 on its own port, all against the one database given), then ``--users`` Playwright browser
 contexts in Debian's Chromium (``--browsers`` browser processes) work through a realistic
 mix for ``--duration`` seconds, each as one of the demo accounts (lead, officer, viewer in
-turn), each held to one app process as a sticky proxy would:
+turn), each held to one app process as a sticky proxy would. Before the people arrive,
+each process serves one sign-in page and the benchmark waits for its warm-up
+(``dashboard/warm.py``), as on a deployment that has been up for a while:
 
 1. sign in (once);
 2. open the Map (until the Leaflet map is drawn);
@@ -23,11 +25,13 @@ errors, as the browsers saw them; the same for the server's own time of every sc
 by page (``SAFER_SPACES_TIMINGS``, see ``dashboard/timings.py``), which tells the app's
 share from the browsers' when both share the machine; per app process, its CPU time,
 mean CPU use and peak memory (resident set of the process and its children, read from
-``/proc``: Linux); and, with two processes, a check that both serve the same figures
-from the shared database.
+``/proc``: Linux); where the machine's CPU went (browsers, app processes, database); and,
+with two processes, a check that both serve the same figures from the shared database.
 
 Targets on a 2-core machine: no errors, 95th percentile < 3 s on PostgreSQL, server
-memory < 4 GB. Note that the browsers run on the same 2 cores as the app.
+memory < 4 GB. Note that the browsers run on the same 2 cores as the app: on a real
+deployment each person's browser runs on their own computer. ``--browser-nice 19`` runs
+every browser thread at the lowest priority, so that the app is not starved by its load.
 
 Run (a generated database, see ``benchmarks/generate.py``)::
 
