@@ -172,65 +172,67 @@ def warm_up(servers: list[Server], path: Path, timeout: float = 900) -> dict[int
     raise SystemExit(f"the app processes did not warm up within {timeout:.0f} s")
 
 
-def _tree(pid: int) -> list[int]:
-    """Return the process and its descendants (Linux ``/proc``)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        todo.extend(children.get(current, []))
-    return out
-
-
-def _usage(pid: int) -> tuple[float, int]:
-    """Return CPU seconds (user + system) and resident bytes of a process tree."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    page = os.sysconf("SC_PAGE_SIZE")
-    cpu, rss = 0.0, 0
-    for member in _tree(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            statm = Path(f"/proc/{member}/statm").read_text().split()
-        except OSError:
-            continue
-        cpu += (int(fields[11]) + int(fields[12])) / ticks
-        rss += int(statm[1]) * page
-    return cpu, rss
-
-
 GROUPS = {"chromium": "browsers", "chrome": "browsers", "postgres": "database"}
 
 
-def _machine_cpu(seen: dict[int, tuple[str, float, float]], *, new_from_zero: bool) -> None:
-    """Update, for every process on the machine, its group and first and latest CPU seconds.
+@dataclass(frozen=True)
+class Process:
+    """One process as read from ``/proc`` (Linux)."""
 
-    The groups are the browsers (Chromium), the database (PostgreSQL) and the rest (the
-    app processes, this script and anything else). A process that has ended keeps its
-    last reading, so a closed browser context still counts (Linux ``/proc``). A process
-    first seen with ``new_from_zero`` started after the first reading and counts whole.
-    """
+    group: str  # browsers, database or other (see GROUPS)
+    parent: int
+    cpu: float  # seconds, user + system
+    rss: int  # resident bytes
+
+
+def processes() -> dict[int, Process]:
+    """Read every process on the machine once: its group, parent, CPU time and memory."""
     ticks = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE")
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             name = (entry / "comm").read_text().strip()
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            resident = int((entry / "statm").read_text().split()[1])
+        except (OSError, IndexError):
             continue
-        cpu = (int(fields[11]) + int(fields[12])) / ticks
         group = next((g for prefix, g in GROUPS.items() if name.startswith(prefix)), "other")
-        pid = int(entry.name)
-        first = seen[pid][1] if pid in seen else (0.0 if new_from_zero else cpu)
-        seen[pid] = (group, first, cpu)
+        cpu = (int(fields[11]) + int(fields[12])) / ticks
+        found[int(entry.name)] = Process(group, int(fields[1]), cpu, resident * page)
+    return found
+
+
+def _usage(pid: int, found: dict[int, Process]) -> tuple[float, int]:
+    """Return CPU seconds and resident bytes of a process and its descendants."""
+    children: dict[int, list[int]] = {}
+    for member, process in found.items():
+        children.setdefault(process.parent, []).append(member)
+    cpu, rss, todo = 0.0, 0, [pid]
+    while todo:
+        current = todo.pop()
+        if current in found:
+            cpu += found[current].cpu
+            rss += found[current].rss
+        todo.extend(children.get(current, []))
+    return cpu, rss
+
+
+def _machine_cpu(
+    seen: dict[int, tuple[str, float, float]], found: dict[int, Process], *, new_from_zero: bool
+) -> None:
+    """Update, for every process on the machine, its group and first and latest CPU seconds.
+
+    The groups are the browsers (Chromium), the database (PostgreSQL) and the rest (the
+    app processes, this script and anything else). A process that has ended keeps its
+    last reading, so a closed browser context still counts. A process first seen with
+    ``new_from_zero`` started after the first reading and counts whole.
+    """
+    for pid, process in found.items():
+        first = seen[pid][1] if pid in seen else (0.0 if new_from_zero else process.cpu)
+        seen[pid] = (process.group, first, process.cpu)
 
 
 def _renice_browsers(machine: dict[int, tuple[str, float, float]], nice: int, done: set) -> None:
@@ -252,12 +254,13 @@ def sample(
     machine: dict[int, tuple[str, float, float]],
     browser_nice: int = 0,
 ) -> None:
-    _machine_cpu(machine, new_from_zero=False)
+    _machine_cpu(machine, processes(), new_from_zero=False)
     reniced: set[int] = set()
     while not stop.is_set():
+        found = processes()
         for server in servers:
-            server.samples.append(_usage(server.process.pid))
-        _machine_cpu(machine, new_from_zero=True)
+            server.samples.append(_usage(server.process.pid, found))
+        _machine_cpu(machine, found, new_from_zero=True)
         if browser_nice:
             _renice_browsers(machine, browser_nice, reniced)
         stop.wait(0.5)

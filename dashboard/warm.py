@@ -16,7 +16,6 @@ of single pages do, to keep their caches their own).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from datetime import date
@@ -25,7 +24,8 @@ import streamlit as st
 
 from dashboard import analysis, loaders, timings
 from dashboard.filters import Filters
-from store.disclosure import disclosure_k
+from dashboard.session import disclosure_threshold
+from store.config import switched_on
 from store.users import audiences
 
 __all__ = ["ENVIRONMENT", "PRESETS", "start", "warm"]
@@ -52,18 +52,17 @@ def warm(version: str, today: date) -> int:
     int
         The number of views (audience and period) warmed.
     """
-    engine = loaders.engine()
-    k = disclosure_k(engine)
+    k = disclosure_threshold(version)
     latest = loaders.latest_date(version)
     settings = analysis.DEFAULT_SETTINGS
     loaders.assessment_queue_flags(version)
     views = 0
-    for preset in PRESETS:
-        filters = Filters(period=preset)
-        for viewer in audiences(engine):
-            scope = viewer.scope()
-            sites = loaders.map_sites("incidents", viewer, scope, (), (), version)
-            query = analysis.map_query(filters, scope, latest, sites["month"])
+    for viewer in audiences(loaders.engine()):
+        scope = viewer.scope()
+        months = loaders.map_sites("incidents", viewer, scope, (), (), version)["month"]
+        for preset in PRESETS:
+            filters = Filters(period=preset)
+            query = analysis.map_query(filters, scope, latest, months)
             loaders.map_monthly(viewer, query, settings.confidence, k, version)
             loaders.map_hot_cells(viewer, query, settings.confidence, k, version)
             loaders.map_flags(viewer, query, settings, k, version)
@@ -94,7 +93,7 @@ def _keep_warm() -> None:
 @st.cache_resource(show_spinner=False)
 def start() -> threading.Thread | None:
     """Start the warming thread, once per app process (unless switched off)."""
-    if os.environ.get(ENVIRONMENT, "1").strip() in ("0", "false", "no", "off"):
+    if not switched_on(ENVIRONMENT):
         return None
     # The loaders' spinners have no page to show on in this thread; Streamlit says so on
     # every call, which is noise here.

@@ -19,7 +19,7 @@ import os
 import tomllib
 from pathlib import Path
 
-__all__ = ["database_url", "home_dir", "secret", "secrets_file"]
+__all__ = ["database_url", "home_dir", "secret", "secrets_file", "setting", "switched_on"]
 
 
 def home_dir() -> Path:
@@ -49,9 +49,31 @@ def secret(name: str) -> str | None:
     return str(value) if value is not None else None
 
 
+def setting(env: str, name: str | None = None) -> str | None:
+    """Return a setting from the environment variable ``env``, else ``name`` in the secrets file."""
+    return os.environ.get(env) or (secret(name) if name else None)
+
+
+def switched_on(env: str, name: str | None = None) -> bool:
+    """Return False when a setting that is on by default is switched off.
+
+    The value comes from the environment variable ``env``, else from ``name`` in the
+    secrets file; ``0``, ``false``, ``no`` and ``off`` (any case) switch it off.
+
+    Examples
+    --------
+    >>> os.environ["SAFER_SPACES_EXAMPLE"] = "Off"
+    >>> switched_on("SAFER_SPACES_EXAMPLE"), switched_on("SAFER_SPACES_UNSET_EXAMPLE")
+    (False, True)
+    >>> del os.environ["SAFER_SPACES_EXAMPLE"]
+    """
+    value = setting(env, name)
+    return value is None or value.strip().lower() not in ("0", "false", "no", "off")
+
+
 def database_url() -> str:
     """Return the database URL the app and the command line use."""
-    url = os.environ.get("SAFER_SPACES_DATABASE_URL") or secret("database_url")
+    url = setting("SAFER_SPACES_DATABASE_URL", "database_url")
     if url:
         return url
     return f"sqlite:///{home_dir() / 'safer_spaces.db'}"

@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -41,7 +40,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from store.access import ROLES, AccessDenied, Viewer
 from store.audit import log_event, record
-from store.config import secret
+from store.config import setting, switched_on
 from store.db import session_scope
 from store.models import AuditEvent, District, User
 
@@ -109,17 +108,9 @@ class UserError(ValueError):
     """A user could not be added or changed; the message says what to fix."""
 
 
-def _setting(env: str, name: str) -> str | None:
-    value = os.environ.get(env)
-    if value is None or value == "":
-        value = secret(name)
-    return value
-
-
 def demo_accounts_enabled() -> bool:
     """Return False when the deployment switched the demo accounts off (see the module notes)."""
-    value = _setting("SAFER_SPACES_DEMO_ACCOUNTS", "demo_accounts")
-    return value is None or value.strip().lower() not in ("0", "false", "no", "off")
+    return switched_on("SAFER_SPACES_DEMO_ACCOUNTS", "demo_accounts")
 
 
 @dataclass(frozen=True)
@@ -141,7 +132,7 @@ def sign_in_policy() -> SignInPolicy:
         ("lock_minutes", "SAFER_SPACES_LOCK_MINUTES", "lock_minutes", float),
         ("idle_minutes", "SAFER_SPACES_IDLE_MINUTES", "idle_minutes", float),
     ):
-        raw = _setting(env, name)
+        raw = setting(env, name)
         try:
             number = kind(raw) if raw is not None else None
         except ValueError:
