@@ -29,9 +29,9 @@ import shapely
 from sqlalchemy import Engine, func, select
 
 from geo.density import density_bands, kernel_density
-from geo.emerging import classify_emerging, mann_kendall
-from geo.grid import Grid, contiguity, locate_xy
-from geo.hotspots import confidence_bins, fdr_adjust, gi_star, two_sided_p
+from geo.emerging import emerging_from_counts
+from geo.grid import Grid, locate_xy
+from geo.hotspots import confidence_bins, gi_star_test
 from geo.points import BNG, WGS84, drawable
 from store import sites as store_sites
 from store.access import Viewer
@@ -343,7 +343,8 @@ def hot_cells(
 ) -> gpd.GeoDataFrame:
     """Return the cells that are Gi* hot or cold spots at a confidence, for the map.
 
-    The statistic is :func:`geo.hotspots.gi_star` with false discovery rate control, on
+    The statistic is :func:`geo.hotspots.gi_star_test` (exact p-values, edge cells mostly
+    outside the area left out) with false discovery rate control, on
     the counts of the period's events per cell (as :func:`geo.hotspots.hotspot_cells`).
 
     Parameters
@@ -371,8 +372,8 @@ def hot_cells(
         index = np.zeros(0, dtype=np.int64)
         bins = np.zeros(0, dtype=np.int8)
     else:
-        z = np.nan_to_num(gi_star(counts, contiguity(grid)), nan=0.0)
-        all_bins = confidence_bins(z, fdr_adjust(two_sided_p(z)))
+        test = gi_star_test(counts, grid)
+        all_bins = confidence_bins(test.z, test.q())
         index = np.flatnonzero(np.abs(all_bins) >= min_bin)
         bins = all_bins[index]
     return gpd.GeoDataFrame(
@@ -461,9 +462,8 @@ def monthly_picture(
     counts = np.bincount(
         flat, weights=located["n"].to_numpy()[ok], minlength=len(window) * grid.n_cells
     ).reshape(len(window), grid.n_cells)
-    z = np.nan_to_num(gi_star(counts, contiguity(grid)), nan=0.0)
-    q = fdr_adjust(two_sided_p(z), axis=1)
-    bins = confidence_bins(z, q)
+    result = emerging_from_counts(counts, grid, window)
+    bins = confidence_bins(result.z, result.q)
     min_bin = CONFIDENCE_LEVELS[confidence][0]
     t, c = np.nonzero(np.abs(bins) >= min_bin)
     frame = pd.DataFrame(
@@ -474,9 +474,7 @@ def monthly_picture(
             "count": _shown(counts[t, c], viewer, k),
         }
     )
-    significant = q < 0.05
-    tau, p, _ = mann_kendall(z.T)
-    category = classify_emerging((significant & (z > 0)).T, (significant & (z < 0)).T, tau, p)
+    category = result.category
     cells = np.unique(c)
     return MonthlyPicture(names, frame, {int(i): str(category[i]) for i in cells})
 
