@@ -259,7 +259,7 @@ def _emerging(args: argparse.Namespace) -> int:
         min_share=args.min_share,
     )
     analysed = result.analysed if result.analysed is not None else np.ones(grid.n_cells, bool)
-    per_step = int(round(result.counts[:, analysed].sum() / len(result.periods)))
+    per_step = round(float(result.counts[:, analysed].sum()) / len(result.periods))
     advice = cell_size_advice(per_step, grid, min_share=args.min_share)
     if per_step and advice.too_small:
         warnings.warn(f"Per {args.period}: {advice.message()}", UserWarning, stacklevel=2)

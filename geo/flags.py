@@ -50,7 +50,7 @@ from scipy.spatial import cKDTree
 
 from geo.emerging import emerging_hotspots
 from geo.grid import Grid, count_points, locate_xy
-from geo.hotspots import confidence_bins, gi_star_test
+from geo.hotspots import Inference, confidence_bins, gi_star_test
 from geo.points import WGS84, HotspotInputError, HotspotWarning, bng_xy, parse_periods
 
 __all__ = [
@@ -247,8 +247,11 @@ def render_reason(
     --------
     >>> f = FlagFigures(12, 3, 200.0, "Sep 2026", hot_bin=3, in_hot_spot=True,
     ...                 trend="Consecutive Hot Spot", trend_since="Jul")
-    >>> render_reason(f)
-    '12 incidents within 200 m in Sep 2026 (up from 3); 99% hot spot; consecutive hot spot since Jul'
+    >>> for part in render_reason(f).split("; "):
+    ...     print(part)
+    12 incidents within 200 m in Sep 2026 (up from 3)
+    99% hot spot
+    consecutive hot spot since Jul
     """
     now = str(figures.count_now) if count_now is None else count_now
     before = str(figures.count_before) if count_before is None else count_before
@@ -324,8 +327,11 @@ def render_why_not(
 
     Examples
     --------
-    >>> render_why_not(FlagFigures(6, 2, 200.0, "Sep 2026", trend="New Hot Spot"))
-    '6 incidents within 200 m in Sep 2026, the threshold is 10; its cell is a new hot spot, but a trend flag needs at least 5 incidents here'
+    >>> figures = FlagFigures(6, 2, 200.0, "Sep", trend="New Hot Spot")
+    >>> for part in render_why_not(figures).split("; "):
+    ...     print(part)
+    6 incidents within 200 m in Sep, the threshold is 10
+    its cell is a new hot spot, but a trend flag needs at least 5 incidents here
     """
     keys = why_not_flagged(figures)
     if not keys:
@@ -349,13 +355,13 @@ def render_why_not(
 
 
 def _hot_bins(
-    grid: Grid, cell: np.ndarray, weights: np.ndarray, hot_alpha: float
+    grid: Grid, cell: np.ndarray, weights: np.ndarray, hot_alpha: float, p_values: Inference
 ) -> tuple[np.ndarray, np.ndarray]:
     counts = count_points(grid, cell, weights=weights)
     if counts.sum() == 0 or grid.n_cells < 3:
         zeros = np.zeros(grid.n_cells)
         return zeros.astype(np.int8), np.zeros(grid.n_cells, dtype=bool)
-    test = gi_star_test(counts, grid)
+    test = gi_star_test(counts, grid, p_values=p_values)
     q = test.q()
     return confidence_bins(test.z, q), (q < hot_alpha) & (test.z > 0)
 
@@ -385,6 +391,7 @@ def flag_places(
     trend_months: int = 12,
     weight_column: str | None = None,
     keep_all: bool = False,
+    p_values: Inference = "exact",
 ) -> gpd.GeoDataFrame:
     """Flag and rank the places that need a look in a period, each with its reason.
 
@@ -417,6 +424,9 @@ def flag_places(
     weight_column
         A column of ``incidents`` with the number of incidents each point stands for
         (counts aggregated at snapped spots); one each when None.
+    p_values
+        Gi* p-values of the hot spot and trend tests: ``"exact"`` (default) or
+        ``"normal"`` (see :mod:`geo.hotspots`).
     keep_all
         Return every place, flagged or not, with ``flagged`` and ``why_not`` columns
         (for "why not flagged"); by default only the flagged places.
@@ -482,7 +492,9 @@ def flag_places(
     incident_cell = locate_xy(grid, ix, iy)
     place_cell = locate_xy(grid, px, py)
     on_grid = place_cell >= 0
-    bins_all, hot_all = _hot_bins(grid, np.where(current, incident_cell, -1), weights, hot_alpha)
+    bins_all, hot_all = _hot_bins(
+        grid, np.where(current, incident_cell, -1), weights, hot_alpha, p_values
+    )
     hot_bin = np.where(on_grid, bins_all[np.maximum(place_cell, 0)], 0).astype(np.int8)
     in_hot = on_grid & hot_all[np.maximum(place_cell, 0)]
 
@@ -502,6 +514,7 @@ def flag_places(
                 freq="month",
                 window=window,
                 weight_column=weight_column,
+                p_values=p_values,
             )
         cat = result.category[np.maximum(place_cell, 0)]
         trend[on_grid] = cat[on_grid]
@@ -511,7 +524,9 @@ def flag_places(
         run_start = len(window) - np.maximum(run, 1)
         since = np.array(
             [
-                window[i].strftime("%b") if window[i].year == last.year else window[i].strftime("%b %Y")
+                window[i].strftime("%b")
+                if window[i].year == last.year
+                else window[i].strftime("%b %Y")
                 for i in run_start
             ],
             dtype=object,
@@ -586,7 +601,9 @@ def flag_places(
     return out.to_crs(WGS84)
 
 
-def figures_of(row: pd.Series | dict, *, min_incidents: int = 10, min_trend_incidents: int = 5) -> FlagFigures:
+def figures_of(
+    row: pd.Series | dict, *, min_incidents: int = 10, min_trend_incidents: int = 5
+) -> FlagFigures:
     """Return the :class:`FlagFigures` of one row of :func:`flag_places`.
 
     Parameters

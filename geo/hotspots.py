@@ -74,7 +74,7 @@ import math
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import geopandas as gpd
 import numpy as np
@@ -91,9 +91,9 @@ __all__ = [
     "GiStarTest",
     "Inference",
     "cell_size_advice",
+    "confidence_bins",
     "coverage_message",
     "coverage_share",
-    "confidence_bins",
     "exact_p",
     "fdr_adjust",
     "gi_star",
@@ -197,7 +197,9 @@ def _whole_counts(values: np.ndarray) -> np.ndarray:
     return whole.astype(np.int64)
 
 
-def neighbourhood_sum_pmf(counts: np.ndarray, sizes: np.ndarray | list[int]) -> dict[int, np.ndarray]:
+def neighbourhood_sum_pmf(
+    counts: np.ndarray, sizes: np.ndarray | list[int]
+) -> dict[int, np.ndarray]:
     r"""Return the exact distribution of a sum of ``m`` counts drawn without replacement.
 
     The counts are the observed multiset (one per cell); for each ``m`` in
@@ -541,13 +543,11 @@ class GiStarTest:
         return q
 
 
-def _p_values_name(p_values: str) -> str:
+def _p_values_name(p_values: str) -> Inference:
     name = "normal" if p_values == "analytic" else p_values
     if name not in P_VALUES:
-        raise HotspotInputError(
-            f"p-values must be one of {', '.join(P_VALUES)}, not {p_values!r}."
-        )
-    return name
+        raise HotspotInputError(f"p-values must be one of {', '.join(P_VALUES)}, not {p_values!r}.")
+    return cast(Inference, name)
 
 
 def gi_star_test(
