@@ -327,10 +327,10 @@ def render_why_not(
 
     Examples
     --------
-    >>> figures = FlagFigures(6, 2, 200.0, "Sep", trend="New Hot Spot")
+    >>> figures = FlagFigures(4, 2, 200.0, "Sep", trend="New Hot Spot")
     >>> for part in render_why_not(figures).split("; "):
     ...     print(part)
-    6 incidents within 200 m in Sep, the threshold is 10
+    4 incidents within 200 m in Sep, the threshold is 10
     its cell is a new hot spot, but a trend flag needs at least 5 incidents here
     """
     keys = why_not_flagged(figures)
