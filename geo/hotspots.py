@@ -318,7 +318,7 @@ def exact_p(counts: np.ndarray, weights: sparse.sparray | sparse.spmatrix) -> np
 
     >>> w = sparse.csr_array(np.eye(9) + np.eye(9, k=1) + np.eye(9, k=-1))
     >>> exact_p(np.array([0, 0, 0, 2, 3, 2, 0, 0, 0]), w).round(4).tolist()[3:6]
-    [0.119, 0.0238, 0.119]
+    [0.3095, 0.0238, 0.3095]
     """
     y = np.asarray(counts, dtype="float64")
     rows = np.atleast_2d(y)
@@ -761,7 +761,7 @@ def cell_size_advice(
     >>> from geo.grid import build_grid
     >>> advice = cell_size_advice(100, build_grid(square, cell_size=250))
     >>> round(advice.expected, 2), advice.suggested
-    (0.5, 800.0)
+    (0.54, 800.0)
     """
     keep = inside_share(grid) >= min_share if min_share > 0 else np.ones(grid.n_cells, bool)
     cells = int(keep.sum())
