@@ -30,8 +30,9 @@ from sqlalchemy import Engine, func, select
 
 from geo.density import density_bands, kernel_density
 from geo.emerging import emerging_from_counts
+from geo.flags import render_why_not
 from geo.grid import Grid, locate_xy
-from geo.hotspots import confidence_bins, gi_star_test
+from geo.hotspots import cell_size_advice, confidence_bins, gi_star_test
 from geo.points import BNG, WGS84, drawable
 from store import sites as store_sites
 from store.access import Viewer
@@ -388,6 +389,44 @@ def hot_cells(
     )
 
 
+def cell_size_note(sites: pd.DataFrame, grid: Grid, *, sizes: tuple[int, ...]) -> str:
+    """Return the map's note when the squares are too small for the period's incidents.
+
+    Gi* needs a few incidents per neighbourhood (:func:`geo.hotspots.cell_size_advice`).
+    The note names one of the offered sizes, never the count itself, so it tells no reader
+    a small number.
+
+    Parameters
+    ----------
+    sites
+        The period's :func:`read_sites` rows.
+    grid
+        The grid.
+    sizes
+        The cell sizes the map offers, in metres.
+
+    Returns
+    -------
+    str
+        The note, or ``""`` when the size is fine or there is nothing to count.
+    """
+    counts = _counts(grid, sites)
+    if counts.sum() == 0 or grid.n_cells < 3:
+        return ""
+    advice = cell_size_advice(int(counts.sum()), grid)
+    if not advice.too_small or advice.suggested is None:
+        return ""
+    better = [size for size in sizes if size >= advice.suggested]
+    suggestion = (
+        f"{min(better)} m squares" if better else f"{max(sizes)} m squares and a longer period"
+    )
+    return (
+        f"Few incidents for {grid.cell_size:g} m squares: on average a square and its "
+        f"neighbours hold fewer than {advice.target:g} in this period, so few hot spots can be "
+        f"told apart from chance. Try {suggestion}."
+    )
+
+
 @dataclass(frozen=True)
 class MonthlyPicture:
     """Gi* month by month over the trend window, for the time slider.
@@ -547,6 +586,55 @@ def flagged_places(
     flags["incidents"] = _shown(flags["incidents"].to_numpy(), viewer, k)
     columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
     return flags[[*columns, "geometry"]]
+
+
+def why_not_flagged(
+    places: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    grid: Grid,
+    place_id: int,
+    *,
+    first: str,
+    last: str,
+    settings: MapSettings,
+    viewer: Viewer,
+    k: int = 5,
+) -> str:
+    """Return why a place is not flagged, its counts hidden where the viewer needs it.
+
+    The figures come from :func:`store.sites.place_figures` (the same rules as the flags);
+    the sentence is rendered from the counts as the viewer may see them.
+
+    Parameters
+    ----------
+    places, sites, grid, first, last, settings, viewer, k
+        As :func:`flagged_places`.
+    place_id
+        The place.
+
+    Returns
+    -------
+    str
+        The reason, ``""`` when the place is flagged after all.
+    """
+    figures = store_sites.place_figures(
+        places,
+        sites,
+        grid,
+        place_id,
+        first=first,
+        last=last,
+        radius=float(settings.radius),
+        min_incidents=settings.min_incidents,
+        hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
+    )
+    if figures is None:
+        return (
+            f"No incidents within {settings.radius} m in this period, the threshold is "
+            f"{settings.min_incidents}."
+        )
+    now, elsewhere = _shown(np.array([figures.count_now, figures.nearby_elsewhere]), viewer, k)
+    return render_why_not(figures, count_now=str(now), nearby_elsewhere=str(elsewhere))
 
 
 # Density and aggregates ------------------------------------------------------------------

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from geo.emerging import ESRI_CATEGORIES, emerging_cells, emerging_hotspots
-from geo.grid import DEFAULT_CELL_SIZE, build_grid, locate_xy
+from geo.grid import DEFAULT_CELL_SIZE, build_grid
 from geo.hotspots import (
     DEFAULT_MIN_SHARE,
     P_VALUES,
@@ -263,10 +263,8 @@ def _emerging(args: argparse.Namespace) -> int:
     advice = cell_size_advice(per_step, grid, min_share=args.min_share)
     if per_step and advice.too_small:
         warnings.warn(f"Per {args.period}: {advice.message()}", UserWarning, stacklevel=2)
-    x, y = bng_xy(points)
-    inside = locate_xy(grid, x, y) >= 0
-    coverage = coverage_share(x[inside], y[inside], grid)
-    if inside.any() and coverage < 1 / 3:
+    coverage = coverage_share(result.counts, grid)
+    if result.counts.sum() > 0 and coverage < 1 / 3:
         warnings.warn(coverage_message(coverage), UserWarning, stacklevel=2)
     cells = emerging_cells(result, grid)
     _write(cells, out)

@@ -613,8 +613,10 @@ def emerging_from_counts(
     sig = q < alpha
     hot, cold = sig & (z > 0), sig & (z < 0)
     tau, mk_p, _ = mann_kendall(z.T)
-    count_tau, count_p, _ = mann_kendall(counts.T)
     active = counts.sum(axis=0) > 0
+    count_tau, count_p = np.zeros(counts.shape[1]), np.ones(counts.shape[1])
+    if active.any():  # an all-zero series has tau 0 and p 1: test only the others
+        count_tau[active], count_p[active], _ = mann_kendall(counts[:, active].T)
     trends = {"count_tau": count_tau, "count_p": count_p, "active": active}
     return EmergingResult(
         periods=pd.PeriodIndex(periods),

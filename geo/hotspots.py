@@ -777,15 +777,16 @@ def cell_size_advice(
     )
 
 
-def coverage_share(x: np.ndarray, y: np.ndarray, grid: Grid) -> float:
-    """Return the share of the area within the outline (convex hull) of the incidents.
+def coverage_share(counts: np.ndarray, grid: Grid) -> float:
+    """Return the share of the area within the outline of the cells that hold incidents.
 
-    The outline is buffered by one cell, so a single town's incidents cover the town.
+    The outline is the convex hull of those cells' centres, buffered by one cell, so a
+    single town's incidents cover the town.
 
     Parameters
     ----------
-    x, y
-        Incident coordinates in EPSG:27700 (inside the area or not).
+    counts
+        Incidents per cell, ``(n,)``, or per period and cell (summed over periods).
     grid
         The grid whose area is compared.
 
@@ -794,9 +795,12 @@ def coverage_share(x: np.ndarray, y: np.ndarray, grid: Grid) -> float:
     float
         0 to 1; 0 when there are no incidents.
     """
-    if x.size == 0:
+    c = np.asarray(counts)
+    occupied = np.flatnonzero(c.sum(axis=0) > 0 if c.ndim == 2 else c > 0)
+    if occupied.size == 0:
         return 0.0
-    hull = shapely.convex_hull(shapely.multipoints(np.column_stack((x, y))))
+    centres = shapely.centroid(grid.geometry[occupied])
+    hull = shapely.convex_hull(shapely.multipoints(centres))
     outline = shapely.buffer(hull, grid.cell_size)
     total = shapely.area(grid.area)
     return float(shapely.area(shapely.intersection(outline, grid.area)) / total) if total else 0.0
@@ -894,8 +898,7 @@ def hotspot_cells(
     share = inside_share(grid)
     edge = int(counts[~test.analysed].sum())
     advice = cell_size_advice(int(counts[test.analysed].sum()), grid, min_share=min_share)
-    inside = cell >= 0
-    coverage = coverage_share(x[inside], y[inside], grid)
+    coverage = coverage_share(counts, grid)
     if counts.sum() > 0 and advice.too_small:
         warnings.warn(advice.message(), HotspotWarning, stacklevel=2)
     if counts.sum() > 0 and coverage < _LOW_COVERAGE:
