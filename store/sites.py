@@ -177,7 +177,7 @@ def flag_sites(
     radius, min_incidents, hot_alpha, min_trend_incidents
         The flag thresholds (see :func:`geo.flags.flag_places`).
     keep_all
-        Every place, with ``flagged``, ``previous``, ``nearby_elsewhere`` and ``why_not``
+        Every place, with ``flagged``, ``nearby_elsewhere`` and ``why_not``
         after :data:`FLAG_COLUMNS` (see :func:`place_figures`).
 
     Returns
@@ -214,7 +214,7 @@ def flag_sites(
         flags["district_code"] = flags["id"].map(candidates.set_index("id")["district_code"])
     else:
         flags["district_code"] = None
-    extra = ["flagged", "previous", "nearby_elsewhere", "why_not"] if keep_all else []
+    extra = ["flagged", "nearby_elsewhere", "why_not"] if keep_all else []
     return flags[[*FLAG_COLUMNS, *extra, "geometry"]]
 
 
