@@ -29,9 +29,10 @@ import shapely
 from sqlalchemy import Engine, func, select
 
 from geo.density import density_bands, kernel_density
-from geo.emerging import classify_emerging, mann_kendall
-from geo.grid import Grid, contiguity, locate_xy
-from geo.hotspots import confidence_bins, fdr_adjust, gi_star, two_sided_p
+from geo.emerging import emerging_from_counts
+from geo.flags import render_why_not
+from geo.grid import Grid, locate_xy
+from geo.hotspots import cell_size_advice, confidence_bins, gi_star_test
 from geo.points import BNG, WGS84, drawable
 from store import sites as store_sites
 from store.access import Viewer
@@ -343,7 +344,8 @@ def hot_cells(
 ) -> gpd.GeoDataFrame:
     """Return the cells that are Gi* hot or cold spots at a confidence, for the map.
 
-    The statistic is :func:`geo.hotspots.gi_star` with false discovery rate control, on
+    The statistic is :func:`geo.hotspots.gi_star_test` (exact p-values, edge cells mostly
+    outside the area left out) with false discovery rate control, on
     the counts of the period's events per cell (as :func:`geo.hotspots.hotspot_cells`).
 
     Parameters
@@ -371,8 +373,8 @@ def hot_cells(
         index = np.zeros(0, dtype=np.int64)
         bins = np.zeros(0, dtype=np.int8)
     else:
-        z = np.nan_to_num(gi_star(counts, contiguity(grid)), nan=0.0)
-        all_bins = confidence_bins(z, fdr_adjust(two_sided_p(z)))
+        test = gi_star_test(counts, grid)
+        all_bins = confidence_bins(test.z, test.q())
         index = np.flatnonzero(np.abs(all_bins) >= min_bin)
         bins = all_bins[index]
     return gpd.GeoDataFrame(
@@ -384,6 +386,44 @@ def hot_cells(
         },
         geometry=cell_geometry(grid, index).array,
         crs=WGS84,
+    )
+
+
+def cell_size_note(sites: pd.DataFrame, grid: Grid, *, sizes: tuple[int, ...]) -> str:
+    """Return the map's note when the squares are too small for the period's incidents.
+
+    Gi* needs a few incidents per neighbourhood (:func:`geo.hotspots.cell_size_advice`).
+    The note names one of the offered sizes, never the count itself, so it tells no reader
+    a small number.
+
+    Parameters
+    ----------
+    sites
+        The period's :func:`read_sites` rows.
+    grid
+        The grid.
+    sizes
+        The cell sizes the map offers, in metres.
+
+    Returns
+    -------
+    str
+        The note, or ``""`` when the size is fine or there is nothing to count.
+    """
+    counts = _counts(grid, sites)
+    if counts.sum() == 0 or grid.n_cells < 3:
+        return ""
+    advice = cell_size_advice(int(counts.sum()), grid)
+    if not advice.too_small or advice.suggested is None:
+        return ""
+    better = [size for size in sizes if size >= advice.suggested]
+    suggestion = (
+        f"{min(better)} m squares" if better else f"{max(sizes)} m squares and a longer period"
+    )
+    return (
+        f"Few incidents for {grid.cell_size:g} m squares: on average a square and its "
+        f"neighbours hold fewer than {advice.target:g} in this period, so few hot spots can be "
+        f"told apart from chance. Try {suggestion}."
     )
 
 
@@ -461,9 +501,8 @@ def monthly_picture(
     counts = np.bincount(
         flat, weights=located["n"].to_numpy()[ok], minlength=len(window) * grid.n_cells
     ).reshape(len(window), grid.n_cells)
-    z = np.nan_to_num(gi_star(counts, contiguity(grid)), nan=0.0)
-    q = fdr_adjust(two_sided_p(z), axis=1)
-    bins = confidence_bins(z, q)
+    result = emerging_from_counts(counts, grid, window)
+    bins = confidence_bins(result.z, result.q)
     min_bin = CONFIDENCE_LEVELS[confidence][0]
     t, c = np.nonzero(np.abs(bins) >= min_bin)
     frame = pd.DataFrame(
@@ -474,9 +513,7 @@ def monthly_picture(
             "count": _shown(counts[t, c], viewer, k),
         }
     )
-    significant = q < 0.05
-    tau, p, _ = mann_kendall(z.T)
-    category = classify_emerging((significant & (z > 0)).T, (significant & (z < 0)).T, tau, p)
+    category = result.category
     cells = np.unique(c)
     return MonthlyPicture(names, frame, {int(i): str(category[i]) for i in cells})
 
@@ -549,6 +586,55 @@ def flagged_places(
     flags["incidents"] = _shown(flags["incidents"].to_numpy(), viewer, k)
     columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
     return flags[[*columns, "geometry"]]
+
+
+def why_not_flagged(
+    places: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    grid: Grid,
+    place_id: int,
+    *,
+    first: str,
+    last: str,
+    settings: MapSettings,
+    viewer: Viewer,
+    k: int = 5,
+) -> str:
+    """Return why a place is not flagged, its counts hidden where the viewer needs it.
+
+    The figures come from :func:`store.sites.place_figures` (the same rules as the flags);
+    the sentence is rendered from the counts as the viewer may see them.
+
+    Parameters
+    ----------
+    places, sites, grid, first, last, settings, viewer, k
+        As :func:`flagged_places`.
+    place_id
+        The place.
+
+    Returns
+    -------
+    str
+        The reason, ``""`` when the place is flagged after all.
+    """
+    figures = store_sites.place_figures(
+        places,
+        sites,
+        grid,
+        place_id,
+        first=first,
+        last=last,
+        radius=float(settings.radius),
+        min_incidents=settings.min_incidents,
+        hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
+    )
+    if figures is None:
+        return (
+            f"No incidents within {settings.radius} m in this period, the threshold is "
+            f"{settings.min_incidents}."
+        )
+    now, elsewhere = _shown(np.array([figures.count_now, figures.nearby_elsewhere]), viewer, k)
+    return render_why_not(figures, count_now=str(now), nearby_elsewhere=str(elsewhere))
 
 
 # Density and aggregates ------------------------------------------------------------------

@@ -211,6 +211,46 @@ def map_flags(
     )
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def map_cell_note(viewer: Viewer, query: MapQuery, version: str) -> str:
+    """Return the note on a cell size too small for the period's incidents (or "")."""
+    from dashboard.analysis import cell_size_note
+    from dashboard.filters import CELL_SIZES
+
+    sites = sites_in(
+        _map_sites_for(query, viewer, version),
+        types=query.types,
+        first=query.first,
+        last=query.last,
+    )
+    grid = map_grid(query.districts, query.cell_size, version)
+    return cell_size_note(sites, grid, sizes=CELL_SIZES)
+
+
+@st.cache_data(show_spinner="Looking at the place...", max_entries=32)
+def map_why_not(
+    viewer: Viewer, query: MapQuery, settings: MapSettings, k: int, version: str, place_id: int
+) -> str:
+    """Return why a place is not flagged in the period, counts disclosed for the viewer."""
+    from dashboard.analysis import why_not_flagged
+
+    sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
+    grid = map_grid(query.districts, query.cell_size, version)
+    places_bng = places(version)
+    places_bng = places_bng.loc[places_bng["district_code"].isin(query.districts)]
+    return why_not_flagged(
+        places_bng,
+        sites,
+        grid,
+        place_id,
+        first=query.first,
+        last=query.last,
+        settings=settings,
+        viewer=viewer,
+        k=k,
+    )
+
+
 @st.cache_data(show_spinner="Estimating the density...", max_entries=16)
 def map_density(viewer: Viewer, query: MapQuery, k: int, version: str) -> gpd.GeoDataFrame:
     """Return the period's kernel density bands (WGS84)."""

@@ -12,6 +12,11 @@ together). Without ``--area`` the area is the districts that hold at least 1 per
 cent of the incidents, each incident being assigned to the district of its
 nearest postcode in the ONS Postcode Directory; incidents outside those
 districts are left out and their number printed.
+
+p-values are exact randomisation p-values by default (``--p-values``, see
+:mod:`geo.hotspots`). Both commands print a note when the cells are too small
+for the number of incidents (with a suggested size) and when the incidents
+cover much less than the area.
 """
 
 from __future__ import annotations
@@ -30,7 +35,14 @@ import pandas as pd
 
 from geo.emerging import ESRI_CATEGORIES, emerging_cells, emerging_hotspots
 from geo.grid import DEFAULT_CELL_SIZE, build_grid
-from geo.hotspots import hotspot_cells
+from geo.hotspots import (
+    DEFAULT_MIN_SHARE,
+    P_VALUES,
+    cell_size_advice,
+    coverage_message,
+    coverage_share,
+    hotspot_cells,
+)
 from geo.points import BNG, HotspotInputError, PeriodFreq, bng_xy, read_points_csv
 
 __all__ = ["default_area", "main", "read_area", "register"]
@@ -180,16 +192,24 @@ def _load(
     return points, area, f"area {codes} (districts with at least 1% of the incidents)"
 
 
+def _p_values(args: argparse.Namespace) -> str:
+    if args.p_values is None:  # --permutations N alone still means permutation p-values
+        return "permutation" if getattr(args, "permutations", 0) else "exact"
+    return str(args.p_values)
+
+
 def _hotspots(args: argparse.Namespace) -> int:
     out = _check_out(args.out)
     start = time.perf_counter()
     points, area, where = _load(args)
     grid = build_grid(area, cell_size=args.cell_size, kind=args.grid)
+    p_values = _p_values(args)
     cells = hotspot_cells(
         points,
         grid,
         corrected=not args.uncorrected,
-        inference="permutation" if args.permutations else "analytic",
+        inference=p_values,  # type: ignore[arg-type]
+        min_share=args.min_share,
         permutations=args.permutations or 999,
         seed=args.seed,
     )
@@ -201,10 +221,13 @@ def _hotspots(args: argparse.Namespace) -> int:
     cold = ", ".join(f"{int((bins == -b).sum())} at {lvl}" for b, lvl in _LEVEL_NAMES)
     sig = int((cells["significant"] & (cells["gi_z"] > 0)).sum())
     view = "uncorrected p" if args.uncorrected else "FDR q"
+    left_out = int((~cells["analysed"]).sum())
     print(
         f"hotspots: {grid.n_cells:,} cells ({args.grid} {args.cell_size:g} m, {where}); "
         f"{cells.attrs['points_total'] - cells.attrs['points_outside']:,} incidents in the area, "
-        f"{cells.attrs['points_outside']:,} outside; hot cells {hot}; cold cells {cold}; "
+        f"{cells.attrs['points_outside']:,} outside; {left_out:,} edge cells left out "
+        f"(under {args.min_share:.0%} inside, {cells.attrs['points_edge']:,} incidents); "
+        f"{p_values} p-values; hot cells {hot}; cold cells {cold}; "
         f"{sig} hot at {view} < {args.alpha:g}; {time.perf_counter() - start:.1f} s; "
         f"wrote {out}"
     )
@@ -223,9 +246,26 @@ def _emerging(args: argparse.Namespace) -> int:
             f"{Path(args.input).name} has no Month or date column; name it with --period-column."
         )
     grid = build_grid(area, cell_size=args.cell_size, kind=args.grid)
+    p_values = _p_values(args)
     result = emerging_hotspots(
-        points, grid, period_column="period", freq=args.period, alpha=args.alpha
+        points,
+        grid,
+        period_column="period",
+        freq=args.period,
+        alpha=args.alpha,
+        p_values=p_values,  # type: ignore[arg-type]
+        fdr=args.fdr,
+        neighbourhood=args.neighbourhood,
+        min_share=args.min_share,
     )
+    analysed = result.analysed if result.analysed is not None else np.ones(grid.n_cells, bool)
+    per_step = round(float(result.counts[:, analysed].sum()) / len(result.periods))
+    advice = cell_size_advice(per_step, grid, min_share=args.min_share)
+    if per_step and advice.too_small:
+        warnings.warn(f"Per {args.period}: {advice.message()}", UserWarning, stacklevel=2)
+    coverage = coverage_share(result.counts, grid)
+    if result.counts.sum() > 0 and coverage < 1 / 3:
+        warnings.warn(coverage_message(coverage), UserWarning, stacklevel=2)
     cells = emerging_cells(result, grid)
     _write(cells, out)
     counts = cells["category"].value_counts()
@@ -235,7 +275,8 @@ def _emerging(args: argparse.Namespace) -> int:
     print(
         f"emerging: {grid.n_cells:,} cells ({args.grid} {args.cell_size:g} m, {where}) over "
         f"{len(result.periods)} {args.period}s {result.periods[0]} to {result.periods[-1]}; "
-        f"{result.points_outside:,} incidents outside the area; {shown or 'no pattern anywhere'}; "
+        f"{result.points_outside:,} incidents outside the area; {p_values} p-values, FDR per "
+        f"{args.fdr}, {args.neighbourhood} neighbours; {shown or 'no pattern anywhere'}; "
         f"{time.perf_counter() - start:.1f} s; wrote {out}"
     )
     return 0
@@ -278,6 +319,23 @@ def _common(parser: argparse.ArgumentParser, *, cell_size: float) -> None:
     )
     parser.add_argument("--area", help=_AREA_HELP)
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    parser.add_argument(
+        "--p-values",
+        choices=list(P_VALUES),
+        default=None,
+        help="exact (default): exact randomisation p-values, the counts dealt out to the "
+        "cells at random, computed exactly; normal: the normal curve, as esda and ArcGIS "
+        "(over-calls sparse counts, often many times over); permutation: esda's "
+        "conditional permutations (small areas only)",
+    )
+    parser.add_argument(
+        "--min-share",
+        type=float,
+        default=DEFAULT_MIN_SHARE,
+        metavar="SHARE",
+        help="leave out edge cells with less than this share of their area inside the area "
+        "(default %(default)g; 0 keeps every cell)",
+    )
     parser.add_argument("--x", metavar="COLUMN", help="longitude/easting column if not detected")
     parser.add_argument("--y", metavar="COLUMN", help="latitude/northing column if not detected")
 
@@ -300,10 +358,11 @@ def register(subparsers: Any) -> None:
         formatter_class=fmt,
         description=(
             "Count incidents in grid cells over the area and find hot and cold spots with\n"
-            "Getis-Ord Gi* (each cell with its 8 or 6 neighbours), two-sided p-values and\n"
-            "Benjamini-Hochberg false discovery rate control. Writes every cell with\n"
-            "cell_id, count, gi_z, p, q (FDR-adjusted p), bin (3/2/1 hot at 99/95/90%,\n"
-            "negative for cold, 0 otherwise) and significant (q < --alpha)."
+            "Getis-Ord Gi* (each cell with its 8 or 6 neighbours), two-sided p-values\n"
+            "(exact randomisation by default) and Benjamini-Hochberg false discovery rate\n"
+            "control over the cells. Writes every cell with cell_id, count, gi_z, p, q\n"
+            "(FDR-adjusted p), bin (3/2/1 hot at 99/95/90%, negative for cold, 0\n"
+            "otherwise), inside_share, analysed and significant (q < --alpha)."
         ),
         epilog="example: safer-spaces hotspots street.csv --cell-size 250 --out cells.geojson",
     )
@@ -321,8 +380,8 @@ def register(subparsers: Any) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="permutation p-values with N draws instead of analytic ones; small areas only "
-        "(under 10,000 cells): with many cells no permutation p-value can pass FDR",
+        help="number of draws for --p-values permutation (alone, it implies it); small "
+        "areas only (under 10,000 cells): with many cells no permutation p-value can pass FDR",
     )
     hot.add_argument("--seed", type=int, default=None, help="random seed for --permutations")
     hot.set_defaults(handler=_guarded(_hotspots))
@@ -332,12 +391,15 @@ def register(subparsers: Any) -> None:
         help="Classify cells into Esri Emerging Hot Spot categories over time.",
         formatter_class=fmt,
         description=(
-            "Compute Gi* for each period (FDR within the period), a Mann-Kendall trend of\n"
-            "each cell's z-scores, and Esri's categories (New, Consecutive, Intensifying,\n"
-            "Persistent, Diminishing, Sporadic, Oscillating, Historical Hot/Cold Spot, No\n"
-            "Pattern Detected) plus simple ones (Persistent, Emerging, Former,\n"
-            "Intermittent). Writes every cell with cell_id, category, simple_category,\n"
-            "mk_tau, mk_p, count, hot_periods and cold_periods."
+            "Compute Gi* for each period (exact p-values by default), Mann-Kendall trends\n"
+            "of each cell's z-scores and of its counts, and Esri's categories (New,\n"
+            "Consecutive, Intensifying, Persistent, Diminishing, Sporadic, Oscillating,\n"
+            "Historical Hot/Cold Spot, No Pattern Detected) plus simple ones (Persistent,\n"
+            "Emerging, Former, Intermittent). Intensifying and Diminishing need the trend\n"
+            "of z and the trend of the cell's own counts to agree (z alone moves with the\n"
+            "neighbours and the month); a cell with no incident in the window is No\n"
+            "Pattern Detected. Writes every cell with cell_id, category, simple_category,\n"
+            "mk_tau, mk_p, count_tau, count_p, count, hot_periods and cold_periods."
         ),
         epilog="example: safer-spaces emerging street.csv --period month --out cells.geojson",
     )
@@ -354,7 +416,22 @@ def register(subparsers: Any) -> None:
         metavar="COLUMN",
         help="the month or date column (default: Month, period or date)",
     )
-    emerging.set_defaults(handler=_guarded(_emerging))
+    emerging.add_argument(
+        "--fdr",
+        choices=["step", "cube"],
+        default="step",
+        help="the false discovery rate family: step (default) = each period's cells are one "
+        "family, so a period's calls do not change when the window grows; cube = every cell "
+        "of every period together (stricter as the window grows)",
+    )
+    emerging.add_argument(
+        "--neighbourhood",
+        choices=["space", "space-time"],
+        default="space",
+        help="space (default): the cell and its neighbours in the same period; space-time: "
+        "also the same cells in the previous period, as Esri's space-time cube",
+    )
+    emerging.set_defaults(handler=_guarded(_emerging), permutations=0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,12 +1,43 @@
 """Emerging hot spots: how each cell's hot- or cold-spot status changes over time.
 
 For each period (month or quarter) Gi* is computed on that period's cell counts
-(:func:`geo.hotspots.gi_star`), with Benjamini-Hochberg q-values within the
-period. A period is a *significant hot* period for a cell when ``q < alpha``
-(0.05 by default) and ``z > 0``, a *significant cold* one when ``q < alpha`` and
-``z < 0``. The Mann-Kendall test on the cell's series of Gi* z-scores gives its
-trend: rising when ``mk_p < 0.05`` and ``mk_tau > 0``, falling when ``mk_p < 0.05``
-and ``mk_tau < 0``.
+(:func:`geo.hotspots.gi_star_test`) with exact randomisation p-values by default
+(``p_values``; see :mod:`geo.hotspots`), and Benjamini-Hochberg q-values. A
+period is a *significant hot* period for a cell when ``q < alpha`` (0.05 by
+default) and ``z > 0``, a *significant cold* one when ``q < alpha`` and ``z < 0``.
+
+False discovery rate family (``fdr``)
+-------------------------------------
+``"step"`` (the default): each period's cells are one family, as if each month
+were mapped on its own. ``"cube"``: every cell of every period is one family.
+The default is per step because the categories are read period by period (is
+the cell hot in the final period? in 90% of them?), and a family per step keeps
+a month's calls the same whatever the length of the window: adding a thirteenth
+month must not change which cells were hot in January. Over the cube the
+threshold tightens as the window grows.
+
+Neighbourhood (``neighbourhood``)
+---------------------------------
+``"space"`` (default): the cell and its neighbours in the same period.
+``"space-time"``: as Esri's space-time cube with a neighbourhood time step of
+one, the cell and its neighbours in the same period *and in the previous one*
+(the first period has no previous one and uses space only). The null then deals
+out the counts of both periods together (2n cells, neighbourhoods of 2W).
+
+Trends
+------
+The Mann-Kendall test is run on each cell's series of Gi* z-scores (``mk_tau``,
+``mk_p``) and on its series of its own counts (``count_tau``, ``count_p``). A
+cell's trend is *rising* only when both are significant (``p < trend_alpha``)
+and rising, *falling* only when both are significant and falling. The reason:
+a cell's z-score moves with its neighbours and with the period's mean and
+spread, so a cell with no incident at all can show a "rising" z when the rest
+of the area gets quieter. Intensifying and Diminishing claim that the place
+itself gets worse or better, so its own counts must say so too.
+
+A cell with no incident in the window (its own count is zero in every period)
+is *No Pattern Detected*, whatever its neighbours do: there is nothing there to
+act on, and its hot periods are its neighbours'.
 
 Esri categories
 ---------------
@@ -37,7 +68,8 @@ With the final period **not hot**:
 
 The eight *Cold Spot* categories mirror these with hot and cold swapped and
 "rising" and "falling" swapped (an Intensifying Cold Spot's z-scores fall).
-Everything else is *No Pattern Detected*. Esri recommends at least 10 periods;
+Everything else is *No Pattern Detected*, as is a cell with no incident in the
+window. Esri recommends at least 10 periods;
 fewer are analysed with a warning.
 
 Simple categories (for meetings)
@@ -51,21 +83,30 @@ Hot spots only, in plain words:
   least 90% of periods, or with a falling trend, or not hot at all in the later
   half of the periods.
 * *Intermittent*: any other cell that was hot in at least one period.
-* *Not a hot spot*: never a significant hot spot.
+* *Not a hot spot*: never a significant hot spot, or no incident in the window.
+
+The "rising" and "falling" trends of both sets are the combined ones above.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geo.grid import Grid, cells_frame, contiguity, count_points, locate_xy
-from geo.hotspots import fdr_adjust, gi_star, two_sided_p
+from geo.grid import Grid, cells_frame, count_points, locate_xy
+from geo.hotspots import (
+    DEFAULT_MIN_SHARE,
+    Inference,
+    gi_star_test,
+    space_time_test,
+)
 from geo.points import WGS84, HotspotInputError, HotspotWarning, PeriodFreq, bng_xy, parse_periods
 
 __all__ = [
@@ -75,6 +116,7 @@ __all__ = [
     "classify_emerging",
     "classify_simple",
     "emerging_cells",
+    "emerging_from_counts",
     "emerging_hotspots",
     "mann_kendall",
     "period_series",
@@ -108,6 +150,12 @@ SIMPLE_CATEGORIES: tuple[str, ...] = (
 )
 """The simpler labels for meetings."""
 
+FdrFamily = Literal["step", "cube"]
+"""The false discovery rate family: each period (step) or all periods (cube)."""
+
+Neighbourhood = Literal["space", "space-time"]
+"""Gi* neighbours in the same period, or also in the previous period (Esri's cube)."""
+
 
 @dataclass(frozen=True)
 class EmergingResult:
@@ -127,6 +175,10 @@ class EmergingResult:
         Esri and simple labels per cell.
     points_outside
         Incidents left out because they fall outside the area.
+    count_tau, count_p
+        Mann-Kendall tau and p of each cell's own count series.
+    analysed
+        False for cells left out as mostly outside the area.
     """
 
     periods: pd.PeriodIndex
@@ -140,6 +192,9 @@ class EmergingResult:
     category: np.ndarray
     simple_category: np.ndarray
     points_outside: int = 0
+    count_tau: np.ndarray | None = None
+    count_p: np.ndarray | None = None
+    analysed: np.ndarray | None = None
 
 
 def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -188,6 +243,24 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return tau, p, z
 
 
+def _trends(
+    mk_tau: np.ndarray,
+    mk_p: np.ndarray,
+    count_tau: np.ndarray | None,
+    count_p: np.ndarray | None,
+    trend_alpha: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rising, falling) per cell: the z trend, and the count trend when given."""
+    trend = np.asarray(mk_p) < trend_alpha
+    rising = trend & (np.asarray(mk_tau) > 0)
+    falling = trend & (np.asarray(mk_tau) < 0)
+    if count_tau is not None and count_p is not None:
+        counted = np.asarray(count_p) < trend_alpha
+        rising &= counted & (np.asarray(count_tau) > 0)
+        falling &= counted & (np.asarray(count_tau) < 0)
+    return rising, falling
+
+
 def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (length of the final run of True, number of True before that run) per row."""
     t = flags.shape[1]
@@ -204,6 +277,9 @@ def classify_emerging(
     mk_p: np.ndarray,
     *,
     trend_alpha: float = 0.05,
+    count_tau: np.ndarray | None = None,
+    count_p: np.ndarray | None = None,
+    active: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the Esri Emerging Hot Spot category of each cell.
 
@@ -217,6 +293,11 @@ def classify_emerging(
         Mann-Kendall tau and p of each cell's z-score series.
     trend_alpha
         A trend is significant when ``mk_p < trend_alpha``.
+    count_tau, count_p
+        Mann-Kendall tau and p of each cell's count series; when given, a rising or
+        falling trend needs both series to agree (module notes).
+    active
+        False for a cell with no incident in the window: No Pattern Detected.
 
     Returns
     -------
@@ -235,9 +316,10 @@ def classify_emerging(
     if hot.shape != cold.shape or hot.ndim != 2:
         raise HotspotInputError("hot and cold must both have shape (cells, periods).")
     n_cells, t = hot.shape
-    trend = np.asarray(mk_p) < trend_alpha
-    rising = trend & (np.asarray(mk_tau) > 0)
-    falling = trend & (np.asarray(mk_tau) < 0)
+    rising, falling = _trends(mk_tau, mk_p, count_tau, count_p, trend_alpha)
+    if active is not None:
+        hot = hot & np.asarray(active, dtype=bool)[:, None]
+        cold = cold & np.asarray(active, dtype=bool)[:, None]
     out = np.full(n_cells, "No Pattern Detected", dtype=object)
     neither_final = ~hot[:, -1] & ~cold[:, -1]
     for side, same, other, up, down in (
@@ -269,6 +351,9 @@ def classify_simple(
     mk_p: np.ndarray,
     *,
     trend_alpha: float = 0.05,
+    count_tau: np.ndarray | None = None,
+    count_p: np.ndarray | None = None,
+    active: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the simple meeting category of each cell.
 
@@ -282,6 +367,8 @@ def classify_simple(
         Mann-Kendall tau and p of each cell's z-score series.
     trend_alpha
         A trend is significant when ``mk_p < trend_alpha``.
+    count_tau, count_p, active
+        As :func:`classify_emerging`.
 
     Returns
     -------
@@ -295,10 +382,10 @@ def classify_simple(
     ['Persistent', 'Emerging', 'Former', 'Intermittent', 'Not a hot spot']
     """
     hot = np.asarray(hot, dtype=bool)
+    if active is not None:
+        hot = hot & np.asarray(active, dtype=bool)[:, None]
     t = hot.shape[1]
-    trend = np.asarray(mk_p) < trend_alpha
-    rising = trend & (np.asarray(mk_tau) > 0)
-    falling = trend & (np.asarray(mk_tau) < 0)
+    rising, falling = _trends(mk_tau, mk_p, count_tau, count_p, trend_alpha)
     final = hot[:, -1]
     ever = hot.any(axis=1)
     mostly = hot.sum(axis=1) * 10 >= 9 * t
@@ -359,6 +446,10 @@ def emerging_hotspots(
     trend_alpha: float = 0.05,
     window: pd.PeriodIndex | None = None,
     weight_column: str | None = None,
+    p_values: Inference = "exact",
+    fdr: FdrFamily = "step",
+    neighbourhood: Neighbourhood = "space",
+    min_share: float = DEFAULT_MIN_SHARE,
 ) -> EmergingResult:
     """Run emerging hot spot analysis: Gi* per period, trends and categories.
 
@@ -385,6 +476,8 @@ def emerging_hotspots(
     weight_column
         A column with the number of incidents each point stands for (aggregated
         counts at snapped spots); one each when None.
+    p_values, fdr, neighbourhood, min_share
+        See :func:`emerging_from_counts`.
 
     Returns
     -------
@@ -450,14 +543,83 @@ def emerging_hotspots(
             HotspotWarning,
             stacklevel=2,
         )
-    z = gi_star(counts, contiguity(grid))
-    z = np.nan_to_num(z, nan=0.0)
-    q = fdr_adjust(two_sided_p(z), axis=1)
+    result = emerging_from_counts(
+        counts,
+        grid,
+        index,
+        alpha=alpha,
+        trend_alpha=trend_alpha,
+        p_values=p_values,
+        fdr=fdr,
+        neighbourhood=neighbourhood,
+        min_share=min_share,
+    )
+    outside = int(weights[(cell < 0) & (pos >= 0)].sum())
+    return dataclasses.replace(result, points_outside=outside)
+
+
+def emerging_from_counts(
+    counts: np.ndarray,
+    grid: Grid,
+    periods: pd.PeriodIndex,
+    *,
+    alpha: float = 0.05,
+    trend_alpha: float = 0.05,
+    p_values: Inference = "exact",
+    fdr: FdrFamily = "step",
+    neighbourhood: Neighbourhood = "space",
+    min_share: float = DEFAULT_MIN_SHARE,
+) -> EmergingResult:
+    """Run emerging hot spot analysis on counts per period and cell.
+
+    Parameters
+    ----------
+    counts
+        Shape ``(n_periods, n_cells)``, oldest first.
+    grid
+        The grid.
+    periods
+        The periods of the rows.
+    alpha
+        A period is significant for a cell when its FDR q-value is below ``alpha``.
+    trend_alpha
+        A Mann-Kendall trend is significant when its p-value is below this.
+    p_values
+        ``"exact"`` (default) or ``"normal"`` (see :mod:`geo.hotspots`).
+    fdr
+        The false discovery rate family: ``"step"`` (default) or ``"cube"``.
+    neighbourhood
+        ``"space"`` (default) or ``"space-time"`` (module notes).
+    min_share
+        Cells with less of their area inside the area are left out.
+
+    Returns
+    -------
+    EmergingResult
+        Everything per period and per cell.
+    """
+    counts = np.asarray(counts, dtype="float64")
+    if fdr not in ("step", "cube"):
+        raise HotspotInputError(f"The FDR family must be 'step' or 'cube', not {fdr!r}.")
+    if neighbourhood == "space":
+        test = gi_star_test(counts, grid, p_values=p_values, min_share=min_share)
+    elif neighbourhood == "space-time":
+        test = space_time_test(counts, grid, p_values=p_values, min_share=min_share)
+    else:
+        raise HotspotInputError(
+            f"The neighbourhood must be 'space' or 'space-time', not {neighbourhood!r}."
+        )
+    z, q = test.z, test.q(family=fdr)
     sig = q < alpha
     hot, cold = sig & (z > 0), sig & (z < 0)
     tau, mk_p, _ = mann_kendall(z.T)
+    active = counts.sum(axis=0) > 0
+    count_tau, count_p = np.zeros(counts.shape[1]), np.ones(counts.shape[1])
+    if active.any():  # an all-zero series has tau 0 and p 1: test only the others
+        count_tau[active], count_p[active], _ = mann_kendall(counts[:, active].T)
+    trends = {"count_tau": count_tau, "count_p": count_p, "active": active}
     return EmergingResult(
-        periods=index,
+        periods=pd.PeriodIndex(periods),
         counts=counts,
         z=z,
         q=q,
@@ -465,9 +627,11 @@ def emerging_hotspots(
         cold=cold,
         mk_tau=tau,
         mk_p=mk_p,
-        category=classify_emerging(hot.T, cold.T, tau, mk_p, trend_alpha=trend_alpha),
-        simple_category=classify_simple(hot.T, tau, mk_p, trend_alpha=trend_alpha),
-        points_outside=int(weights[(cell < 0) & (pos >= 0)].sum()),
+        category=classify_emerging(hot.T, cold.T, tau, mk_p, trend_alpha=trend_alpha, **trends),
+        simple_category=classify_simple(hot.T, tau, mk_p, trend_alpha=trend_alpha, **trends),
+        count_tau=count_tau,
+        count_p=count_p,
+        analysed=test.analysed,
     )
 
 
@@ -486,10 +650,11 @@ def emerging_cells(result: EmergingResult, grid: Grid, *, crs: str = WGS84) -> g
     Returns
     -------
     geopandas.GeoDataFrame
-        ``cell_id``, ``category``, ``simple_category``, ``mk_tau``, ``mk_p``,
-        ``count`` (all periods), ``hot_periods``, ``cold_periods`` and the whole
-        cell polygon.
+        ``cell_id``, ``category``, ``simple_category``, ``mk_tau``, ``mk_p``
+        (trend of z), ``count_tau``, ``count_p`` (trend of counts), ``count``
+        (all periods), ``hot_periods``, ``cold_periods`` and the whole cell polygon.
     """
+    nan = np.full(grid.n_cells, np.nan)
     return cells_frame(
         grid,
         {
@@ -497,6 +662,8 @@ def emerging_cells(result: EmergingResult, grid: Grid, *, crs: str = WGS84) -> g
             "simple_category": result.simple_category,
             "mk_tau": result.mk_tau,
             "mk_p": result.mk_p,
+            "count_tau": nan if result.count_tau is None else result.count_tau,
+            "count_p": nan if result.count_p is None else result.count_p,
             "count": result.counts.sum(axis=0),
             "hot_periods": result.hot.sum(axis=0),
             "cold_periods": result.cold.sum(axis=0),

@@ -1,26 +1,36 @@
 """Flagged places: places in the register that the incident data say need a look.
 
 Works in British National Grid (EPSG:27700) and returns display geometry in
-WGS84. A place is flagged for the chosen period when the incidents gather *at it*:
+WGS84. Each incident of the period counts towards **at most one place**: the
+nearest place within ``radius`` metres (none when no place is that close), so
+one cluster of incidents flags the place it gathers at, not every place around
+it. A place is flagged for the chosen period when:
 
-* **incidents nearby**: at least ``min_incidents`` incidents of the period lie
-  within ``radius`` metres of it; or
-* **trend**: its cell is a *New* or *Intensifying Hot Spot* in the emerging hot
-  spot analysis of the monthly series of the ``trend_months`` months ending with
-  the period (see :mod:`geo.emerging`), and at least one incident of the period
-  lies within ``radius`` metres of it.
+* **incidents nearby**: at least ``min_incidents`` incidents count towards it; or
+* **trend**: its cell is a *New*, *Consecutive* or *Intensifying Hot Spot* in the
+  emerging hot spot analysis of the monthly series of the ``trend_months``
+  months ending with the period (see :mod:`geo.emerging`, exact p-values), and
+  at least ``min_trend_incidents`` incidents (k, 5 by default) count towards it:
+  a single incident cannot make a trend flag.
 
-Whether the place lies in a significant Gi* hot spot (FDR-adjusted
-``q < hot_alpha``, 0.05 by default) is reported and ranks the flags, but does
-not flag a place on its own: a 250 m hot cell in a town centre holds dozens of
-places, and flagging all of them would not tell a panel which one draws the
-harm. The hot-cell layer of the map shows hot areas; flags name places.
+Whether the place lies in a significant Gi* hot spot (exact p-values,
+FDR-adjusted ``q < hot_alpha``, 0.05 by default) is reported and ranks the
+flags, but does not flag a place on its own: a 250 m hot cell in a town centre
+holds dozens of places, and flagging all of them would not tell a panel which
+one draws the harm. The hot-cell layer of the map shows hot areas; flags name
+places.
 
-Each flag carries a plain-English reason with its figures, for example
+Numbers first, words last: each flag carries its figures as columns
+(``incidents``, ``previous``, ``radius_m``, ``period_label``, ``hot_bin``,
+``trend``, ``trend_since``), and its plain-English ``reason`` is rendered from
+them by :func:`render_reason` (so a reader who must see some figures hidden
+can re-render it from protected numbers), for example
 ``"14 incidents within 200 m in Jul-Sep 2026 (up from 5); 99% hot spot;
 intensifying since May"``. "Up from" compares with the previous period of the
 same length (Apr-Jun 2026 for Jul-Sep 2026). "Since" is the first month of the
-cell's current run of hot months.
+cell's current run of hot months. :func:`why_not_flagged` says, in the same
+way, why a place is *not* flagged ("6 incidents within 200 m in Sep 2026, the
+threshold is 10").
 
 Flagged places are ranked: more criteria met first, then the higher hot-spot
 confidence, a trend flag, more incidents nearby, the larger rise, and the name.
@@ -29,6 +39,7 @@ confidence, a trend flag, more incidents nearby, the larger rise, and the name.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import geopandas as gpd
@@ -38,16 +49,29 @@ from pyproj import CRS
 from scipy.spatial import cKDTree
 
 from geo.emerging import emerging_hotspots
-from geo.grid import Grid, contiguity, count_points, locate_xy
-from geo.hotspots import confidence_bins, fdr_adjust, gi_star, two_sided_p
+from geo.grid import Grid, count_points, locate_xy
+from geo.hotspots import Inference, confidence_bins, gi_star_test
 from geo.points import WGS84, HotspotInputError, HotspotWarning, bng_xy, parse_periods
 
-__all__ = ["PLACE_COLUMNS", "flag_places", "period_label", "period_months"]
+__all__ = [
+    "PLACE_COLUMNS",
+    "TREND_FLAGS",
+    "FlagFigures",
+    "figures_of",
+    "flag_places",
+    "period_label",
+    "period_months",
+    "render_reason",
+    "render_why_not",
+    "why_not_flagged",
+]
 
 PLACE_COLUMNS: tuple[str, ...] = ("id", "name", "category")
 """Columns the place register must have (besides point geometry)."""
 
-_TREND_FLAGS = ("New Hot Spot", "Intensifying Hot Spot")
+TREND_FLAGS: tuple[str, ...] = ("New Hot Spot", "Consecutive Hot Spot", "Intensifying Hot Spot")
+"""Emerging hot spot categories of a place's cell that can flag it."""
+_TREND_FLAGS = TREND_FLAGS
 _CONFIDENCE = {3: "99%", 2: "95%", 1: "90%"}
 
 PeriodLike: TypeAlias = pd.Period | str | tuple[pd.Period | str, pd.Period | str]
@@ -136,16 +160,221 @@ def _check_places(places: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> None
         )
 
 
+@dataclass(frozen=True)
+class FlagFigures:
+    """The figures behind a place's flag (or its absence), numbers only.
+
+    Attributes
+    ----------
+    count_now
+        Incidents of the period that count towards the place (nearest within the radius).
+    count_before
+        The same in the previous period of the same length.
+    radius_m
+        The radius in metres.
+    period_label
+        The period, e.g. ``"Jul-Sep 2026"``.
+    hot_bin
+        The confidence bin of the place's cell (-3..3) in the period.
+    in_hot_spot
+        The cell is a significant hot spot at the flagging confidence.
+    trend
+        The cell's Esri emerging hot spot category, or ``""`` if not analysed.
+    trend_since
+        The first month of the cell's current run of hot months, e.g. ``"May"``
+        (``"May 2025"`` when in an earlier year), or ``""``.
+    min_incidents
+        The threshold for a flag on incidents alone.
+    min_trend_incidents
+        The least incidents for a trend flag.
+    nearby_elsewhere
+        Incidents within the radius that count towards a nearer place instead.
+    """
+
+    count_now: int
+    count_before: int
+    radius_m: float
+    period_label: str
+    hot_bin: int = 0
+    in_hot_spot: bool = False
+    trend: str = ""
+    trend_since: str = ""
+    min_incidents: int = 10
+    min_trend_incidents: int = 5
+    nearby_elsewhere: int = 0
+
+    @property
+    def many_incidents(self) -> bool:
+        """Enough incidents for a flag on their own."""
+        return self.count_now >= self.min_incidents
+
+    @property
+    def trending(self) -> bool:
+        """A new, consecutive or intensifying hot spot with enough incidents."""
+        return self.trend in TREND_FLAGS and self.count_now >= self.min_trend_incidents
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the place is flagged."""
+        return self.many_incidents or self.trending
+
+
+def _plural(n: int | str, word: str) -> str:
+    return f"{n} {word}" if str(n) == "1" else f"{n} {word}s"
+
+
+def render_reason(
+    figures: FlagFigures, *, count_now: str | None = None, count_before: str | None = None
+) -> str:
+    """Return the plain-English reason for a flag, from its figures.
+
+    Parameters
+    ----------
+    figures
+        The flag's figures.
+    count_now, count_before
+        The counts as they may be shown (e.g. ``"<5"`` after disclosure control);
+        the true figures when None. The comparison word (up, down) is taken from
+        the true figures only when both are given as shown.
+
+    Returns
+    -------
+    str
+        For example ``"14 incidents within 200 m in Jul-Sep 2026 (up from 5); 99% hot
+        spot; intensifying since May"``.
+
+    Examples
+    --------
+    >>> f = FlagFigures(12, 3, 200.0, "Sep 2026", hot_bin=3, in_hot_spot=True,
+    ...                 trend="Consecutive Hot Spot", trend_since="Jul")
+    >>> for part in render_reason(f).split("; "):
+    ...     print(part)
+    12 incidents within 200 m in Sep 2026 (up from 3)
+    99% hot spot
+    consecutive hot spot since Jul
+    """
+    now = str(figures.count_now) if count_now is None else count_now
+    before = str(figures.count_before) if count_before is None else count_before
+    if figures.count_now > figures.count_before:
+        change = f"up from {before}"
+    elif figures.count_now < figures.count_before:
+        change = f"down from {before}"
+    else:
+        change = "no change"
+    parts = [
+        f"{_plural(now, 'incident')} within {figures.radius_m:g} m in {figures.period_label} "
+        f"({change})"
+    ]
+    if figures.in_hot_spot:
+        parts.append(f"{_CONFIDENCE.get(int(figures.hot_bin), '')} hot spot".strip())
+    if figures.trend in TREND_FLAGS and figures.trending:
+        since = figures.trend_since
+        if figures.trend == "New Hot Spot":
+            parts.append(f"new hot spot in {since}" if since else "new hot spot")
+        elif figures.trend == "Consecutive Hot Spot":
+            parts.append(f"consecutive hot spot since {since}" if since else "consecutive hot spot")
+        else:
+            parts.append(f"intensifying since {since}" if since else "intensifying")
+    return "; ".join(parts)
+
+
+def why_not_flagged(figures: FlagFigures) -> list[str]:
+    """Return the reasons, each as a short key, that a place is not flagged ([] if flagged).
+
+    Keys: ``"few_incidents"`` (fewer than the threshold), ``"trend_too_few"`` (its cell
+    trends but too few incidents count towards it), ``"no_trend"`` (its cell is not a
+    new, consecutive or intensifying hot spot), ``"nearer_other"`` (some incidents
+    within the radius count towards a nearer place).
+
+    Examples
+    --------
+    >>> why_not_flagged(FlagFigures(6, 2, 200.0, "Sep 2026", trend="Persistent Hot Spot"))
+    ['few_incidents', 'no_trend']
+    """
+    if figures.flagged:
+        return []
+    keys = ["few_incidents"]
+    if figures.trend in TREND_FLAGS:
+        keys.append("trend_too_few")
+    else:
+        keys.append("no_trend")
+    if figures.nearby_elsewhere > 0:
+        keys.append("nearer_other")
+    return keys
+
+
+def render_why_not(
+    figures: FlagFigures,
+    *,
+    count_now: str | None = None,
+    nearby_elsewhere: str | None = None,
+) -> str:
+    """Return why a place is not flagged, in words rendered from its figures.
+
+    Parameters
+    ----------
+    figures
+        The place's figures.
+    count_now, nearby_elsewhere
+        The counts as they may be shown (after disclosure control); true when None.
+
+    Returns
+    -------
+    str
+        For example ``"6 incidents within 200 m in Sep 2026, the threshold is 10;
+        its cell is not a new, consecutive or intensifying hot spot"``; empty when
+        the place is flagged.
+
+    Examples
+    --------
+    >>> figures = FlagFigures(4, 2, 200.0, "Sep", trend="New Hot Spot")
+    >>> for part in render_why_not(figures).split("; "):
+    ...     print(part)
+    4 incidents within 200 m in Sep, the threshold is 10
+    its cell is a new hot spot, but a trend flag needs at least 5 incidents here
+    """
+    keys = why_not_flagged(figures)
+    if not keys:
+        return ""
+    now = str(figures.count_now) if count_now is None else count_now
+    parts = [
+        f"{_plural(now, 'incident')} within {figures.radius_m:g} m in {figures.period_label}, "
+        f"the threshold is {figures.min_incidents}"
+    ]
+    if "trend_too_few" in keys:
+        parts.append(
+            f"its cell is a {figures.trend.lower()}, but a trend flag needs at least "
+            f"{figures.min_trend_incidents} incidents here"
+        )
+    else:
+        parts.append("its cell is not a new, consecutive or intensifying hot spot")
+    if "nearer_other" in keys:
+        other = str(figures.nearby_elsewhere) if nearby_elsewhere is None else nearby_elsewhere
+        parts.append(f"{other} more within {figures.radius_m:g} m count towards a nearer place")
+    return "; ".join(parts)
+
+
 def _hot_bins(
-    grid: Grid, cell: np.ndarray, weights: np.ndarray, hot_alpha: float
+    grid: Grid, cell: np.ndarray, weights: np.ndarray, hot_alpha: float, p_values: Inference
 ) -> tuple[np.ndarray, np.ndarray]:
     counts = count_points(grid, cell, weights=weights)
     if counts.sum() == 0 or grid.n_cells < 3:
         zeros = np.zeros(grid.n_cells)
         return zeros.astype(np.int8), np.zeros(grid.n_cells, dtype=bool)
-    z = np.nan_to_num(gi_star(counts, contiguity(grid)), nan=0.0)
-    q = fdr_adjust(two_sided_p(z))
-    return confidence_bins(z, q), (q < hot_alpha) & (z > 0)
+    test = gi_star_test(counts, grid, p_values=p_values)
+    q = test.q()
+    return confidence_bins(test.z, q), (q < hot_alpha) & (test.z > 0)
+
+
+def _assign_nearest(
+    ix: np.ndarray, iy: np.ndarray, px: np.ndarray, py: np.ndarray, radius: float
+) -> np.ndarray:
+    """Return the position of each incident's nearest place within ``radius``, or -1."""
+    if px.size == 0 or ix.size == 0:
+        return np.full(ix.size, -1, dtype=np.int64)
+    tree = cKDTree(np.column_stack((px, py)))
+    dist, idx = tree.query(np.column_stack((ix, iy)), k=1, distance_upper_bound=radius)
+    return np.where(np.isfinite(dist) & (dist <= radius), idx, -1).astype(np.int64)
 
 
 def flag_places(
@@ -157,9 +386,12 @@ def flag_places(
     period_column: str = "period",
     radius: float = 200.0,
     min_incidents: int = 10,
+    min_trend_incidents: int = 5,
     hot_alpha: float = 0.05,
     trend_months: int = 12,
     weight_column: str | None = None,
+    keep_all: bool = False,
+    p_values: Inference = "exact",
 ) -> gpd.GeoDataFrame:
     """Flag and rank the places that need a look in a period, each with its reason.
 
@@ -179,28 +411,38 @@ def flag_places(
     period_column
         The incidents' month or date column.
     radius
-        Distance in metres for counting incidents near each place.
+        Distance in metres: each incident counts towards its nearest place within it.
     min_incidents
-        Flag a place with at least this many incidents within ``radius``.
+        Flag a place with at least this many incidents counting towards it.
+    min_trend_incidents
+        The least incidents counting towards a place for a trend flag (k).
     hot_alpha
         A cell is a significant hot spot when its FDR q-value is below this.
     trend_months
-        Months of history (ending with the period) for the New / Intensifying test;
-        the trend test is skipped, with a warning, when fewer than 2 months of
-        data exist.
+        Months of history (ending with the period) for the trend test; skipped,
+        with a warning, when fewer than 2 months of data exist.
     weight_column
         A column of ``incidents`` with the number of incidents each point stands for
         (counts aggregated at snapped spots); one each when None.
+    p_values
+        Gi* p-values of the hot spot and trend tests: ``"exact"`` (default) or
+        ``"normal"`` (see :mod:`geo.hotspots`).
+    keep_all
+        Return every place, flagged or not, with ``flagged`` and ``why_not`` columns
+        (for "why not flagged"); by default only the flagged places.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        The flagged places only, best first: ``rank``, ``id``, ``name``,
-        ``category``, ``incidents`` (within ``radius`` in the period),
+        The flagged places, best first: ``rank``, ``id``, ``name``,
+        ``category``, ``incidents`` (counting towards the place in the period),
         ``previous`` (in the previous period of the same length), ``hot_bin``
         (-3..3 of the place's cell), ``trend`` (the cell's Esri category, or "" if
-        not analysed), ``in_hot_spot``, ``many_incidents``, ``new_or_intensifying``,
-        ``reason`` and the place's point.
+        not analysed), ``in_hot_spot``, ``many_incidents``, ``new_or_intensifying``
+        (a trend flag), ``radius_m``, ``period_label``, ``trend_since``,
+        ``nearby_elsewhere``, ``reason`` (rendered by :func:`render_reason`) and
+        the place's point. With ``keep_all`` every place, unflagged ones after
+        the flagged, with ``flagged`` and ``why_not`` (:func:`render_why_not`).
 
     Raises
     ------
@@ -213,8 +455,8 @@ def flag_places(
         raise HotspotInputError(
             f"The incidents have no {period_column!r} column to pick the period from."
         )
-    if radius <= 0 or min_incidents < 1:
-        raise HotspotInputError("The radius must be positive and the threshold at least 1.")
+    if radius <= 0 or min_incidents < 1 or min_trend_incidents < 1:
+        raise HotspotInputError("The radius must be positive and the thresholds at least 1.")
     first, last = period_months(period)
     length = last.ordinal - first.ordinal + 1
     prev_first, prev_last = first - length, first - 1
@@ -232,21 +474,27 @@ def flag_places(
         if weight_column is None
         else incidents[weight_column].to_numpy().astype(np.int64)
     )
+    nearest = _assign_nearest(ix, iy, px, py, radius)
 
-    def near(mask: np.ndarray) -> np.ndarray:
-        if not mask.any() or px.size == 0:
-            return np.zeros(px.size, dtype=np.int64)
-        tree = cKDTree(np.column_stack((ix[mask], iy[mask])))
+    def towards(mask: np.ndarray) -> np.ndarray:
+        got = mask & (nearest >= 0)
+        return np.bincount(nearest[got], weights=weights[got], minlength=px.size).astype(np.int64)
+
+    n_now, n_before = towards(current), towards(before)
+    n_elsewhere = np.zeros(px.size, dtype=np.int64)
+    if keep_all and px.size and current.any():
+        tree = cKDTree(np.column_stack((ix[current], iy[current])))
         found = tree.query_ball_point(np.column_stack((px, py)), r=radius)
-        w = weights[mask]
-        return np.array([w[i].sum() for i in found], dtype=np.int64)
-
-    n_now, n_before = near(current), near(before)
+        w_now = weights[current]
+        within = np.array([w_now[i].sum() for i in found], dtype=np.int64)
+        n_elsewhere = np.maximum(within - n_now, 0)
 
     incident_cell = locate_xy(grid, ix, iy)
     place_cell = locate_xy(grid, px, py)
     on_grid = place_cell >= 0
-    bins_all, hot_all = _hot_bins(grid, np.where(current, incident_cell, -1), weights, hot_alpha)
+    bins_all, hot_all = _hot_bins(
+        grid, np.where(current, incident_cell, -1), weights, hot_alpha, p_values
+    )
     hot_bin = np.where(on_grid, bins_all[np.maximum(place_cell, 0)], 0).astype(np.int8)
     in_hot = on_grid & hot_all[np.maximum(place_cell, 0)]
 
@@ -266,6 +514,7 @@ def flag_places(
                 freq="month",
                 window=window,
                 weight_column=weight_column,
+                p_values=p_values,
             )
         cat = result.category[np.maximum(place_cell, 0)]
         trend[on_grid] = cat[on_grid]
@@ -273,42 +522,44 @@ def flag_places(
         rev = hot[:, ::-1]
         run = np.where(rev.all(axis=1), rev.shape[1], np.argmin(rev, axis=1))
         run_start = len(window) - np.maximum(run, 1)
-        since = np.array([window[i] for i in run_start], dtype=object)
+        since = np.array(
+            [
+                window[i].strftime("%b")
+                if window[i].year == last.year
+                else window[i].strftime("%b %Y")
+                for i in run_start
+            ],
+            dtype=object,
+        )
     else:
         warnings.warn(
             "Fewer than 2 months of incidents up to the period: places were not tested "
-            "for new or intensifying hot spots.",
+            "for new, consecutive or intensifying hot spots.",
             HotspotWarning,
             stacklevel=2,
         )
-    trending = np.isin(trend, _TREND_FLAGS) & (n_now > 0)
+    trending = np.isin(trend, TREND_FLAGS) & (n_now >= min_trend_incidents)
+    since = np.where(np.isin(trend, TREND_FLAGS), since, "")
     many = n_now >= min_incidents
     flagged = many | trending
-    idx = np.flatnonzero(flagged)
+    idx = np.arange(px.size) if keep_all else np.flatnonzero(flagged)
 
-    reasons = []
-    for i in idx:  # builds text for the flagged places only
-        parts = []
-        word = "incident" if n_now[i] == 1 else "incidents"
-        change = (
-            f"up from {n_before[i]}"
-            if n_now[i] > n_before[i]
-            else f"down from {n_before[i]}"
-            if n_now[i] < n_before[i]
-            else "no change"
+    figures = [
+        FlagFigures(
+            count_now=int(n_now[i]),
+            count_before=int(n_before[i]),
+            radius_m=float(radius),
+            period_label=label,
+            hot_bin=int(hot_bin[i]),
+            in_hot_spot=bool(in_hot[i]),
+            trend=str(trend[i]),
+            trend_since=str(since[i]),
+            min_incidents=min_incidents,
+            min_trend_incidents=min_trend_incidents,
+            nearby_elsewhere=int(n_elsewhere[i]),
         )
-        parts.append(f"{n_now[i]} {word} within {radius:g} m in {label} ({change})")
-        if in_hot[i]:
-            parts.append(f"{_CONFIDENCE.get(int(hot_bin[i]), '')} hot spot".strip())
-        if trending[i]:
-            month = since[i]
-            when = month.strftime("%b") if month.year == last.year else month.strftime("%b %Y")
-            if trend[i] == "New Hot Spot":
-                parts.append(f"new hot spot in {when}")
-            else:
-                parts.append(f"intensifying since {when}")
-        reasons.append("; ".join(parts))
-
+        for i in idx
+    ]
     out = gpd.GeoDataFrame(
         {
             "id": places["id"].to_numpy()[idx],
@@ -321,11 +572,18 @@ def flag_places(
             "in_hot_spot": in_hot[idx],
             "many_incidents": many[idx],
             "new_or_intensifying": trending[idx],
-            "reason": reasons,
+            "radius_m": np.full(idx.size, float(radius)),
+            "period_label": np.full(idx.size, label, dtype=object),
+            "trend_since": since[idx].astype(str),
+            "nearby_elsewhere": n_elsewhere[idx],
+            "reason": [render_reason(f) if f.flagged else "" for f in figures],
         },
         geometry=places.geometry.to_numpy()[idx],
         crs=places.crs,
     )
+    if keep_all:
+        out["flagged"] = flagged[idx]
+        out["why_not"] = [render_why_not(f) for f in figures]
     met = out[["in_hot_spot", "many_incidents", "new_or_intensifying"]].sum(axis=1)
     order = np.lexsort(
         (
@@ -335,8 +593,41 @@ def flag_places(
             -out["new_or_intensifying"].to_numpy().astype(int),
             -np.maximum(out["hot_bin"].to_numpy(), 0),
             -met.to_numpy(),
+            -(flagged[idx].astype(int)),
         )
     )
     out = out.iloc[order].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out.to_crs(WGS84)
+
+
+def figures_of(
+    row: pd.Series | dict, *, min_incidents: int = 10, min_trend_incidents: int = 5
+) -> FlagFigures:
+    """Return the :class:`FlagFigures` of one row of :func:`flag_places`.
+
+    Parameters
+    ----------
+    row
+        A row (Series or mapping) with the figure columns.
+    min_incidents, min_trend_incidents
+        The thresholds the row was flagged with.
+
+    Returns
+    -------
+    FlagFigures
+        The figures, ready for :func:`render_reason` or :func:`render_why_not`.
+    """
+    return FlagFigures(
+        count_now=int(row["incidents"]),
+        count_before=int(row["previous"]),
+        radius_m=float(row["radius_m"]),
+        period_label=str(row["period_label"]),
+        hot_bin=int(row["hot_bin"]),
+        in_hot_spot=bool(row["in_hot_spot"]),
+        trend=str(row["trend"]),
+        trend_since=str(row["trend_since"]),
+        min_incidents=min_incidents,
+        min_trend_incidents=min_trend_incidents,
+        nearby_elsewhere=int(row.get("nearby_elsewhere", 0) or 0),
+    )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from geo.flags import flag_places
+from geo.flags import FlagFigures, figures_of, flag_places
 from geo.grid import Grid
 from geo.points import BNG, WGS84, HotspotWarning, drawable
 from store.models import Incident, Referral
@@ -28,6 +28,7 @@ __all__ = [
     "as_points",
     "flag_sites",
     "located",
+    "place_figures",
     "read_sites",
     "sites_in",
 ]
@@ -46,8 +47,12 @@ FLAG_COLUMNS: tuple[str, ...] = (
     "hot_bin",
     "trend",
     "reason",
+    "in_hot_spot",
+    "radius_m",
+    "period_label",
+    "trend_since",
 )
-"""Columns of :func:`flag_sites` besides the geometry."""
+"""Columns of :func:`flag_sites` besides the geometry (the reason's figures last)."""
 
 
 def _month_of(engine: Engine, column: object) -> object:
@@ -148,6 +153,8 @@ def flag_sites(
     radius: float = 200.0,
     min_incidents: int = 10,
     hot_alpha: float = 0.05,
+    min_trend_incidents: int = 5,
+    keep_all: bool = False,
 ) -> gpd.GeoDataFrame:
     """Flag and rank the active, located places that need a look in a period.
 
@@ -167,8 +174,11 @@ def flag_sites(
         The hot-spot grid.
     first, last
         The period's months, ``"YYYY-MM"``.
-    radius, min_incidents, hot_alpha
+    radius, min_incidents, hot_alpha, min_trend_incidents
         The flag thresholds (see :func:`geo.flags.flag_places`).
+    keep_all
+        Every place, with ``flagged``, ``nearby_elsewhere`` and ``why_not``
+        after :data:`FLAG_COLUMNS` (see :func:`place_figures`).
 
     Returns
     -------
@@ -194,12 +204,68 @@ def flag_sites(
             period=(first, last),
             radius=float(radius),
             min_incidents=min_incidents,
+            min_trend_incidents=min_trend_incidents,
             hot_alpha=hot_alpha,
             trend_months=TREND_MONTHS,
             weight_column="n",
+            keep_all=keep_all,
         )
     if "district_code" in candidates:
         flags["district_code"] = flags["id"].map(candidates.set_index("id")["district_code"])
     else:
         flags["district_code"] = None
-    return flags[[*FLAG_COLUMNS, "geometry"]]
+    extra = ["flagged", "nearby_elsewhere", "why_not"] if keep_all else []
+    return flags[[*FLAG_COLUMNS, *extra, "geometry"]]
+
+
+def place_figures(
+    places: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    grid: Grid,
+    place_id: int,
+    *,
+    first: str,
+    last: str,
+    radius: float = 200.0,
+    min_incidents: int = 10,
+    hot_alpha: float = 0.05,
+    min_trend_incidents: int = 5,
+) -> FlagFigures | None:
+    """Return the figures behind one place's flag, or why it is not flagged.
+
+    The same computation as :func:`flag_sites` (every place, since incidents count
+    towards their nearest place), read for one place; render them with
+    :func:`geo.flags.render_why_not` or :func:`geo.flags.render_reason`.
+
+    Parameters
+    ----------
+    places, sites, grid, first, last, radius, min_incidents, hot_alpha, min_trend_incidents
+        As :func:`flag_sites`.
+    place_id
+        The place.
+
+    Returns
+    -------
+    geopandas.FlagFigures or None
+        None when the place is inactive, has no point, or there is nothing to count.
+    """
+    every = flag_sites(
+        places,
+        sites,
+        grid,
+        first=first,
+        last=last,
+        radius=radius,
+        min_incidents=min_incidents,
+        hot_alpha=hot_alpha,
+        min_trend_incidents=min_trend_incidents,
+        keep_all=True,
+    )
+    if every.empty or "flagged" not in every:
+        return None
+    row = every.loc[every["id"] == place_id]
+    if row.empty:
+        return None
+    return figures_of(
+        row.iloc[0], min_incidents=min_incidents, min_trend_incidents=min_trend_incidents
+    )

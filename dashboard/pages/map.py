@@ -280,6 +280,10 @@ with map_column:
         f"Gi* on {query.cell_size} m squares with false discovery rate control. "
         + (suppression_legend(k) if suppress else "")
     )
+    if "hot" in layers and total:
+        note = loaders.map_cell_note(seen_as, query, version)
+        if note:
+            st.info(note, icon=":material/grid_on:")
     with st.expander("Map settings: hot spot confidence and when a place is flagged"):
         c1, c2, c3 = st.columns(3)
         c1.select_slider(
@@ -372,6 +376,9 @@ def _place_panel(place_id: int) -> None:
         st.error(f"**Why it was flagged:** {flag.iloc[0]['reason']}", icon=":material/flag:")
     else:
         st.info("Not flagged in this period with these settings.", icon=":material/flag:")
+        if st.button("Why not flagged?", key=f"why_not_{place_id}", icon=":material/help:"):
+            reason = loaders.map_why_not(seen_as, query, settings, k, version, int(place_id))
+            st.text(reason)
     if place.geometry is None or place.geometry.is_empty:
         st.caption("This place has no location, so it is not on the map.")
     else:

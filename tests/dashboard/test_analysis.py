@@ -24,6 +24,7 @@ OFFICER = Viewer("officer", "officer", (A,))
 # A 4 km x 4 km district of 250 m cells, with a cluster of incidents in one corner.
 AREA = shapely.box(390_000, 320_000, 394_000, 324_000)
 CLUSTER = (390_125.0, 320_125.0)
+NEXT_DOOR = ((250.0, 0.0), (0.0, 250.0), (250.0, 250.0))
 
 
 def _sites(rows: list[tuple[float | None, float | None, str, str, int]]) -> pd.DataFrame:
@@ -37,7 +38,7 @@ def grid():
 
 @pytest.fixture
 def sites() -> pd.DataFrame:
-    """30 incidents at the cluster in Oct 2026, a few spread out, two online."""
+    """30 incidents at the cluster in Oct 2026 (24 next door), a few spread out, two online."""
     rng = np.random.default_rng(1)
     spread = [
         (float(x), float(y), "2026-10", "cce", 1)
@@ -48,6 +49,9 @@ def sites() -> pd.DataFrame:
     return _sites(
         [
             (*CLUSTER, "2026-10", "cce", 30),
+            # its neighbouring squares (250 m away, outside a 200 m radius) are busy too: a
+            # cluster, not one busy square (exact p-values do not call a lone square hot)
+            *[(CLUSTER[0] + dx, CLUSTER[1] + dy, "2026-10", "cce", 8) for dx, dy in NEXT_DOOR],
             (*CLUSTER, "2026-09", "cse", 2),
             (None, None, "2026-10", "online_exploitation", 2),
             *spread,
@@ -75,7 +79,7 @@ def test_a_hand_edited_setting_falls_back_with_a_notice(params, word) -> None:
 
 def test_sites_are_chosen_by_type_and_month(sites) -> None:
     assert sites_in(sites, types=("cse",))["n"].sum() == 2
-    assert sites_in(sites, first="2026-10")["n"].sum() == 30 + 2 + 20
+    assert sites_in(sites, first="2026-10")["n"].sum() == 30 + 24 + 2 + 20
     assert sites_in(sites, last="2026-09")["n"].sum() == 2
 
 
@@ -135,6 +139,32 @@ def test_flag_reasons_hide_small_counts_from_officers(sites, grid) -> None:
     assert officer["incidents"].tolist() == ["<5"]
 
 
+def test_why_not_flagged_gives_the_figures_and_hides_small_counts(sites, grid) -> None:
+    settings = analysis.MapSettings(radius=200, min_incidents=10)
+    kwargs = {"first": "2026-09", "last": "2026-09", "settings": settings}
+    lead = analysis.why_not_flagged(_places(), sites, grid, 1, viewer=LEAD, **kwargs)
+    assert lead.startswith("2 incidents within 200 m in Sep 2026, the threshold is 10")
+    officer = analysis.why_not_flagged(_places(), sites, grid, 1, viewer=OFFICER, **kwargs)
+    assert officer.startswith("<5 incidents within 200 m in Sep 2026, the threshold is 10")
+    assert "2 incidents" not in officer  # the control above shows the true count would leak
+    quiet = analysis.why_not_flagged(_places(), sites, grid, 2, viewer=LEAD, **kwargs)
+    assert quiet.startswith("0 incidents within 200 m")
+    flagged = analysis.why_not_flagged(
+        _places(), sites, grid, 1, viewer=LEAD, first="2026-10", last="2026-10", settings=settings
+    )
+    assert flagged == ""  # 30 incidents: it is flagged
+
+
+def test_cell_size_note_names_an_offered_size_and_no_count(sites, grid) -> None:
+    october = sites_in(sites, first="2026-10")
+    note = analysis.cell_size_note(october, grid, sizes=(100, 250, 500, 1000))
+    assert note.startswith("Few incidents for 250 m squares") and "Try 500 m squares" in note
+    assert not any(str(n) in note.split("Try")[0] for n in (74, 76, 54))  # no count in it
+    many = _sites([(390_000.0 + 250 * i + 125, 320_125.0, "2026-10", "cce", 50) for i in range(16)])
+    lots = pd.concat([many.assign(northing=320_125.0 + 250 * j) for j in range(16)])
+    assert analysis.cell_size_note(lots, grid, sizes=(250, 500)) == ""  # the control
+    assert analysis.cell_size_note(_sites([]), grid, sizes=(250, 500)) == ""
+
 def test_density_for_officers_never_draws_around_fewer_than_k_incidents(sites) -> None:
     few = _sites([(391_000.0, 321_000.0, "2026-10", "cce", 1), (*CLUSTER, "2026-10", "cce", 3)])
     assert not analysis.density_layer(few, viewer=LEAD).empty
@@ -147,7 +177,7 @@ def test_square_counts_are_suppressed_for_officers(sites) -> None:
     referrals = _sites([(*CLUSTER, "2026-10", "cce", 3)])
     lead = analysis.aggregate_squares(sites, referrals, viewer=LEAD)
     officer = analysis.aggregate_squares(sites, referrals, viewer=OFFICER)
-    assert lead["incidents"].sum() == 32 + 20
+    assert lead["incidents"].sum() == 32 + 24 + 20
     assert "<5" in set(officer["incidents"]) and "<5" in set(officer["referrals"])
     assert not any(isinstance(v, int | np.integer) and 0 < v < 5 for v in officer["incidents"])
 

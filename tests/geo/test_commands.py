@@ -109,6 +109,8 @@ def test_emerging_writes_categories(tmp_path, incidents_csv, area_file, capsys):
             str(area_file),
             "--cell-size",
             "250",
+            "--p-values",
+            "normal",
             "--out",
             str(out),
         ]
@@ -120,7 +122,7 @@ def test_emerging_writes_categories(tmp_path, incidents_csv, area_file, capsys):
     assert set(cells["simple_category"]) <= set(SIMPLE_CATEGORIES)
     assert cells["mk_p"].between(0, 1).all() and cells["mk_tau"].between(-1, 1).all()
     centre = cells.set_index("cell_id").loc[f"BNG250m_{int(X0) + 1000}_{int(Y0) + 1000}"]
-    assert centre["category"] == "Persistent Hot Spot"
+    assert centre["category"] == "Persistent Hot Spot"  # on the normal curve
     assert "12 months 2025-01 to 2025-12" in capsys.readouterr().out
 
 

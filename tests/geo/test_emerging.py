@@ -12,12 +12,13 @@ from geo.emerging import (
     classify_emerging,
     classify_simple,
     emerging_cells,
+    emerging_from_counts,
     emerging_hotspots,
     mann_kendall,
     period_series,
 )
 from geo.grid import build_grid, contiguity
-from geo.hotspots import gi_star
+from geo.hotspots import gi_star, gi_star_test
 from geo.points import HotspotInputError, HotspotWarning
 
 from .conftest import X0, Y0
@@ -141,7 +142,7 @@ def _monthly_points(make_points, rng, months=12):
 def test_emerging_hotspots_on_a_planted_series(box_area, make_points, rng):
     grid = build_grid(box_area, cell_size=250)
     pts = _monthly_points(make_points, rng)
-    result = emerging_hotspots(pts, grid)
+    result = emerging_hotspots(pts, grid, p_values="normal")  # esda-compatible numbers
     assert len(result.periods) == 12 and result.counts.shape == (12, 400)
     ids = grid.cell_ids.tolist()
     a = ids.index(f"BNG250m_{int(X0) + 1000}_{int(Y0) + 1000}")
@@ -204,3 +205,95 @@ def test_window_counts_only_its_periods(box_area, make_points):
     with pytest.warns(HotspotWarning):
         result = emerging_hotspots(pts, grid, window=window)
     assert result.counts.sum(axis=1).tolist() == [0, 1, 0, 1]
+
+
+# Honest trends: counts must agree, empty cells have no pattern ---------------------------
+
+
+def test_intensifying_needs_the_counts_to_rise_too():
+    hot = np.ones((2, 10), dtype=bool)
+    cold = np.zeros_like(hot)
+    tau, p = np.array([0.8, 0.8]), np.array([0.001, 0.001])  # both z series rise
+    count_tau, count_p = np.array([0.7, 0.0]), np.array([0.002, 1.0])  # only one's counts do
+    got = classify_emerging(hot, cold, tau, p, count_tau=count_tau, count_p=count_p)
+    assert got.tolist() == ["Intensifying Hot Spot", "Persistent Hot Spot"]
+    # the control: on z alone both would be called intensifying
+    assert classify_emerging(hot, cold, tau, p).tolist() == ["Intensifying Hot Spot"] * 2
+    falling = classify_emerging(hot, cold, -tau, p, count_tau=-count_tau, count_p=count_p)
+    assert falling.tolist() == ["Diminishing Hot Spot", "Persistent Hot Spot"]
+    simple = classify_simple(
+        np.array([[0, 0, 0, 1] * 1]).astype(bool).repeat(2, axis=0),
+        tau,
+        p,
+        count_tau=count_tau,
+        count_p=count_p,
+        active=np.array([True, False]),
+    )
+    assert simple.tolist() == ["Emerging", "Not a hot spot"]
+
+
+def test_a_cell_with_no_incident_has_no_pattern(box_area):
+    grid = build_grid(box_area, cell_size=250)
+    w = contiguity(grid)
+    ids = grid.cell_ids.tolist()
+    centre = ids.index(f"BNG250m_{int(X0) + 2500}_{int(Y0) + 2500}")
+    ring = [j for j in w[[centre], :].indices if j != centre]
+    rng = np.random.default_rng(7)
+    counts = rng.poisson(0.3, (12, grid.n_cells)).astype(float)
+    counts[:, centre] = 0  # an empty cell ...
+    counts[:, ring] += np.arange(12)[:, None] + 6  # ... among busy, growing neighbours
+    result = emerging_from_counts(counts, grid, pd.period_range("2025-01", periods=12, freq="M"))
+    assert result.hot[:, centre].sum() >= 6  # its neighbourhood is hot (Gi* includes them)
+    assert result.category[centre] == "No Pattern Detected"
+    assert result.simple_category[centre] == "Not a hot spot"
+    busy = ring[0]
+    assert result.category[busy] != "No Pattern Detected"  # the control
+    # the z-only rule would have labelled the empty cell
+    z_only = classify_emerging(result.hot.T, result.cold.T, result.mk_tau, result.mk_p)
+    assert z_only[centre] != "No Pattern Detected"
+    assert result.count_tau is not None and result.count_tau[centre] == 0
+
+
+def test_exact_is_the_default_and_fdr_over_the_cube_is_stricter(box_area, make_points, rng):
+    grid = build_grid(box_area, cell_size=250)
+    pts = _monthly_points(make_points, rng)
+    step = emerging_hotspots(pts, grid)
+    cube = emerging_hotspots(pts, grid, fdr="cube")
+    normal = emerging_hotspots(pts, grid, p_values="normal")
+    assert cube.hot.sum() <= step.hot.sum() <= normal.hot.sum()
+    assert step.hot.sum() < normal.hot.sum()  # sparse months: the normal curve over-calls
+    keep = step.analysed
+    p_all = gi_star_test(step.counts, grid).p
+    np.testing.assert_allclose(
+        cube.q[:, keep].ravel(), stats.false_discovery_control(p_all[:, keep].ravel())
+    )
+    with pytest.raises(HotspotInputError, match="FDR family"):
+        emerging_hotspots(pts, grid, fdr="month")
+
+
+def test_space_time_neighbourhood_is_gi_star_over_two_periods(box_area):
+    from scipy import sparse
+
+    from geo.hotspots import exact_p, space_time_test
+
+    grid = build_grid(box_area, cell_size=500)  # 100 cells, all inside
+    rng = np.random.default_rng(11)
+    counts = rng.poisson(0.8, (3, grid.n_cells)).astype(float)
+    counts[1:, 44] += 6
+    w = contiguity(grid)
+    block = sparse.csr_array(sparse.block_array([[w, w], [w, w]]))
+    n = grid.n_cells
+    for kind in ("exact", "normal"):
+        test = space_time_test(counts, grid, p_values=kind)
+        for t in (1, 2):
+            values = np.concatenate((counts[t - 1], counts[t]))
+            np.testing.assert_allclose(test.z[t], gi_star(values, block)[n:], atol=1e-12)
+            if kind == "exact":
+                np.testing.assert_allclose(test.p[t], exact_p(values, block)[n:], atol=1e-12)
+        np.testing.assert_allclose(test.z[0], gi_star(counts[0], w), atol=1e-12)
+    result = emerging_from_counts(
+        counts, grid, pd.period_range("2025-01", periods=3, freq="M"), neighbourhood="space-time"
+    )
+    assert result.z.shape == counts.shape
+    with pytest.raises(HotspotInputError, match="neighbourhood"):
+        emerging_from_counts(counts, grid, result.periods, neighbourhood="time")

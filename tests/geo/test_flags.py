@@ -5,9 +5,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.flags import flag_places, period_label, period_months
+from geo.flags import (
+    FlagFigures,
+    figures_of,
+    flag_places,
+    period_label,
+    period_months,
+    render_reason,
+    why_not_flagged,
+)
 from geo.grid import build_grid
-from geo.points import HotspotInputError
+from geo.points import HotspotInputError, HotspotWarning
 
 from .conftest import X0, Y0
 
@@ -19,6 +27,12 @@ PLACES = {
     "E": ("Chip shop", "fast food", X0 + 4375, Y0 + 4375),
 }
 MONTHS = pd.period_range("2025-10", "2026-09", freq="M")
+
+
+def flag_places_normal(*args, **kwargs):
+    """The scenario's clusters sit in single cells: pinned on the normal-curve p-values."""
+    kwargs.setdefault("p_values", "normal")
+    return flag_places(*args, **kwargs)
 
 
 def _around(rng, key, n, spread):
@@ -64,7 +78,9 @@ def scenario(box_area, make_points, rng):
 
 def test_flags_reasons_and_ranks(scenario):
     places, incidents, grid = scenario
-    flags = flag_places(places, incidents, grid, period="2026Q3", radius=200, min_incidents=10)
+    flags = flag_places_normal(
+        places, incidents, grid, period="2026Q3", radius=200, min_incidents=10
+    )
     by_id = flags.set_index("id")
     assert "C" not in by_id.index
     assert flags["rank"].tolist() == list(range(1, len(flags) + 1))
@@ -92,7 +108,9 @@ def test_flags_reasons_and_ranks(scenario):
 
 def test_counts_match_a_brute_force_count(scenario):
     places, incidents, grid = scenario
-    flags = flag_places(places, incidents, grid, period=("2026-08", "2026-09"), min_incidents=1)
+    flags = flag_places_normal(
+        places, incidents, grid, period=("2026-08", "2026-09"), min_incidents=1
+    )
     month = incidents["period"].astype(str)
     for _, row in flags.iterrows():
         p = places.set_index("id").geometry.loc[row["id"]]
@@ -105,7 +123,7 @@ def test_counts_match_a_brute_force_count(scenario):
 
 def test_thresholds_change_what_is_flagged(scenario):
     places, incidents, grid = scenario
-    strict = flag_places(places, incidents, grid, period="2026Q3", min_incidents=1000)
+    strict = flag_places_normal(places, incidents, grid, period="2026Q3", min_incidents=1000)
     assert {"D", "E"} == set(strict["id"])  # flagged for their trends
     # B sits in a 99% hot spot but a hot cell alone does not flag a place
     assert not set(strict["id"]) & {"A", "B"}
@@ -117,10 +135,10 @@ def test_a_hot_cell_alone_does_not_flag_a_quiet_place(scenario):
     extra = places.iloc[[1]].assign(id="F", name="Bus station kiosk")
     extra["geometry"] = extra.translate(xoff=120)
     register = pd.concat([places, extra], ignore_index=True)
-    flags = flag_places(register, incidents, grid, period="2026Q3", min_incidents=200)
+    flags = flag_places_normal(register, incidents, grid, period="2026Q3", min_incidents=200)
     by_id = flags.set_index("id")
     assert "F" not in by_id.index and "B" not in by_id.index
-    loose = flag_places(register, incidents, grid, period="2026Q3", min_incidents=10)
+    loose = flag_places_normal(register, incidents, grid, period="2026Q3", min_incidents=10)
     assert {"B", "F"} <= set(loose["id"])
     assert loose.set_index("id").loc["B", "hot_bin"] == 3
 
@@ -142,8 +160,8 @@ def test_weighted_points_flag_like_one_point_per_incident(scenario):
         crs=incidents.crs,
     )
     assert len(weighted) < len(one_each) and weighted["n"].max() > 1
-    expected = flag_places(places, one_each, grid, period="2026Q3")
-    got = flag_places(places, weighted, grid, period="2026Q3", weight_column="n")
+    expected = flag_places_normal(places, one_each, grid, period="2026Q3")
+    got = flag_places_normal(places, weighted, grid, period="2026Q3", weight_column="n")
     pd.testing.assert_frame_equal(
         pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(expected.drop(columns="geometry"))
     )
@@ -164,10 +182,95 @@ def test_period_helpers():
 def test_register_problems_are_reported(scenario):
     places, incidents, grid = scenario
     with pytest.raises(HotspotInputError, match="missing: category"):
-        flag_places(places.drop(columns="category"), incidents, grid, period="2026Q3")
+        flag_places_normal(places.drop(columns="category"), incidents, grid, period="2026Q3")
     with pytest.raises(HotspotInputError, match="reproject"):
-        flag_places(places.to_crs("EPSG:4326"), incidents, grid, period="2026Q3")
+        flag_places_normal(places.to_crs("EPSG:4326"), incidents, grid, period="2026Q3")
     no_crs = gpd.GeoDataFrame(places.drop(columns="geometry"), geometry=places.geometry.values)
     no_crs = no_crs.set_crs(None, allow_override=True)
     with pytest.raises(HotspotInputError, match="no coordinate reference system"):
-        flag_places(no_crs, incidents, grid, period="2026Q3")
+        flag_places_normal(no_crs, incidents, grid, period="2026Q3")
+
+
+# One place per incident, k incidents for a trend, figures first --------------------------
+
+
+def test_each_incident_counts_towards_its_nearest_place_only(make_points, box_area, rng):
+    grid = build_grid(box_area, cell_size=250)
+    places = make_points(
+        np.array([X0 + 2100, X0 + 2160, X0 + 2400]),
+        np.array([Y0 + 2100, Y0 + 2100, Y0 + 2100]),
+        id=[1, 2, 3],
+        name=["Park gate", "Shop next door", "Bus stop"],
+        category=["park or open space", "fast food", "transport hub"],
+    )
+    r = 25 * np.sqrt(rng.uniform(0, 1, 12))
+    a = rng.uniform(0, 2 * np.pi, 12)
+    x, y = X0 + 2100 + r * np.cos(a), Y0 + 2100 + r * np.sin(a)  # all at the park gate
+    incidents = make_points(x, y, period=["2026-09"] * 12)
+    with pytest.warns(HotspotWarning, match="Fewer than 2 months"):
+        every = flag_places(
+            places, incidents, grid, period="2026-09", min_incidents=10, keep_all=True
+        ).set_index("id")
+    assert every.loc[1, "incidents"] == 12 and every.loc[1, "flagged"]
+    assert every.loc[2, "incidents"] == 0 and not every.loc[2, "flagged"]
+    assert every.loc[3, "incidents"] == 0
+    assert every["incidents"].sum() == 12  # each incident once
+    # the shop is within 200 m of all twelve: the old rule would have flagged it too
+    assert every.loc[2, "nearby_elsewhere"] == 12
+    assert every.loc[2, "why_not"] == (
+        "0 incidents within 200 m in Sep 2026, the threshold is 10; its cell is not a new, "
+        "consecutive or intensifying hot spot; 12 more within 200 m count towards a nearer place"
+    )
+    with pytest.warns(HotspotWarning, match="Fewer than 2 months"):
+        flagged = flag_places(places, incidents, grid, period="2026-09", min_incidents=10)
+    assert flagged["id"].tolist() == [1] and "why_not" not in flagged
+
+
+def test_a_trend_flag_needs_k_incidents(scenario):
+    places, incidents, grid = scenario
+    base = {"period": "2026Q3", "min_incidents": 1000}
+    trending = flag_places_normal(places, incidents, grid, **base).set_index("id")
+    assert "E" in trending.index and trending.loc["E", "incidents"] == 40
+    strict = flag_places_normal(
+        places, incidents, grid, min_trend_incidents=41, keep_all=True, **base
+    ).set_index("id")
+    assert not strict.loc["E", "flagged"]
+    assert strict.loc["E", "why_not"].startswith(
+        "40 incidents within 200 m in Jul-Sep 2026, the threshold is 1000; its cell is a new "
+        "hot spot, but a trend flag needs at least 41 incidents here"
+    )
+
+
+def test_consecutive_hot_spots_are_named(scenario, make_points):
+    places, incidents, grid = scenario
+    _, _, x, y = PLACES["E"]
+    rng = np.random.default_rng(5)
+    r = 100 * np.sqrt(rng.uniform(0, 1, 40))
+    a = rng.uniform(0, 2 * np.pi, 40)
+    august = make_points(
+        x + r * np.cos(a), y + r * np.sin(a), period=[pd.Period("2026-08", "M")] * 40
+    )
+    both = pd.concat([incidents, august], ignore_index=True)
+    flags = flag_places_normal(places, both, grid, period="2026-09", min_incidents=1000)
+    e = flags.set_index("id").loc["E"]
+    assert e["trend"] == "Consecutive Hot Spot" and e["new_or_intensifying"]
+    assert e["trend_since"] == "Aug"
+    assert e["reason"].endswith("consecutive hot spot since Aug")
+
+
+def test_reasons_are_rendered_from_their_figures(scenario):
+    places, incidents, grid = scenario
+    flags = flag_places_normal(places, incidents, grid, period="2026Q3")
+    assert len(flags) >= 3
+    for _, row in flags.iterrows():
+        figures = figures_of(row)
+        assert figures.flagged
+        assert render_reason(figures) == row["reason"]
+        assert figures.count_now == row["incidents"] and figures.radius_m == 200.0
+    # shown counts (e.g. after disclosure control) replace the numbers, not the words
+    first = figures_of(flags.iloc[0])
+    hidden = render_reason(first, count_now="<5", count_before="<5")
+    assert str(first.count_now) not in hidden.split(" within")[0] and hidden.startswith("<5 ")
+    tiny = FlagFigures(3, 1, 200.0, "Sep 2026", trend="Consecutive Hot Spot", trend_since="Jul")
+    assert not tiny.flagged and why_not_flagged(tiny) == ["few_incidents", "trend_too_few"]
+    assert render_reason(tiny) == "3 incidents within 200 m in Sep 2026 (up from 1)"

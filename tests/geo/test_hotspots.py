@@ -110,7 +110,17 @@ def test_hotspot_cells_finds_a_planted_cluster(box_area, make_points, rng):
     y = np.append(y, Y0)
     cells = hotspot_cells(make_points(x, y), grid)
     assert cells.crs == "EPSG:4326"
-    assert cells.columns.tolist() == ["cell_id", "count", "gi_z", "p", "q", "bin", "geometry"]
+    assert cells.columns.tolist() == [
+        "cell_id",
+        "count",
+        "gi_z",
+        "p",
+        "q",
+        "bin",
+        "inside_share",
+        "analysed",
+        "geometry",
+    ]
     assert len(cells) == 400
     assert cells.attrs["points_outside"] == 1
     assert cells["count"].sum() == 550
