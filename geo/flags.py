@@ -42,7 +42,7 @@ from geo.grid import Grid, contiguity, count_points, locate_xy
 from geo.hotspots import confidence_bins, fdr_adjust, gi_star, two_sided_p
 from geo.points import WGS84, HotspotInputError, HotspotWarning, bng_xy, parse_periods
 
-__all__ = ["PLACE_COLUMNS", "flag_places", "period_label", "period_months"]
+__all__ = ["PLACE_COLUMNS", "count_clause", "flag_places", "period_label", "period_months"]
 
 PLACE_COLUMNS: tuple[str, ...] = ("id", "name", "category")
 """Columns the place register must have (besides point geometry)."""
@@ -51,6 +51,34 @@ _TREND_FLAGS = ("New Hot Spot", "Intensifying Hot Spot")
 _CONFIDENCE = {3: "99%", 2: "95%", 1: "90%"}
 
 PeriodLike: TypeAlias = pd.Period | str | tuple[pd.Period | str, pd.Period | str]
+
+
+def count_clause(now: int | str, before: int | str, *, radius: float, label: str) -> str:
+    """Return the first clause of a flag's reason: the count near the place and its change.
+
+    The counts may be numbers or text already disclosed for a reader (``"<5"``); the
+    change is worded from them as given, so a reader's reason never holds a number they
+    may not see.
+
+    Examples
+    --------
+    >>> count_clause(12, 9, radius=200, label="Aug-Oct 2026")
+    '12 incidents within 200 m in Aug-Oct 2026 (up from 9)'
+    >>> count_clause("<5", 7, radius=200, label="Oct 2026")
+    '<5 incidents within 200 m in Oct 2026 (was 7)'
+    """
+    word = "incident" if now == 1 else "incidents"
+    if isinstance(now, str) or isinstance(before, str):
+        change = "no change" if now == before else f"was {before}"
+    else:
+        change = (
+            f"up from {before}"
+            if now > before
+            else f"down from {before}"
+            if now < before
+            else "no change"
+        )
+    return f"{now} {word} within {radius:g} m in {label} ({change})"
 
 
 def period_months(period: PeriodLike) -> tuple[pd.Period, pd.Period]:
@@ -160,6 +188,7 @@ def flag_places(
     hot_alpha: float = 0.05,
     trend_months: int = 12,
     weight_column: str | None = None,
+    key_column: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Flag and rank the places that need a look in a period, each with its reason.
 
@@ -191,6 +220,11 @@ def flag_places(
     weight_column
         A column of ``incidents`` with the number of incidents each point stands for
         (counts aggregated at snapped spots); one each when None.
+    key_column
+        A column of ``incidents`` with the sum of the record keys of the incidents each
+        point stands for (``store.disclosure``); when given, the result has
+        ``incidents_key`` and ``previous_key``, summed over the same incidents as
+        ``incidents`` and ``previous``.
 
     Returns
     -------
@@ -200,7 +234,8 @@ def flag_places(
         ``previous`` (in the previous period of the same length), ``hot_bin``
         (-3..3 of the place's cell), ``trend`` (the cell's Esri category, or "" if
         not analysed), ``in_hot_spot``, ``many_incidents``, ``new_or_intensifying``,
-        ``reason`` and the place's point.
+        ``reason``, ``reason_detail`` (the reason after its count clause, which
+        holds no count: see :func:`count_clause`) and the place's point.
 
     Raises
     ------
@@ -233,15 +268,16 @@ def flag_places(
         else incidents[weight_column].to_numpy().astype(np.int64)
     )
 
-    def near(mask: np.ndarray) -> np.ndarray:
+    def near(mask: np.ndarray, values: np.ndarray = weights) -> np.ndarray:
         if not mask.any() or px.size == 0:
             return np.zeros(px.size, dtype=np.int64)
         tree = cKDTree(np.column_stack((ix[mask], iy[mask])))
         found = tree.query_ball_point(np.column_stack((px, py)), r=radius)
-        w = weights[mask]
+        w = values[mask]
         return np.array([w[i].sum() for i in found], dtype=np.int64)
 
     n_now, n_before = near(current), near(before)
+    keys = None if key_column is None else incidents[key_column].to_numpy().astype(np.int64)
 
     incident_cell = locate_xy(grid, ix, iy)
     place_cell = locate_xy(grid, px, py)
@@ -286,18 +322,9 @@ def flag_places(
     flagged = many | trending
     idx = np.flatnonzero(flagged)
 
-    reasons = []
+    reasons, details = [], []
     for i in idx:  # builds text for the flagged places only
-        parts = []
-        word = "incident" if n_now[i] == 1 else "incidents"
-        change = (
-            f"up from {n_before[i]}"
-            if n_now[i] > n_before[i]
-            else f"down from {n_before[i]}"
-            if n_now[i] < n_before[i]
-            else "no change"
-        )
-        parts.append(f"{n_now[i]} {word} within {radius:g} m in {label} ({change})")
+        parts = [count_clause(int(n_now[i]), int(n_before[i]), radius=radius, label=label)]
         if in_hot[i]:
             parts.append(f"{_CONFIDENCE.get(int(hot_bin[i]), '')} hot spot".strip())
         if trending[i]:
@@ -308,6 +335,7 @@ def flag_places(
             else:
                 parts.append(f"intensifying since {when}")
         reasons.append("; ".join(parts))
+        details.append("; ".join(parts[1:]))
 
     out = gpd.GeoDataFrame(
         {
@@ -322,10 +350,14 @@ def flag_places(
             "many_incidents": many[idx],
             "new_or_intensifying": trending[idx],
             "reason": reasons,
+            "reason_detail": details,
         },
         geometry=places.geometry.to_numpy()[idx],
         crs=places.crs,
     )
+    if keys is not None:
+        out["incidents_key"] = near(current, keys)[idx]
+        out["previous_key"] = near(before, keys)[idx]
     met = out[["in_hot_spot", "many_incidents", "new_or_intensifying"]].sum(axis=1)
     order = np.lexsort(
         (

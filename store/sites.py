@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from geo.flags import flag_places
+from geo.flags import flag_places, period_label
 from geo.grid import Grid
 from geo.points import BNG, WGS84, HotspotWarning, drawable
 from store.models import Incident, Referral
@@ -46,8 +46,15 @@ FLAG_COLUMNS: tuple[str, ...] = (
     "hot_bin",
     "trend",
     "reason",
+    "reason_detail",
+    "incidents_key",
+    "previous_key",
+    "radius",
+    "period",
 )
-"""Columns of :func:`flag_sites` besides the geometry."""
+"""Columns of :func:`flag_sites` besides the geometry: the structured reason (counts,
+their record key sums for ``store.disclosure``, radius, period label and the reason's
+words after its count clause) beside the lead's ``reason``."""
 
 
 def _month_of(engine: Engine, column: object) -> object:
@@ -84,12 +91,16 @@ def read_sites(
     -------
     pandas.DataFrame
         ``easting``, ``northing`` (NaN for events with no location, e.g. online),
-        ``month`` (``"YYYY-MM"``), ``category`` and ``n``, the number of events.
+        ``month`` (``"YYYY-MM"``), ``category``, ``n``, the number of events, and ``key``,
+        the sum of their record keys (``store.disclosure``: any count made by adding
+        ``n`` over rows gets its cell key by adding ``key`` over the same rows).
     """
     model = {"incidents": Incident, "referrals": Referral}[kind]
     month = _month_of(engine, model.occurred_on).label("month")
     keys = (model.easting, model.northing, month, model.category)
-    query = select(*keys, func.count().label("n")).where(model.district_code.in_(districts))
+    query = select(
+        *keys, func.count().label("n"), func.sum(model.record_key).label("key")
+    ).where(model.district_code.in_(districts))
     if ages:
         query = query.where(model.age_band.in_(ages))
     if agencies:
@@ -97,6 +108,7 @@ def read_sites(
     with engine.connect() as connection:
         frame = pd.read_sql(query.group_by(*keys), connection)
     frame["n"] = frame["n"].astype("int64")
+    frame["key"] = frame["key"].fillna(0).astype("int64")
     return frame
 
 
@@ -132,7 +144,11 @@ def as_points(sites: pd.DataFrame) -> gpd.GeoDataFrame:
     codes, months = pd.factorize(spots["month"].to_numpy())  # a few dozen months at most
     period = pd.PeriodIndex(months, freq="M")[codes] if len(spots) else pd.PeriodIndex([], freq="M")
     return gpd.GeoDataFrame(
-        {"period": period, "n": spots["n"].to_numpy()},
+        {
+            "period": period,
+            "n": spots["n"].to_numpy(),
+            **({"key": spots["key"].to_numpy()} if "key" in spots else {}),
+        },
         geometry=gpd.points_from_xy(spots["easting"], spots["northing"]),
         crs=BNG,
     )
@@ -197,7 +213,13 @@ def flag_sites(
             hot_alpha=hot_alpha,
             trend_months=TREND_MONTHS,
             weight_column="n",
+            key_column="key" if "key" in sites else None,
         )
+    for column in ("incidents_key", "previous_key"):
+        if column not in flags:  # sites without record keys: counts for leads only
+            flags[column] = 0
+    flags["radius"] = float(radius)
+    flags["period"] = period_label(start, end)
     if "district_code" in candidates:
         flags["district_code"] = flags["id"].map(candidates.set_index("id")["district_code"])
     else:
