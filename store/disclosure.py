@@ -17,8 +17,9 @@ totals included, carries its own noise. Totals are perturbed as cells of their o
 table's parts need not add up to its total.
 
 **Small counts.** The table never turns a count of 1 to k-1 into a count of 1 to k-1: it
-becomes 0, shown as ``"<k"`` (``"<5"`` by default), or k or more. A true 0 stays 0 and a
-count of k or more stays k or more. k is a setting of the deployment (``settings`` key
+becomes 0 or k or more; a true 0 stays 0 and a count of k or more stays k or more. A
+shown 0 is written ``"<k"`` (``"<5"`` by default), whether the count was 0 or small: a
+reader told which counts are 0 could count the parts of a small total that are not. k is a setting of the deployment (``settings`` key
 ``"disclosure_k"``, read by :func:`disclosure_k`), 5 unless set; the published table is
 for k = 5 and the table for another k is built by the same published rule.
 
@@ -560,6 +561,7 @@ def perturb(count: np.ndarray | int, key_sum: np.ndarray | int, *, k: int = K_DE
     -------
     numpy.ndarray
         The perturbed counts: 0 for 0; 0 or at least k for 1..k-1; at least k for k or more.
+        (:func:`disclose` writes a shown 0 as ``"<k"``.)
 
     Examples
     --------
@@ -579,13 +581,17 @@ def perturb(count: np.ndarray | int, key_sum: np.ndarray | int, *, k: int = K_DE
 def disclose(count: int, key_sum: int, *, k: int = K_DEFAULT) -> int | str:
     """Return one count as a role without point access may see it.
 
-    ``"<k"`` for a count of 1 or more that the table shows as 0 (always for 1..k-1 when
-    the perturbation is switched off), else the perturbed count.
+    ``"<k"`` for a count that the table shows as 0 (every 0, and some of 1..k-1; all of
+    them when the perturbation is switched off), else the perturbed count. A true 0 is
+    shown as ``"<k"`` too: were it shown as 0, a total of ``"<5"`` over four parts that
+    are not 0 would give every part away as 1.
 
     Examples
     --------
     >>> disclose(0, 99)
-    0
+    '<5'
+    >>> disclose(40, 0) in range(36, 45)
+    True
     >>> disclose(3, 40) in ("<5", 5, 6, 7)
     True
     """
@@ -599,7 +605,7 @@ def disclose_counts(
     """Return counts as a role without point access may see them (see :func:`disclose`)."""
     counts = np.asarray(counts, dtype=np.int64)
     shown = perturb(counts, key_sums, k=k)
-    small = (counts > 0) & (shown < k)
+    small = shown < k  # 0 too: a shown 0 would tell which of its neighbours are not
     return [f"<{k}" if s else int(v) for s, v in zip(small, shown, strict=True)]
 
 
@@ -632,7 +638,7 @@ def protect_table(
     --------
     >>> table = pd.DataFrame({"n": [0, 12], "key": [0, 700]})
     >>> protect_table(table, ["n"], ["key"])["n"].tolist()[0]
-    0
+    '<5'
     """
     if len(count_columns) != len(key_columns):
         raise ValueError("Give one key column for each count column.")
@@ -652,15 +658,13 @@ def possible_counts(shown: int | str, *, k: int = K_DEFAULT, limit: int = 100_00
     Examples
     --------
     >>> possible_counts("<5")
-    range(1, 5)
-    >>> possible_counts(0)
-    range(0, 1)
+    range(0, 5)
     >>> possible_counts(5)
     range(1, 10)
     """
     table = ptable(k)
     if shown == f"<{k}":
-        values = [c for c in range(1, k) if (table[c] == -c).any()]
+        values = [0, *(c for c in range(1, k) if (table[c] == -c).any())]
     else:
         n = int(shown)
         if n == 0:
@@ -686,7 +690,7 @@ def perturbation_note(k: int = K_DEFAULT) -> str:
     return (
         f"Counts of incidents and referrals are perturbed (ONS cell key method): each is "
         f"changed by at most {D_MAX} either way, the same every time it is shown, and "
-        f"<{k} means fewer than {k}. Totals are perturbed on their own, so parts may not "
+        f"<{k} means fewer than {k} (0 included). Totals are perturbed on their own, so parts may not "
         "add up to them exactly."
     )
 

@@ -2,7 +2,7 @@
 
 The intruder knows the published perturbation table (``store/ptable.csv``), so each shown
 count tells them an interval of true counts (:func:`store.disclosure.possible_counts`); with
-the protection switched off (the control) a number is exact and ``"<k"`` means 1 to k-1.
+the protection switched off (the control) a number is exact and ``"<k"`` means 0 to k-1.
 They know that some shown counts are sums of others (a total and its parts, a period and
 its months, a set of districts and its districts) and narrow every interval by those sums
 until nothing changes. A true count is *recovered* when its interval shrinks to one value.
@@ -45,7 +45,7 @@ class Intruder:
             values = possible_counts(shown, k=self.k)
             return values.start, values.stop - 1
         if shown == f"<{self.k}":
-            return 1, self.k - 1
+            return 0, self.k - 1
         return int(shown), int(shown)
 
     def attack(self, rounds: int = 50) -> dict[Hashable, tuple[int, int]]:
