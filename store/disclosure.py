@@ -491,6 +491,8 @@ def build_ptable(
 def _small(shown: np.ndarray, c: int, sigma: float) -> np.ndarray:
     """Probabilities of 0 and of each value from k up for a small count c (mean c)."""
     upper = shown[1:]
+    if upper.size == 0:  # c + d_max < k: always 0
+        return np.ones(1)
     shape = np.exp(-((upper - c) ** 2) / (2 * sigma**2))
     shape = shape / shape.sum()
     mean_up = float((shape * upper).sum())

@@ -94,3 +94,11 @@ class Intruder:
                 out["tried"] += 1
                 out["recovered"] += int(pinned)
         return out
+
+
+def largest_perturbation(intruder: Intruder) -> int:
+    """Return the largest difference between a shown number and its true count."""
+    gaps = [
+        abs(int(v) - intruder.truth[c]) for c, v in intruder.shown.items() if not isinstance(v, str)
+    ]
+    return max(gaps, default=0)
