@@ -57,14 +57,26 @@ def headline(engine, codes: tuple[str, ...], today: date) -> list[tuple[str, str
     rows = []
     lead, viewer = (
         figures_for(
-            engine, codes, first=str(last - 2), last=str(last), today=today,
-            suppressed=suppressed, framework_months=0,
+            engine,
+            codes,
+            first=str(last - 2),
+            last=str(last),
+            today=today,
+            suppressed=suppressed,
+            framework_months=0,
         )
         for suppressed in (False, True)
     )
-    for a, b in zip(lead.headline[:2] + lead.by_type, viewer.headline[:2] + viewer.by_type, strict=True):
-        rows.append((a.label, f"{a.value} (prev {a.previous}, {a.change_previous})",
-                     f"{b.value} (prev {b.previous}, {b.change_previous})"))
+    for a, b in zip(
+        lead.headline[:2] + lead.by_type, viewer.headline[:2] + viewer.by_type, strict=True
+    ):
+        rows.append(
+            (
+                a.label,
+                f"{a.value} (prev {a.previous}, {a.change_previous})",
+                f"{b.value} (prev {b.previous}, {b.change_previous})",
+            )
+        )
     return rows
 
 
@@ -82,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from store.disclosure import unprotected
     from store.models import Incident
     from tests.privacy.intruder import Intruder, largest_perturbation
-    from tests.privacy.test_differencing import plan, add_sums, collect
+    from tests.privacy.test_differencing import add_sums, collect, plan
 
     engine = connect(args.url)
     upgrade(engine)
@@ -90,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     with engine.connect() as connection:
         empty = not connection.scalar(select(func.count()).select_from(Incident))
     if empty:
-        load_demo(engine, today=today, n_incidents=args.incidents,
-                  n_referrals=args.incidents // 7)
+        load_demo(engine, today=today, n_incidents=args.incidents, n_referrals=args.incidents // 7)
     codes = tuple(queries.load_districts(engine)["code"])
-    print(f"{'draw':<10}{'role':<9}{'small tried':>12}{'recovered':>10}"
-          f"{'all tried':>10}{'recovered':>10}{'largest':>8}{'seconds':>9}")
+    print(
+        f"{'draw':<10}{'role':<9}{'small tried':>12}{'recovered':>10}"
+        f"{'all tried':>10}{'recovered':>10}{'largest':>8}{'seconds':>9}"
+    )
     rng = np.random.default_rng(args.seed)
     for draw in ["stored", *range(1, args.draws + 1), "control"]:
         if isinstance(draw, int):
@@ -110,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
                 collect(engine, viewer, sets, intruder=intruder, by_type=by_type)
             add_sums(intruder)
             s = intruder.score()
-            print(f"{draw!s:<10}{role:<9}{s['tried_small']:>12}{s['recovered_small']:>10}"
-                  f"{s['tried']:>10}{s['recovered']:>10}{largest_perturbation(intruder):>8}"
-                  f"{time.perf_counter() - started:>9.0f}", flush=True)
+            print(
+                f"{draw!s:<10}{role:<9}{s['tried_small']:>12}{s['recovered_small']:>10}"
+                f"{s['tried']:>10}{s['recovered']:>10}{largest_perturbation(intruder):>8}"
+                f"{time.perf_counter() - started:>9.0f}",
+                flush=True,
+            )
     print()
     print("Default Meeting (last quarter, all districts): lead | steering group viewer")
     for name, lead, viewer in headline(engine, codes, today):

@@ -531,7 +531,7 @@ def monthly_picture(
     min_bin = CONFIDENCE_LEVELS[confidence][0]
     drawn = np.abs(bins) >= min_bin
     if needs_suppression(viewer):
-        drawn &= ~np.asarray((contiguity(grid) @ counts.T).T < k)
+        drawn &= ~np.asarray(k > (contiguity(grid) @ counts.T).T)
     t, c = np.nonzero(drawn)
     frame = pd.DataFrame(
         {
@@ -729,9 +729,7 @@ def aggregate_squares(
         )
     level = np.digitize(table["incidents"].to_numpy(), [k, 4 * k, 16 * k])
     shown = (
-        protect_table(
-            table, ["incidents", "referrals"], ["incidents_key", "referrals_key"], k=k
-        )
+        protect_table(table, ["incidents", "referrals"], ["incidents_key", "referrals_key"], k=k)
         if needs_suppression(viewer)
         else table
     )
@@ -980,7 +978,8 @@ def place_summary(
             )
             long = long.merge(long_keys, on=["month", "category"])
             long["shown"] = [
-                str(v) for v in disclose_counts(long["count"].to_numpy(), long["key"].to_numpy(), k=k)
+                str(v)
+                for v in disclose_counts(long["count"].to_numpy(), long["key"].to_numpy(), k=k)
             ]
             long["count"] = pd.to_numeric(long["shown"], errors="coerce")
         else:
@@ -999,9 +998,7 @@ def place_summary(
             c for c in counts.index if c not in vocabulary
         ]
         n = np.array([int(counts[c]) for c in order], dtype=np.int64)
-        frame = pd.DataFrame(
-            {heading: [label(vocabulary, c) for c in order], "Incidents": n}
-        )
+        frame = pd.DataFrame({heading: [label(vocabulary, c) for c in order], "Incidents": n})
         if not suppress:
             return frame
         shown = disclose_counts(n, np.array([int(key_sums[c]) for c in order]), k=k)

@@ -19,9 +19,10 @@ table's parts need not add up to its total.
 **Small counts.** The table never turns a count of 1 to k-1 into a count of 1 to k-1: it
 becomes 0 or k or more; a true 0 stays 0 and a count of k or more stays k or more. A
 shown 0 is written ``"<k"`` (``"<5"`` by default), whether the count was 0 or small: a
-reader told which counts are 0 could count the parts of a small total that are not. k is a setting of the deployment (``settings`` key
-``"disclosure_k"``, read by :func:`disclosure_k`), 5 unless set; the published table is
-for k = 5 and the table for another k is built by the same published rule.
+reader told which counts are 0 could count the parts of a small total that are not.
+k is a setting of the deployment (``settings`` key ``"disclosure_k"``, read by
+:func:`disclosure_k`), 5 unless set; the published table is for k = 5 and the table for
+another k is built by the same published rule.
 
 The older rules, :func:`suppress_count` and :func:`suppress_table` (primary and secondary
 suppression), remain for tables that hold no record keys; they do not stand up to
@@ -382,7 +383,7 @@ def cell_key(key_sum: int | np.ndarray) -> int | np.ndarray:
 
 
 def _shape(values: np.ndarray, target: float, sigma: float) -> np.ndarray:
-    """Return probabilities on ``values`` of Gaussian shape, tilted to mean ``target`` if it can be."""
+    """Return Gaussian-shaped probabilities on ``values``, tilted to mean ``target`` if possible."""
     base = -((values - target) ** 2) / (2 * sigma**2)
 
     def mean(tilt: float) -> float:
@@ -547,7 +548,9 @@ def unprotected() -> Iterator[None]:
         _PROTECTION.reset(token)
 
 
-def perturb(count: np.ndarray | int, key_sum: np.ndarray | int, *, k: int = K_DEFAULT) -> np.ndarray:
+def perturb(
+    count: np.ndarray | int, key_sum: np.ndarray | int, *, k: int = K_DEFAULT
+) -> np.ndarray:
     """Return the perturbed counts: count + the table's perturbation for (count, cell key).
 
     Parameters
@@ -692,7 +695,8 @@ def perturbation_note(k: int = K_DEFAULT) -> str:
     return (
         f"Counts of incidents and referrals are perturbed (ONS cell key method): each is "
         f"changed by at most {D_MAX} either way, the same every time it is shown, and "
-        f"<{k} means fewer than {k} (0 included). Totals are perturbed on their own, so parts may not "
+        f"<{k} means fewer than {k} (0 included). Totals are perturbed on their own, so "
+        "parts may not "
         "add up to them exactly."
     )
 

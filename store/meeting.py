@@ -18,8 +18,9 @@ month and in flag reasons) go through ``store.disclosure`` for roles without poi
 each is read with the sum of its records' keys and perturbed by the cell key method, so
 the same records show the same number on every slide, in the pack and on the Map, and no
 total minus its parts (or one period minus another) gives a true small count. Changes on
-earlier periods are worked out from the perturbed numbers. Counts of the partnership's own work (places,
-assessments, actions, grid cells) say nothing about any child and are shown as they are.
+earlier periods are worked out from the perturbed numbers. Counts of the partnership's own
+work (places, assessments, actions, grid cells) say nothing about any child and are shown
+as they are.
 """
 
 from __future__ import annotations
@@ -658,6 +659,7 @@ def meeting_figures(
     trend_first = _shift(last, -(TREND_MONTHS - 1))
     months = month_range(trend_first, last)
     counted = sites_in(inputs.incidents, types=types, first=trend_first, last=last)
+
     def by_month(sites: pd.DataFrame, column: str, columns: list[str] | None) -> pd.DataFrame:
         if column not in sites:
             sites = sites.assign(**{column: 0})

@@ -98,9 +98,9 @@ def read_sites(
     model = {"incidents": Incident, "referrals": Referral}[kind]
     month = _month_of(engine, model.occurred_on).label("month")
     keys = (model.easting, model.northing, month, model.category)
-    query = select(
-        *keys, func.count().label("n"), func.sum(model.record_key).label("key")
-    ).where(model.district_code.in_(districts))
+    query = select(*keys, func.count().label("n"), func.sum(model.record_key).label("key")).where(
+        model.district_code.in_(districts)
+    )
     if ages:
         query = query.where(model.age_band.in_(ages))
     if agencies:

@@ -85,9 +85,9 @@ def _fixed_keys(engine) -> None:
             ids = connection.scalars(select(model.id).order_by(model.id)).all()
             keys = rng.integers(0, 256, size=len(ids))
             connection.execute(
-                update(model).where(model.id == bindparam("row_id")).values(
-                    record_key=bindparam("new_key")
-                ),
+                update(model)
+                .where(model.id == bindparam("row_id"))
+                .values(record_key=bindparam("new_key")),
                 [{"row_id": i, "new_key": int(k)} for i, k in zip(ids, keys, strict=True)],
             )
 
@@ -120,7 +120,9 @@ def collect(
         inputs = read_inputs(engine, scope, grid=grid, district_names=names)
         exact = {kind: read_sites(engine, scope, kind=kind) for kind in ("incidents", "referrals")}
 
-        def true(kind: str, types: tuple[str, ...], first: str, last: str) -> int:
+        def true(
+            kind: str, types: tuple[str, ...], first: str, last: str, exact: dict = exact
+        ) -> int:
             return int(sites_in(exact[kind], types=types, first=first, last=last)["n"].sum())
 
         key = tuple(sorted(scope))
@@ -146,15 +148,21 @@ def collect(
             year = (str(pd.Period(first, freq="M") - 12), str(pd.Period(last, freq="M") - 12))
             for figure in figures.headline[:2]:
                 kind = figure.key
-                for (a, b), value in (((first, last), figure.value), (before, figure.previous),
-                                      (year, figure.year_ago)):
+                for (a, b), value in (
+                    ((first, last), figure.value),
+                    (before, figure.previous),
+                    (year, figure.year_ago),
+                ):
                     if value != "n/a":
                         cell = (kind, key, _types(types), a, b)
                         intruder.see(cell, value, true(kind, types, a, b))
             for figure in figures.by_type:
                 kind, code = figure.key.split(":")
-                for (a, b), value in (((first, last), figure.value), (before, figure.previous),
-                                      (year, figure.year_ago)):
+                for (a, b), value in (
+                    ((first, last), figure.value),
+                    (before, figure.previous),
+                    (year, figure.year_ago),
+                ):
                     if value != "n/a":
                         intruder.see((kind, key, (code,), a, b), value, true(kind, (code,), a, b))
             for row in figures.monthly.to_dict("records"):
@@ -176,19 +184,32 @@ def collect(
             chosen_sites = sites_in(exact["incidents"], types=types, first=first, last=last)
             shown = period_totals(chosen_sites, viewer=viewer, k=K)["total"]
             intruder.see(
-                ("incidents", key, _types(types), first, last), shown, true("incidents", types, first, last)
+                ("incidents", key, _types(types), first, last),
+                shown,
+                true("incidents", types, first, last),
             )
         # Flag counts at each place, across adjacent periods (the Map's flagged places).
         settings = MapSettings(min_incidents=K)
         places = inputs.places
         for first, last in runs:
             shown = flagged_places(
-                places, exact["incidents"], grid, first=first, last=last, settings=settings,
-                viewer=viewer, k=K,
+                places,
+                exact["incidents"],
+                grid,
+                first=first,
+                last=last,
+                settings=settings,
+                viewer=viewer,
+                k=K,
             )
             truth = flag_sites(
-                places, exact["incidents"], grid, first=first, last=last,
-                radius=float(settings.radius), min_incidents=K,
+                places,
+                exact["incidents"],
+                grid,
+                first=first,
+                last=last,
+                radius=float(settings.radius),
+                min_incidents=K,
             ).set_index("id")["incidents"]
             for place, value in zip(shown["id"], shown["incidents"], strict=True):
                 intruder.see(("flag", place, first, last), value, int(truth[place]))
@@ -206,13 +227,16 @@ def add_sums(intruder: Intruder) -> None:
             _, place, first, last = cell
             for split in _months_between(first, last)[:-1]:
                 after = str(pd.Period(split, freq="M") + 1)
-                intruder.knows_sum(cell, (("flag", place, first, split), ("flag", place, after, last)))
+                intruder.knows_sum(
+                    cell, (("flag", place, first, split), ("flag", place, after, last))
+                )
             continue
         kind, districts, types, first, last = cell
         for split in _months_between(first, last)[:-1]:  # adjacent periods
             after = str(pd.Period(split, freq="M") + 1)
             intruder.knows_sum(
-                cell, ((kind, districts, types, first, split), (kind, districts, types, after, last))
+                cell,
+                ((kind, districts, types, first, split), (kind, districts, types, after, last)),
             )
         for n in range(1, len(districts)):  # a district set and its parts
             for part in itertools.combinations(districts, n):
@@ -225,7 +249,9 @@ def add_sums(intruder: Intruder) -> None:
             intruder.knows_sum(cell, singles)
             for t in types:
                 rest = tuple(x for x in types if x != t)
-                intruder.knows_sum(cell, ((kind, districts, rest, first, last), singles[types.index(t)]))
+                intruder.knows_sum(
+                    cell, ((kind, districts, rest, first, last), singles[types.index(t)])
+                )
 
 
 def _months_between(first: str, last: str) -> list[str]:
@@ -273,7 +299,7 @@ def control_scores(demo):
 @pytest.mark.parametrize("role", ["officer", "viewer"])
 def test_no_small_count_can_be_worked_out(protected_scores, role):
     score = protected_scores[role]
-    print(role, score)  # noqa: T201 - the numbers for the report (pytest -s)
+    print(role, score)
     assert score["tried_small"] > 20  # the search did attack small counts
     assert score["recovered_small"] == 0
     assert score["recovered"] == 0
@@ -282,7 +308,7 @@ def test_no_small_count_can_be_worked_out(protected_scores, role):
 def test_control_the_same_search_finds_small_counts_without_perturbation(control_scores):
     score = control_scores["officer"]
     role = "officer"
-    print(role, "control", score)  # noqa: T201
+    print(role, "control", score)
     assert score["recovered_small"] > 0
 
 
@@ -300,18 +326,26 @@ def test_leads_see_exact_counts(demo):
     grid = build_grid(outlines, cell_size=2000)
     inputs = read_inputs(engine, codes, grid=grid, district_names=names)
     figures = meeting_figures(
-        inputs, first=str(latest - 2), last=str(latest), today=TODAY, suppressed=False, k=K,
+        inputs,
+        first=str(latest - 2),
+        last=str(latest),
+        today=TODAY,
+        suppressed=False,
+        k=K,
         framework_months=0,
     )
-    window = queries.EventFilter(
-        start=(latest - 2).start_time.date(), end=latest.end_time.date()
-    )
+    window = queries.EventFilter(start=(latest - 2).start_time.date(), end=latest.end_time.date())
     stored = len(queries.load_events(engine, window, columns=("id",)))
     assert figures.headline[0].value == f"{stored:,}"
     by_type = {f.key: f.value for f in figures.by_type}
     for code in TYPES:
-        n = len(queries.load_events(engine, queries.EventFilter(
-            start=window.start, end=window.end, categories=(code,)), columns=("id",)))
+        n = len(
+            queries.load_events(
+                engine,
+                queries.EventFilter(start=window.start, end=window.end, categories=(code,)),
+                columns=("id",),
+            )
+        )
         assert by_type[f"incidents:{code}"] == f"{n:,}"
     lead = Viewer("lead", "lead", codes)
     sites = sites_in(read_sites(engine, codes), first=str(latest - 2), last=str(latest))
@@ -329,14 +363,24 @@ def test_the_same_records_show_the_same_count_every_time(demo):
     for _ in range(2):  # read again from the database: the same records, the same noise
         inputs = read_inputs(engine, codes, grid=grid, district_names=names)
         this = meeting_figures(
-            inputs, first=str(latest - 2), last=str(latest), today=TODAY, suppressed=True,
-            k=K, framework_months=0,
+            inputs,
+            first=str(latest - 2),
+            last=str(latest),
+            today=TODAY,
+            suppressed=True,
+            k=K,
+            framework_months=0,
         )
         shown.append([(f.value, f.previous, f.year_ago) for f in this.headline + this.by_type])
         # the quarter before, asked for itself, shows what "previous" showed
         earlier = meeting_figures(
-            inputs, first=str(latest - 5), last=str(latest - 3), today=TODAY, suppressed=True,
-            k=K, framework_months=0,
+            inputs,
+            first=str(latest - 5),
+            last=str(latest - 3),
+            today=TODAY,
+            suppressed=True,
+            k=K,
+            framework_months=0,
         )
         assert earlier.headline[0].value == this.headline[0].previous
         sites = sites_in(read_sites(engine, codes), first=str(latest - 2), last=str(latest))
@@ -345,7 +389,12 @@ def test_the_same_records_show_the_same_count_every_time(demo):
     assert shown[0] == shown[1]
     # and the noise is there: some shown count differs from the lead's
     lead = meeting_figures(
-        inputs, first=str(latest - 2), last=str(latest), today=TODAY, suppressed=False, k=K,
+        inputs,
+        first=str(latest - 2),
+        last=str(latest),
+        today=TODAY,
+        suppressed=False,
+        k=K,
         framework_months=0,
     )
     exact = [(f.value, f.previous, f.year_ago) for f in lead.headline[:2] + lead.by_type]

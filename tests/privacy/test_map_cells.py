@@ -38,7 +38,9 @@ def test_non_leads_get_cells_of_at_least_250_m():
         query = analysis.map_query(fine, (A,), date(2026, 10, 5), months, viewer=reader)
         assert query.cell_size == analysis.MIN_CELL_SIZE == 250
     coarse = Filters(cell_size=500)
-    assert analysis.map_query(coarse, (A,), date(2026, 10, 5), months, viewer=OFFICER).cell_size == 500
+    assert (
+        analysis.map_query(coarse, (A,), date(2026, 10, 5), months, viewer=OFFICER).cell_size == 500
+    )
 
 
 def test_no_hot_cell_is_drawn_for_non_leads_around_fewer_than_k_incidents():

@@ -9,7 +9,6 @@ from alembic import command
 from sqlalchemy import text
 
 import store.disclosure
-from tests.imports.conftest import admin, area, db, key  # noqa: F401 - fixtures
 from store.db import _alembic_config, connect
 from store.disclosure import (
     D_MAX,
@@ -92,20 +91,9 @@ def test_record_keys_from_the_operating_system_are_uniform():
     assert counts.min() > 120 and counts.max() < 290  # about 200 each
 
 
-def test_imported_rows_get_random_keys(db, admin, key, tmp_path):
-    from tests.imports.conftest import run, write
-
-    rows = "".join(f"K{i},2021-08-{1 + i % 28:02d},cce,-2.117,52.806\n" for i in range(60))
-    run(db, write(tmp_path / "k.csv", "incident_ref,incident_date,exploitation_type,"
-                  "longitude,latitude\n" + rows), admin)
-    with db.connect() as connection:
-        keys = connection.scalars(text("SELECT record_key FROM incidents")).all()
-    assert len(keys) == 60
-    assert all(0 <= k <= 255 for k in keys)
-    assert len(set(keys)) > 20  # drawn, not a constant
-
-
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_the_migration_gives_existing_rows_random_keys(backend, tmp_path, request):
     if backend == "sqlite":
         engine = connect(f"sqlite:///{tmp_path / 'm.db'}")
@@ -117,18 +105,24 @@ def test_the_migration_gives_existing_rows_random_keys(backend, tmp_path, reques
     try:
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "0002")
-            connection.execute(text(
-                "INSERT INTO districts (code, name, source, geometry_wkb, created_at, updated_at,"
-                " created_by, updated_by) VALUES ('E1', 'D', 'test', :g, CURRENT_TIMESTAMP,"
-                " CURRENT_TIMESTAMP, 't', 't')"
-            ), {"g": b"\x00"})
+            connection.execute(
+                text(
+                    "INSERT INTO districts (code, name, source, geometry_wkb, created_at,"
+                    " updated_at, created_by, updated_by) VALUES ('E1', 'D', 'test', :g,"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 't', 't')"
+                ),
+                {"g": b"\x00"},
+            )
             for i in range(200):
-                connection.execute(text(
-                    "INSERT INTO incidents (source_agency, source_ref, category, occurred_on,"
-                    " date_precision, online, district_code, created_at, updated_at, created_by,"
-                    " updated_by) VALUES ('police', :ref, 'cce', '2026-01-01', 'week', false,"
-                    " 'E1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 't', 't')"
-                ), {"ref": f"r{i}"})
+                connection.execute(
+                    text(
+                        "INSERT INTO incidents (source_agency, source_ref, category, occurred_on,"
+                        " date_precision, online, district_code, created_at, updated_at,"
+                        " created_by, updated_by) VALUES ('police', :ref, 'cce', '2026-01-01',"
+                        " 'week', false, 'E1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 't', 't')"
+                    ),
+                    {"ref": f"r{i}"},
+                )
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "head")
             keys = connection.scalars(text("SELECT record_key FROM incidents")).all()
