@@ -129,7 +129,7 @@ def legend(k: int = K_DEFAULT) -> str:
 
     Examples
     --------
-    >>> "at most 4 either way" in legend(10) and "<10 means fewer than 10" in legend(10)
+    >>> "at most 5 either way" in legend(10) and "<10 means fewer than 10" in legend(10)
     True
     """
     return perturbation_note(k)
@@ -334,7 +334,7 @@ def set_disclosure_k(engine: Engine, k: int, *, viewer: Viewer) -> None:
 KEY_RANGE = 256
 """Record keys and cell keys are whole numbers from 0 to 255."""
 
-D_MAX = 4
+D_MAX = 5
 """The largest perturbation of any count, either way."""
 
 PTABLE_PATH = Path(__file__).with_name("ptable.csv")
@@ -346,7 +346,7 @@ PTABLE_ROWS = 60
 PTABLE_SEED = 20261128
 """The seed of the published table's key order (the table itself is public)."""
 
-PTABLE_SIGMA = 2.0
+PTABLE_SIGMA = 1.5
 """Scale of the perturbation's discrete Gaussian shape before it is centred."""
 
 _PROTECTION = contextvars.ContextVar("safer_spaces_perturbation", default=True)
@@ -405,12 +405,14 @@ def _shape(values: np.ndarray, target: float, sigma: float) -> np.ndarray:
 
 
 def _spread(probabilities: np.ndarray, total: int) -> np.ndarray:
-    """Return whole numbers of keys per outcome summing to ``total`` (largest remainders)."""
-    exact = probabilities * total
+    """Return whole numbers of keys per outcome summing to ``total``: one each, then the rest
+    by largest remainders (so the extreme outcomes get as few keys as they can)."""
+    rest = total - probabilities.size
+    exact = probabilities * rest
     whole = np.floor(exact).astype(np.int64)
-    for i in np.argsort(-(exact - whole), kind="stable")[: total - int(whole.sum())]:
+    for i in np.argsort(-(exact - whole), kind="stable")[: rest - int(whole.sum())]:
         whole[i] += 1
-    return whole
+    return whole + 1
 
 
 def build_ptable(
@@ -428,12 +430,14 @@ def build_ptable(
     * a count of 0 is never perturbed;
     * a count c from 1 to k-1 becomes 0 (shown ``"<k"``) or a value from k to c + d_max,
       with probabilities of Gaussian shape tilted so that the mean shown value is c where
-      that is possible (a count of 1 with k = 5: 0 for 205 keys in 256, 5 for 51);
+      that is possible (a count of 1 with k = 5: 0 for 205 keys in 256, 5 for 44, 6 for 7);
     * a count c of k or more becomes a value from max(k, c - d_max) to c + d_max, of the
       same shape, centred on c (exactly, from c = k + d_max up; just above k the mean is
       as close to c as the floor at k allows);
-    * the probabilities are turned into numbers of the 256 cell keys (largest remainders)
-      and the keys given to the outcomes in an order drawn with ``seed``, row by row.
+    * the probabilities are turned into numbers of the 256 cell keys: one key for every
+      outcome, the rest by largest remainders, so that the extremes (plus or minus
+      d_max) have one key each; the keys are given to the outcomes in an order drawn with
+      ``seed``, row by row.
 
     Parameters
     ----------
@@ -458,7 +462,7 @@ def build_ptable(
     --------
     >>> table = build_ptable()
     >>> int(table["pvalue"].abs().max())
-    4
+    5
     >>> shown = table["pcv"] + table["pvalue"]
     >>> bool(((shown > 0) & (shown < 5)).any())  # never a small count
     False
@@ -526,7 +530,7 @@ def ptable_row(count: np.ndarray, *, k: int, rows: int) -> np.ndarray:
     Examples
     --------
     >>> ptable_row(np.array([0, 3, 60, 61, 62]), k=5, rows=60).tolist()
-    [0, 3, 60, 9, 10]
+    [0, 3, 60, 10, 11]
     """
     count = np.asarray(count, dtype=np.int64)
     start = k + D_MAX
@@ -665,7 +669,7 @@ def possible_counts(shown: int | str, *, k: int = K_DEFAULT, limit: int = 100_00
     >>> possible_counts("<5")
     range(0, 5)
     >>> possible_counts(5)
-    range(1, 10)
+    range(1, 11)
     """
     table = ptable(k)
     if shown == f"<{k}":

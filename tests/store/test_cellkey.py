@@ -41,9 +41,11 @@ def test_the_table_never_shows_a_small_count_and_moves_at_most_d():
 def test_the_noise_is_unbiased_where_the_floor_allows():
     table = build_ptable()
     means = table.groupby("pcv")["pvalue"].mean()
-    assert means.abs().max() < 0.05
+    assert means.abs().max() < 0.1
     variance = table.loc[table["pcv"] == 30, "pvalue"].var(ddof=0)
-    assert 3.0 < variance < 4.0
+    assert 2.3 < variance < 2.8
+    extremes = table.loc[(table["pcv"] == 30) & (table["pvalue"].abs() == D_MAX)]
+    assert len(extremes) == 2  # one key in 256 for each extreme
 
 
 def test_every_shown_value_could_come_from_several_counts():
