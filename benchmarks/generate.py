@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from sqlalchemy import Connection, Engine, func, insert, select, text  # noqa: E402
 
+from store.disclosure import new_record_keys  # noqa: E402
 from store.models import Incident, Referral  # noqa: E402
 
 CHUNK = 100_000
@@ -46,6 +47,8 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the frame with integer ids as nullable integers and the tracking times set."""
     now = datetime.now(UTC)
     out = frame.assign(created_at=now, updated_at=now)
+    if "record_key" not in out:
+        out["record_key"] = new_record_keys(len(out))
     if "place_id" in out:
         out["place_id"] = out["place_id"].astype("Int64")
     return out

@@ -10,9 +10,12 @@ snapped to. Metric work is in British National Grid (EPSG:27700); frames for dis
 returned in WGS84.
 
 Disclosure: for a viewer without point access (``store.disclosure.needs_suppression``)
-every count returned here is suppressed (``"<5"``), flag reasons have their small counts
-replaced, the density surface keeps only levels that at least k incidents must have made,
-and :func:`incident_points` refuses.
+every count returned here is perturbed by the cell key method (``store.disclosure``: the
+site rows carry ``key``, the sum of their record keys, and every count is returned with
+the noise of its own records, small ones as ``"<5"``), flag reasons are written again from
+the perturbed numbers, hot-spot cells are at least :data:`MIN_CELL_SIZE` metres and none
+is drawn whose 3x3 neighbourhood holds fewer than k incidents, the density surface keeps
+only levels that at least k incidents must have made, and :func:`incident_points` refuses.
 """
 
 from __future__ import annotations
@@ -31,14 +34,18 @@ from sqlalchemy import Engine, func, select
 from geo.density import density_bands, kernel_density
 from geo.emerging import emerging_from_counts
 from geo.flags import render_why_not
-from geo.grid import Grid, locate_xy
+from geo.grid import Grid, contiguity, locate_xy
 from geo.hotspots import cell_size_advice, confidence_bins, gi_star_test
 from geo.points import BNG, WGS84, drawable
 from store import sites as store_sites
 from store.access import Viewer
-from store.assessments import suppress_reason
 from store.audit import log_event
-from store.disclosure import needs_suppression, suppress_count, suppress_table
+from store.disclosure import (
+    disclose_counts,
+    disclose_flags,
+    needs_suppression,
+    protect_table,
+)
 from store.measures import monthly_counts
 from store.models import Incident
 from store.sites import TREND_MONTHS, as_points, flag_sites, sites_in
@@ -51,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIDENCE_LEVELS",
     "DEFAULT_SETTINGS",
+    "MIN_CELL_SIZE",
     "MIN_INCIDENTS",
     "POINTS_LIMIT",
     "RADII",
@@ -69,6 +77,7 @@ __all__ = [
     "locate_click",
     "monthly_picture",
     "period_months",
+    "period_totals",
     "place_summary",
     "read_sites",
     "record_panel_view",
@@ -85,6 +94,10 @@ RADII: tuple[int, ...] = (100, 200, 300, 500)
 
 MIN_INCIDENTS: tuple[int, ...] = (3, 5, 10, 15, 20, 30, 50, 100)
 """Thresholds offered: flag a place with at least this many incidents within the radius."""
+
+MIN_CELL_SIZE = 250
+"""The smallest hot-spot cell (metres) drawn for a role without point access: finer cells
+would line up with the 100 m squares that imports snap to and pin single incidents."""
 
 POINTS_LIMIT = 5_000
 """Most incident points sent to a lead's browser; above it the map shows aggregates only."""
@@ -233,7 +246,12 @@ def period_months(start: date | None, end: date | None) -> tuple[str, str]:
 
 
 def map_query(
-    filters: Filters, scope: tuple[str, ...], latest: date, months: pd.Series
+    filters: Filters,
+    scope: tuple[str, ...],
+    latest: date,
+    months: pd.Series,
+    *,
+    viewer: Viewer | None = None,
 ) -> MapQuery:
     """Return what the map shows for the sidebar's filters, within a viewer's scope.
 
@@ -247,6 +265,9 @@ def map_query(
         The newest data date: the end of the preset periods.
     months
         The months that have data (``"YYYY-MM"``): an open-ended period starts at the first.
+    viewer
+        Who will see it: for a role without point access the cell size is at least
+        :data:`MIN_CELL_SIZE`.
 
     Examples
     --------
@@ -259,6 +280,9 @@ def map_query(
     """
     first, last = period_months(*filters.window(latest))
     known = months.dropna()
+    cell_size = filters.cell_size
+    if viewer is not None and needs_suppression(viewer):
+        cell_size = max(cell_size, MIN_CELL_SIZE)
     return MapQuery(
         districts=scope,
         types=filters.types,
@@ -266,7 +290,7 @@ def map_query(
         agencies=filters.agencies,
         first=first or (str(known.min()) if not known.empty else f"{latest:%Y-%m}"),
         last=last or f"{latest:%Y-%m}",
-        cell_size=filters.cell_size,
+        cell_size=cell_size,
     )
 
 
@@ -297,18 +321,48 @@ def read_sites(
     )
 
 
-def _counts(grid: Grid, sites: pd.DataFrame) -> np.ndarray:
+def _counts(grid: Grid, sites: pd.DataFrame, column: str = "n") -> np.ndarray:
     located = located_rows(sites)
     cell = locate_xy(grid, located["easting"].to_numpy(), located["northing"].to_numpy())
     ok = cell >= 0
-    weights = located["n"].to_numpy()[ok]
+    weights = located[column].to_numpy()[ok] if column in located else np.zeros(int(ok.sum()))
     return np.bincount(cell[ok], weights=weights, minlength=grid.n_cells).astype(np.int64)
 
 
-def _shown(values: np.ndarray, viewer: Viewer, k: int) -> list[int | str]:
+def _shown(values: np.ndarray, keys: np.ndarray, viewer: Viewer, k: int) -> list[int | str]:
+    """Return counts as the viewer may see them: exact, or perturbed from their key sums."""
     if needs_suppression(viewer):
-        return [suppress_count(int(v), k=k) for v in values]
+        return disclose_counts(values, keys, k=k)
     return [int(v) for v in values]
+
+
+def period_totals(sites: pd.DataFrame, *, viewer: Viewer, k: int = 5) -> dict[str, int | str]:
+    """Return the period's headline counts as the viewer may see them.
+
+    Parameters
+    ----------
+    sites
+        The period's :func:`read_sites` rows (types and months already chosen).
+    viewer, k
+        Who will see them, and the disclosure threshold.
+
+    Returns
+    -------
+    dict
+        ``"total"``: every event; ``"unlocated"``: those with no location (online or
+        unknown). Each exact for a lead, perturbed as its own cell otherwise.
+    """
+    unlocated = sites["easting"].isna() | sites["northing"].isna()
+    keys = sites["key"] if "key" in sites else pd.Series(0, index=sites.index)
+    counts = np.array([sites["n"].sum(), sites.loc[unlocated, "n"].sum()], dtype=np.int64)
+    key_sums = np.array([keys.sum(), keys[unlocated].sum()], dtype=np.int64)
+    total, without = _shown(counts, key_sums, viewer, k)
+    return {"total": total, "unlocated": without}
+
+
+def _thin_neighbourhoods(grid: Grid, counts: np.ndarray, k: int) -> np.ndarray:
+    """Return True for each cell whose 3x3 neighbourhood (itself included) holds fewer than k."""
+    return np.asarray(contiguity(grid) @ counts) < k
 
 
 # Hot spots ---------------------------------------------------------------------------------
@@ -369,20 +423,24 @@ def hot_cells(
     """
     min_bin = CONFIDENCE_LEVELS[confidence][0]
     counts = _counts(grid, sites)
+    keys = _counts(grid, sites, "key")
     if counts.sum() == 0 or grid.n_cells < 3:
         index = np.zeros(0, dtype=np.int64)
         bins = np.zeros(0, dtype=np.int8)
     else:
         test = gi_star_test(counts, grid)
         all_bins = confidence_bins(test.z, test.q())
-        index = np.flatnonzero(np.abs(all_bins) >= min_bin)
+        drawn = np.abs(all_bins) >= min_bin
+        if needs_suppression(viewer):
+            drawn &= ~_thin_neighbourhoods(grid, counts, k)
+        index = np.flatnonzero(drawn)
         bins = all_bins[index]
     return gpd.GeoDataFrame(
         {
             "cell": index,
             "cell_id": grid.cell_ids[index].astype(str),
             "bin": bins.astype(int),
-            "count": _shown(counts[index], viewer, k),
+            "count": _shown(counts[index], keys[index], viewer, k),
         },
         geometry=cell_geometry(grid, index).array,
         crs=WGS84,
@@ -501,16 +559,25 @@ def monthly_picture(
     counts = np.bincount(
         flat, weights=located["n"].to_numpy()[ok], minlength=len(window) * grid.n_cells
     ).reshape(len(window), grid.n_cells)
+    key_rows = located["key"].to_numpy()[ok] if "key" in located else np.zeros(int(ok.sum()))
+    keys = (
+        np.bincount(flat, weights=key_rows, minlength=len(window) * grid.n_cells)
+        .reshape(len(window), grid.n_cells)
+        .astype(np.int64)
+    )
     result = emerging_from_counts(counts, grid, window)
     bins = confidence_bins(result.z, result.q)
     min_bin = CONFIDENCE_LEVELS[confidence][0]
-    t, c = np.nonzero(np.abs(bins) >= min_bin)
+    drawn = np.abs(bins) >= min_bin
+    if needs_suppression(viewer):
+        drawn &= ~np.asarray(k > (contiguity(grid) @ counts.T).T)
+    t, c = np.nonzero(drawn)
     frame = pd.DataFrame(
         {
             "month": np.asarray(names, dtype=object)[t],
             "cell": c,
             "bin": bins[t, c].astype(int),
-            "count": _shown(counts[t, c], viewer, k),
+            "count": _shown(counts[t, c].astype(np.int64), keys[t, c], viewer, k),
         }
     )
     category = result.category
@@ -521,16 +588,15 @@ def monthly_picture(
 # Flagged places --------------------------------------------------------------------------
 
 
-def disclose_reason(reason: str, viewer: Viewer, *, k: int = 5) -> str:
-    """Return a flag's reason with its small counts hidden for a role without point access.
+def disclose_reason(flags: pd.DataFrame, viewer: Viewer, *, k: int = 5) -> pd.DataFrame:
+    """Return flags (``store.sites.flag_sites``) with counts and reasons as the viewer may see them.
 
-    Examples
-    --------
-    >>> officer = Viewer("o", "officer", ("E07000197",))
-    >>> disclose_reason("3 incidents within 200 m in Sep 2026 (up from 1); 99% hot spot", officer)
-    '<5 incidents within 200 m in Sep 2026 (up from <5); 99% hot spot'
+    A lead's are exact; for a role without point access the counts are perturbed and the
+    reason written again from the perturbed numbers (``store.disclosure.disclose_flags``).
     """
-    return suppress_reason(reason, k=k) if needs_suppression(viewer) else reason
+    if needs_suppression(viewer):
+        return disclose_flags(flags, k=k)
+    return flags.drop(columns=["incidents_key", "previous_key"])
 
 
 def flagged_places(
@@ -572,6 +638,9 @@ def flagged_places(
         (suppressed where needed), ``hot_bin``, ``trend``, ``reason`` and the point.
         Empty when there are no located events or places.
     """
+    least = settings.min_incidents
+    if needs_suppression(viewer):
+        least = max(least, k)  # a flag must not say "fewer than k here"
     flags = flag_sites(
         places,
         sites,
@@ -579,11 +648,10 @@ def flagged_places(
         first=first,
         last=last,
         radius=float(settings.radius),
-        min_incidents=settings.min_incidents,
+        min_incidents=least,
         hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
     )
-    flags["reason"] = [disclose_reason(r, viewer, k=k) for r in flags["reason"]]
-    flags["incidents"] = _shown(flags["incidents"].to_numpy(), viewer, k)
+    flags = disclose_reason(flags, viewer, k=k)
     columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
     return flags[[*columns, "geometry"]]
 
@@ -716,9 +784,8 @@ def aggregate_squares(
     incidents, referrals
         The period's :func:`read_sites` rows of each.
     viewer, k
-        Who will see the counts: for a role without point access they go through
-        ``store.disclosure.suppress_table`` (small counts ``"<5"``, with secondary
-        suppression across each square and each column).
+        Who will see the counts: for a role without point access each is perturbed
+        (``store.disclosure.protect_table``, small counts ``"<5"``).
     size
         Side of the squares in metres.
 
@@ -737,9 +804,10 @@ def aggregate_squares(
                 "col": np.floor(located["easting"].to_numpy() / size).astype(np.int64),
                 "row": np.floor(located["northing"].to_numpy() / size).astype(np.int64),
                 name: located["n"].to_numpy(),
+                f"{name}_key": located["key"].to_numpy() if "key" in located else 0,
             }
         )
-        parts.append(key.groupby(["col", "row"])[name].sum())
+        parts.append(key.groupby(["col", "row"])[[name, f"{name}_key"]].sum())
     table = pd.concat(parts, axis=1).fillna(0).astype(np.int64).reset_index()
     if table.empty:
         return gpd.GeoDataFrame(
@@ -747,7 +815,7 @@ def aggregate_squares(
         )
     level = np.digitize(table["incidents"].to_numpy(), [k, 4 * k, 16 * k])
     shown = (
-        suppress_table(table, ["incidents", "referrals"], k=k)
+        protect_table(table, ["incidents", "referrals"], ["incidents_key", "referrals_key"], k=k)
         if needs_suppression(viewer)
         else table
     )
@@ -904,8 +972,8 @@ def events_near(
     Returns
     -------
     pandas.DataFrame
-        ``category``, ``occurred_on`` (datetime64), ``age_band`` and ``source_agency``;
-        no coordinates.
+        ``category``, ``occurred_on`` (datetime64), ``age_band``, ``source_agency`` and
+        ``record_key`` (for the disclosure of counts made from them); no coordinates.
     """
     scope = viewer.scope(query.districts)
     minx, miny, maxx, maxy = area.bounds
@@ -932,6 +1000,7 @@ def events_near(
         Incident.occurred_on,
         Incident.age_band,
         Incident.source_agency,
+        Incident.record_key,
     )
     with engine.connect() as connection:
         frame = pd.read_sql(select(*columns).where(*where), connection)
@@ -960,9 +1029,9 @@ def place_summary(
     first
         The period's first month: the age and source tables count from it.
     viewer, k
-        Who will see the tables: for roles without point access every table goes
-        through ``store.disclosure.suppress_table`` and suppressed trend cells are left
-        blank (NaN).
+        Who will see the tables: for roles without point access every count is perturbed
+        from its records' keys (``store.disclosure``) and cells shown as ``"<5"`` are left
+        blank (NaN) in ``count``.
     months
         The trend's first and last month (``"YYYY-MM"``), so that months without
         incidents show as 0; by default from the first to the last month with any.
@@ -975,39 +1044,51 @@ def place_summary(
         ``Incidents``).
     """
     suppress = needs_suppression(viewer)
+    keys = events["record_key"] if "record_key" in events else pd.Series(0, index=events.index)
     trend = monthly_counts(events, by="category")
     if not trend.empty:
         wide = trend.pivot_table(index="month", columns="category", values="count", aggfunc="sum")
+        month = events["occurred_on"].dt.to_period("M").dt.to_timestamp().rename("month")
+        key_wide = keys.groupby([month, events["category"]]).sum().unstack("category")
+        key_wide = key_wide.reindex(index=wide.index, columns=wide.columns)
         if months is not None:
             whole = pd.period_range(months[0], months[1], freq="M").to_timestamp()
             wide = wide.reindex(whole.rename("month"))
+            key_wide = key_wide.reindex(whole.rename("month"))
         wide = wide.fillna(0).astype(int)
-        shown = suppress_table(wide.reset_index(), list(wide.columns), k=k) if suppress else None
+        key_wide = key_wide.fillna(0).astype(np.int64)
         long = wide.reset_index().melt(id_vars="month", var_name="category", value_name="count")
-        if shown is not None:
-            text = shown.melt(id_vars="month", var_name="category", value_name="shown")
-            long = long.merge(text, on=["month", "category"])
+        if suppress:
+            long_keys = key_wide.reset_index().melt(
+                id_vars="month", var_name="category", value_name="key"
+            )
+            long = long.merge(long_keys, on=["month", "category"])
+            long["shown"] = [
+                str(v)
+                for v in disclose_counts(long["count"].to_numpy(), long["key"].to_numpy(), k=k)
+            ]
             long["count"] = pd.to_numeric(long["shown"], errors="coerce")
         else:
             long["shown"] = long["count"].astype(str)
         long["type"] = long["category"].map(lambda c: label(EXPLOITATION_TYPES, c))
         trend = long[["month", "type", "count", "shown"]]
-    period = events.loc[events["occurred_on"] >= pd.Period(first, freq="M").start_time]
+    in_period = events["occurred_on"] >= pd.Period(first, freq="M").start_time
+    period = events.loc[in_period]
+    period_keys = keys.loc[in_period]
 
     def table(column: str, vocabulary: dict[str, str], heading: str) -> pd.DataFrame:
-        counts = period[column].fillna("not recorded").value_counts()
+        values = period[column].fillna("not recorded")
+        counts = values.value_counts()
+        key_sums = period_keys.groupby(values).sum()
         order = [c for c in vocabulary if c in counts.index] + [
             c for c in counts.index if c not in vocabulary
         ]
-        frame = pd.DataFrame(
-            {
-                heading: [label(vocabulary, c) for c in order],
-                "Incidents": [int(counts[c]) for c in order],
-            }
-        )
+        n = np.array([int(counts[c]) for c in order], dtype=np.int64)
+        frame = pd.DataFrame({heading: [label(vocabulary, c) for c in order], "Incidents": n})
         if not suppress:
             return frame
-        return suppress_table(frame, ["Incidents"], k=k).astype({"Incidents": str})  # one type
+        shown = disclose_counts(n, np.array([int(key_sums[c]) for c in order]), k=k)
+        return frame.assign(Incidents=[str(v) for v in shown])
 
     return {
         "trend": trend,

@@ -57,6 +57,7 @@ __all__ = [
     "PLACE_COLUMNS",
     "TREND_FLAGS",
     "FlagFigures",
+    "count_clause",
     "figures_of",
     "flag_places",
     "period_label",
@@ -75,6 +76,34 @@ _TREND_FLAGS = TREND_FLAGS
 _CONFIDENCE = {3: "99%", 2: "95%", 1: "90%"}
 
 PeriodLike: TypeAlias = pd.Period | str | tuple[pd.Period | str, pd.Period | str]
+
+
+def count_clause(now: int | str, before: int | str, *, radius: float, label: str) -> str:
+    """Return the first clause of a flag's reason: the count near the place and its change.
+
+    The counts may be numbers or text already disclosed for a reader (``"<5"``); the
+    change is worded from them as given, so a reader's reason never holds a number they
+    may not see.
+
+    Examples
+    --------
+    >>> count_clause(12, 9, radius=200, label="Aug-Oct 2026")
+    '12 incidents within 200 m in Aug-Oct 2026 (up from 9)'
+    >>> count_clause("<5", 7, radius=200, label="Oct 2026")
+    '<5 incidents within 200 m in Oct 2026 (was 7)'
+    """
+    word = "incident" if now == 1 else "incidents"
+    if isinstance(now, str) or isinstance(before, str):
+        change = "no change" if now == before else f"was {before}"
+    else:
+        change = (
+            f"up from {before}"
+            if now > before
+            else f"down from {before}"
+            if now < before
+            else "no change"
+        )
+    return f"{now} {word} within {radius:g} m in {label} ({change})"
 
 
 def period_months(period: PeriodLike) -> tuple[pd.Period, pd.Period]:
@@ -234,8 +263,8 @@ def render_reason(
         The flag's figures.
     count_now, count_before
         The counts as they may be shown (e.g. ``"<5"`` after disclosure control);
-        the true figures when None. The comparison word (up, down) is taken from
-        the true figures only when both are given as shown.
+        the true figures when None. The change is worded from the counts as shown
+        (:func:`count_clause`), so a reason never tells more than its numbers.
 
     Returns
     -------
@@ -253,18 +282,9 @@ def render_reason(
     99% hot spot
     consecutive hot spot since Jul
     """
-    now = str(figures.count_now) if count_now is None else count_now
-    before = str(figures.count_before) if count_before is None else count_before
-    if figures.count_now > figures.count_before:
-        change = f"up from {before}"
-    elif figures.count_now < figures.count_before:
-        change = f"down from {before}"
-    else:
-        change = "no change"
-    parts = [
-        f"{_plural(now, 'incident')} within {figures.radius_m:g} m in {figures.period_label} "
-        f"({change})"
-    ]
+    now: int | str = figures.count_now if count_now is None else count_now
+    before: int | str = figures.count_before if count_before is None else count_before
+    parts = [count_clause(now, before, radius=figures.radius_m, label=figures.period_label)]
     if figures.in_hot_spot:
         parts.append(f"{_CONFIDENCE.get(int(figures.hot_bin), '')} hot spot".strip())
     if figures.trend in TREND_FLAGS and figures.trending:
@@ -392,6 +412,7 @@ def flag_places(
     weight_column: str | None = None,
     keep_all: bool = False,
     p_values: Inference = "exact",
+    key_column: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Flag and rank the places that need a look in a period, each with its reason.
 
@@ -430,6 +451,11 @@ def flag_places(
     keep_all
         Return every place, flagged or not, with ``flagged`` and ``why_not`` columns
         (for "why not flagged"); by default only the flagged places.
+    key_column
+        A column of ``incidents`` with the sum of the record keys of the incidents each
+        point stands for (``store.disclosure``); when given, the result has
+        ``incidents_key`` and ``previous_key``, summed over the same incidents as
+        ``incidents`` and ``previous``.
 
     Returns
     -------
@@ -476,11 +502,12 @@ def flag_places(
     )
     nearest = _assign_nearest(ix, iy, px, py, radius)
 
-    def towards(mask: np.ndarray) -> np.ndarray:
+    def towards(mask: np.ndarray, values: np.ndarray = weights) -> np.ndarray:
         got = mask & (nearest >= 0)
-        return np.bincount(nearest[got], weights=weights[got], minlength=px.size).astype(np.int64)
+        return np.bincount(nearest[got], weights=values[got], minlength=px.size).astype(np.int64)
 
     n_now, n_before = towards(current), towards(before)
+    keys = None if key_column is None else incidents[key_column].to_numpy().astype(np.int64)
     n_elsewhere = np.zeros(px.size, dtype=np.int64)
     if keep_all and px.size and current.any():
         tree = cKDTree(np.column_stack((ix[current], iy[current])))
@@ -584,6 +611,9 @@ def flag_places(
     if keep_all:
         out["flagged"] = flagged[idx]
         out["why_not"] = [render_why_not(f) for f in figures]
+    if keys is not None:
+        out["incidents_key"] = towards(current, keys)[idx]
+        out["previous_key"] = towards(before, keys)[idx]
     met = out[["in_hot_spot", "many_incidents", "new_or_intensifying"]].sum(axis=1)
     order = np.lexsort(
         (

@@ -17,7 +17,6 @@ Validation collects every problem at once, by field name, and raises
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from uuid import uuid4
@@ -69,7 +68,6 @@ __all__ = [
     "return_for_changes",
     "save_draft",
     "submit",
-    "suppress_reason",
     "update_action",
     "validate",
 ]
@@ -204,27 +202,6 @@ def next_review_default(assessed_on: date, risk: str | None) -> date | None:
     if risk not in REVIEW_MONTHS:
         return None
     return assessed_on + relativedelta(months=REVIEW_MONTHS[risk])
-
-
-def suppress_reason(reason: str, *, k: int) -> str:
-    """Return a flag reason with incident counts from 1 to k-1 shown as ``<k``.
-
-    For viewers without point access (see ``store.disclosure``).
-
-    Examples
-    --------
-    >>> suppress_reason("3 incidents within 200 m in Aug-Oct 2026 (up from 1); 99% hot spot", k=5)
-    '<5 incidents within 200 m in Aug-Oct 2026 (up from <5); 99% hot spot'
-    >>> suppress_reason("12 incidents within 200 m in Oct 2026 (down from 0)", k=5)
-    '12 incidents within 200 m in Oct 2026 (down from 0)'
-    """
-
-    def small(match: re.Match[str]) -> str:
-        n = int(match.group(2))
-        return f"{match.group(1)}<{k}" if 0 < n < k else match.group(0)
-
-    out = re.sub(r"(^|\s)(\d+)(?= incidents? within)", small, reason)
-    return re.sub(r"((?:up|down) from )(\d+)", small, out)
 
 
 def _who(viewer: Viewer) -> str:
@@ -1144,17 +1121,20 @@ def recent_flags(engine: Engine, *, end: date, months: int = 3) -> pd.DataFrame:
 
 
 def flags_for(viewer: Viewer, flags: pd.DataFrame, *, k: int) -> pd.DataFrame:
-    """Return the flags in the viewer's districts, with small counts suppressed when required.
+    """Return the flags in the viewer's districts, with counts disclosed for the viewer.
 
-    For a viewer without point access (``store.disclosure.needs_suppression``)
-    the ``incidents`` and ``previous`` counts from 1 to k-1 become ``"<k"`` and
-    the same counts in the reason text are replaced.
+    For a viewer without point access (``store.disclosure.needs_suppression``) the
+    ``incidents`` and ``previous`` counts are perturbed by the cell key method (from
+    ``incidents_key`` and ``previous_key``) and the reason is written again from the
+    perturbed numbers (``store.disclosure.disclose_flags``). The key sums never leave here.
     """
-    from store.disclosure import needs_suppression, suppress_count
+    from store.disclosure import disclose_flags, needs_suppression
 
     mine = flags.loc[flags["district_code"].isin(viewer.districts)].copy()
     if needs_suppression(viewer):
+        mine = disclose_flags(mine, k=k)
         for column in ("incidents", "previous"):
-            mine[column] = [str(suppress_count(int(n), k=k)) for n in mine[column]]
-        mine["reason"] = [suppress_reason(r, k=k) for r in mine["reason"]]
+            mine[column] = [str(n) for n in mine[column]]
+    else:
+        mine = mine.drop(columns=["incidents_key", "previous_key"], errors="ignore")
     return mine.reset_index(drop=True)

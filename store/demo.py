@@ -76,7 +76,10 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _event_frame(frame: pd.DataFrame, place_ids: dict[str, int]) -> pd.DataFrame:
+    from store.disclosure import new_record_keys
+
     return frame.assign(
+        record_key=new_record_keys(len(frame)),  # random, never from the demo's seed
         place_id=frame["place_key"].map(place_ids),
         occurred_on=pd.to_datetime(frame["occurred_on"]).dt.date,
         date_precision="week",

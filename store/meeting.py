@@ -14,9 +14,13 @@ calendar months; the period compares with the period of the same length just bef
 and with the same months a year earlier.
 
 Disclosure: the counts about children (incidents and referrals, in totals, by type, by
-month and in flag reasons) go through ``store.disclosure`` for roles without point access;
-tables of them get secondary suppression too. Counts of the partnership's own work (places,
-assessments, actions, grid cells) say nothing about any child and are shown as they are.
+month and in flag reasons) go through ``store.disclosure`` for roles without point access:
+each is read with the sum of its records' keys and perturbed by the cell key method, so
+the same records show the same number on every slide, in the pack and on the Map, and no
+total minus its parts (or one period minus another) gives a true small count. Changes on
+earlier periods are worked out from the perturbed numbers. Counts of the partnership's own
+work (places, assessments, actions, grid cells) say nothing about any child and are shown
+as they are.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -35,8 +40,7 @@ from geo.emerging import emerging_hotspots
 from geo.flags import period_label
 from geo.grid import Grid, cells_frame
 from geo.points import WGS84, HotspotWarning
-from store.assessments import suppress_reason
-from store.disclosure import suppress_count, suppress_table
+from store.disclosure import disclose, disclose_flags, protect_table
 from store.measures import (
     assessment_state,
     change,
@@ -217,42 +221,66 @@ def _total(sites: pd.DataFrame, first: str, last: str, types: tuple[str, ...] = 
     return int(sites_in(sites, types=types, first=first, last=last)["n"].sum())
 
 
+Cell = tuple[int, int]
+"""A count and the sum of its records' keys (``store.disclosure``)."""
+
+
+def _cell(sites: pd.DataFrame, first: str, last: str, types: tuple[str, ...] = ()) -> Cell:
+    """Return the events of some months and types as a count with its key sum."""
+    chosen = sites_in(sites, types=types, first=first, last=last)
+    key = int(chosen["key"].sum()) if "key" in chosen else 0
+    return int(chosen["n"].sum()), key
+
+
 class _Discloser:
     """Formats counts for one viewer (the single place a meeting number becomes text)."""
 
     def __init__(self, suppressed: bool, k: int) -> None:
         self.suppressed, self.k = suppressed, k
 
-    def count(self, n: int) -> str:
-        shown = suppress_count(int(n), k=self.k) if self.suppressed else int(n)
+    def value(self, cell: Cell) -> int | str:
+        """Return a count as shown: exact, or perturbed from its key sum (``"<k"`` when small)."""
+        n, key = cell
+        return disclose(int(n), int(key), k=self.k) if self.suppressed else int(n)
+
+    def count(self, cell: Cell) -> str:
+        shown = self.value(cell)
         return shown if isinstance(shown, str) else f"{shown:,}"
 
-    def delta(self, current: int, previous: int | None) -> str:
+    def delta(self, current: Cell, previous: Cell | None) -> str:
+        """Return the change as shown: from the shown numbers, never the true ones."""
         if previous is None:
             return ""
-        if self.suppressed and (0 < current < self.k or 0 < previous < self.k):
+        now, before = self.value(current), self.value(previous)
+        if isinstance(now, str) or isinstance(before, str):
             return ""
-        return change(current, previous) or ""
+        return change(now, before) or ""
 
     def figure(
         self,
         key: str,
         text: str,
-        now: int,
-        before: int | None,
-        year: int | None,
+        now: Cell | int,
+        before: Cell | int | None,
+        year: Cell | int | None,
         *,
         about_children: bool = True,
     ) -> Figure:
         show = self if about_children else _Discloser(False, self.k)
+
+        def cell(value: Cell | int | None) -> Cell | None:
+            return None if value is None else value if isinstance(value, tuple) else (value, 0)
+
+        current, previous, year_ago = cell(now), cell(before), cell(year)
+        assert current is not None
         return Figure(
             key=key,
             label=text,
-            value=show.count(now),
-            previous="n/a" if before is None else show.count(before),
-            year_ago="n/a" if year is None else show.count(year),
-            change_previous=show.delta(now, before),
-            change_year=show.delta(now, year),
+            value=show.count(current),
+            previous="n/a" if previous is None else show.count(previous),
+            year_ago="n/a" if year_ago is None else show.count(year_ago),
+            change_previous=show.delta(current, previous),
+            change_year=show.delta(current, year_ago),
         )
 
 
@@ -325,14 +353,19 @@ def _emerging(
 def _notable(totals: pd.Series, show: _Discloser) -> list[tuple[str, str, str]]:
     """Notable months of the total: the peak, and months at least 25% above the three before.
 
+    ``totals`` are the counts as the reader sees them (perturbed for a role without point
+    access, small ones as 0), so the notes say nothing the chart does not.
     Returns (month, short mark for a chart, sentence) for each.
     """
+    show = _Discloser(False, show.k)
     notable: list[tuple[str, str, str]] = []
     if totals.sum() == 0:
         return notable
     peak = str(totals.idxmax())
     words = pd.Period(peak, freq="M").strftime("%b %Y")
-    notable.append((peak, "Peak", f"Peak: {show.count(int(totals[peak]))} incidents in {words}."))
+    notable.append(
+        (peak, "Peak", f"Peak: {show.count((int(totals[peak]), 0))} incidents in {words}.")
+    )
     values = totals.to_numpy()
     for i in range(3, len(values)):
         before = values[i - 3 : i].mean()
@@ -344,7 +377,8 @@ def _notable(totals: pd.Series, show: _Discloser) -> list[tuple[str, str, str]]:
                     month,
                     rise,
                     f"{pd.Period(month, freq='M').strftime('%b %Y')}: "
-                    f"{show.count(int(values[i]))} incidents, {rise} on the three months before.",
+                    f"{show.count((int(values[i]), 0))} incidents, {rise} on the three months "
+                    "before.",
                 )
             )
     return notable
@@ -463,7 +497,8 @@ def framework_table(
         (flagged over the three months to the month's end), ``flagged_assessed`` (of those,
         with an approved assessment on or before the month's end), ``share_assessed``,
         ``assessments_approved``, ``actions_done`` and ``actions_overdue`` (open past
-        their due date at the month's end).
+        their due date at the month's end); ``incidents_key`` and ``referrals_key``, the
+        record key sums of the month's counts (``store.disclosure``).
     """
     approved_on = _approved_on(inputs)
     place_of = inputs.assessments.set_index("id")["place_id"]
@@ -481,6 +516,8 @@ def framework_table(
                 "month": month,
                 "incidents": _total(inputs.incidents, month, month, types),
                 "referrals": _total(inputs.referrals, month, month, types),
+                "incidents_key": _cell(inputs.incidents, month, month, types)[1],
+                "referrals_key": _cell(inputs.referrals, month, month, types)[1],
                 "flagged_places": len(flags),
                 "flagged_assessed": flagged_assessed,
                 "share_assessed": flagged_assessed / len(flags) if len(flags) else np.nan,
@@ -492,7 +529,15 @@ def framework_table(
             }
         )
     return pd.DataFrame(
-        rows, columns=["month", *_FRAMEWORK_COUNTS[:4], "share_assessed", *_FRAMEWORK_COUNTS[4:]]
+        rows,
+        columns=[
+            "month",
+            *_FRAMEWORK_COUNTS[:4],
+            "share_assessed",
+            *_FRAMEWORK_COUNTS[4:],
+            "incidents_key",
+            "referrals_key",
+        ],
     )
 
 
@@ -560,7 +605,7 @@ def meeting_figures(
     has_previous = oldest <= prev_first
     has_year = oldest <= year_first
 
-    def compared(count: Callable[[str, str], int]) -> tuple[int, int | None, int | None]:
+    def compared(count: Callable[[str, str], Any]) -> tuple[Any, Any | None, Any | None]:
         """Return the count in the period, the one before and a year before (None: no data)."""
         return (
             count(first, last),
@@ -568,8 +613,8 @@ def meeting_figures(
             count(year_first, year_last) if has_year else None,
         )
 
-    def events(sites: pd.DataFrame, chosen: tuple[str, ...]) -> Callable[[str, str], int]:
-        return lambda a, b: _total(sites, a, b, chosen)
+    def events(sites: pd.DataFrame, chosen: tuple[str, ...]) -> Callable[[str, str], Cell]:
+        return lambda a, b: _cell(sites, a, b, chosen)
 
     flags = _flags(inputs, types, first, last)
     emerging, cells, new, rising = _emerging(inputs, types, last)
@@ -579,7 +624,7 @@ def meeting_figures(
     def flagged(a: str, b: str) -> int:
         return len(flags) if (a, b) == (first, last) else len(_flags(inputs, types, a, b))
 
-    work: list[tuple[str, str, tuple[int, int | None, int | None]]] = [
+    work: list[tuple[str, str, tuple[Any, Any | None, Any | None]]] = [
         ("flagged_places", "Flagged places", compared(flagged)),
         ("new_hot_spots", "New hot spots", (new, None, None)),
         ("intensifying_hot_spots", "Intensifying hot spots", (rising, None, None)),
@@ -614,22 +659,46 @@ def meeting_figures(
     trend_first = _shift(last, -(TREND_MONTHS - 1))
     months = month_range(trend_first, last)
     counted = sites_in(inputs.incidents, types=types, first=trend_first, last=last)
-    wide = counted.pivot_table(
-        index="month", columns="category", values="n", aggfunc="sum", fill_value=0
-    ).reindex(index=months, columns=list(chosen_types), fill_value=0)
-    wide.columns = [label(EXPLOITATION_TYPES, c) for c in wide.columns]
-    totals = wide.sum(axis=1)
-    referrals = (
-        sites_in(inputs.referrals, types=types, first=trend_first, last=last)
-        .groupby("month")["n"]
-        .sum()
-        .reindex(months, fill_value=0)
-    )
-    monthly = wide.assign(incidents=totals, referrals=referrals).astype(int)
-    notable = _notable(totals, show)
+
+    def by_month(sites: pd.DataFrame, column: str, columns: list[str] | None) -> pd.DataFrame:
+        if column not in sites:
+            sites = sites.assign(**{column: 0})
+        if columns is None:
+            return sites.groupby("month")[column].sum().reindex(months, fill_value=0)
+        return sites.pivot_table(
+            index="month", columns="category", values=column, aggfunc="sum", fill_value=0
+        ).reindex(index=months, columns=columns, fill_value=0)
+
+    wide = by_month(counted, "n", list(chosen_types))
+    wide_keys = by_month(counted, "key", list(chosen_types))
+    names = [label(EXPLOITATION_TYPES, c) for c in wide.columns]
+    wide.columns = names
+    wide_keys.columns = [f"{c}:key" for c in names]
+    referral_rows = sites_in(inputs.referrals, types=types, first=trend_first, last=last)
+    monthly = pd.concat(
+        [
+            wide.assign(incidents=wide.sum(axis=1), referrals=by_month(referral_rows, "n", None)),
+            wide_keys.assign(
+                **{
+                    "incidents:key": wide_keys.sum(axis=1),
+                    "referrals:key": by_month(referral_rows, "key", None),
+                }
+            ),
+        ],
+        axis=1,
+    ).astype(np.int64)
+    counts = [*names, "incidents", "referrals"]
+    key_columns = [f"{c}:key" for c in counts]
     if suppressed:
-        monthly = suppress_table(monthly, list(monthly.columns), k=k)
-    monthly = _as_text(monthly, list(monthly.columns)).rename_axis("month").reset_index()
+        monthly = protect_table(monthly, counts, key_columns, k=k)
+        totals = pd.Series(
+            [v if isinstance(v, int) else 0 for v in monthly["incidents"]], index=monthly.index
+        )  # as shown: "<k" counts as 0
+    else:
+        monthly = monthly.drop(columns=key_columns)
+        totals = monthly["incidents"]
+    notable = _notable(totals, show)
+    monthly = _as_text(monthly, counts).rename_axis("month").reset_index()
 
     flagged = pd.DataFrame(flags.drop(columns="geometry"))
     districts = flagged_coverage(
@@ -649,11 +718,12 @@ def meeting_figures(
     state = assessment_state(inputs.assessments, today=today).set_index("place_id")["state"]
     status = pd.Series([state.get(i, "none") for i in flags["id"]], index=flags.index)
     waiting = flags.loc[status != "current"].head(DECISIONS_SHOWN)
+    if suppressed:
+        waiting = disclose_flags(waiting, k=k)
     decisions = waiting.assign(
         district=[inputs.district_names.get(c, c) for c in waiting["district_code"]],
         category=[label(PLACE_CATEGORIES, c) for c in waiting["category"]],
-        incidents=[show.count(int(n)) for n in waiting["incidents"]],
-        reason=[suppress_reason(r, k=k) if suppressed else r for r in waiting["reason"]],
+        incidents=[n if isinstance(n, str) else f"{int(n):,}" for n in waiting["incidents"]],
         status=[STATE_WORDS[status[i]] for i in waiting.index],
     )[["rank", "id", "name", "district", "category", "incidents", "reason", "status", "geometry"]]
 
@@ -661,7 +731,11 @@ def meeting_figures(
         inputs, types=types, last=last, months=framework_months, today=today
     )  # 0 months: no rows
     if suppressed:
-        framework = suppress_table(framework, ["incidents", "referrals"], k=k)
+        framework = protect_table(
+            framework, ["incidents", "referrals"], ["incidents_key", "referrals_key"], k=k
+        )
+    else:
+        framework = framework.drop(columns=["incidents_key", "referrals_key"])
     framework["share_assessed"] = [
         "n/a" if pd.isna(v) else f"{v:.0%}" for v in framework["share_assessed"]
     ]

@@ -7,6 +7,7 @@ date of birth, address, NHS number, case number or free text about a child.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -140,6 +141,15 @@ class Place(Tracked, Base):
     assessments: Mapped[list[Assessment]] = relationship(back_populates="place")
 
 
+def new_record_key() -> int:
+    """Return a fresh record key: uniform on 0..255, from the operating system's randomness.
+
+    The key of a count is the sum of its records' keys mod 256 (``store.disclosure``);
+    it decides the count's perturbation for roles without point access.
+    """
+    return secrets.randbelow(256)
+
+
 class _Event(Tracked):
     """Columns shared by incidents and referrals."""
 
@@ -158,6 +168,7 @@ class _Event(Tracked):
     ward_code: Mapped[str | None] = mapped_column(String(9))
     place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"), index=True)
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)  # store.disclosure
 
 
 class Incident(_Event, Base):

@@ -86,6 +86,7 @@ _EVENT_COLUMNS = (
     "district_code",
     "ward_code",
     "place_id",
+    "record_key",
 )
 
 

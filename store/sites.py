@@ -51,8 +51,12 @@ FLAG_COLUMNS: tuple[str, ...] = (
     "radius_m",
     "period_label",
     "trend_since",
+    "incidents_key",
+    "previous_key",
 )
-"""Columns of :func:`flag_sites` besides the geometry (the reason's figures last)."""
+"""Columns of :func:`flag_sites` besides the geometry: the reason's figures (numbers
+first, see :class:`geo.flags.FlagFigures`) and the record key sums of its counts for
+``store.disclosure``."""
 
 
 def _month_of(engine: Engine, column: object) -> object:
@@ -89,12 +93,16 @@ def read_sites(
     -------
     pandas.DataFrame
         ``easting``, ``northing`` (NaN for events with no location, e.g. online),
-        ``month`` (``"YYYY-MM"``), ``category`` and ``n``, the number of events.
+        ``month`` (``"YYYY-MM"``), ``category``, ``n``, the number of events, and ``key``,
+        the sum of their record keys (``store.disclosure``: any count made by adding
+        ``n`` over rows gets its cell key by adding ``key`` over the same rows).
     """
     model = {"incidents": Incident, "referrals": Referral}[kind]
     month = _month_of(engine, model.occurred_on).label("month")
     keys = (model.easting, model.northing, month, model.category)
-    query = select(*keys, func.count().label("n")).where(model.district_code.in_(districts))
+    query = select(*keys, func.count().label("n"), func.sum(model.record_key).label("key")).where(
+        model.district_code.in_(districts)
+    )
     if ages:
         query = query.where(model.age_band.in_(ages))
     if agencies:
@@ -102,6 +110,7 @@ def read_sites(
     with engine.connect() as connection:
         frame = pd.read_sql(query.group_by(*keys), connection)
     frame["n"] = frame["n"].astype("int64")
+    frame["key"] = frame["key"].fillna(0).astype("int64")
     return frame
 
 
@@ -137,7 +146,11 @@ def as_points(sites: pd.DataFrame) -> gpd.GeoDataFrame:
     codes, months = pd.factorize(spots["month"].to_numpy())  # a few dozen months at most
     period = pd.PeriodIndex(months, freq="M")[codes] if len(spots) else pd.PeriodIndex([], freq="M")
     return gpd.GeoDataFrame(
-        {"period": period, "n": spots["n"].to_numpy()},
+        {
+            "period": period,
+            "n": spots["n"].to_numpy(),
+            **({"key": spots["key"].to_numpy()} if "key" in spots else {}),
+        },
         geometry=gpd.points_from_xy(spots["easting"], spots["northing"]),
         crs=BNG,
     )
@@ -209,7 +222,11 @@ def flag_sites(
             trend_months=TREND_MONTHS,
             weight_column="n",
             keep_all=keep_all,
+            key_column="key" if "key" in sites else None,
         )
+    for column in ("incidents_key", "previous_key"):
+        if column not in flags:  # sites without record keys: counts for leads only
+            flags[column] = 0
     if "district_code" in candidates:
         flags["district_code"] = flags["id"].map(candidates.set_index("id")["district_code"])
     else:

@@ -38,7 +38,7 @@ from dashboard.session import current_viewer, disclosure_threshold
 from geo.points import drawable
 from store.access import AccessDenied
 from store.disclosure import legend as suppression_legend
-from store.disclosure import needs_suppression, suppress_count
+from store.disclosure import needs_suppression
 from store.measures import assessment_state, overdue_actions
 from store.sites import sites_in
 from store.vocabulary import ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
@@ -116,11 +116,11 @@ settings = analysis.MapSettings(
 
 # The period and the query ------------------------------------------------------------------
 sites = loaders.map_sites("incidents", seen_as, scope, filters.ages, filters.agencies, version)
-query = analysis.map_query(filters, scope, latest, sites["month"])
+query = analysis.map_query(filters, scope, latest, sites["month"], viewer=viewer)
 first, last = query.first, query.last
 in_period = sites_in(sites, types=query.types, first=first, last=last)
 total = int(in_period["n"].sum())
-unlocated = int(in_period.loc[in_period["easting"].isna(), "n"].sum())
+headline = analysis.period_totals(in_period, viewer=viewer, k=k)  # perturbed for non-leads
 
 picture = loaders.map_monthly(seen_as, query, settings.confidence, k, version)
 month_options = [WHOLE_PERIOD, *picture.months]
@@ -144,14 +144,13 @@ state_by_place = states.set_index("place_id")["state"]
 flag_states = flags["id"].map(state_by_place).fillna("none")
 
 
-def _figure(n: int) -> str:
-    shown = suppress_count(n, k=k) if suppress else n
+def _figure(shown: int | str) -> str:
     return shown if isinstance(shown, str) else f"{shown:,}"
 
 
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Incidents in period", _figure(total))
-c2.metric("Without a location (online or unknown)", _figure(unlocated))
+c1.metric("Incidents in period", _figure(headline["total"]))
+c2.metric("Without a location (online or unknown)", _figure(headline["unlocated"]))
 c3.metric("Flagged places", f"{len(flags):,}")
 c4.metric("Flagged, no assessment", f"{int((flag_states == 'none').sum()):,}")
 

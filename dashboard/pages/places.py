@@ -10,7 +10,7 @@ from dashboard import auth, loaders, sidebar
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import AccessDenied
 from store.audit import log_event
-from store.disclosure import legend, needs_suppression, suppress_table
+from store.disclosure import legend, needs_suppression, protect_table
 from store.measures import assessment_state
 from store.vocabulary import PLACE_CATEGORIES, label
 
@@ -37,6 +37,7 @@ incidents = loaders.events(
     "incidents", replace(filters, districts=scope).event_filter(latest), version
 )
 linked = incidents.groupby("place_id").size().rename("incidents")
+linked_keys = incidents.groupby("place_id")["record_key"].sum()  # for the cell key method
 state = assessment_state(loaders.assessments(version), today=date.today()).set_index("place_id")
 
 table = pd.DataFrame(
@@ -46,6 +47,7 @@ table = pd.DataFrame(
         "District": places["district_code"].map(names),
         "Postcode": places["postcode"],
         "Incidents in period": places["id"].map(linked).fillna(0).astype(int),
+        "key": places["id"].map(linked_keys).fillna(0).astype(int),
         "Assessment": places["id"].map(state["state"]).fillna("none"),
         "Responsible": places["responsible_org"],
     }
@@ -63,8 +65,10 @@ if categories:
 suppress = needs_suppression(viewer)
 if suppress:
     k = disclosure_threshold(version)
-    table = suppress_table(table, ["Incidents in period"], k=k)
+    table = protect_table(table, ["Incidents in period"], ["key"], k=k)
     table["Incidents in period"] = table["Incidents in period"].astype(str)
+else:
+    table = table.drop(columns=["key"])
 st.metric("Places", f"{len(table):,}")
 if table.empty:
     st.info("No places match these filters.")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from store.access import Viewer
 from store.audit import record
 from store.config import secret
+from store.disclosure import new_record_keys
 from store.imports.columns import (
     FIELDS,
     IGNORE,
@@ -448,6 +449,8 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
     if len(fresh):
         dialect = connection.dialect.name
         columns = columns_for_insert(fresh, plan, dialect=dialect)
+        if table is not Place:  # incidents and referrals: a random key each (store.disclosure)
+            columns["record_key"] = new_record_keys(len(fresh)).tolist()
         names = list(columns)
         rows = zip(*columns.values(), strict=True)
         if dialect == "sqlite":  # the driver's own executemany: no per-row SQLAlchemy work
