@@ -21,7 +21,7 @@ only levels that at least k incidents must have made, and :func:`incident_points
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -685,7 +685,7 @@ def why_not_flagged(
     str
         The reason, ``""`` when the place is flagged after all.
     """
-    figures = store_sites.place_figures(
+    found = store_sites.place_figures(
         places,
         sites,
         grid,
@@ -696,13 +696,18 @@ def why_not_flagged(
         min_incidents=settings.min_incidents,
         hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
     )
-    if figures is None:
+    if found is None:
         return (
             f"No incidents within {settings.radius} m in this period, the threshold is "
             f"{settings.min_incidents}."
         )
-    now, elsewhere = _shown(np.array([figures.count_now, figures.nearby_elsewhere]), viewer, k)
-    return render_why_not(figures, count_now=str(now), nearby_elsewhere=str(elsewhere))
+    figures, key = found
+    (now,) = _shown(np.array([figures.count_now]), np.array([key]), viewer, k)
+    if needs_suppression(viewer):
+        # The incidents counting towards a nearer place are a difference of two counts:
+        # a reader without point access is not told them.
+        figures = replace(figures, nearby_elsewhere=0)
+    return render_why_not(figures, count_now=str(now))
 
 
 # Density and aggregates ------------------------------------------------------------------

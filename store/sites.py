@@ -247,7 +247,7 @@ def place_figures(
     min_incidents: int = 10,
     hot_alpha: float = 0.05,
     min_trend_incidents: int = 5,
-) -> FlagFigures | None:
+) -> tuple[FlagFigures, int] | None:
     """Return the figures behind one place's flag, or why it is not flagged.
 
     The same computation as :func:`flag_sites` (every place, since incidents count
@@ -263,7 +263,8 @@ def place_figures(
 
     Returns
     -------
-    geopandas.FlagFigures or None
+    tuple of (FlagFigures, int), or None
+        The figures and the record key sum of ``count_now`` (for ``store.disclosure``);
         None when the place is inactive, has no point, or there is nothing to count.
     """
     every = flag_sites(
@@ -283,6 +284,7 @@ def place_figures(
     row = every.loc[every["id"] == place_id]
     if row.empty:
         return None
-    return figures_of(
+    figures = figures_of(
         row.iloc[0], min_incidents=min_incidents, min_trend_incidents=min_trend_incidents
     )
+    return figures, int(row.iloc[0]["incidents_key"])
