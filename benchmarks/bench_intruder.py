@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=3, help="fresh draws of record keys")
     parser.add_argument("--incidents", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--headline-only", action="store_true", help="only the default Meeting, lead and viewer"
+    )
     args = parser.parse_args(argv)
 
     from store import queries
@@ -104,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     if empty:
         load_demo(engine, today=today, n_incidents=args.incidents, n_referrals=args.incidents // 7)
     codes = tuple(queries.load_districts(engine)["code"])
+    if args.headline_only:
+        print("Default Meeting (last quarter, all districts): lead | steering group viewer")
+        for name, lead, viewer in headline(engine, codes, today):
+            print(f"  {name:<45} {lead:<36} | {viewer}")
+        return 0
     print(
         f"{'draw':<10}{'role':<9}{'small tried':>12}{'recovered':>10}"
         f"{'all tried':>10}{'recovered':>10}{'largest':>8}{'seconds':>9}"

@@ -66,6 +66,12 @@ suppress = needs_suppression(viewer)
 if suppress:
     k = disclosure_threshold(version)
     table = protect_table(table, ["Incidents in period"], ["key"], k=k)
+    shown = pd.to_numeric(table["Incidents in period"], errors="coerce").fillna(-1)
+    table = (  # in the order shown (then by name), never in the order of the true counts
+        table.assign(order=shown)
+        .sort_values(["order", "Place"], ascending=[False, True])
+        .drop(columns="order")
+    )
     table["Incidents in period"] = table["Incidents in period"].astype(str)
 else:
     table = table.drop(columns=["key"])
