@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboard.downloads import audited_download
 from store import assessments as svc
 from store.access import AccessDenied, Viewer
 from store.text_checks import text_warnings
@@ -609,13 +610,16 @@ def render_assessment(
             icon=":material/undo:",
         )
         _field_error("review_comment")
-    st.download_button(
+    audited_download(
         "Download a printable page",
-        printable_html(record, district=district),
-        f"assessment-{record.id}-v{record.version}.html",
-        "text/html",
+        lambda: printable_html(record, district=district),
+        engine=engine,
+        viewer=viewer,
+        entity="assessment",
+        file_name=f"assessment-{record.id}-v{record.version}.html",
+        mime="text/html",
         key=_key(aid, "print"),
-        on_click="ignore",
+        detail={"assessment": record.id, "version": record.version, "format": "html"},
         icon=":material/print:",
     )
     st.markdown("#### History of this place")

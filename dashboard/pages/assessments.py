@@ -5,12 +5,14 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders
+from dashboard import auth, loaders
 from dashboard.assessment_form import render_assessment
+from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store import assessments as svc
 from store.access import AccessDenied
 from store.measures import assessment_state
+from store.safe_text import csv_bytes
 from store.vocabulary import ACTION_STATUSES, ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
 
 OPEN = "assess_open"
@@ -376,13 +378,17 @@ with everything:
             "version": "Version",
         },
     )
-    st.download_button(
+    audited_download(
         "Download the list as CSV",
-        table.to_csv(index=False),
-        "assessments.csv",
-        "text/csv",
+        lambda: csv_bytes(table),
+        engine=engine,
+        viewer=viewer,
+        entity="assessments",
+        file_name="assessments.csv",
+        mime="text/csv",
         key="assessments_csv",
-        on_click="ignore",
+        detail={"rows": len(table), "format": "csv"},
+        origin=auth.origin(),
     )
     if not listed.empty:
         pick(listed, "Assessment to open", "assess_pick_any", "Open")

@@ -7,14 +7,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, loaders
+from dashboard.downloads import audited_download
 from dashboard.session import current_viewer
 from geo.boundaries import BoundaryError, read_boundary_file
 from store.access import ROLES, AccessDenied
-from store.audit import log_event
 from store.boundaries import BoundaryStoreError, import_boundaries
 from store.imports import ColumnMapping, ImportFileError, import_file, inspect_file, rollback_batch
 from store.imports.batch import missing_fields
 from store.imports.columns import FIELDS, IGNORE, category_codes
+from store.safe_text import csv_bytes
 from store.users import UserError, audit_log, create_user, list_users, update_user
 
 #: The largest file the page takes; bigger ones go through ``safer-spaces import``.
@@ -82,7 +83,7 @@ def _mapping_step(plan: dict, kind: str) -> ColumnMapping:
     return ColumnMapping(columns=columns, categories=categories)
 
 
-def _show_report(report) -> None:
+def _show_report(report, viewer) -> None:
     (st.success if report.stored else st.warning)(report.summary())
     counts = report.counts()
     shown = ["accepted", "rejected", "already stored", "outside the area", "ignored"]
@@ -101,12 +102,17 @@ def _show_report(report) -> None:
     if len(report.issues):
         st.markdown("**Rows set aside, and why**")
         st.dataframe(report.issues.head(1000), hide_index=True, key="import_issues")
-        st.download_button(
+        audited_download(
             "Download the rows set aside (CSV)",
-            report.issues.to_csv(index=False),
-            f"{Path(report.file_name).stem}.report.csv",
-            "text/csv",
+            lambda: csv_bytes(report.issues),
+            engine=loaders.engine(),
+            viewer=viewer,
+            entity="import report",
+            file_name=f"{Path(report.file_name).stem}.report.csv",
+            mime="text/csv",
             key="import_report_csv",
+            detail={"rows": len(report.issues), "format": "csv"},
+            origin=auth.origin(),
         )
 
 
@@ -186,7 +192,7 @@ def imports_tab(viewer, version: str) -> None:
                         path.unlink(missing_ok=True)
         report = st.session_state.get("import_report")
         if report is not None:
-            _show_report(report)
+            _show_report(report, viewer)
 
     st.subheader("Imports so far")
     batches = loaders.import_batches(version)
@@ -386,19 +392,15 @@ if admin_tabs:
         st.caption(
             f"{len(log):,} entries." + (" The newest 1,000 are shown." if len(log) > 1000 else "")
         )
-        st.download_button(
+        audited_download(
             "Download the audit log as CSV",
-            log.to_csv(index=False),
-            "audit-log.csv",
-            "text/csv",
+            lambda: csv_bytes(log),
+            engine=engine,
+            viewer=viewer,
+            entity="audit log",
+            file_name="audit-log.csv",
+            mime="text/csv",
             key="audit_csv",
-            on_click=log_event,
-            kwargs={
-                "engine": engine,
-                "actor": viewer.username,
-                "action": "export",
-                "entity": "audit log",
-                "detail": {"rows": len(log), "format": "csv"},
-                "origin": auth.origin(),
-            },
+            detail={"rows": len(log), "format": "csv"},
+            origin=auth.origin(),
         )

@@ -7,11 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, loaders, sidebar
+from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import AccessDenied
-from store.audit import log_event
 from store.disclosure import legend, needs_suppression, suppress_table
 from store.measures import assessment_state
+from store.safe_text import csv_bytes
 from store.vocabulary import PLACE_CATEGORIES, label
 
 viewer = current_viewer()
@@ -72,19 +73,15 @@ else:
     st.dataframe(table, hide_index=True, width="stretch")
     if suppress:
         st.caption(legend(k))
-    st.download_button(
+    audited_download(
         "Download as CSV",
-        table.to_csv(index=False),
-        "places.csv",
-        "text/csv",
+        lambda: csv_bytes(table),
+        engine=loaders.engine(),
+        viewer=viewer,
+        entity="places",
+        file_name="places.csv",
+        mime="text/csv",
         key="places_csv",
-        on_click=log_event,
-        kwargs={
-            "engine": loaders.engine(),
-            "actor": viewer.username,
-            "action": "export",
-            "entity": "places",
-            "detail": {"rows": len(table), "districts": list(scope), "format": "csv"},
-            "origin": auth.origin(),
-        },
+        detail={"rows": len(table), "districts": list(scope), "format": "csv"},
+        origin=auth.origin(),
     )
