@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, loaders
+from dashboard import auth, loaders, uploads
 from dashboard.downloads import audited_download
 from dashboard.session import current_viewer
 from geo.boundaries import BoundaryError, read_boundary_file
@@ -15,7 +15,7 @@ from store.boundaries import BoundaryStoreError, import_boundaries
 from store.imports import ColumnMapping, ImportFileError, import_file, inspect_file, rollback_batch
 from store.imports.batch import missing_fields
 from store.imports.columns import FIELDS, IGNORE, category_codes
-from store.safe_text import csv_bytes
+from store.safe_text import csv_bytes, md_text
 from store.users import UserError, audit_log, create_user, list_users, update_user
 
 #: The largest file the page takes; bigger ones go through ``safer-spaces import``.
@@ -24,13 +24,8 @@ KIND_LABELS = {"incidents": "Incidents", "referrals": "Referrals", "places": "Pl
 
 
 def _upload_path(upload) -> Path:
-    """Return a private copy of the uploaded file (removed after the import)."""
-    folder = Path(tempfile.gettempdir()) / "safer-spaces-uploads"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{upload.file_id}-{Path(upload.name).name}"
-    if not path.exists():
-        path.write_bytes(upload.getvalue())
-    return path
+    """Return a private copy of the uploaded file for this run (removed in its ``finally``)."""
+    return uploads.write_copy(upload)
 
 
 def _mapping_step(plan: dict, kind: str) -> ColumnMapping:
@@ -84,7 +79,7 @@ def _mapping_step(plan: dict, kind: str) -> ColumnMapping:
 
 
 def _show_report(report, viewer) -> None:
-    (st.success if report.stored else st.warning)(report.summary())
+    (st.success if report.stored else st.warning)(md_text(report.summary()))
     counts = report.counts()
     shown = ["accepted", "rejected", "already stored", "outside the area", "ignored"]
     for cell, name in zip(st.columns(len(shown)), shown, strict=True):
@@ -140,26 +135,27 @@ def imports_tab(viewer, version: str) -> None:
             key=f"import_file_{round_}",
         )
         if upload is not None:
-            path = _upload_path(upload)
             source = st.text_input(
                 "Source (its column mapping is remembered under this name)",
                 key=f"import_source_{round_}",
                 placeholder="for example: Staffordshire Police, LCS referrals, police.uk",
             )
+            path = _upload_path(upload)
             try:
                 plan = inspect_file(
                     engine, path, kind=kind, source=source.strip() or None, max_bytes=UPLOAD_LIMIT
                 )
             except ImportFileError as error:
-                st.error(str(error), icon=":material/error:")
-                path.unlink(missing_ok=True)
+                st.error(md_text(error), icon=":material/error:")
             else:
                 file = plan["source"]
                 st.caption(
-                    f"{file.described}"
-                    + (f", {file.encoding}" if file.encoding else "")
-                    + (f", delimited by {file.delimiter!r}" if file.delimiter else "")
-                    + f"; source: {plan['source_name']}"
+                    md_text(
+                        f"{file.described}"
+                        + (f", {file.encoding}" if file.encoding else "")
+                        + (f", delimited by {file.delimiter!r}" if file.delimiter else "")
+                        + f"; source: {plan['source_name']}"
+                    )
                 )
                 mapping = _mapping_step(plan, kind)
                 missing = missing_fields(
@@ -182,14 +178,14 @@ def imports_tab(viewer, version: str) -> None:
                             progress=lambda share, text: bar.progress(share, text=text),
                         )
                     except (ImportFileError, AccessDenied) as error:
-                        st.error(str(error), icon=":material/error:")
+                        st.error(md_text(error), icon=":material/error:")
                     else:
                         st.session_state["import_report"] = report
                         st.session_state["import_round"] = round_ + 1
                         loaders.data_version.clear()
                         loaders.import_batches.clear()
-                    finally:
-                        path.unlink(missing_ok=True)
+            finally:  # the copy never outlives this run, whatever happened above
+                path.unlink(missing_ok=True)
         report = st.session_state.get("import_report")
         if report is not None:
             _show_report(report, viewer)
@@ -212,7 +208,7 @@ def imports_tab(viewer, version: str) -> None:
             try:
                 removed = rollback_batch(engine, int(chosen), viewer)
             except (ImportFileError, AccessDenied) as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(md_text(error), icon=":material/error:")
             else:
                 loaders.data_version.clear()
                 loaders.import_batches.clear()
@@ -276,7 +272,7 @@ if viewer.is_admin:
                     frame = read_boundary_file(path, kind=kind)
                 counts = import_boundaries(loaders.engine(), viewer, frame, kind=kind)
             except (BoundaryError, BoundaryStoreError) as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(md_text(error), icon=":material/error:")
             else:
                 loaders.data_version.clear()
                 st.success(
@@ -294,6 +290,18 @@ if admin_tabs:
 
     with users_tab:
         users = list_users(engine, viewer)
+        until = users["locked_until"]
+        locked = users.loc[until.notna() & (until > pd.Timestamp.now(tz="UTC"))]
+        if not locked.empty:  # sign-in tells nobody that an account is locked; the admin is told
+            st.warning(
+                "Locked after too many wrong passwords: "
+                + ", ".join(
+                    f"{md_text(row.username)} (until {row.locked_until:%H:%M} UTC)"
+                    for row in locked.itertuples()
+                )
+                + ". Tell them, and unlock them below if it was them.",
+                icon=":material/lock:",
+            )
         st.dataframe(users, hide_index=True, width="stretch", key="users_table")
         st.caption(
             "Leads and administrators see every district. Officers and steering group members "
@@ -331,9 +339,9 @@ if admin_tabs:
                         origin=auth.origin(),
                     )
                 except (UserError, AccessDenied) as error:
-                    st.error(str(error), icon=":material/error:")
+                    st.error(md_text(error), icon=":material/error:")
                 else:
-                    st.success(f"Added {username.strip().lower()}.")
+                    st.success(f"Added {md_text(username.strip().lower())}.")
         with change:
             st.subheader("Change a user")
             who = st.selectbox("User", users["username"], key="user_change_username")
@@ -375,9 +383,9 @@ if admin_tabs:
                                 origin=auth.origin(),
                             )
                         except (UserError, AccessDenied) as error:
-                            st.error(str(error), icon=":material/error:")
+                            st.error(md_text(error), icon=":material/error:")
                         else:
-                            st.success(f"Saved the changes to {who}.")
+                            st.success(f"Saved the changes to {md_text(who)}.")
 
     with audit_tab:
         st.caption(

@@ -109,7 +109,7 @@ k = disclosure_threshold(version)
 try:
     scope = viewer.scope(filters.districts)
 except AccessDenied as refusal:
-    st.error(str(refusal), icon=":material/block:")
+    st.error(md_text(refusal), icon=":material/block:")
     st.stop()
 
 first, last = filters.months(latest)
@@ -244,8 +244,8 @@ if not presenting:
         except Exception as error:
             st.session_state.pop("meeting_pack", None)
             st.error(
-                f"The pack could not be made ({error}). Nothing was saved; try again, or tell "
-                "your data officer if it keeps failing.",
+                f"The pack could not be made ({md_text(error)}). Nothing was saved; try again, "
+                "or tell your data officer if it keeps failing.",
                 icon=":material/error:",
             )
     made = st.session_state.get("meeting_pack")

@@ -12,7 +12,7 @@ from dashboard.session import current_viewer, disclosure_threshold
 from store.access import AccessDenied
 from store.disclosure import legend, needs_suppression, suppress_table
 from store.measures import assessment_state
-from store.safe_text import csv_bytes
+from store.safe_text import csv_bytes, md_text
 from store.vocabulary import PLACE_CATEGORIES, label
 
 viewer = current_viewer()
@@ -29,7 +29,7 @@ st.caption(
 try:
     scope = viewer.scope(filters.districts)
 except AccessDenied as refusal:
-    st.error(str(refusal), icon=":material/block:")
+    st.error(md_text(refusal), icon=":material/block:")
     st.stop()
 places = loaders.places(version)
 places = places.loc[places["district_code"].isin(scope)]
