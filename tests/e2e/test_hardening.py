@@ -11,6 +11,8 @@ itself, both without any click in the window that ends.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -57,12 +59,11 @@ class Listener:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def hostile(self, tag: str) -> str:
+    def hostile(self, tag: str, *, formula_first: bool = False) -> str:
         """Return text that fetches or links this listener if rendered as markdown or HTML."""
-        return (
-            f"![x]({self.origin}/{tag}.png) <img src={self.origin}/{tag}-img.png> "
-            f'=HYPERLINK("{self.origin}/{tag}-link","go") :red[{tag}]'
-        )
+        formula = f'=HYPERLINK("{self.origin}/{tag}-link","go")'
+        rest = f"![x]({self.origin}/{tag}.png) <img src={self.origin}/{tag}-img.png> :red[{tag}]"
+        return f"{formula} {rest}" if formula_first else f"{rest} {formula}"
 
     def asked_by(self, urls: list[str]) -> list[str]:
         return [u for u in urls if f":{self.port}" in u]
@@ -137,7 +138,7 @@ def hostile_app(
             )
         connection.execute(
             text("UPDATE districts SET name = :name WHERE code = :code"),
-            {"name": listener.hostile("district"), "code": STAFFORD},
+            {"name": listener.hostile("district", formula_first=True), "code": STAFFORD},
         )
         connection.execute(
             update(User)
@@ -174,8 +175,8 @@ def test_hostile_names_render_as_text_and_fetch_nothing(
 ) -> None:
     from playwright.sync_api import expect
 
-    server, _ = hostile_app
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    server, url = hostile_app
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = context.new_page()
     requests: list[str] = []
     page.on("request", lambda req: requests.append(req.url))
@@ -191,13 +192,14 @@ def test_hostile_names_render_as_text_and_fetch_nothing(
         _settled(page)
         page.screenshot(path=screenshot_dir / "hostile-map-1366.png")
 
-        page.goto(server.url + "/assessments")
+        nav = page.get_by_test_id("stSidebarNav")
+        nav.get_by_role("link", name="Assessments").click()
         expect(page.get_by_text("Signed in as ![x](")).to_be_visible(timeout=TIMEOUT_MS)
         expect(page.get_by_text("red[organisation]").first).to_be_visible()
         _settled(page)
         page.screenshot(path=screenshot_dir / "hostile-assessments-1366.png")
 
-        page.goto(server.url + "/meeting")
+        nav.get_by_role("link", name="Meeting").click()
         expect(page.get_by_role("heading", name="Headline figures")).to_be_visible(
             timeout=TIMEOUT_MS
         )
@@ -216,10 +218,27 @@ def test_hostile_names_render_as_text_and_fetch_nothing(
         expect(table.get_by_text("![x](http").first).to_be_visible()
         page.screenshot(path=screenshot_dir / "hostile-meeting-decisions-1366.png")
         _no_outside_markup(page, listener)
+
+        # the pack: the web page escapes, the CSV neutralises, each download is audited
+        page.get_by_role("button", name="Export pack").click()
+        files = {}
+        for kind, label in (("html", "Web page (HTML)"), ("csv", "Figures (CSV)")):
+            button = page.get_by_role("button", name=label)
+            expect(button).to_be_visible(timeout=TIMEOUT_MS)
+            with page.expect_download() as download:
+                button.click()
+            files[kind] = download.value.path().read_bytes().decode("utf-8-sig")
     finally:
         context.close()
     assert listener.asked_by(requests) == []
     assert listener.hits == []
+    assert f"<img src={listener.origin}" not in files["html"]
+    assert f"&lt;img src={listener.origin}/district-img.png&gt;" in files["html"]
+    rows = list(csv.DictReader(io.StringIO(files["csv"], newline="")))
+    district_cells = [r["measure"] for r in rows if "district-link" in r["measure"]]
+    assert district_cells and all(c.startswith("'=HYPERLINK(") for c in district_cells)
+    exported = [e.detail["format"] for e in _audited(url, "export", "officer")]
+    assert sorted(exported) == ["csv", "html"]
 
 
 def test_control_the_same_text_rendered_as_markdown_is_caught(
@@ -286,9 +305,8 @@ def test_signing_out_ends_the_other_window_too(
             timeout=TIMEOUT_MS
         )
         expect(two.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
-        expect(two.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")).to_have_count(
-            0
-        )
+        signed_in = two.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")
+        expect(signed_in).to_have_count(0)
     finally:
         first.close()
         second.close()
