@@ -33,6 +33,7 @@ __all__ = [
     "md_text",
     "neutral_cell",
     "neutral_frame",
+    "plain_text",
 ]
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
@@ -80,6 +81,17 @@ def md_text(value: object) -> str:
     text = _MARKDOWN_SPECIALS.sub(r"\\\1", text)
     # Line breaks stay, but no line may start a block (indented code needs 4 spaces).
     return "\n\n".join(line.strip() for line in text.splitlines())
+
+
+def plain_text(markdown: str) -> str:
+    r"""Return the text that :func:`md_text` markdown reads as (for checks on drawn pages).
+
+    Examples
+    --------
+    >>> plain_text(md_text("Imported 2 rows from august.csv: 1 rejected"))
+    'Imported 2 rows from august.csv: 1 rejected'
+    """
+    return re.sub(r"\\(.)", r"\1", markdown).replace(_JOINER, "")
 
 
 def md_frame(frame: pd.DataFrame) -> pd.DataFrame:
