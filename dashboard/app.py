@@ -13,9 +13,19 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import Engine  # noqa: E402
 
-from dashboard import auth, loaders, resilience, session, sidebar, timings, warm  # noqa: E402
+from dashboard import (  # noqa: E402
+    auth,
+    loaders,
+    resilience,
+    session,
+    sidebar,
+    timings,
+    uploads,
+    warm,
+)
 from store.access import AccessDenied  # noqa: E402
 from store.db import DatabaseError, is_unavailable, ping  # noqa: E402
+from store.safe_text import md_text  # noqa: E402
 from store.users import demo_accounts_enabled  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
@@ -46,12 +56,13 @@ def run() -> None:
     ping(engine)  # every run: a database that went away is noticed at once, not half-way
     resilience.reached()
     warm.start()  # once per process: the opening views computed before they are asked for
+    uploads.sweep_once()  # once per process: uploads a killed process left behind
     version = loaders.data_version()
     demo = loaders.demo(version)
     try:
         viewer = auth.signed_in_viewer(engine)
     except AccessDenied as refusal:
-        st.error(str(refusal), icon=":material/block:")
+        st.error(md_text(refusal), icon=":material/block:")
         st.stop()
         return
 

@@ -16,8 +16,10 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboard.downloads import audited_download
 from store import assessments as svc
 from store.access import AccessDenied, Viewer
+from store.safe_text import md_text
 from store.text_checks import text_warnings
 from store.vocabulary import (
     ACTION_STATUSES,
@@ -188,12 +190,12 @@ def _reload(engine: Engine, viewer: Viewer, aid: int, today: date) -> None:
 def _field_error(name: str) -> None:
     message = st.session_state.get(ERRORS, {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(md_text(message), icon=":material/error:")
 
 
 def _field_warnings(name: str, warnings: dict[str, list[str]]) -> None:
     for warning in warnings.get(name, []):
-        st.warning(warning, icon=":material/person_off:")
+        st.warning(md_text(warning), icon=":material/person_off:")
 
 
 def _render_form(engine: Engine, viewer: Viewer, record: svc.AssessmentRecord, today: date) -> None:
@@ -386,15 +388,16 @@ def _summary(record: svc.AssessmentRecord) -> None:
     form = record.form
     review = f"{form.next_review_on:%d %b %Y}" if form.next_review_on else "not set"
     st.markdown(
-        f"Assessed {form.assessed_on:%d %b %Y} by {form.assessing_org} ({form.lead_assessor}) "
+        f"Assessed {form.assessed_on:%d %b %Y} by {md_text(form.assessing_org)} "
+        f"({md_text(form.lead_assessor)}) "
         f"· overall risk **{label(RISK_LEVELS, form.overall_risk)}** · next review {review}"
     )
-    st.markdown(f"**Partners:** {form.partners or 'none recorded'}")
+    st.markdown(f"**Partners:** {md_text(form.partners) or 'none recorded'}")
     st.markdown(
         f"**Young people consulted:** {'yes' if form.young_people_consulted else 'no'} · "
         f"**Families consulted:** {'yes' if form.families_consulted else 'no'}"
     )
-    st.markdown(f"**Goals:** {form.goals or 'none recorded'}")
+    st.markdown(f"**Goals:** {md_text(form.goals) or 'none recorded'}")
     st.dataframe(_findings_frame(record), hide_index=True, width="stretch")
     if form.actions:
         st.dataframe(_actions_frame(record), hide_index=True, width="stretch")
@@ -523,18 +526,19 @@ def _notice() -> None:
         return
     kind, message, _ = notice
     if kind == "success":
-        st.success(message, icon=":material/check_circle:")
+        st.success(md_text(message), icon=":material/check_circle:")
     elif kind == "info":
-        st.info(message)
+        st.info(md_text(message))
     elif kind == "stale":
         st.error(
-            st.session_state.get(ERRORS, {}).get("version", message), icon=":material/sync_problem:"
+            md_text(st.session_state.get(ERRORS, {}).get("version", message)),
+            icon=":material/sync_problem:",
         )
     else:
-        st.error(message, icon=":material/error:")
+        st.error(md_text(message), icon=":material/error:")
     place_error = st.session_state.get(ERRORS, {}).get("place")
     if place_error:
-        st.error(place_error, icon=":material/block:")
+        st.error(md_text(place_error), icon=":material/block:")
 
 
 def _mine(record: svc.AssessmentRecord) -> None:
@@ -564,14 +568,16 @@ def render_assessment(
     if st.session_state.get(_key(aid, "version")) is None:
         load_into_state(record)
     district = district_names.get(record.district_code, record.district_code)
-    st.subheader(f"{record.place_name}")
+    st.subheader(md_text(record.place_name))
     st.caption(
-        f"{label(PLACE_CATEGORIES, record.place_category)} · {district} · "
+        f"{label(PLACE_CATEGORIES, record.place_category)} · {md_text(district)} · "
         f"{label(ASSESSMENT_STATUSES, record.status)} · version {record.version} · "
-        f"last changed by {record.updated_by}"
+        f"last changed by {md_text(record.updated_by)}"
     )
     if record.review_comment and record.status in ("returned", "approved"):
-        st.warning(f"**Lead's comment:** {record.review_comment}", icon=":material/comment:")
+        st.warning(
+            f"**Lead's comment:** {md_text(record.review_comment)}", icon=":material/comment:"
+        )
     _notice()
     if st.session_state.get(NOTICE, ("",))[0] == "stale":
         st.button(
@@ -609,13 +615,16 @@ def render_assessment(
             icon=":material/undo:",
         )
         _field_error("review_comment")
-    st.download_button(
+    audited_download(
         "Download a printable page",
-        printable_html(record, district=district),
-        f"assessment-{record.id}-v{record.version}.html",
-        "text/html",
+        lambda: printable_html(record, district=district),
+        engine=engine,
+        viewer=viewer,
+        entity="assessment",
+        file_name=f"assessment-{record.id}-v{record.version}.html",
+        mime="text/html",
         key=_key(aid, "print"),
-        on_click="ignore",
+        detail={"assessment": record.id, "version": record.version, "format": "html"},
         icon=":material/print:",
     )
     st.markdown("#### History of this place")

@@ -7,8 +7,12 @@ address. Otherwise the local form asks for a username and password, checked
 by ``store.users.authenticate``.
 
 The signed-in ``Viewer`` lives in ``st.session_state["viewer"]`` with the time
-of the last activity; a session idle for longer than the configured time
-(30 minutes by default) is ended and the sign-in page says why.
+of the last activity and the person's session epoch at sign-in. A session idle for
+longer than the configured time (30 minutes by default) is ended and the sign-in
+page says why: a timer fragment checks every few seconds, so the screen clears by
+itself, not only at the next click. Signing out moves the person's epoch on in the
+database (``store.users.end_sessions``), which ends every other session of theirs,
+in any browser or app process, at its next run or timer check.
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from sqlalchemy import Engine
 from dashboard import loaders
 from store.access import ROLES, AccessDenied, Viewer
 from store.audit import log_event
+from store.safe_text import md_text
 from store.users import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
     SignInError,
     authenticate,
     demo_accounts_enabled,
+    end_sessions,
     ensure_demo_users,
+    session_epoch,
     sign_in_policy,
     viewer_for_identity,
 )
@@ -48,6 +55,8 @@ __all__ = [
 VIEWER_KEY = "viewer"
 ACTIVITY_KEY = "auth_last_activity"
 NOTICE_KEY = "auth_notice"
+EPOCH_KEY = "auth_epoch"
+ENDED_ELSEWHERE = "You signed out in another window, so this one has ended too. Sign in again."
 
 
 def origin() -> str | None:
@@ -87,7 +96,12 @@ def _forget(notice: str | None = None) -> None:
 
 
 def sign_out(engine: Engine, viewer: Viewer, *, reason: str = "signed out") -> None:
-    """End the session: audit it, forget the viewer and the filters, end the OIDC login."""
+    """End the session: audit it, forget the viewer and the filters, end the OIDC login.
+
+    Signing out (not a time-out) ends every other session of the same person too.
+    """
+    if reason == "signed out":
+        end_sessions(engine, viewer.username)
     log_event(
         engine,
         actor=viewer.username,
@@ -135,15 +149,64 @@ def signed_in_viewer(engine: Engine) -> Viewer | None:
         if is_expired(st.session_state.get(ACTIVITY_KEY), now, idle):
             sign_out(engine, viewer, reason="timed out")
             return None
+        if _ended_elsewhere(engine, viewer):
+            log_event(
+                engine,
+                actor=viewer.username,
+                action="sign out",
+                detail={"reason": "signed out in another session"},
+                origin=origin(),
+            )
+            _forget(ENDED_ELSEWHERE)
+            return None
         st.session_state[ACTIVITY_KEY] = now
         return viewer
     if oidc_configured():
         viewer = _oidc_viewer(engine)
         if viewer is not None:
-            st.session_state[VIEWER_KEY] = viewer
-            st.session_state[ACTIVITY_KEY] = now
+            _start(engine, viewer)
         return viewer
     return None
+
+
+def _start(engine: Engine, viewer: Viewer) -> None:
+    """Keep a newly signed-in viewer with the time and their session epoch."""
+    st.session_state[VIEWER_KEY] = viewer
+    st.session_state[ACTIVITY_KEY] = time.time()
+    st.session_state[EPOCH_KEY] = session_epoch(engine, viewer.username)
+
+
+def _ended_elsewhere(engine: Engine, viewer: Viewer) -> bool:
+    """Return True when the person signed out in another session since this one began."""
+    epoch = st.session_state.get(EPOCH_KEY)
+    return epoch is not None and session_epoch(engine, viewer.username) != epoch
+
+
+def _watch(engine: Engine) -> None:
+    """Timer check (a fragment): end the screen of an idle or signed-out-elsewhere session.
+
+    It counts as no activity; when the session is over it reruns the whole app, whose
+    sign-in check then ends it and clears the screen.
+    """
+    viewer = st.session_state.get(VIEWER_KEY)
+    if viewer is None:
+        return
+    idle = sign_in_policy().idle_minutes
+    if is_expired(st.session_state.get(ACTIVITY_KEY), time.time(), idle) or _ended_elsewhere(
+        engine, viewer
+    ):
+        st.rerun(scope="app")
+
+
+def watch_interval(idle_minutes: float) -> float:
+    """Return the seconds between timer checks: a tenth of the idle limit, 2 s to 30 s.
+
+    Examples
+    --------
+    >>> watch_interval(30), watch_interval(0.2), watch_interval(1)
+    (30.0, 2.0, 6.0)
+    """
+    return float(min(30.0, max(2.0, idle_minutes * 6)))
 
 
 @st.cache_resource(show_spinner=False)
@@ -203,10 +266,9 @@ def sign_in_page(engine: Engine, *, demo: bool) -> None:
         try:
             viewer = _authenticate(engine, username, password)
         except (SignInError, AccessDenied) as error:
-            st.error(str(error), icon=":material/lock:")
+            st.error(md_text(error), icon=":material/lock:")
         else:
-            st.session_state[VIEWER_KEY] = viewer
-            st.session_state[ACTIVITY_KEY] = time.time()
+            _start(engine, viewer)
             st.rerun()
     if demo and demo_accounts_enabled():
         _demo_accounts_ready(str(engine.url))
@@ -222,9 +284,10 @@ def render_session(engine: Engine, viewer: Viewer) -> None:
     """Show who is signed in, with their role, and a "Sign out" button in the sidebar."""
     with st.sidebar:
         name = viewer.display_name or viewer.username
-        st.markdown(f"**{name}**  \n{ROLES[viewer.role]}")
+        st.markdown(f"**{md_text(name)}**  \n{ROLES[viewer.role]}")
         if viewer.organisation:
-            st.caption(viewer.organisation)
+            st.caption(md_text(viewer.organisation))
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             sign_out(engine, viewer)
             st.rerun()
+        st.fragment(_watch, run_every=watch_interval(sign_in_policy().idle_minutes))(engine)

@@ -31,6 +31,7 @@ from fpdf.fonts import FontFace
 from dashboard.charts import emerging_map_png, trend_png
 from store.disclosure import legend
 from store.meeting import SLIDES, Figure, MeetingFigures, figures_table
+from store.safe_text import csv_bytes
 
 __all__ = [
     "PackContext",
@@ -446,7 +447,7 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
 
 def pack_csv(figures: MeetingFigures) -> bytes:
     """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel)."""
-    return figures_table(figures).to_csv(index=False).encode("utf-8-sig")
+    return csv_bytes(figures_table(figures))
 
 
 def write_pack(

@@ -17,6 +17,7 @@ from dashboard.filters import (
 )
 from store.access import Viewer
 from store.audit import log_event
+from store.safe_text import md_text
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES
 
 __all__ = ["current", "render"]
@@ -46,7 +47,7 @@ def _first_run(version: str, viewer: Viewer) -> None:
         dict(st.query_params), allowed=viewer.districts, known=every
     )
     if refused:
-        names = ", ".join(f"{every[c]} ({c})" for c in refused)
+        names = ", ".join(f"{md_text(every[c])} ({md_text(c)})" for c in refused)
         st.error(
             f"This link asks for {names}, which your account does not cover, so it is not "
             "shown. Ask your administrator if you need it.",

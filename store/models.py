@@ -284,6 +284,8 @@ class User(Tracked, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sign-outs so far: a session signed in at an older epoch has ended (issue 15).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     districts: Mapped[list[District]] = relationship(secondary=user_districts)
 

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from store.access import ROLES, AccessDenied, Viewer
@@ -55,9 +55,11 @@ __all__ = [
     "authenticate",
     "create_user",
     "demo_accounts_enabled",
+    "end_sessions",
     "ensure_demo_users",
     "hash_password",
     "list_users",
+    "session_epoch",
     "sign_in_policy",
     "update_user",
     "verify_password",
@@ -97,7 +99,11 @@ DEMO_ACCOUNTS: dict[str, dict[str, Any]] = {
 
 MIN_PASSWORD_LENGTH = 12
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-WRONG = "The username or password is not right. Check them and try again."
+WRONG = (
+    "The username or password is not right, or the account is locked for a while. Check "
+    "them and try again; if it keeps failing, ask your administrator."
+)
+"""The one message for every failed sign-in: it does not say whether the username exists."""
 
 
 class SignInError(RuntimeError):
@@ -304,9 +310,11 @@ def authenticate(
     now = now or datetime.now(UTC)
     name = _normalise(username)
     outcome: Exception | None = None
-    slow_down = False
     with session_scope(engine) as session:
         user = _find(session, name)
+        # One password check on every path, so that no answer comes faster for a username
+        # that does not exist or an account that is locked.
+        right = verify_password(password, _DUMMY_HASH if user is None else user.password_hash)
 
         def audit(action: str, **detail: Any) -> None:
             record(
@@ -320,32 +328,30 @@ def authenticate(
             )
 
         if user is None:
-            verify_password(password, _DUMMY_HASH)  # the same work as for a real account
             audit("sign in failed", reason="unknown username")
-            outcome, slow_down = SignInError(WRONG), True
+            outcome = SignInError(WRONG)
         elif user.created_by == DEMO_ACTOR and not demo_accounts_enabled():
             audit("sign in refused", reason="demo accounts are switched off")
             outcome = SignInError(
                 "Demo accounts are switched off on this deployment. Sign in with your own account."
             )
         elif (locked := _aware(user.locked_until)) is not None and locked > now:
-            audit("sign in refused", reason="account locked")
-            outcome = SignInError(_locked_message(locked))
-        elif not verify_password(password, user.password_hash):
+            # Said to the administrator (audit log, Users list), never to whoever typed it.
+            audit("sign in refused", reason="account locked", until=locked.isoformat())
+            outcome = SignInError(WRONG)
+        elif not right:
             user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
             if user.failed_sign_ins >= policy.max_failures:
                 user.locked_until = now + timedelta(minutes=policy.lock_minutes)
                 user.failed_sign_ins = 0
-                audit("account locked", failures=policy.max_failures)
-                outcome = SignInError(_locked_message(user.locked_until))
+                audit(
+                    "account locked",
+                    failures=policy.max_failures,
+                    until=user.locked_until.isoformat(),
+                )
             else:
                 audit("sign in failed", reason="wrong password", failures=user.failed_sign_ins)
-                left = policy.max_failures - user.failed_sign_ins
-                slow_down = True
-                outcome = SignInError(
-                    f"{WRONG} After {left} more wrong attempt{'s' if left != 1 else ''} the "
-                    f"account is locked for {policy.lock_minutes:g} minutes."
-                )
+            outcome = SignInError(WRONG)
         else:
             user.failed_sign_ins = 0
             user.locked_until = None
@@ -357,17 +363,32 @@ def authenticate(
             else:
                 audit("sign in", role=viewer.role, method="password")
                 return viewer
-    if slow_down:
+    if isinstance(outcome, SignInError):
         time.sleep(policy.failure_delay)
     assert outcome is not None
     raise outcome
 
 
-def _locked_message(until: datetime) -> str:
-    return (
-        "This account is locked after too many wrong passwords. Try again after "
-        f"{until:%H:%M} UTC, or ask your administrator to unlock it."
-    )
+def session_epoch(engine: Engine, username: str) -> int | None:
+    """Return the person's session epoch (their sign-outs so far), or None with no account.
+
+    A browser session keeps the epoch it signed in at; once this number has moved on
+    (:func:`end_sessions`), that session has ended.
+    """
+    with engine.connect() as connection:
+        return connection.scalar(
+            select(User.session_epoch).where(func.lower(User.username) == _normalise(username))
+        )
+
+
+def end_sessions(engine: Engine, username: str) -> None:
+    """End every session of this person, in every browser and app process (at sign-out)."""
+    with session_scope(engine) as session:
+        session.execute(
+            update(User)
+            .where(func.lower(User.username) == _normalise(username))
+            .values(session_epoch=User.session_epoch + 1)
+        )
 
 
 def _claim(claims: Mapping[str, Any], *names: str) -> str | None:

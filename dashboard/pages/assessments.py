@@ -5,12 +5,14 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders
+from dashboard import auth, loaders
 from dashboard.assessment_form import render_assessment
+from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store import assessments as svc
 from store.access import AccessDenied
 from store.measures import assessment_state
+from store.safe_text import csv_bytes, md_text
 from store.vocabulary import ACTION_STATUSES, ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
 
 OPEN = "assess_open"
@@ -82,7 +84,7 @@ if st.session_state.get(OPEN) is not None:
             engine, viewer, int(st.session_state[OPEN]), today=today, district_names=names
         )
     except (AccessDenied, LookupError) as refusal:
-        st.error(str(refusal), icon=":material/block:")
+        st.error(md_text(refusal), icon=":material/block:")
     st.stop()
 
 # The queue -----------------------------------------------------------------------------------
@@ -110,12 +112,12 @@ if viewer.organisation:
 scope = "all districts" if len(viewer.districts) == len(names) else ", ".join(
     names.get(c, c) for c in viewer.districts
 )  # fmt: skip
-st.caption(f"Signed in as {viewer.display_name or viewer.username} · {scope}")
+st.caption(f"Signed in as {md_text(viewer.display_name or viewer.username)} · {md_text(scope)}")
 if not viewer.may_edit_assessments:
     st.info("Your role can read assessments but not record them.", icon=":material/visibility:")
 error = st.session_state.pop("assess_queue_error", None)
 if error:
-    st.error(error, icon=":material/block:")
+    st.error(md_text(error), icon=":material/block:")
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Flagged, no current assessment", len(waiting))
@@ -176,7 +178,7 @@ with queue:
             errors = st.session_state.get("assess_new_errors", {})
             st.text_input("Name of the place", key="assess_new_name")
             if "name" in errors:
-                st.error(errors["name"])
+                st.error(md_text(errors["name"]))
             st.selectbox(
                 "Category",
                 list(PLACE_CATEGORIES),
@@ -187,7 +189,7 @@ with queue:
                 st.error(errors["category"])
             st.text_input("Postcode of the place", key="assess_new_postcode")
             if "postcode" in errors:
-                st.error(errors["postcode"])
+                st.error(md_text(errors["postcode"]))
             st.caption("The place is located at its postcode's grid reference.")
             st.button("Add and start an assessment", key="assess_new_add", on_click=add_place)
 
@@ -288,7 +290,7 @@ with queue:
                 args=(due_place,),
             )
     owner = viewer.organisation or "your districts"
-    st.subheader(f"Actions for {owner} due in the next 30 days or overdue")
+    st.subheader(f"Actions for {md_text(owner)} due in the next 30 days or overdue")
     if actions.empty:
         st.success("No actions are due.")
     else:
@@ -376,13 +378,17 @@ with everything:
             "version": "Version",
         },
     )
-    st.download_button(
+    audited_download(
         "Download the list as CSV",
-        table.to_csv(index=False),
-        "assessments.csv",
-        "text/csv",
+        lambda: csv_bytes(table),
+        engine=engine,
+        viewer=viewer,
+        entity="assessments",
+        file_name="assessments.csv",
+        mime="text/csv",
         key="assessments_csv",
-        on_click="ignore",
+        detail={"rows": len(table), "format": "csv"},
+        origin=auth.origin(),
     )
     if not listed.empty:
         pick(listed, "Assessment to open", "assess_pick_any", "Open")

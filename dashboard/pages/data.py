@@ -6,15 +6,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, loaders
+from dashboard import auth, loaders, uploads
+from dashboard.downloads import audited_download
 from dashboard.session import current_viewer
 from geo.boundaries import BoundaryError, read_boundary_file
 from store.access import ROLES, AccessDenied
-from store.audit import log_event
 from store.boundaries import BoundaryStoreError, import_boundaries
 from store.imports import ColumnMapping, ImportFileError, import_file, inspect_file, rollback_batch
 from store.imports.batch import missing_fields
 from store.imports.columns import FIELDS, IGNORE, category_codes
+from store.safe_text import csv_bytes, md_text
 from store.users import UserError, audit_log, create_user, list_users, update_user
 
 #: The largest file the page takes; bigger ones go through ``safer-spaces import``.
@@ -23,13 +24,8 @@ KIND_LABELS = {"incidents": "Incidents", "referrals": "Referrals", "places": "Pl
 
 
 def _upload_path(upload) -> Path:
-    """Return a private copy of the uploaded file (removed after the import)."""
-    folder = Path(tempfile.gettempdir()) / "safer-spaces-uploads"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{upload.file_id}-{Path(upload.name).name}"
-    if not path.exists():
-        path.write_bytes(upload.getvalue())
-    return path
+    """Return a private copy of the uploaded file for this run (removed in its ``finally``)."""
+    return uploads.write_copy(upload)
 
 
 def _mapping_step(plan: dict, kind: str) -> ColumnMapping:
@@ -82,8 +78,8 @@ def _mapping_step(plan: dict, kind: str) -> ColumnMapping:
     return ColumnMapping(columns=columns, categories=categories)
 
 
-def _show_report(report) -> None:
-    (st.success if report.stored else st.warning)(report.summary())
+def _show_report(report, viewer) -> None:
+    (st.success if report.stored else st.warning)(md_text(report.summary()))
     counts = report.counts()
     shown = ["accepted", "rejected", "already stored", "outside the area", "ignored"]
     for cell, name in zip(st.columns(len(shown)), shown, strict=True):
@@ -101,12 +97,17 @@ def _show_report(report) -> None:
     if len(report.issues):
         st.markdown("**Rows set aside, and why**")
         st.dataframe(report.issues.head(1000), hide_index=True, key="import_issues")
-        st.download_button(
+        audited_download(
             "Download the rows set aside (CSV)",
-            report.issues.to_csv(index=False),
-            f"{Path(report.file_name).stem}.report.csv",
-            "text/csv",
+            lambda: csv_bytes(report.issues),
+            engine=loaders.engine(),
+            viewer=viewer,
+            entity="import report",
+            file_name=f"{Path(report.file_name).stem}.report.csv",
+            mime="text/csv",
             key="import_report_csv",
+            detail={"rows": len(report.issues), "format": "csv"},
+            origin=auth.origin(),
         )
 
 
@@ -134,26 +135,27 @@ def imports_tab(viewer, version: str) -> None:
             key=f"import_file_{round_}",
         )
         if upload is not None:
-            path = _upload_path(upload)
             source = st.text_input(
                 "Source (its column mapping is remembered under this name)",
                 key=f"import_source_{round_}",
                 placeholder="for example: Staffordshire Police, LCS referrals, police.uk",
             )
+            path = _upload_path(upload)
             try:
                 plan = inspect_file(
                     engine, path, kind=kind, source=source.strip() or None, max_bytes=UPLOAD_LIMIT
                 )
             except ImportFileError as error:
-                st.error(str(error), icon=":material/error:")
-                path.unlink(missing_ok=True)
+                st.error(md_text(error), icon=":material/error:")
             else:
                 file = plan["source"]
                 st.caption(
-                    f"{file.described}"
-                    + (f", {file.encoding}" if file.encoding else "")
-                    + (f", delimited by {file.delimiter!r}" if file.delimiter else "")
-                    + f"; source: {plan['source_name']}"
+                    md_text(
+                        f"{file.described}"
+                        + (f", {file.encoding}" if file.encoding else "")
+                        + (f", delimited by {file.delimiter!r}" if file.delimiter else "")
+                        + f"; source: {plan['source_name']}"
+                    )
                 )
                 mapping = _mapping_step(plan, kind)
                 missing = missing_fields(
@@ -176,17 +178,17 @@ def imports_tab(viewer, version: str) -> None:
                             progress=lambda share, text: bar.progress(share, text=text),
                         )
                     except (ImportFileError, AccessDenied) as error:
-                        st.error(str(error), icon=":material/error:")
+                        st.error(md_text(error), icon=":material/error:")
                     else:
                         st.session_state["import_report"] = report
                         st.session_state["import_round"] = round_ + 1
                         loaders.data_version.clear()
                         loaders.import_batches.clear()
-                    finally:
-                        path.unlink(missing_ok=True)
+            finally:  # the copy never outlives this run, whatever happened above
+                path.unlink(missing_ok=True)
         report = st.session_state.get("import_report")
         if report is not None:
-            _show_report(report)
+            _show_report(report, viewer)
 
     st.subheader("Imports so far")
     batches = loaders.import_batches(version)
@@ -206,7 +208,7 @@ def imports_tab(viewer, version: str) -> None:
             try:
                 removed = rollback_batch(engine, int(chosen), viewer)
             except (ImportFileError, AccessDenied) as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(md_text(error), icon=":material/error:")
             else:
                 loaders.data_version.clear()
                 loaders.import_batches.clear()
@@ -270,7 +272,7 @@ if viewer.is_admin:
                     frame = read_boundary_file(path, kind=kind)
                 counts = import_boundaries(loaders.engine(), viewer, frame, kind=kind)
             except (BoundaryError, BoundaryStoreError) as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(md_text(error), icon=":material/error:")
             else:
                 loaders.data_version.clear()
                 st.success(
@@ -288,6 +290,18 @@ if admin_tabs:
 
     with users_tab:
         users = list_users(engine, viewer)
+        until = users["locked_until"]
+        locked = users.loc[until.notna() & (until > pd.Timestamp.now(tz="UTC"))]
+        if not locked.empty:  # sign-in tells nobody that an account is locked; the admin is told
+            st.warning(
+                "Locked after too many wrong passwords: "
+                + ", ".join(
+                    f"{md_text(row.username)} (until {row.locked_until:%H:%M} UTC)"
+                    for row in locked.itertuples()
+                )
+                + ". Tell them, and unlock them below if it was them.",
+                icon=":material/lock:",
+            )
         st.dataframe(users, hide_index=True, width="stretch", key="users_table")
         st.caption(
             "Leads and administrators see every district. Officers and steering group members "
@@ -325,9 +339,9 @@ if admin_tabs:
                         origin=auth.origin(),
                     )
                 except (UserError, AccessDenied) as error:
-                    st.error(str(error), icon=":material/error:")
+                    st.error(md_text(error), icon=":material/error:")
                 else:
-                    st.success(f"Added {username.strip().lower()}.")
+                    st.success(f"Added {md_text(username.strip().lower())}.")
         with change:
             st.subheader("Change a user")
             who = st.selectbox("User", users["username"], key="user_change_username")
@@ -369,9 +383,9 @@ if admin_tabs:
                                 origin=auth.origin(),
                             )
                         except (UserError, AccessDenied) as error:
-                            st.error(str(error), icon=":material/error:")
+                            st.error(md_text(error), icon=":material/error:")
                         else:
-                            st.success(f"Saved the changes to {who}.")
+                            st.success(f"Saved the changes to {md_text(who)}.")
 
     with audit_tab:
         st.caption(
@@ -386,19 +400,15 @@ if admin_tabs:
         st.caption(
             f"{len(log):,} entries." + (" The newest 1,000 are shown." if len(log) > 1000 else "")
         )
-        st.download_button(
+        audited_download(
             "Download the audit log as CSV",
-            log.to_csv(index=False),
-            "audit-log.csv",
-            "text/csv",
+            lambda: csv_bytes(log),
+            engine=engine,
+            viewer=viewer,
+            entity="audit log",
+            file_name="audit-log.csv",
+            mime="text/csv",
             key="audit_csv",
-            on_click=log_event,
-            kwargs={
-                "engine": engine,
-                "actor": viewer.username,
-                "action": "export",
-                "entity": "audit log",
-                "detail": {"rows": len(log), "format": "csv"},
-                "origin": auth.origin(),
-            },
+            detail={"rows": len(log), "format": "csv"},
+            origin=auth.origin(),
         )

@@ -40,6 +40,7 @@ from store.access import AccessDenied
 from store.disclosure import legend as suppression_legend
 from store.disclosure import needs_suppression
 from store.measures import assessment_state, overdue_actions
+from store.safe_text import md_text
 from store.sites import sites_in
 from store.vocabulary import ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
 
@@ -74,7 +75,7 @@ st.title("Map")
 try:
     scope = viewer.scope(filters.districts)
 except AccessDenied as refusal:
-    st.warning(f"{refusal} Showing your own districts.", icon=":material/block:")
+    st.warning(f"{md_text(refusal)} Showing your own districts.", icon=":material/block:")
     scope = viewer.scope()
 all_districts = loaders.districts(version)
 mine = all_districts.loc[all_districts["code"].isin(viewer.districts)]
@@ -363,16 +364,18 @@ def _place_panel(place_id: int) -> None:
         return
     place = found.iloc[0]
     state = str(state_by_place.get(place_id, "none"))
-    st.subheader(str(place["name"]))
+    st.subheader(md_text(place["name"]))
     district = dict(zip(all_districts["code"], all_districts["name"], strict=True))
     st.caption(
         f"{label(PLACE_CATEGORIES, place['category'])} · "
-        f"{district.get(place['district_code'], place['district_code'])} · "
+        f"{md_text(district.get(place['district_code'], place['district_code']))} · "
         f"{STATE_LABELS.get(state, state)}"
     )
     flag = flags.loc[flags["id"] == place_id]
     if not flag.empty:
-        st.error(f"**Why it was flagged:** {flag.iloc[0]['reason']}", icon=":material/flag:")
+        st.error(
+            f"**Why it was flagged:** {md_text(flag.iloc[0]['reason'])}", icon=":material/flag:"
+        )
     else:
         st.info("Not flagged in this period with these settings.", icon=":material/flag:")
         if st.button("Why not flagged?", key=f"why_not_{place_id}", icon=":material/help:"):
@@ -460,7 +463,7 @@ def _cell_panel(cell_id: str) -> None:
         st.markdown("**Places in this square**")
         for place in inside.itertuples():
             if st.button(
-                str(place.name), key=f"map_cell_place_{place.id}", icon=":material/place:"
+                md_text(place.name), key=f"map_cell_place_{place.id}", icon=":material/place:"
             ):
                 st.session_state["map_selected"] = analysis.Click("place", str(place.id))
                 st.rerun()
@@ -499,7 +502,7 @@ def _flag_list() -> None:
     unplaced = places.loc[~drawable(places), "name"]
     if not unplaced.empty:
         with st.expander(f"{len(unplaced)} place(s) without a location (not on the map)"):
-            st.write(", ".join(map(str, unplaced)))
+            st.text(", ".join(map(str, unplaced)))
 
 
 with panel_column:

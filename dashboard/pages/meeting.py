@@ -7,11 +7,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from dashboard import loaders, pack, sidebar
+from dashboard import auth, loaders, pack, sidebar
+from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import ROLES, AccessDenied
 from store.disclosure import legend
 from store.meeting import SLIDES, Figure, MeetingFigures, figures_table
+from store.safe_text import csv_bytes, md_frame, md_text
 
 PRESENT_STYLE = """
 <style>
@@ -107,7 +109,7 @@ k = disclosure_threshold(version)
 try:
     scope = viewer.scope(filters.districts)
 except AccessDenied as refusal:
-    st.error(str(refusal), icon=":material/block:")
+    st.error(md_text(refusal), icon=":material/block:")
     st.stop()
 
 first, last = filters.months(latest)
@@ -157,18 +159,18 @@ if key == "headline":
     if figures.empty:
         st.info(empty_note, icon=":material/info:")
     show_figures(figures.headline, figures)
-    st.table(pack.figure_table(figures.by_type, figures))
+    st.table(md_frame(pack.figure_table(figures.by_type, figures)))
 elif key == "trends":
     if figures.monthly[["incidents", "referrals"]].astype(str).isin(["0"]).all().all():
         st.info(f"No incidents in the 12 months to {figures.period}.", icon=":material/info:")
     else:
         st.plotly_chart(trend_chart(figures, presenting), width="stretch", key="meeting_trend")
         for note in figures.notes:
-            st.markdown(f"- {note}")
-    st.table(pack.monthly_table(figures))
+            st.markdown(f"- {md_text(note)}")
+    st.table(md_frame(pack.monthly_table(figures)))
 elif key == "districts":
     st.caption("Flagged places in the period and the state of their assessments.")
-    st.table(highlight(pack.district_table(figures)))
+    st.table(highlight(md_frame(pack.district_table(figures))))
 elif key == "emerging":
     show_figures(pack.emerging_figures(figures), figures)
     if figures.emerging_cells.empty:
@@ -182,15 +184,21 @@ elif key == "decisions":
         st.info("No flagged place is waiting for an assessment.", icon=":material/info:")
     else:
         st.caption(f"The {len(table)} highest-ranked flagged places without a current assessment.")
-        st.table(table)
+        st.table(md_frame(table))
 elif key == "framework":
     framework = pack.framework_table(figures)
-    st.table(framework)
-    st.download_button(
+    st.table(md_frame(framework))
+    audited_download(
         "Download the performance framework (CSV)",
-        framework.to_csv(index=False).encode("utf-8-sig"),
+        lambda: csv_bytes(framework),
+        engine=loaders.engine(),
+        viewer=viewer,
+        entity="performance framework",
         file_name=f"performance-framework-{last}.csv",
         mime="text/csv",
+        key="framework_csv",
+        detail={"districts": list(scope), "period": figures.period, "format": "csv"},
+        origin=auth.origin(),
         icon=":material/download:",
     )
 if figures.suppressed:
@@ -236,8 +244,8 @@ if not presenting:
         except Exception as error:
             st.session_state.pop("meeting_pack", None)
             st.error(
-                f"The pack could not be made ({error}). Nothing was saved; try again, or tell "
-                "your data officer if it keeps failing.",
+                f"The pack could not be made ({md_text(error)}). Nothing was saved; try again, "
+                "or tell your data officer if it keeps failing.",
                 icon=":material/error:",
             )
     made = st.session_state.get("meeting_pack")
@@ -252,13 +260,19 @@ if not presenting:
             ),
             strict=True,
         ):
-            box.download_button(
+            audited_download(
                 words,
-                made[kind],
+                lambda data=made[kind]: data,
+                engine=loaders.engine(),
+                viewer=viewer,
+                entity="meeting pack",
                 file_name=f"{made['stem']}.{kind}",
                 mime=mime,
-                icon=":material/download:",
                 key=f"pack_{kind}",
+                detail={"districts": list(scope), "period": figures.period, "format": kind},
+                origin=auth.origin(),
+                container=box,
+                icon=":material/download:",
             )
     with st.expander("Every figure of this meeting"):
         st.dataframe(figures_table(figures), hide_index=True, width="stretch")

@@ -7,11 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, loaders, sidebar
+from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import AccessDenied
 from store.audit import log_event
 from store.disclosure import legend, needs_suppression, protect_table
 from store.measures import assessment_state
+from store.safe_text import csv_bytes, md_text
 from store.vocabulary import PLACE_CATEGORIES, label
 
 viewer = current_viewer()
@@ -28,7 +30,7 @@ st.caption(
 try:
     scope = viewer.scope(filters.districts)
 except AccessDenied as refusal:
-    st.error(str(refusal), icon=":material/block:")
+    st.error(md_text(refusal), icon=":material/block:")
     st.stop()
 places = loaders.places(version)
 places = places.loc[places["district_code"].isin(scope)]
@@ -82,19 +84,15 @@ else:
     st.dataframe(table, hide_index=True, width="stretch")
     if suppress:
         st.caption(legend(k))
-    st.download_button(
+    audited_download(
         "Download as CSV",
-        table.to_csv(index=False),
-        "places.csv",
-        "text/csv",
+        lambda: csv_bytes(table),
+        engine=loaders.engine(),
+        viewer=viewer,
+        entity="places",
+        file_name="places.csv",
+        mime="text/csv",
         key="places_csv",
-        on_click=log_event,
-        kwargs={
-            "engine": loaders.engine(),
-            "actor": viewer.username,
-            "action": "export",
-            "entity": "places",
-            "detail": {"rows": len(table), "districts": list(scope), "format": "csv"},
-            "origin": auth.origin(),
-        },
+        detail={"rows": len(table), "districts": list(scope), "format": "csv"},
+        origin=auth.origin(),
     )

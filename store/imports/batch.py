@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -77,7 +79,8 @@ def pseudonym_key(connection: Connection | None = None) -> tuple[bytes | None, s
     The key comes from the environment variable ``SAFER_SPACES_PSEUDONYM_KEY``,
     else ``pseudonym_key`` in ``.streamlit/secrets.toml``. A database that holds
     the synthetic demo, and has no key of its own, uses the demo's published
-    key. Otherwise there is none, and linkable data are refused.
+    key, but only for the demo's own references (:func:`demo_references_only`
+    refuses any other file). Otherwise there is none, and linkable data are refused.
     """
     value = os.environ.get(KEY_VARIABLE) or secret("pseudonym_key")
     if value:
@@ -87,8 +90,49 @@ def pseudonym_key(connection: Connection | None = None) -> tuple[bytes | None, s
     ):
         from data.demo import DEMO_PSEUDONYM_KEY
 
-        return DEMO_PSEUDONYM_KEY, "the demo's published key (this database holds the demo)"
+        return DEMO_PSEUDONYM_KEY, DEMO_KEY_FROM
     return None, "none"
+
+
+DEMO_KEY_FROM = "the demo's published key (this database holds the demo)"
+
+
+def demo_references_only(
+    connection: Connection, frame: pd.DataFrame, columns: list[str], shown_name: str
+) -> None:
+    """Refuse a file whose linkable references are not the demo's own, under the demo's key.
+
+    The demo's key is published, so a pseudonym made with it can be tested against any
+    guessed child id. It may only pseudonymise the demo's own synthetic references
+    (``demo-<seed>-<kind>-<number>``, see ``data.demo``); any other value stops the
+    import, which then stores nothing.
+
+    Raises
+    ------
+    ImportFileError
+        Naming the first column and row that is not a demo reference, and what to set.
+    """
+    demo = connection.scalar(select(Setting.value).where(Setting.key == "demo")) or {}
+    own = re.compile(rf"demo-{int(demo.get('seed', -1))}-(incident|referral|child)-\d{{6}}")
+    for column in columns:
+        values = frame[column]
+        text = values.dropna().astype(str).str.strip()
+        bad = text.loc[(text != "") & ~text.map(lambda v: bool(own.fullmatch(v)))]
+        if len(bad):
+            raise ImportFileError(
+                f"{shown_name} holds references that link records (column {column!r}, "
+                f"for example row {_row_of(frame, bad.index[0])}) that are not the demo's own. "
+                "This database holds the demo, whose pseudonym key is published, so it "
+                f"pseudonymises only the demo's own files. Set {KEY_VARIABLE} or pseudonym_key in "
+                ".streamlit/secrets.toml (a long random secret kept outside the database) "
+                "before importing real extracts, or map those columns to 'ignore'. Nothing "
+                "was imported."
+            )
+
+
+def _row_of(frame: pd.DataFrame, index: object) -> object:
+    """Return the file's row number of a frame row (the reader's ``_row``), or the index."""
+    return frame.at[index, ROW] if ROW in frame.columns else index
 
 
 def _used_columns(source: SourceFile, kind: str, mapping: ColumnMapping) -> dict[str, str]:
@@ -381,6 +425,13 @@ def import_file(
                     report.rows_total += len(chunk.skipped)
                     report.rejected += len(chunk.skipped)
                     report.add_issues(chunk.skipped)
+                if plan.key is not None and key_from == DEMO_KEY_FROM:
+                    demo_references_only(
+                        connection,
+                        chunk.frame,
+                        [c for c, f in plan.used.items() if f in ("source_ref", "child_id")],
+                        shown_name,
+                    )
                 stored = prepare_chunk(chunk.frame, plan)
                 _store(connection, table, unique, stored, plan)
                 tell(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from store.imports.report import ImportFileError, ImportReport
+from store.safe_text import csv_text
 
 __all__ = ["register", "run_import"]
 
@@ -51,8 +52,7 @@ def _engine(url: str | None) -> Any:
 
 
 def _write_report(report: ImportReport, path: Path) -> Path:
-    rows = report.issues.copy()
-    rows.to_csv(path, index=False)
+    path.write_text(csv_text(report.issues), encoding="utf-8")
     return path
 
 

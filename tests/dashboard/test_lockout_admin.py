@@ -1,0 +1,52 @@
+"""A lock-out is told to the administrator on Data > Users, not to whoever typed (issue 15)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from store.db import connect
+from store.users import SignInError, SignInPolicy, authenticate
+from tests.dashboard.conftest import APP, app_environment
+from tests.dashboard.test_roles import demo_viewer
+
+DATA_PAGE = str(Path(APP).parent / "pages" / "data.py")
+
+
+@pytest.fixture
+def demo_copy(demo_database: str, tmp_path: Path) -> Iterator[str]:
+    copy = tmp_path / "demo.db"
+    shutil.copy(Path(demo_database.removeprefix("sqlite:///")), copy)
+    url = f"sqlite:///{copy}"
+    with app_environment(SAFER_SPACES_HOME=str(tmp_path), SAFER_SPACES_DATABASE_URL=url):
+        yield url
+
+
+def _users_tab_warnings() -> list[str]:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["viewer"] = demo_viewer("admin")
+    at.run()
+    at.switch_page(DATA_PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return [w.value for w in at.warning]
+
+
+def test_the_administrator_sees_who_is_locked_out(demo_copy):
+    assert not [w for w in _users_tab_warnings() if "Locked after" in w]  # control: none yet
+    engine = connect(demo_copy, create=False)
+    messages = set()
+    for attempt in range(3):
+        with pytest.raises(SignInError) as refused:
+            authenticate(
+                engine, "viewer", f"wrong {attempt}", policy=SignInPolicy(3, 15, 0, 30)
+            )
+        messages.add(str(refused.value))
+    engine.dispose()
+    assert len(messages) == 1 and "locked" not in messages.pop().split(",")[0]
+    locked = [w for w in _users_tab_warnings() if "Locked after" in w]
+    assert len(locked) == 1 and "viewer" in locked[0]
