@@ -10,7 +10,6 @@ from dashboard import auth, loaders, sidebar
 from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import AccessDenied
-from store.audit import log_event
 from store.disclosure import legend, needs_suppression, protect_table
 from store.measures import assessment_state
 from store.safe_text import csv_bytes, md_text
