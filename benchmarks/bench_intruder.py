@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incidents", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--fresh-only", action="store_true", help="only fresh draws (no stored keys, no control)"
+    )
+    parser.add_argument(
         "--headline-only", action="store_true", help="only the default Meeting, lead and viewer"
     )
     args = parser.parse_args(argv)
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{'all tried':>10}{'recovered':>10}{'largest':>8}{'seconds':>9}"
     )
     rng = np.random.default_rng(args.seed)
-    for draw in ["stored", *range(1, args.draws + 1), "control"]:
+    draws = list(range(1, args.draws + 1))
+    for draw in draws if args.fresh_only else ["stored", *draws, "control"]:
         if isinstance(draw, int):
             rekey(engine, rng)
         for role in ("officer", "viewer"):

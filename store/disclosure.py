@@ -405,8 +405,11 @@ def _shape(values: np.ndarray, target: float, sigma: float) -> np.ndarray:
 
 
 def _spread(probabilities: np.ndarray, total: int) -> np.ndarray:
-    """Return whole numbers of keys per outcome summing to ``total``: one each, then the rest
-    by largest remainders (so the extreme outcomes get as few keys as they can)."""
+    """Return whole numbers of keys per outcome summing to ``total``.
+
+    One key each, then the rest by largest remainders, so that the extreme outcomes get
+    as few keys as they can.
+    """
     rest = total - probabilities.size
     exact = probabilities * rest
     whole = np.floor(exact).astype(np.int64)

@@ -9,6 +9,7 @@ import pytest
 
 from store import assessments as svc
 from store import measures, queries
+from store.access import Viewer
 from store.db import session_scope
 from store.models import Incident
 from tests.store.test_assessments import CANNOCK, EAST, LEAD, OFFICER, STAFFORD, complete_form, seed
@@ -165,7 +166,29 @@ def test_coverage_measures_on_real_rows(engine):
 
 
 @pytest.mark.parametrize("k", [5, 10])
-def test_small_counts_in_flag_reasons_are_suppressed(k):
-    reason = "4 incidents within 200 m in Aug-Oct 2026 (up from 1); 99% hot spot"
-    shown = svc.suppress_reason(reason, k=k)
-    assert shown == f"<{k} incidents within 200 m in Aug-Oct 2026 (up from <{k}); 99% hot spot"
+def test_flag_reasons_are_written_from_protected_numbers(k):
+    flags = pd.DataFrame(
+        {
+            "id": [1, 2],
+            "district_code": [CANNOCK, CANNOCK],
+            "incidents": [4, 40],
+            "previous": [1, 30],
+            "incidents_key": [300, 77],
+            "previous_key": [12, 900],
+            "radius": [200.0, 200.0],
+            "period": ["Aug-Oct 2026", "Aug-Oct 2026"],
+            "reason_detail": ["99% hot spot", ""],
+            "reason": ["4 incidents within 200 m ...", "40 incidents within 200 m ..."],
+        }
+    )
+    officer = Viewer("o", "officer", (CANNOCK,))
+    shown = svc.flags_for(officer, flags, k=k)
+    assert "incidents_key" not in shown and "previous_key" not in shown
+    small, large = shown["reason"].tolist()
+    assert small.startswith((f"<{k} incidents", *(f"{n} incidents" for n in range(k, 10))))
+    assert small.endswith("; 99% hot spot")
+    assert " 4 " not in f" {small} " and "from 1)" not in small
+    assert abs(int(large.split()[0]) - 40) <= 5
+    assert large.startswith(f"{large.split()[0]} incidents within 200 m in Aug-Oct 2026 (")
+    lead = svc.flags_for(Viewer("l", "lead", (CANNOCK,)), flags, k=k)
+    assert lead["reason"].tolist() == flags["reason"].tolist()
