@@ -49,7 +49,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&\"'=^%/,;?@])")
 _JOINER = "\u2060"
 _WWW = re.compile(r"(www)(?=\.)", re.IGNORECASE)
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+# Text made only of digits, signs, spaces, points, commas, per cents and brackets (a
+# number, or a change such as "+261 (+10%)") names no function or cell: it cannot run.
+_NUMBER = re.compile(r"[+-]?[\d\s.,%()+-]*\d[\d\s.,%()+-]*")
 
 
 def md_text(value: object) -> str:
@@ -123,7 +125,8 @@ def html_text(value: object) -> str:
 def neutral_cell(value: Any) -> Any:
     r"""Return a cell that a spreadsheet cannot run: formula-like text gets a leading quote.
 
-    Numbers, and text that is only a number (``-12``, ``+3.5%``), stay as they are.
+    Numbers, and text made only of digits, signs and number punctuation (``-12``,
+    ``+261 (+10%)``), stay as they are: they name no function or cell.
 
     Examples
     --------
@@ -131,6 +134,8 @@ def neutral_cell(value: Any) -> Any:
     '=HYPERLINK("http://x","y")
     >>> neutral_cell("@SUM(A1)"), neutral_cell("\tcmd"), neutral_cell("-15"), neutral_cell(-3)
     ("'@SUM(A1)", "'\tcmd", '-15', -3)
+    >>> neutral_cell("+261 (+10%)"), neutral_cell("-2+3"), neutral_cell("+A1")
+    ('+261 (+10%)', '-2+3', "'+A1")
     """
     if (
         isinstance(value, str)

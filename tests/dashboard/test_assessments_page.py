@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from data.demo import DEFAULT_AREA
 from store.access import Viewer
+from store.safe_text import plain_text
 from tests.dashboard.conftest import APP
 
 PAGE = str(Path(APP).parent / "pages" / "assessments.py")
@@ -34,7 +35,7 @@ def page(viewer: Viewer) -> AppTest:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [plain_text(e.value) for e in at.error]
 
 
 def start_first_flagged(at: AppTest) -> str:
@@ -103,7 +104,7 @@ def test_officer_records_and_submits_then_lead_approves(demo_database):
     lead.run()
     lead.selectbox(key="assess_pick_submitted").set_value(aid).run()
     lead.button(key="assess_pick_submitted_open").click().run()
-    assert lead.subheader[0].value == name
+    assert plain_text(lead.subheader[0].value) == name
     lead.button(key=f"af{aid}.approve").click().run()
     assert not lead.exception, lead.exception
     assert "Approved" in lead.caption[0].value
@@ -128,7 +129,7 @@ def test_returning_needs_a_comment(demo_database):
     at.session_state["assess_open"] = aid
     at.session_state[f"af{aid}.version"] = None
     at.run()
-    assert any("Add the CCTV finding." in w.value for w in at.warning)
+    assert any("Add the CCTV finding." in plain_text(w.value) for w in at.warning)
     assert at.button(key=f"af{aid}.submit")  # editable again
 
 

@@ -21,6 +21,7 @@ from geo.grid import build_grid
 from store import queries
 from store.bootstrap import open_database
 from store.meeting import SLIDES, meeting_figures, read_inputs
+from store.safe_text import plain_text
 from tests.dashboard.conftest import APP
 from tests.dashboard.test_roles import PAGES, demo_viewer
 
@@ -56,7 +57,7 @@ def _screen(at: AppTest) -> set[str]:
     for table in at.table:
         frame = table.value
         frame = frame.data if hasattr(frame, "data") else frame  # a Styler
-        shown.update(str(v) for v in frame.to_numpy().ravel())
+        shown.update(plain_text(str(v)) for v in frame.to_numpy().ravel())  # drawn as text
     return shown
 
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = [
     '=HYPERLINK("http://127.0.0.1:8699/x","Click")',
     "+SUM(1,2)",
-    "-2+3",
+    "-1+cmd|' /C calc'!A0",
     "@cmd",
     "\tTAB",
     "\rCR",
@@ -32,13 +32,13 @@ def _cells(data: bytes) -> list[list[str]]:
 
 def test_formula_cells_are_quoted_and_ordinary_cells_kept():
     frame = pd.DataFrame(
-        {"Place": [*HOSTILE, "Park (north)", "-15", "A-road"], "n": range(9)}
+        {"Place": [*HOSTILE, "Park (north)", "-15", "A-road", "+261 (+10%)"], "n": range(10)}
     )
     rows = _cells(csv_bytes(frame))
     places = [r[0] for r in rows[1:]]
     assert places[: len(HOSTILE)] == ["'" + h for h in HOSTILE]
-    assert places[len(HOSTILE) :] == ["Park (north)", "-15", "A-road"]
-    assert [r[1] for r in rows[1:]] == [str(i) for i in range(9)]
+    assert places[len(HOSTILE) :] == ["Park (north)", "-15", "A-road", "+261 (+10%)"]
+    assert [r[1] for r in rows[1:]] == [str(i) for i in range(10)]
 
 
 def test_headers_from_a_file_are_neutralised_too():
