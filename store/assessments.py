@@ -863,12 +863,22 @@ def approve(
         When the assessment is not submitted.
     StaleAssessment
         When it changed since the lead opened it.
+    AssessmentInvalid
+        When the comment, or the assessment's own text, holds personal details
+        (field ``review_comment``).
     """
     viewer.require(viewer.may_approve, "approve assessments")
     _check_comment(comment)
     with session_scope(engine) as session:
         assessment = _get(session, viewer, assessment_id)
         _check_version(assessment, expected_version)
+        if personal_problems(free_text(_record(assessment).form)):
+            raise AssessmentInvalid(
+                {
+                    "review_comment": "It holds personal details (marked above), so it cannot "
+                    "be approved: return it to the assessors to remove them."
+                }
+            )
         _transition(session, viewer, assessment, "approve", comment=comment or None)
         if comment:
             assessment.review_comment = comment.strip()

@@ -18,6 +18,7 @@ from dashboard.layers import (
     HOTSPOT_LABELS,
     STATE_LABELS,
     aggregates_layer,
+    context_layer,
     density_layer,
     flagged_places_layer,
     hotspot_layer,
@@ -41,7 +42,13 @@ from store.disclosure import legend as suppression_legend
 from store.disclosure import needs_suppression, suppress_count
 from store.measures import assessment_state, overdue_actions
 from store.sites import sites_in
-from store.vocabulary import ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
+from store.vocabulary import (
+    ASSESSMENT_STATUSES,
+    CONTEXT_LABEL,
+    CONTEXT_TYPES,
+    PLACE_CATEGORIES,
+    label,
+)
 
 ASSESSMENTS_PAGE = str(Path(__file__).parent / "assessments.py")
 MAP_HEIGHT = 640
@@ -52,13 +59,21 @@ LAYERS = {
     "counts": "Counts per 1 km square",
     "places": "All places",
     "points": "Incident points",
+    "context": CONTEXT_LABEL,
 }
 DEFAULT_LAYERS = ("hot", "flags")
 WHOLE_PERIOD = "period"
 OWN_PARAMS = ("conf", "radius", "min", "layers", "month")
 # Streamlit forgets a widget's value while another page runs; these are kept to come back to.
 KEPT = "map_kept"
-KEPT_WIDGETS = ("map_conf", "map_radius", "map_min", "map_layers", "map_month")
+KEPT_WIDGETS = (
+    "map_conf",
+    "map_radius",
+    "map_min",
+    "map_layers",
+    "map_month",
+    "map_context_types",
+)
 
 viewer = current_viewer()
 seen_as = viewer.for_cache()  # the cached layers are shared by everyone who may see the same
@@ -147,6 +162,32 @@ flag_states = flags["id"].map(state_by_place).fillna("none")
 def _figure(n: int) -> str:
     shown = suppress_count(n, k=k) if suppress else n
     return shown if isinstance(shown, str) else f"{shown:,}"
+
+
+def _context_counts(picture) -> None:
+    """Show the context counts apart from the incident figures, labelled with source and ages."""
+    if picture.empty:
+        st.info(
+            f"No {CONTEXT_LABEL.lower()} is stored for these districts and this period. A data "
+            "officer imports police.uk street-level files on the Data page (as context).",
+            icon=":material/info:",
+        )
+        return
+    shown = picture.total if isinstance(picture.total, str) else f"{picture.total:,}"
+    st.metric(f"{picture.label}, in the period", shown)
+    st.dataframe(
+        picture.by_type.rename(columns={"crime_type": "Crime type", "events": "Crimes"}).astype(
+            {"Crimes": str}
+        ),
+        hide_index=True,
+        width="stretch",
+        key="map_context_table",
+    )
+    st.caption(
+        "Context: crime recorded by the police about people of all ages. It says nothing about "
+        "children and is not counted in the incidents, hot spots or flags above."
+        + (" " + suppression_legend(k) if suppress else "")
+    )
 
 
 c1, c2, c3, c4 = st.columns(4)
@@ -253,6 +294,18 @@ with map_column:
         groups.append(places_layer(places.to_crs(4326), states=state_by_place))
     if "flags" in layers:
         groups.append(flagged_places_layer(flags, states=state_by_place))
+    context = None
+    if "context" in layers:  # public crime of all ages: its own layer, filter and counts
+        context_types = st.multiselect(
+            f"Crime types ({CONTEXT_LABEL})",
+            CONTEXT_TYPES,
+            key="map_context_types",
+            placeholder="All crime types",
+        )
+        context, context_squares = loaders.context_picture(
+            seen_as, query.districts, query.first, query.last, tuple(context_types), k, version
+        )
+        groups.append(context_layer(context_squares, name=context.label))
     if "points" in layers and viewer.sees_points:
         points, located = loaders.map_points(seen_as, query, version)
         if points is None:
@@ -280,6 +333,8 @@ with map_column:
         f"Gi* on {query.cell_size} m squares with false discovery rate control. "
         + (suppression_legend(k) if suppress else "")
     )
+    if context is not None:
+        _context_counts(context)
     with st.expander("Map settings: hot spot confidence and when a place is flagged"):
         c1, c2, c3 = st.columns(3)
         c1.select_slider(

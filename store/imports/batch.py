@@ -326,7 +326,7 @@ def _default_source(file: SourceFile, kind: str) -> str:
         "incidents": "police",
         "referrals": "social care",
         "places": "place register",
-        "context": "public crime",
+        "context": "police.uk",
     }[kind]
 
 
