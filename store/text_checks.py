@@ -119,7 +119,10 @@ _NOT_NAMES = frozenset(_NON_NAME_WORDS.split())
 _WORD = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
 #: A name: one or two capitalised words (checked against :data:`_NOT_NAMES` afterwards).
 _NAME = rf"(?P<name>{_WORD}(?:\s+{_WORD})?)(?!'s\b|’s\b)"
-_AGE_NUMBER = r"(?:[1-9]|[1-9]\d)"
+_AGE_NUMBER = (
+    r"(?:[1-9]|[1-9]\d|(?i:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+    r"eighteen|nineteen))"
+)
 _AFTER_AGE = r"(?=\s*(?:\)|,|;|\.|:|$|\s+(?:and|with|from|who|was|is|has|had|lives|attends|goes|"
 _AFTER_AGE += r"in\s+year|yrs?|years?|y/?o)\b))"
 
@@ -127,7 +130,8 @@ _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "name with an age",
         re.compile(
-            rf"\b{_NAME}\s*(?:\(\s*(?:aged?\s*)?|,\s*(?:aged?\s*)?|\s+aged?\s+|\s+is\s+)"
+            rf"\b{_NAME}\s*(?:\(\s*(?:aged?\s*)?|,\s*(?:aged?\s*)?|\s+aged?\s+"
+            r"|\s+is\s+(?:only\s+|just\s+|now\s+|nearly\s+|about\s+)?)"
             rf"{_AGE_NUMBER}\b{_AFTER_AGE}"
         ),
     ),
@@ -215,8 +219,9 @@ _STREET = (
 )
 _HOUSE = rf"\d{{1,4}}[A-Za-z]?,?\s+(?:[A-Z][\w'’]*\s+){{1,3}}{_STREET}\b"
 _HOME_ADDRESS = re.compile(
-    rf"\b(?:(?:lives?|living|lived|resides?|residing|staying|stays|stopping|moved)\s+"
-    rf"(?:at|in|on|to)\s+(?:number\s+|no\.?\s*)?(?:{_HOUSE}|\d{{1,4}}[A-Za-z]?\b)"
+    rf"\b(?:(?:lives?|living|lived|resides?|residing|staying|stays|stopping|moved)\b"
+    rf"(?:[^.;\n]{{0,40}}?)\s(?:at|in|on|to)\s+(?:number\s+|no\.?\s*)?"
+    rf"(?:{_HOUSE}|\d{{1,4}}[A-Za-z]?\b)"
     rf"|home\s+address\s*(?:is|:|-)?\s*\S+"
     rf"|(?:home|house|address)\s+(?:is\s+)?(?:at|on)\s+(?:{_HOUSE})"
     rf"|(?:his|her|their|the\s+family(?:'s|’s)?|mum(?:'s|’s)?|dad(?:'s|’s)?|nan(?:'s|’s)?|"

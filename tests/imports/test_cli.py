@@ -73,7 +73,7 @@ def test_the_police_uk_sample_is_context_not_exploitation(shared_data, home, tmp
     assert count(engine, "districts") == len(DEFAULT_AREA), "the default area was set up"
     assert count(engine, "incidents") == 0, "no police.uk row became an exploitation incident"
     assert types == set(CONTEXT_TYPES) == set(raw["Crime type"]), "the 14 police.uk types"
-    assert 0 <= keys[0] and keys[1] <= 255 and keys[1] > keys[0]
+    assert keys[0] >= 0 and keys[1] <= 255 and keys[1] > keys[0]
     assert batch.kind == "context"
     assert batch.rows_total == len(raw)
     assert batch.rows_accepted == count(engine, "context_events")
