@@ -314,7 +314,7 @@ def test_audiences_are_the_ways_the_active_accounts_see_the_data(db, admin):
         ("jo.bloggs", "officer", "not an e-mail address"),
         ("jo@bloggs", "officer", "not an e-mail address"),
         ("jo bloggs@council.gov.uk", "officer", "not an e-mail address"),
-        ("jo.bloggs@council.gov.uk", None, "choose the person's role"),
+        ("jo.bloggs@council.gov.uk", None, "Choose the person's role"),
     ],
 )
 def test_the_add_user_form_needs_an_email_address_and_a_chosen_role(
