@@ -41,6 +41,7 @@ __all__ = [
     "STATE_MARKERS",
     "aggregates_layer",
     "context_layer",
+    "context_legend_html",
     "density_layer",
     "flagged_places_layer",
     "geojson",
@@ -479,7 +480,7 @@ def legend_html(*, k: int = 5, points: bool = False) -> str:
 
 
 #: Colours of context counts (police-recorded crime, all ages): greys, apart from incident blues.
-CONTEXT_COLOURS: tuple[str, ...] = ("#f2f2f2", "#c8c8c8", "#969696", "#525252")
+CONTEXT_COLOURS: tuple[str, ...] = ("#d9d9d9", "#a6a6a6", "#737373", "#404040")
 
 
 def context_layer(squares: gpd.GeoDataFrame, *, name: str) -> folium.FeatureGroup:
@@ -512,9 +513,18 @@ def context_layer(squares: gpd.GeoDataFrame, *, name: str) -> folium.FeatureGrou
             "weight": 0.4,
             "dashArray": "3",
             "fillColor": CONTEXT_COLOURS[feature["properties"]["level"]],
-            "fillOpacity": 0.45,
+            "fillOpacity": 0.6,
         },
         tooltip=folium.GeoJsonTooltip(fields=["events"], aliases=[html.escape(name)]),
         control=False,
     ).add_to(group)
     return group
+
+
+def context_legend_html(name: str) -> str:
+    """Return the legend of the context layer: its name (source, all ages) and its greys."""
+    swatches = "".join(f'<i style="background:{c};margin-right:0"></i>' for c in CONTEXT_COLOURS)
+    return (
+        f"<b>{html.escape(name)}, per 1 km square</b><br>{swatches} fewest to most "
+        "(context, not exploitation)<br>"
+    )

@@ -51,6 +51,9 @@ class ContextPicture:
         with any event; unlocated events are in the total only.
     sources
         The sources present.
+    stored
+        The first and last month stored for these districts, whatever the period
+        (None when nothing is stored), so an empty period can say where data are.
     """
 
     label: str
@@ -58,6 +61,7 @@ class ContextPicture:
     by_type: pd.DataFrame
     squares: pd.DataFrame
     sources: tuple[str, ...] = field(default_factory=tuple)
+    stored: tuple[date | None, date | None] = (None, None)
 
     @property
     def empty(self) -> bool:
@@ -126,6 +130,13 @@ def context_picture(
             connection.execute(query).all(),
             columns=["source", "crime_type", "easting", "northing"],
         )
+        stored = tuple(
+            connection.execute(
+                select(func.min(ContextEvent.month), func.max(ContextEvent.month)).where(
+                    ContextEvent.district_code.in_(codes)
+                )
+            ).one()
+        )
     sources = tuple(sorted(rows["source"].unique()))
     label = "; ".join(context_label(s) for s in sources) if sources else context_label()
     by_type = (
@@ -159,5 +170,10 @@ def context_picture(
         squares.loc[small, "level"] = 0
         total = suppress_count(len(rows), k=k)
     return ContextPicture(
-        label=label, total=total, by_type=by_type, squares=squares, sources=sources
+        label=label,
+        total=total,
+        by_type=by_type,
+        squares=squares,
+        sources=sources,
+        stored=(stored[0], stored[1]),
     )

@@ -19,6 +19,7 @@ from dashboard.layers import (
     STATE_LABELS,
     aggregates_layer,
     context_layer,
+    context_legend_html,
     density_layer,
     flagged_places_layer,
     hotspot_layer,
@@ -167,9 +168,16 @@ def _figure(n: int) -> str:
 def _context_counts(picture) -> None:
     """Show the context counts apart from the incident figures, labelled with source and ages."""
     if picture.empty:
+        first_stored, last_stored = picture.stored
+        where = (
+            f" It is stored for {first_stored:%B %Y} to {last_stored:%B %Y}: choose a period "
+            "that covers those months (Custom range)."
+            if first_stored is not None and last_stored is not None
+            else " A data officer imports police.uk street-level files on the Data page."
+        )
         st.info(
-            f"No {CONTEXT_LABEL.lower()} is stored for these districts and this period. A data "
-            "officer imports police.uk street-level files on the Data page (as context).",
+            f"No {CONTEXT_LABEL[0].lower() + CONTEXT_LABEL[1:]} in this period for these "
+            f"districts.{where}",
             icon=":material/info:",
         )
         return
@@ -306,6 +314,7 @@ with map_column:
             seen_as, query.districts, query.first, query.last, tuple(context_types), k, version
         )
         groups.append(context_layer(context_squares, name=context.label))
+        add_legend(m, context_legend_html(context.label), position="bottomright")
     if "points" in layers and viewer.sees_points:
         points, located = loaders.map_points(seen_as, query, version)
         if points is None:
