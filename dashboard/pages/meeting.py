@@ -75,9 +75,9 @@ def context_section(viewer, scope, first: str, last: str, k: int, version: str) 
         top = shown.assign(n=pd.to_numeric(shown["events"], errors="coerce")).nlargest(5, "n")
         st.table(
             top[["crime_type", "events"]]
-            .rename(columns={"crime_type": "Crime type (all ages)", "events": "Crimes"})
+            .rename(columns={"crime_type": "Most frequent crime types (all ages)", "events": "Crimes"})
             .astype(str)
-            .set_index("Crime type (all ages)")
+            .set_index("Most frequent crime types (all ages)")
         )
 
 
