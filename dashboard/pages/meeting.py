@@ -73,11 +73,12 @@ def context_section(viewer, scope, first: str, last: str, k: int, version: str) 
         st.metric(f"{picture.label}, {first} to {last}", total)
         shown = picture.by_type.iloc[:-1]
         top = shown.assign(n=pd.to_numeric(shown["events"], errors="coerce")).nlargest(5, "n")
+        heading = "Most frequent crime types (all ages)"
         st.table(
             top[["crime_type", "events"]]
-            .rename(columns={"crime_type": "Most frequent crime types (all ages)", "events": "Crimes"})
+            .rename(columns={"crime_type": heading, "events": "Crimes"})
             .astype(str)
-            .set_index("Most frequent crime types (all ages)")
+            .set_index(heading)
         )
 
 
