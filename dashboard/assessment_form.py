@@ -173,8 +173,8 @@ def _act(engine: Engine, viewer: Viewer, aid: int, step: str, today: date) -> No
         message = "Nothing was saved. Please correct the fields marked below."
         if warnings and step == "submit":
             message = (
-                "Not submitted: personal details remain in the text highlighted below. Remove "
-                "them (you can save a draft meanwhile)."
+                "Nothing was saved and it was not submitted: personal details remain in the "
+                "text highlighted below. Remove them (a draft can be saved meanwhile)."
             )
         state[NOTICE] = (kind, message, warnings)
         return

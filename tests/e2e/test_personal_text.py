@@ -31,7 +31,7 @@ def test_a_childs_name_and_age_in_an_action_cannot_be_submitted(
     settle(page)
     page.get_by_role("button", name="Submit for review").click()
 
-    expect(page.get_by_text("Not submitted: personal details remain")).to_be_visible(
+    expect(page.get_by_text("it was not submitted: personal details remain")).to_be_visible(
         timeout=TIMEOUT_MS
     )
     expect(page.get_by_text(re.compile("name with an age 'Jordan Smith \\(15'"))).to_be_visible()
