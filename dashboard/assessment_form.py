@@ -20,7 +20,7 @@ from dashboard.downloads import audited_download
 from store import assessments as svc
 from store.access import AccessDenied, Viewer
 from store.safe_text import md_text
-from store.text_checks import text_warnings
+from store.text_checks import find_personal, highlight_html, text_warnings
 from store.vocabulary import (
     ACTION_STATUSES,
     ASSESSMENT_STATUSES,
@@ -40,6 +40,7 @@ NEW_ACTION_SLOTS = 3
 ERRORS = "assess_errors"
 NOTICE = "assess_notice"
 MINE = "assess_mine"
+HIGHLIGHTS = "assess_highlights"
 
 
 def _key(aid: int, name: str) -> str:
@@ -128,12 +129,11 @@ def read_form(aid: int, *, today: date) -> svc.AssessmentForm:
 
 
 def _warnings(form: svc.AssessmentForm) -> dict[str, list[str]]:
-    fields = {"partners": form.partners, "goals": form.goals}
-    for finding in form.findings:
-        fields[f"findings.{finding.item}.evidence"] = finding.evidence
-        fields[f"findings.{finding.item}.source"] = finding.source
-    for number, action in enumerate(form.actions):
-        fields[f"actions.{number}.description"] = action.description
+    """Return the personal-detail warnings per field, and keep each field's highlighted text."""
+    fields = svc.free_text(form)
+    st.session_state[HIGHLIGHTS] = {
+        name: highlight_html(text) for name, text in fields.items() if find_personal(text)
+    }
     return text_warnings(fields)
 
 
@@ -142,6 +142,7 @@ def _act(engine: Engine, viewer: Viewer, aid: int, step: str, today: date) -> No
     state = st.session_state
     version = state.get(_key(aid, "version"))
     state[ERRORS] = {}
+    state[HIGHLIGHTS] = {}
     try:
         if step in ("save", "submit"):
             form = read_form(aid, today=today)
@@ -170,7 +171,14 @@ def _act(engine: Engine, viewer: Viewer, aid: int, step: str, today: date) -> No
     except svc.AssessmentInvalid as problem:
         state[ERRORS] = problem.errors
         kind = "stale" if isinstance(problem, svc.StaleAssessment) else "invalid"
-        state[NOTICE] = (kind, "Nothing was saved. Please correct the fields marked below.", {})
+        warnings = _warnings(read_form(aid, today=today)) if step in ("save", "submit") else {}
+        message = "Nothing was saved. Please correct the fields marked below."
+        if warnings and step == "submit":
+            message = (
+                "Nothing was saved and it was not submitted: personal details remain in the "
+                "text highlighted below. Remove them (a draft can be saved meanwhile)."
+            )
+        state[NOTICE] = (kind, message, warnings)
         return
     except (svc.IllegalTransition, AccessDenied, LookupError) as refusal:
         state[NOTICE] = ("error", str(refusal), {})
@@ -196,6 +204,47 @@ def _field_error(name: str) -> None:
 def _field_warnings(name: str, warnings: dict[str, list[str]]) -> None:
     for warning in warnings.get(name, []):
         st.warning(md_text(warning), icon=":material/person_off:")
+    marked = st.session_state.get(HIGHLIGHTS, {}).get(name)
+    if marked:
+        _marked_text(marked)
+
+
+def _marked_text(marked: str) -> None:
+    """Show text already escaped by ``highlight_html``, its personal spans marked."""
+    st.html(
+        '<div class="personal-text" style="white-space:pre-wrap;border-left:3px solid #b3261e;'
+        f'padding:0.25rem 0.5rem;margin-bottom:0.5rem">{marked}</div>'
+    )
+
+
+def _field_label(name: str) -> str:
+    """Return a field name as a person reads it ("actions.0.description" -> "Action 1")."""
+    parts = name.split(".")
+    if parts[0] == "actions":
+        return f"Action {int(parts[1]) + 1} ({parts[2].replace('_', ' ')})"
+    if parts[0] == "findings":
+        item = CHECKLIST[parts[1]].label if parts[1] in CHECKLIST else parts[1]
+        return f"Finding: {item} ({parts[2]})"
+    return name.replace("_", " ").capitalize()
+
+
+def personal_review(record: svc.AssessmentRecord) -> bool:
+    """Show, for a lead's review, every field holding personal details with the spans marked.
+
+    Returns True when any was found.
+    """
+    found = {name: text for name, text in svc.free_text(record.form).items() if find_personal(text)}
+    if not found:
+        return False
+    st.error(
+        "This assessment holds personal details (marked below). Return it to the assessors "
+        "to remove them; it cannot be approved as it is.",
+        icon=":material/person_off:",
+    )
+    for name, text in found.items():
+        st.markdown(f"**{_field_label(name)}**")
+        _marked_text(highlight_html(text))
+    return True
 
 
 def _render_form(engine: Engine, viewer: Viewer, record: svc.AssessmentRecord, today: date) -> None:
@@ -595,6 +644,7 @@ def render_assessment(
         _summary(record)
     if record.status == "submitted" and viewer.may_approve:
         st.markdown("#### Review")
+        personal_review(record)
         st.text_area(
             "Comment for the assessors (required to return it)", key=_key(aid, "review_comment")
         )

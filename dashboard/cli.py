@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register(commands)
     register_import(commands)
+    from store.text_checks import register as register_check_text
+
+    register_check_text(commands)
     return parser
 
 

@@ -32,6 +32,7 @@ from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES, label
 __all__ = [
     "AGGREGATE_COLOURS",
     "CATEGORY_ICONS",
+    "CONTEXT_COLOURS",
     "DENSITY_COLOURS",
     "HOTSPOT_COLOURS",
     "HOTSPOT_LABELS",
@@ -39,6 +40,8 @@ __all__ = [
     "STATE_LABELS",
     "STATE_MARKERS",
     "aggregates_layer",
+    "context_layer",
+    "context_legend_html",
     "density_layer",
     "flagged_places_layer",
     "geojson",
@@ -474,3 +477,54 @@ def legend_html(*, k: int = 5, points: bool = False) -> str:
     if points:
         parts.append(_swatch(POINT_COLOUR, "An incident (snapped), clustered", round_=True))
     return "".join(parts)
+
+
+#: Colours of context counts (police-recorded crime, all ages): greys, apart from incident blues.
+CONTEXT_COLOURS: tuple[str, ...] = ("#d9d9d9", "#a6a6a6", "#737373", "#404040")
+
+
+def context_layer(squares: gpd.GeoDataFrame, *, name: str) -> folium.FeatureGroup:
+    """Return context counts per 1 km square: public crime of all ages, never exploitation.
+
+    Parameters
+    ----------
+    squares
+        In EPSG:4326 with ``events`` (a number, or text where suppressed) and
+        ``level`` (0-3), as ``dashboard.loaders.context_squares``.
+    name
+        The layer's name, naming the source and "all ages"
+        (``store.vocabulary.context_label``).
+
+    Returns
+    -------
+    folium.FeatureGroup
+        The layer; its tooltips say what the count is.
+    """
+    _require_wgs84(squares, "squares")
+    group = folium.FeatureGroup(name=name)
+    if squares.empty:
+        return group
+    shown = squares.assign(events=squares["events"].astype(str), level=squares["level"].astype(int))
+    folium.GeoJson(
+        geojson(shown, ["events", "level"]),
+        name=name,
+        style_function=lambda feature: {
+            "color": "#525252",
+            "weight": 0.4,
+            "dashArray": "3",
+            "fillColor": CONTEXT_COLOURS[feature["properties"]["level"]],
+            "fillOpacity": 0.6,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["events"], aliases=[html.escape(name)]),
+        control=False,
+    ).add_to(group)
+    return group
+
+
+def context_legend_html(name: str) -> str:
+    """Return the legend of the context layer: its name (source, all ages) and its greys."""
+    swatches = "".join(f'<i style="background:{c};margin-right:0"></i>' for c in CONTEXT_COLOURS)
+    return (
+        f"<b>{html.escape(name)}, per 1 km square</b><br>{swatches} fewest to most "
+        "(context, not exploitation)<br>"
+    )

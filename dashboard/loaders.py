@@ -24,11 +24,13 @@ if TYPE_CHECKING:
     from dashboard.filters import Filters
     from geo.grid import Grid
     from store.access import Viewer
+    from store.context import ContextPicture
     from store.meeting import MeetingFigures
 
 __all__ = [
     "actions",
     "assessments",
+    "context_picture",
     "data_version",
     "demo",
     "districts",
@@ -373,3 +375,35 @@ def meeting_map(_figures: MeetingFigures, key: tuple, version: str) -> bytes:
 
     districts_shown = districts(version)
     return emerging_map_png(_figures, districts_shown.loc[districts_shown["code"].isin(key[0])])
+
+
+@st.cache_data(show_spinner="Counting police-recorded crime (all ages)...", max_entries=16)
+def context_picture(
+    viewer: Viewer, districts: tuple[str, ...], first: str, last: str, types: tuple[str, ...],
+    k: int, version: str,
+) -> tuple[ContextPicture, gpd.GeoDataFrame]:  # fmt: skip
+    """Return context events (public crime, all ages) for an audience, and their squares to draw.
+
+    ``first`` and ``last`` are months as ``"YYYY-MM"`` (empty for open ends). The
+    squares are in EPSG:4326; counts are protected for roles without point access.
+    """
+    import shapely
+
+    from store.context import SQUARE
+    from store.context import context_picture as read
+
+    def month(text: str) -> date | None:
+        return date.fromisoformat(f"{text}-01") if text else None
+
+    picture = read(
+        engine(), viewer, districts=districts, first=month(first), last=month(last),
+        types=types, k=k,
+    )  # fmt: skip
+    e = picture.squares["easting"].to_numpy(dtype=float)
+    n = picture.squares["northing"].to_numpy(dtype=float)
+    squares = gpd.GeoDataFrame(
+        picture.squares[["events", "level"]],
+        geometry=shapely.box(e, n, e + SQUARE, n + SQUARE),
+        crs=27700,
+    ).to_crs(4326)
+    return picture, squares

@@ -32,6 +32,7 @@ from store.access import AccessDenied, Viewer
 from store.db import session_scope
 from store.models import Action, Assessment, AuditEvent, Finding, Place
 from store.queries import load_assessments
+from store.text_checks import personal_problems
 from store.vocabulary import (
     ACTION_STATUSES,
     CHECKLIST,
@@ -60,6 +61,7 @@ __all__ = [
     "changes",
     "create_draft",
     "flags_for",
+    "free_text",
     "list_assessments",
     "load_assessment",
     "next_review_default",
@@ -388,7 +390,27 @@ def validate(form: AssessmentForm, *, complete: bool, today: date) -> dict[str, 
             )
         if action.status not in ACTION_STATUSES:
             errors[f"{key}.status"] = f"The status must be one of {', '.join(ACTION_STATUSES)}."
+    if complete:  # a draft may hold them (highlighted); submitting may not
+        for name, message in personal_problems(free_text(form)).items():
+            errors.setdefault(name, message)
     return errors
+
+
+def free_text(form: AssessmentForm) -> dict[str, str]:
+    """Return every free-text field of a form by its field name (for the personal-data checker)."""
+    fields = {
+        "assessing_org": form.assessing_org,
+        "lead_assessor": form.lead_assessor,
+        "partners": form.partners,
+        "goals": form.goals,
+    }
+    for finding in form.findings:
+        fields[f"findings.{finding.item}.evidence"] = finding.evidence
+        fields[f"findings.{finding.item}.source"] = finding.source
+    for number, action in enumerate(form.actions):
+        fields[f"actions.{number}.description"] = action.description
+        fields[f"actions.{number}.owner_org"] = action.owner_org
+    return fields
 
 
 # --------------------------------------------------------------------------- reading
@@ -818,11 +840,22 @@ def approve(
         When the assessment is not submitted.
     StaleAssessment
         When it changed since the lead opened it.
+    AssessmentInvalid
+        When the comment, or the assessment's own text, holds personal details
+        (field ``review_comment``).
     """
     viewer.require(viewer.may_approve, "approve assessments")
+    _check_comment(comment)
     with session_scope(engine) as session:
         assessment = _get(session, viewer, assessment_id)
         _check_version(assessment, expected_version)
+        if personal_problems(free_text(_record(assessment).form)):
+            raise AssessmentInvalid(
+                {
+                    "review_comment": "It holds personal details (marked above), so it cannot "
+                    "be approved: return it to the assessors to remove them."
+                }
+            )
         _transition(session, viewer, assessment, "approve", comment=comment or None)
         if comment:
             assessment.review_comment = comment.strip()
@@ -839,6 +872,13 @@ def approve(
             assessment.supersedes_id = max(older, key=lambda a: (a.assessed_on, a.id)).id
         _flush(session, assessment)
         return assessment.version
+
+
+def _check_comment(comment: str | None) -> None:
+    """Refuse a review comment that holds personal details (field ``review_comment``)."""
+    problems = personal_problems({"review_comment": comment})
+    if problems:
+        raise AssessmentInvalid(problems)
 
 
 def return_for_changes(
@@ -863,6 +903,7 @@ def return_for_changes(
         raise AssessmentInvalid(
             {"review_comment": "Say what needs to change before the assessment is returned."}
         )
+    _check_comment(comment)
     with session_scope(engine) as session:
         assessment = _get(session, viewer, assessment_id)
         _check_version(assessment, expected_version)
@@ -897,6 +938,8 @@ def add_action(
         today=today,
     )
     errors = {k.replace("actions.0.", ""): v for k, v in errors.items()}
+    problems = personal_problems({"description": action.description, "owner_org": action.owner_org})
+    errors.update({k: v for k, v in problems.items() if k not in errors})
     if errors:
         raise AssessmentInvalid(errors)
     with session_scope(engine) as session:
@@ -989,6 +1032,7 @@ def add_place(
     name = (name or "").strip()
     if not name:
         errors["name"] = "Enter the place's name."
+    errors.update(personal_problems({"name": name}))
     if category not in PLACE_CATEGORIES:
         errors["category"] = f"Choose a category ({', '.join(PLACE_CATEGORIES.values())})."
     found = lookup_postcodes([postcode]).iloc[0]

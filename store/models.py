@@ -35,6 +35,7 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "Base",
+    "ContextEvent",
     "District",
     "Finding",
     "ImportBatch",
@@ -195,6 +196,34 @@ class Referral(_Event, Base):
     risk_level: Mapped[str | None] = mapped_column(String(10))
     child_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
     outcome: Mapped[str | None] = mapped_column(String(60))
+
+
+class ContextEvent(Tracked, Base):
+    """Public crime or anti-social behaviour of all ages (police.uk): context, not exploitation.
+
+    Kept apart from incidents and referrals: never counted in exploitation
+    figures, flags or the Meeting's exploitation measures. ``crime_type`` is
+    the source's own type (police.uk's 14); ``record_key`` is a uniform random
+    0..255 for cell-key perturbation of counts.
+    """
+
+    __tablename__ = "context_events"
+    __table_args__ = (
+        Index("ix_context_events_district_month", "district_code", "month"),
+        Index("ix_context_events_month", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(120))
+    source_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    crime_type: Mapped[str] = mapped_column(String(60))
+    month: Mapped[date] = mapped_column(Date)
+    easting: Mapped[float | None] = mapped_column(Float)
+    northing: Mapped[float | None] = mapped_column(Float)
+    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"))
+    ward_code: Mapped[str | None] = mapped_column(String(9))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    record_key: Mapped[int] = mapped_column(Integer)
 
 
 class Assessment(Tracked, Base):

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Select, func, select
 from store.models import (
     Action,
     Assessment,
+    ContextEvent,
     District,
     Finding,
     ImportBatch,
@@ -290,7 +291,7 @@ def data_version(engine: Engine) -> str:
     """
     parts = []
     with engine.connect() as connection:
-        for model in (District, Place, Incident, Referral, Assessment, Action):
+        for model in (District, Place, Incident, Referral, Assessment, Action, ContextEvent):
             count, newest = connection.execute(
                 select(func.count(), func.max(model.updated_at))
             ).one()

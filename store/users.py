@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -453,6 +454,10 @@ def _check_districts(session: Session, codes: Iterable[str]) -> list[District]:
     return [found[c] for c in codes]
 
 
+#: An e-mail address as a person signs in with it: one @, a dotted domain, no spaces.
+EMAIL_ADDRESS = re.compile(r"[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+
+
 def _check_role(role: str | None) -> str | None:
     if role is not None and role not in ROLES:
         raise UserError(f"The role '{role}' is not one of {', '.join(ROLES)}.")
@@ -476,8 +481,12 @@ def create_user(
     organisation: str | None = None,
     password: str | None = None,
     origin: str | None = None,
+    from_form: bool = False,
 ) -> None:
     """Add a user; only an administrator may.
+
+    ``from_form`` (the Data page's "Add a user"): the username must be an
+    e-mail address and a role must be chosen; there is no default role.
 
     ``username`` is the person's e-mail address where they sign in through
     their organisation; ``password`` is for the local sign-in only (12
@@ -496,6 +505,18 @@ def create_user(
     name = _normalise(username)
     if not name:
         raise UserError("A user needs a username (their e-mail address, or a short name).")
+    if from_form:
+        problems = []
+        if not EMAIL_ADDRESS.fullmatch(name):
+            problems.append(
+                f"'{name}' is not an e-mail address (like name@council.gov.uk): enter the "
+                "address the person signs in with"
+            )
+        if role is None:
+            problems.append("choose the person's role (there is no default)")
+        if problems:
+            text = "; ".join(problems)
+            raise UserError(text[0].upper() + text[1:] + ".")
     with session_scope(engine) as session:
         if _find(session, name) is not None:
             raise UserError(f"There is already a user '{name}'.")

@@ -13,6 +13,8 @@ __all__ = [
     "AGE_BANDS",
     "ASSESSMENT_STATUSES",
     "CHECKLIST",
+    "CONTEXT_LABEL",
+    "CONTEXT_TYPES",
     "DOMAINS",
     "EXPLOITATION_TYPES",
     "PLACE_CATEGORIES",
@@ -21,6 +23,7 @@ __all__ = [
     "RISK_LEVELS",
     "SCORES",
     "ChecklistItem",
+    "context_label",
     "label",
 ]
 
@@ -32,6 +35,40 @@ EXPLOITATION_TYPES: dict[str, str] = {
     "serious_youth_violence": "Serious youth violence",
     "online_exploitation": "Online exploitation",
 }
+
+#: police.uk's own 14 crime types, kept as they are for context events (all ages).
+CONTEXT_TYPES: tuple[str, ...] = (
+    "Anti-social behaviour",
+    "Bicycle theft",
+    "Burglary",
+    "Criminal damage and arson",
+    "Drugs",
+    "Other crime",
+    "Other theft",
+    "Possession of weapons",
+    "Public order",
+    "Robbery",
+    "Shoplifting",
+    "Theft from the person",
+    "Vehicle crime",
+    "Violence and sexual offences",
+)
+
+
+def context_label(source: str = "police.uk") -> str:
+    """Return how every screen names context events: what they are, "all ages", the source.
+
+    Examples
+    --------
+    >>> context_label()
+    'Police-recorded crime, all ages (police.uk)'
+    """
+    return f"Police-recorded crime, all ages ({source})"
+
+
+#: The label of context events from police.uk, the usual source.
+CONTEXT_LABEL: str = context_label()
+
 
 AGE_BANDS: dict[str, str] = {
     "10-12": "10 to 12",

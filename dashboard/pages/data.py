@@ -14,18 +14,90 @@ from store.access import ROLES, AccessDenied
 from store.boundaries import BoundaryStoreError, import_boundaries
 from store.imports import ColumnMapping, ImportFileError, import_file, inspect_file, rollback_batch
 from store.imports.batch import missing_fields
-from store.imports.columns import FIELDS, IGNORE, category_codes
+from store.imports.columns import FIELDS, IGNORE, category_codes, exploitation_mapping
+from store.imports.commands import report_path
 from store.safe_text import csv_bytes, md_text
 from store.users import UserError, audit_log, create_user, list_users, update_user
+from store.vocabulary import EXPLOITATION_TYPES, context_label
 
 #: The largest file the page takes; bigger ones go through ``safer-spaces import``.
 UPLOAD_LIMIT = 200 * 2**20
-KIND_LABELS = {"incidents": "Incidents", "referrals": "Referrals", "places": "Places"}
+KIND_LABELS = {
+    "incidents": "Incidents",
+    "referrals": "Referrals",
+    "places": "Places",
+    "context": "Context: public crime, all ages (police.uk)",
+}
 
 
 def _upload_path(upload) -> Path:
     """Return a private copy of the uploaded file for this run (removed in its ``finally``)."""
     return uploads.write_copy(upload)
+
+
+#: What the page's category table offers for a police.uk crime type.
+CONTEXT_ONLY = "context only"
+
+
+def _context_categories(plan: dict) -> tuple[dict[str, str], bool]:
+    """Show what each crime type becomes; return a deliberate mapping and whether it is confirmed.
+
+    police.uk crime is of all ages: every type is stored as context. A type
+    becomes an exploitation incident as well only when chosen here, and the
+    import waits for the confirm box.
+    """
+    table = plan["category_table"]
+    label = context_label(plan["source_name"])
+    st.markdown(
+        f"**What each crime type becomes.** Every row is stored as *{label}*: public crime "
+        "of all ages, shown as context and never counted as child exploitation. Only if the "
+        "partnership has decided so, map a type to an exploitation type as well."
+    )
+    chosen = plan["exploitation_mapping"]
+    shown = table.assign(
+        **{"also as exploitation": [chosen.get(v, CONTEXT_ONLY) for v in table["value"]]}
+    )
+    edited = st.data_editor(
+        shown,
+        hide_index=True,
+        width="stretch",
+        disabled=["value", "rows", "becomes"],
+        column_config={
+            "rows": st.column_config.NumberColumn(format="%d"),
+            "also as exploitation": st.column_config.SelectboxColumn(
+                options=[CONTEXT_ONLY, *EXPLOITATION_TYPES], required=True
+            ),
+        },
+        key=f"import_context_{plan['source_name']}",
+    )
+    # "context only" is written as the type itself, so it also replaces a remembered mapping
+    everything = {
+        str(value): str(code) if code in EXPLOITATION_TYPES else str(value)
+        for value, code in zip(edited["value"], edited["also as exploitation"], strict=True)
+    }
+    mapping = {k: v for k, v in everything.items() if v in EXPLOITATION_TYPES}
+    if not mapping:
+        return everything, True
+    pairs = "; ".join(f"{k} ({int(table.set_index('value').loc[k, 'rows']):,} rows) -> "
+                      f"{EXPLOITATION_TYPES[v]}" for k, v in mapping.items())  # fmt: skip
+    st.warning(
+        f"These crime types will ALSO be stored as exploitation incidents: {pairs}. police.uk "
+        "crime is of all ages and says nothing about children.",
+        icon=":material/warning:",
+    )
+    confirmed = st.checkbox(
+        "The partnership has decided to count these types as exploitation; record this "
+        "mapping on the batch",
+        key=f"import_confirm_{plan['source_name']}",
+    )
+    return everything, confirmed
+
+
+def _category_table(plan: dict) -> None:
+    table = plan["category_table"]
+    if len(table):
+        st.markdown("**What each category becomes** (every row of the file)")
+        st.dataframe(table, hide_index=True, width="stretch", key="import_category_table")
 
 
 def _mapping_step(plan: dict, kind: str) -> ColumnMapping:
@@ -59,7 +131,9 @@ def _mapping_step(plan: dict, kind: str) -> ColumnMapping:
         key=f"import_columns_{kind}_{plan['source_name']}",
     )
     categories: dict[str, str] = {}
-    if plan["categories"]:
+    if kind == "context":
+        pass  # the crime types are shown by _context_categories
+    elif plan["categories"]:
         st.markdown(
             "**Categories** in the first rows that are not known yet: map them, or they "
             "will be rejected."
@@ -94,6 +168,9 @@ def _show_report(report, viewer) -> None:
             hide_index=True,
             width="stretch",
         )
+    written = st.session_state.get("import_report_path")
+    if written:
+        st.caption(f"The report of every row set aside is in {written}")
     if len(report.issues):
         st.markdown("**Rows set aside, and why**")
         st.dataframe(report.issues.head(1000), hide_index=True, key="import_issues")
@@ -109,6 +186,19 @@ def _show_report(report, viewer) -> None:
             detail={"rows": len(report.issues), "format": "csv"},
             origin=auth.origin(),
         )
+
+
+def _save_report(report) -> str | None:
+    """Write the rows set aside into the working folder; return the path (None if none)."""
+    if not len(report.issues):
+        return None
+    path = report_path(Path(report.file_name), None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        report.issues.to_csv(path, index=False)
+    except OSError:
+        return None
+    return str(path.resolve())
 
 
 def imports_tab(viewer, version: str) -> None:
@@ -157,13 +247,24 @@ def imports_tab(viewer, version: str) -> None:
                         + f"; source: {plan['source_name']}"
                     )
                 )
-                mapping = _mapping_step(plan, kind)
+                stored_as = plan["kind"]
+                mapping = _mapping_step(plan, stored_as)
+                confirmed = True
+                if stored_as == "context":
+                    chosen, confirmed = _context_categories(plan)
+                    mapping = ColumnMapping(columns=mapping.columns, categories=chosen)
+                else:
+                    _category_table(plan)
                 missing = missing_fields(
-                    kind, {c: f for c, f in mapping.columns.items() if f != IGNORE}
+                    stored_as, {c: f for c, f in mapping.columns.items() if f != IGNORE}
                 )
                 if missing:
                     st.warning("Still needed: a column for " + ", or ".join(missing) + ".")
-                if st.button("Import", type="primary", key=f"import_go_{round_}"):
+                if not confirmed:
+                    st.info("Confirm the mapping above to import.", icon=":material/lock:")
+                if st.button(
+                    "Import", type="primary", key=f"import_go_{round_}", disabled=not confirmed
+                ):
                     bar = st.progress(0.0, text="Starting...")
                     try:
                         report = import_file(
@@ -176,11 +277,13 @@ def imports_tab(viewer, version: str) -> None:
                             file_name=upload.name,
                             max_bytes=UPLOAD_LIMIT,
                             progress=lambda share, text: bar.progress(share, text=text),
+                            confirm_mapping=bool(exploitation_mapping(mapping)) and confirmed,
                         )
                     except (ImportFileError, AccessDenied) as error:
                         st.error(md_text(error), icon=":material/error:")
                     else:
                         st.session_state["import_report"] = report
+                        st.session_state["import_report_path"] = _save_report(report)
                         st.session_state["import_round"] = round_ + 1
                         loaders.data_version.clear()
                         loaders.import_batches.clear()
@@ -310,10 +413,19 @@ if admin_tabs:
         add, change = st.columns(2)
         with add.form("user_add", clear_on_submit=True):
             st.subheader("Add a user")
-            username = st.text_input("E-mail address or username", key="user_add_username")
+            username = st.text_input(
+                "E-mail address", key="user_add_username", placeholder="name@council.gov.uk"
+            )
             display_name = st.text_input("Name", key="user_add_name")
             organisation = st.text_input("Organisation", key="user_add_org")
-            role = st.selectbox("Role", list(ROLES), format_func=ROLES.get, key="user_add_role")
+            role = st.selectbox(
+                "Role",
+                list(ROLES),
+                index=None,
+                placeholder="Choose a role",
+                format_func=ROLES.get,
+                key="user_add_role",
+            )
             codes = st.multiselect(
                 "Districts",
                 list(district_names),
@@ -337,6 +449,7 @@ if admin_tabs:
                         organisation=organisation,
                         password=password or None,
                         origin=auth.origin(),
+                        from_form=True,
                     )
                 except (UserError, AccessDenied) as error:
                     st.error(md_text(error), icon=":material/error:")

@@ -18,6 +18,8 @@ from dashboard.layers import (
     HOTSPOT_LABELS,
     STATE_LABELS,
     aggregates_layer,
+    context_layer,
+    context_legend_html,
     density_layer,
     flagged_places_layer,
     hotspot_layer,
@@ -42,7 +44,13 @@ from store.disclosure import needs_suppression
 from store.measures import assessment_state, overdue_actions
 from store.safe_text import md_text
 from store.sites import sites_in
-from store.vocabulary import ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
+from store.vocabulary import (
+    ASSESSMENT_STATUSES,
+    CONTEXT_LABEL,
+    CONTEXT_TYPES,
+    PLACE_CATEGORIES,
+    label,
+)
 
 ASSESSMENTS_PAGE = str(Path(__file__).parent / "assessments.py")
 MAP_HEIGHT = 640
@@ -53,13 +61,21 @@ LAYERS = {
     "counts": "Counts per 1 km square",
     "places": "All places",
     "points": "Incident points",
+    "context": CONTEXT_LABEL,
 }
 DEFAULT_LAYERS = ("hot", "flags")
 WHOLE_PERIOD = "period"
 OWN_PARAMS = ("conf", "radius", "min", "layers", "month")
 # Streamlit forgets a widget's value while another page runs; these are kept to come back to.
 KEPT = "map_kept"
-KEPT_WIDGETS = ("map_conf", "map_radius", "map_min", "map_layers", "map_month")
+KEPT_WIDGETS = (
+    "map_conf",
+    "map_radius",
+    "map_min",
+    "map_layers",
+    "map_month",
+    "map_context_types",
+)
 
 viewer = current_viewer()
 seen_as = viewer.for_cache()  # the cached layers are shared by everyone who may see the same
@@ -147,6 +163,39 @@ flag_states = flags["id"].map(state_by_place).fillna("none")
 
 def _figure(shown: int | str) -> str:
     return shown if isinstance(shown, str) else f"{shown:,}"
+
+
+def _context_counts(picture) -> None:
+    """Show the context counts apart from the incident figures, labelled with source and ages."""
+    if picture.empty:
+        first_stored, last_stored = picture.stored
+        where = (
+            f" It is stored for {first_stored:%B %Y} to {last_stored:%B %Y}: choose a period "
+            "that covers those months (Custom range)."
+            if first_stored is not None and last_stored is not None
+            else " A data officer imports police.uk street-level files on the Data page."
+        )
+        st.info(
+            f"No {CONTEXT_LABEL[0].lower() + CONTEXT_LABEL[1:]} in this period for these "
+            f"districts.{where}",
+            icon=":material/info:",
+        )
+        return
+    shown = picture.total if isinstance(picture.total, str) else f"{picture.total:,}"
+    st.metric(f"{picture.label}, in the period", shown)
+    st.dataframe(
+        picture.by_type.rename(columns={"crime_type": "Crime type", "events": "Crimes"}).astype(
+            {"Crimes": str}
+        ),
+        hide_index=True,
+        width="stretch",
+        key="map_context_table",
+    )
+    st.caption(
+        "Context: crime recorded by the police about people of all ages. It says nothing about "
+        "children and is not counted in the incidents, hot spots or flags above."
+        + (" " + suppression_legend(k) if suppress else "")
+    )
 
 
 c1, c2, c3, c4 = st.columns(4)
@@ -253,6 +302,19 @@ with map_column:
         groups.append(places_layer(places.to_crs(4326), states=state_by_place))
     if "flags" in layers:
         groups.append(flagged_places_layer(flags, states=state_by_place))
+    context = None
+    if "context" in layers:  # public crime of all ages: its own layer, filter and counts
+        context_types = st.multiselect(
+            f"Crime types ({CONTEXT_LABEL})",
+            CONTEXT_TYPES,
+            key="map_context_types",
+            placeholder="All crime types",
+        )
+        context, context_squares = loaders.context_picture(
+            seen_as, query.districts, query.first, query.last, tuple(context_types), k, version
+        )
+        groups.append(context_layer(context_squares, name=context.label))
+        add_legend(m, context_legend_html(context.label), position="bottomright")
     if "points" in layers and viewer.sees_points:
         points, located = loaders.map_points(seen_as, query, version)
         if points is None:
@@ -284,6 +346,8 @@ with map_column:
         note = loaders.map_cell_note(seen_as, query, version)
         if note:
             st.info(note, icon=":material/grid_on:")
+    if context is not None:
+        _context_counts(context)
     with st.expander("Map settings: hot spot confidence and when a place is flagged"):
         c1, c2, c3 = st.columns(3)
         c1.select_slider(

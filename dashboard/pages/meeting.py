@@ -60,6 +60,30 @@ def show_figures(items: list[Figure], figures: MeetingFigures, *, columns: int =
             )
 
 
+def context_section(viewer, scope, first: str, last: str, k: int, version: str) -> None:
+    """Show police-recorded crime (all ages) as context, apart from the exploitation figures."""
+    picture, _ = loaders.context_picture(viewer.for_cache(), scope, first, last, (), k, version)
+    if picture.empty:
+        return
+    with st.container(border=True, key="meeting_context"):
+        total = picture.total if isinstance(picture.total, str) else f"{picture.total:,}"
+        st.markdown(f"**Context: {picture.label}**")
+        st.caption(
+            "Public crime of people of all ages. It says nothing about children and is not "
+            "part of the exploitation figures above."
+        )
+        st.metric(f"{picture.label}, {first} to {last}", total)
+        shown = picture.by_type.iloc[:-1]
+        top = shown.assign(n=pd.to_numeric(shown["events"], errors="coerce")).nlargest(5, "n")
+        heading = "Most frequent crime types (all ages)"
+        st.table(
+            top[["crime_type", "events"]]
+            .rename(columns={"crime_type": heading, "events": "Crimes"})
+            .astype(str)
+            .set_index(heading)
+        )
+
+
 def trend_chart(figures: MeetingFigures, big: bool) -> go.Figure:
     """Incidents and referrals by month, with the notable months marked."""
     monthly = figures.monthly
@@ -160,6 +184,7 @@ if key == "headline":
         st.info(empty_note, icon=":material/info:")
     show_figures(figures.headline, figures)
     st.table(md_frame(pack.figure_table(figures.by_type, figures)))
+    context_section(viewer, scope, first, last, k, version)
 elif key == "trends":
     if figures.monthly[["incidents", "referrals"]].astype(str).isin(["0"]).all().all():
         st.info(f"No incidents in the 12 months to {figures.period}.", icon=":material/info:")

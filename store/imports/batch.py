@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -30,6 +31,7 @@ from store.imports.columns import (
     FIELDS,
     IGNORE,
     ColumnMapping,
+    exploitation_mapping,
     recognise_columns,
     saved_mapping,
     store_mapping,
@@ -37,25 +39,38 @@ from store.imports.columns import (
 from store.imports.identifiers import find_identifiers
 from store.imports.locate import load_area
 from store.imports.pipeline import (
+    ROW_COLUMN,
     ImportSettings,
     Plan,
     agency_of,
     columns_for_insert,
+    first_source,
     load_settings,
     prepare_chunk,
 )
 from store.imports.readers import ROW, SourceFile, iter_chunks, open_source
 from store.imports.report import ImportFileError, ImportReport
-from store.models import Assessment, ImportBatch, Incident, Place, Referral, Setting
+from store.models import (
+    Assessment,
+    ContextEvent,
+    ImportBatch,
+    Incident,
+    Place,
+    Referral,
+    Setting,
+)
+from store.vocabulary import CONTEXT_TYPES, context_label
 
 __all__ = [
     "KEY_VARIABLE",
     "Progress",
     "import_file",
     "inspect_file",
+    "mapping_table",
     "missing_fields",
     "pseudonym_key",
     "rollback_batch",
+    "stored_kind",
 ]
 
 #: The environment variable that holds the deployment's pseudonym key.
@@ -64,9 +79,15 @@ KEY_VARIABLE = "SAFER_SPACES_PSEUDONYM_KEY"
 #: Called with the share done (0 to 1) and a line of text.
 Progress = Callable[[float, str], None]
 
-_TABLES = {"incidents": Incident, "referrals": Referral, "places": Place}
+_TABLES = {
+    "incidents": Incident,
+    "referrals": Referral,
+    "places": Place,
+    "context": ContextEvent,
+}
 _REQUIRED = {
     "incidents": ("date", "category"),
+    "context": ("date", "category"),
     "referrals": ("date", "category"),
     "places": ("category",),
 }
@@ -198,12 +219,17 @@ def inspect_file(
         ``source`` (the :class:`SourceFile`), ``source_name``, ``mapping`` (saved
         mapping merged with the one given), ``used`` ({column: field}),
         ``identifiers`` (list of dicts), ``unused`` (columns), ``missing``
-        (fields still needed) and ``categories`` (category values in the first
-        rows that are not known yet).
+        (fields still needed), ``categories`` (category values in the first
+        rows that are not known yet), ``kind`` (what the rows are stored as:
+        ``"context"`` for police.uk), ``category_table`` (each value in the
+        whole file, its rows and what it becomes, see :func:`mapping_table`)
+        and ``exploitation_mapping`` (crime types mapped deliberately to an
+        exploitation code, which need a confirm).
     """
     from store.imports.columns import category_lookup, normalise_value
 
     file = open_source(path, max_bytes=max_bytes)
+    kind = stored_kind(file, kind)
     name = source or _default_source(file, kind)
     with engine.connect() as connection:
         saved = saved_mapping(connection, kind, name)
@@ -214,11 +240,20 @@ def inspect_file(
     used, identifiers, unused = _plan_columns(file, kind, merged, sample.frame)
     category_column = next((c for c, f in used.items() if f == "category"), None)
     unknown: list[str] = []
+    table = pd.DataFrame(columns=["value", "rows", "becomes"])
     if category_column is not None:
         lookup = category_lookup(kind, merged, header=category_column)
         values = sample.frame[category_column].astype(str).str.strip()
         unknown = sorted(v for v in values.unique() if v and normalise_value(v) not in lookup)[:50]
+        whole = pd.concat(
+            [c.frame[category_column] for c in iter_chunks(file, chunk_size=100_000)],
+            ignore_index=True,
+        )
+        table = mapping_table(whole, kind, merged)
     return {
+        "kind": kind,
+        "category_table": table,
+        "exploitation_mapping": exploitation_mapping(merged) if kind == "context" else {},
         "source": file,
         "source_name": name,
         "mapping": merged,
@@ -230,12 +265,113 @@ def inspect_file(
     }
 
 
+def stored_kind(file: SourceFile, kind: str) -> str:
+    """Return what a file's rows are stored as: police.uk street crime is always context.
+
+    Raises
+    ------
+    ImportFileError
+        When a police.uk file is offered as referrals or places.
+    """
+    if file.format != "police.uk":
+        return kind
+    if kind in ("incidents", "context"):
+        return "context"
+    raise ImportFileError(
+        f"{file.name} is police.uk street-level crime: public crime of all ages, not "
+        f"{kind}. Import it as context (it is stored as '{context_label()}')."
+    )
+
+
+def mapping_table(categories: pd.Series, kind: str, mapping: ColumnMapping) -> pd.DataFrame:
+    """Return what each category value becomes: value, rows, and its code or "set aside".
+
+    Parameters
+    ----------
+    categories
+        The category column of the whole file (strings).
+    kind
+        What the rows are stored as (``"context"`` for police.uk).
+    mapping
+        The mapping that will be used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``value``, ``rows`` and ``becomes``, most rows first. For context, a
+        crime type becomes itself as context, and also an exploitation code
+        only when mapped deliberately.
+    """
+    from store.imports.columns import category_lookup, normalise_value
+
+    values = categories.astype(str).str.strip()
+    counts = values[values != ""].value_counts()
+    lookup = category_lookup(kind, mapping, header=None)
+    exploit = {normalise_value(k): v for k, v in exploitation_mapping(mapping).items()}
+    becomes = []
+    for value in counts.index:
+        code = lookup.get(normalise_value(value))
+        if code is None or code == IGNORE:
+            becomes.append("set aside" + (" (ignored)" if code == IGNORE else " (not known)"))
+        elif kind == "context":
+            also = exploit.get(normalise_value(value))
+            becomes.append(
+                f"context: {code}" + (f"; ALSO exploitation incident: {also}" if also else "")
+            )
+        else:
+            becomes.append(code)
+    return pd.DataFrame({"value": counts.index, "rows": counts.to_numpy(), "becomes": becomes})
+
+
+def _unconfirmed(exploit: dict[str, str], file_name: str) -> str:
+    pairs = "; ".join(f"'{k}' -> {v}" for k, v in exploit.items())
+    return (
+        f"The mapping for {file_name} turns police.uk crime types into child exploitation "
+        f"incidents ({pairs}). police.uk crime is of all ages and says nothing about children, "
+        "so this must be a deliberate choice of the partnership: confirm it (the Data page's "
+        "confirm box, or --confirm-mapping), or remove those categories from the mapping."
+    )
+
+
+def _mapped_plan(plan: Plan, exploit: dict[str, str], file: SourceFile) -> Plan:
+    """Return the plan storing the deliberately mapped crime types as incidents too."""
+    categories = {**{t: IGNORE for t in CONTEXT_TYPES}, **exploit}
+    return Plan(
+        kind="incidents",
+        source=plan.source,
+        agency=agency_of(plan.source, "incidents"),
+        used=plan.used,
+        mapping=ColumnMapping(
+            columns=plan.mapping.columns,
+            categories=categories,
+            date_format=plan.mapping.date_format,
+        ),
+        area=plan.area,
+        settings=plan.settings,
+        key=plan.key,
+        batch_id=plan.batch_id,
+        actor=plan.actor,
+        report=ImportReport(
+            kind="incidents",
+            source=plan.source,
+            file_name=plan.report.file_name,
+            file_format=file.described,
+            file_sha256=file.sha256,
+        ),
+    )
+
+
 def _default_source(file: SourceFile, kind: str) -> str:
     if file.format == "police.uk":
         return "police.uk"
     if file.format == "geojson" and "osm_tag" in file.columns:
         return "OpenStreetMap"
-    return {"incidents": "police", "referrals": "social care", "places": "place register"}[kind]
+    return {
+        "incidents": "police",
+        "referrals": "social care",
+        "places": "place register",
+        "context": "police.uk",
+    }[kind]
 
 
 def _existing(connection: Connection, column: Any, values: Iterable[str]) -> set[str]:
@@ -265,6 +401,7 @@ def import_file(
     max_bytes: int | None = None,
     settings: ImportSettings | None = None,
     remember_mapping: bool = True,
+    confirm_mapping: bool = False,
 ) -> ImportReport:
     """Import a file of incidents, referrals or places, anonymised, in one transaction.
 
@@ -295,6 +432,16 @@ def import_file(
         Anonymisation settings; those stored in the database by default.
     remember_mapping
         Save the merged mapping for the source when the batch is stored.
+    confirm_mapping
+        The person importing has seen and confirmed that some of police.uk's
+        crime types are mapped to an exploitation type (see
+        :func:`mapping_table`); without it such an import is refused.
+
+    A police.uk street-level file is public crime of all ages: its rows are
+    stored as context events with their own 14 crime types (``kind`` may be
+    ``"context"`` or ``"incidents"``), never as exploitation. Only crime types
+    the partnership maps deliberately to an exploitation code, confirmed, are
+    stored as incidents as well; the mapping is recorded on the batch.
 
     Returns
     -------
@@ -313,8 +460,11 @@ def import_file(
     """
     viewer.require(viewer.is_admin, "import data")
     if kind not in _TABLES:
-        raise ImportFileError(f"'{kind}' cannot be imported: use incidents, referrals or places.")
+        raise ImportFileError(
+            f"'{kind}' cannot be imported: use incidents, referrals, places or context."
+        )
     file = open_source(path, max_bytes=max_bytes)
+    kind = stored_kind(file, kind)
     shown_name = file_name or file.name
     name = (source or _default_source(file, kind)).strip()[:120]
     actor = viewer.username
@@ -339,6 +489,10 @@ def import_file(
     try:
         with engine.begin() as connection:
             merged = saved_mapping(connection, kind, name).merged(mapping or ColumnMapping())
+            exploit = exploitation_mapping(merged) if kind == "context" else {}
+            if exploit and not confirm_mapping:
+                raise ImportFileError(_unconfirmed(exploit, shown_name))
+            report.exploitation_mapping = exploit
             settings = settings or load_settings(connection)
             area = load_area(connection)
             if area.empty:
@@ -370,6 +524,7 @@ def import_file(
                 progress=lambda share: read_share.__setitem__(0, share),
             )
             plan: Plan | None = None
+            mapped_plan: Plan | None = None
             for chunk in chunks:
                 if plan is None:
                     used, identifiers, unused = _plan_columns(file, kind, merged, chunk.frame)
@@ -421,6 +576,8 @@ def import_file(
                         actor=actor,
                         report=report,
                     )
+                    if exploit:
+                        mapped_plan = _mapped_plan(plan, exploit, file)
                 if len(chunk.skipped):
                     report.rows_total += len(chunk.skipped)
                     report.rejected += len(chunk.skipped)
@@ -434,6 +591,9 @@ def import_file(
                     )
                 stored = prepare_chunk(chunk.frame, plan)
                 _store(connection, table, unique, stored, plan)
+                if mapped_plan is not None:  # the deliberately mapped types, as incidents too
+                    also = prepare_chunk(chunk.frame, mapped_plan)
+                    _store(connection, Incident, Incident.source_ref, also, mapped_plan)
                 tell(
                     read_share[0] * 0.98,
                     f"{report.rows_total:,} rows read, {report.accepted:,} accepted",
@@ -444,6 +604,8 @@ def import_file(
                 )
             if report.accepted == 0:
                 raise _NothingStoredError
+            if mapped_plan is not None:
+                report.mapped_incidents = mapped_plan.report.accepted
             connection.execute(
                 update(ImportBatch)
                 .where(ImportBatch.id == plan.batch_id)
@@ -487,14 +649,65 @@ def import_file(
 
 
 def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: Plan) -> None:
-    """Insert a prepared chunk, leaving out rows whose reference is already stored."""
+    """Insert a prepared chunk, leaving out rows whose reference is already stored.
+
+    Every row left out is listed in the report, row by row, with the reason: a
+    reference repeated inside this file (naming the row kept), or one stored
+    by an earlier import.
+    """
     report = plan.report
     if not len(stored):
         return
     refs = stored[unique.key]
+    rows = stored[ROW_COLUMN].to_numpy(dtype=np.int64)
     first = ~refs.duplicated().to_numpy()
-    existing = _existing(connection, unique, refs[first].tolist())
-    new = first & ~refs.isin(existing).to_numpy()
+    seen = plan.refs_seen
+    in_file = refs.map(seen).to_numpy(dtype=object)  # rows kept by earlier chunks of this file
+    earlier_chunk = np.array([r is not None and not pd.isna(r) for r in in_file], dtype=bool)
+    existing = _existing(connection, unique, refs[first & ~earlier_chunk].tolist())
+    stored_before = refs.isin(existing).to_numpy() & ~earlier_chunk
+    new = first & ~earlier_chunk & ~stored_before
+    for ref, row in zip(refs[new], rows[new], strict=True):
+        seen[ref] = int(row)
+    first_row = pd.Series(rows[first], index=refs[first].to_numpy())
+    repeated = ~new & ~stored_before
+    if repeated.any():
+        kept = np.where(
+            earlier_chunk[repeated],
+            in_file[repeated],
+            first_row.reindex(refs[repeated].to_numpy()).to_numpy(),
+        )
+        what = first_source(plan, "source_ref") if plan.kind != "places" else "reference"
+        reasons = np.array(
+            [
+                f"repeats the {what} of row {int(k)} in this file; only row {int(k)} is kept"
+                for k in kept
+            ],
+            dtype=object,
+        )
+        report.add_issues(
+            pd.DataFrame(
+                {
+                    "row": rows[repeated],
+                    "status": "repeated in the file",
+                    "column": what,
+                    "reason": reasons,
+                    "value": "",
+                }
+            )
+        )
+    if stored_before.any():
+        report.add_issues(
+            pd.DataFrame(
+                {
+                    "row": rows[stored_before],
+                    "status": "already stored",
+                    "column": "",
+                    "reason": "the same record was stored by an earlier import",
+                    "value": "",
+                }
+            )
+        )
     report.duplicate += int(len(stored) - new.sum())
     fresh = stored.loc[new]
     if len(fresh):
@@ -503,15 +716,15 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
         if table is not Place:  # incidents and referrals: a random key each (store.disclosure)
             columns["record_key"] = new_record_keys(len(fresh)).tolist()
         names = list(columns)
-        rows = zip(*columns.values(), strict=True)
+        values = zip(*columns.values(), strict=True)
         if dialect == "sqlite":  # the driver's own executemany: no per-row SQLAlchemy work
             sql = (
                 f"INSERT INTO {table.__tablename__} ({', '.join(names)}) "
                 f"VALUES ({', '.join('?' * len(names))})"
             )
-            connection.exec_driver_sql(sql, list(rows))
+            connection.exec_driver_sql(sql, list(values))
         else:
-            connection.execute(insert(table), [dict(zip(names, r, strict=True)) for r in rows])
+            connection.execute(insert(table), [dict(zip(names, r, strict=True)) for r in values])
     report.accepted += int(new.sum())
 
 
@@ -558,7 +771,12 @@ def rollback_batch(engine: Engine, batch_id: int, viewer: Viewer) -> dict[str, i
             connection.execute(
                 update(model).where(model.place_id.in_(places)).values(place_id=None)
             )
-        for name, model in (("incidents", Incident), ("referrals", Referral), ("places", Place)):
+        for name, model in (
+            ("incidents", Incident),
+            ("referrals", Referral),
+            ("context", ContextEvent),
+            ("places", Place),
+        ):
             result = connection.execute(delete(model).where(model.import_batch_id == batch_id))
             removed[name] = int(result.rowcount or 0)
         connection.execute(delete(ImportBatch).where(ImportBatch.id == batch_id))

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, select
 
 from store.imports.report import ImportFileError
 from store.models import Setting
-from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES
+from store.vocabulary import CONTEXT_TYPES, EXPLOITATION_TYPES, PLACE_CATEGORIES
 
 __all__ = [
     "FIELDS",
@@ -43,6 +43,7 @@ __all__ = [
     "POLICE_UK_COLUMNS",
     "ColumnMapping",
     "category_codes",
+    "exploitation_mapping",
     "is_police_uk",
     "load_mapping_file",
     "mapping_key",
@@ -53,7 +54,7 @@ __all__ = [
     "store_mapping",
 ]
 
-KINDS: tuple[str, ...] = ("incidents", "referrals", "places")
+KINDS: tuple[str, ...] = ("incidents", "referrals", "places", "context")
 
 #: The word that maps a column or a category to nothing.
 IGNORE = "ignore"
@@ -97,6 +98,13 @@ FIELDS: dict[str, dict[str, str]] = {
         "postcode": "Postcode of the place",
         "responsible_org": "Organisation responsible for the place",
         "active": "Still open or in use: yes or no",
+    },
+    "context": {
+        "source_ref": "Reference in the source (stored only as a keyed pseudonym)",
+        "date": "Month it happened",
+        "category": "Crime type (police.uk's own types)",
+        **_LOCATION_FIELDS,
+        "district": "District code or name (for records without a location)",
     },
 }
 
@@ -235,14 +243,6 @@ POLICE_UK_COLUMNS: tuple[str, ...] = (
     "Last outcome category",
     "Context",
 )
-
-#: police.uk crime types that bear on exploitation; the others are ignored unless mapped.
-POLICE_UK_CATEGORIES: dict[str, str] = {
-    "Violence and sexual offences": "serious_youth_violence",
-    "Possession of weapons": "serious_youth_violence",
-    "Robbery": "serious_youth_violence",
-    "Drugs": "cce",
-}
 
 _CATEGORY_SYNONYMS: dict[str, dict[str, str]] = {
     "events": {
@@ -461,6 +461,8 @@ class ColumnMapping:
                 f"of {kind}. Use one of: {', '.join(sorted(fields))}."
             )
         codes = set(category_codes(kind)) | {IGNORE}
+        if kind == "context":  # a partnership may map a crime type to exploitation deliberately
+            codes |= set(EXPLOITATION_TYPES)
         bad = {k: v for k, v in categories.items() if v not in codes}
         if bad:
             value_, target = next(iter(bad.items()))
@@ -473,55 +475,63 @@ class ColumnMapping:
 
 
 def category_codes(kind: str) -> dict[str, str]:
-    """Return the category codes of a kind of import, with their labels."""
+    """Return the category codes of a kind of import, with their labels.
+
+    Context events keep the source's own crime types (police.uk's 14), as they are.
+    """
+    if kind == "context":
+        return {t: t for t in CONTEXT_TYPES}
     return PLACE_CATEGORIES if kind == "places" else EXPLOITATION_TYPES
 
 
 def category_lookup(kind: str, mapping: ColumnMapping, *, header: str | None) -> dict[str, str]:
     """Return ``{normalised value: code or "ignore"}`` for a kind's category column.
 
-    Codes, their labels and common synonyms are known; police.uk crime types
-    are known when the column is police.uk's ``Crime type``; the mapping's
-    categories come last and win.
+    Codes, their labels and common synonyms are known; the mapping's categories
+    come last and win. police.uk crime types are *not* exploitation types: they
+    are known only to context imports (as themselves), and become an
+    exploitation code only when a partnership maps one deliberately.
 
     Examples
     --------
     >>> lookup = category_lookup("incidents", ColumnMapping(), header="type")
     >>> lookup["child_criminal_exploitation"], lookup["cce"]
     ('cce', 'cce')
+    >>> "drugs" in category_lookup("incidents", ColumnMapping(), header="Crime type")
+    False
+    >>> category_lookup("context", ColumnMapping(), header="Crime type")["drugs"]
+    'Drugs'
     """
     codes = category_codes(kind)
     lookup: dict[str, str] = {}
     for code, text in codes.items():
         lookup[normalise_value(code)] = code
         lookup[normalise_value(text)] = code
+    if kind == "context":
+        return lookup
     lookup.update(_CATEGORY_SYNONYMS["places" if kind == "places" else "events"])
-    if kind != "places" and header is not None and normalise_header(header) == "crime_type":
-        lookup.update({normalise_value(k): v for k, v in POLICE_UK_CATEGORIES.items()})
-        known = {normalise_value(k) for k in POLICE_UK_CATEGORIES}
-        for crime_type in _POLICE_UK_CRIME_TYPES:
-            if normalise_value(crime_type) not in known:
-                lookup[normalise_value(crime_type)] = IGNORE
     lookup.update({normalise_value(k): v for k, v in mapping.categories.items()})
     return lookup
 
 
-_POLICE_UK_CRIME_TYPES: tuple[str, ...] = (
-    "Anti-social behaviour",
-    "Bicycle theft",
-    "Burglary",
-    "Criminal damage and arson",
-    "Drugs",
-    "Other crime",
-    "Other theft",
-    "Possession of weapons",
-    "Public order",
-    "Robbery",
-    "Shoplifting",
-    "Theft from the person",
-    "Vehicle crime",
-    "Violence and sexual offences",
-)
+def exploitation_mapping(mapping: ColumnMapping) -> dict[str, str]:
+    """Return the crime types a partnership has mapped deliberately to an exploitation code.
+
+    Only these rows of a police.uk file are also stored as incidents; the
+    mapping is shown, must be confirmed, and is recorded on the batch.
+
+    Examples
+    --------
+    >>> exploitation_mapping(ColumnMapping(categories={"Drugs": "cce", "Burglary": "ignore"}))
+    {'Drugs': 'cce'}
+    """
+    known = {normalise_value(t): t for t in CONTEXT_TYPES}
+    out = {}
+    for value, code in mapping.categories.items():
+        crime_type = known.get(normalise_value(value))
+        if crime_type is not None and code in EXPLOITATION_TYPES:
+            out[crime_type] = code
+    return dict(sorted(out.items()))
 
 
 def load_mapping_file(path: Path, *, kind: str) -> ColumnMapping:

@@ -4,7 +4,8 @@ Exit status: 0 when a batch was stored (even with rejected rows), 1 when the
 file was read but nothing was stored (every row rejected or already stored,
 or the same file imported before), 2 when the file could not be imported at
 all (the message says why). The report is printed as a table and written as
-CSV beside the input (or to ``--report``).
+CSV into the working folder (``$SAFER_SPACES_HOME/reports``, or ``--report``),
+never beside the input (which may be on a read-only share); its path is printed.
 """
 
 from __future__ import annotations
@@ -51,9 +52,45 @@ def _engine(url: str | None) -> Any:
     return engine
 
 
+def report_path(input_file: Path, chosen: str | None) -> Path:
+    """Return where the report of an import goes: ``--report``, else the working folder.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["SAFER_SPACES_HOME"] = "/srv/safer"
+    >>> str(report_path(Path("/share/ro/2021-08.csv"), None)).startswith("/srv/safer/reports/")
+    True
+    >>> str(report_path(Path("/share/ro/2021-08.csv"), "/tmp/r.csv"))
+    '/tmp/r.csv'
+    """
+    if chosen:
+        return Path(chosen)
+    from datetime import datetime
+
+    from store.config import home_dir
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return home_dir() / "reports" / f"{input_file.stem}.{stamp}.report.csv"
+
+
 def _write_report(report: ImportReport, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(csv_text(report.issues), encoding="utf-8")
-    return path
+    return path.resolve()
+
+
+def _print_mapping(table: Any, kind: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, width=max(100, Console().width))
+    shown = Table(title="What each category becomes" + (" (context)" if kind == "context" else ""))
+    for column in ("value", "rows", "becomes"):
+        shown.add_column(column, justify="right" if column == "rows" else "left")
+    for row in table.itertuples():
+        shown.add_row(str(row.value), f"{row.rows:,}", row.becomes)
+    console.print(shown)
 
 
 def _print_report(report: ImportReport, written: Path | None) -> None:
@@ -92,14 +129,14 @@ def _print_report(report: ImportReport, written: Path | None) -> None:
         console.print(table)
     console.print(report.summary())
     if written is not None:
-        console.print(f"The rows set aside, with reasons, are in {written}.")
+        console.print(f"The report (every row set aside, with its reason) is in {written}")
 
 
 def run_import(args: argparse.Namespace) -> int:
     """Run ``safer-spaces import`` from parsed arguments; return the exit status."""
     from store.access import Viewer
     from store.db import DatabaseError
-    from store.imports.batch import import_file
+    from store.imports.batch import import_file, inspect_file
     from store.imports.columns import load_mapping_file
 
     path = Path(args.file)
@@ -113,6 +150,9 @@ def run_import(args: argparse.Namespace) -> int:
         with engine.connect() as connection:
             codes = tuple(connection.scalars(select(District.code)))
         viewer = Viewer(f"command line ({getpass.getuser()})", "admin", codes)
+        plan = inspect_file(engine, path, kind=args.kind, source=args.source, mapping=mapping)
+        if len(plan["category_table"]):
+            _print_mapping(plan["category_table"], plan["kind"])
         with _progress() as tell:
             report = import_file(
                 engine,
@@ -122,13 +162,14 @@ def run_import(args: argparse.Namespace) -> int:
                 source=args.source,
                 mapping=mapping,
                 progress=tell,
+                confirm_mapping=args.confirm_mapping,
             )
     except (ImportFileError, DatabaseError) as error:
         print(f"safer-spaces import: {error}", file=sys.stderr)
         return 2
     written = None
     if report.rows_total:
-        target = Path(args.report) if args.report else path.with_name(f"{path.stem}.report.csv")
+        target = report_path(path, args.report)
         try:
             written = _write_report(report, target)
         except OSError as error:
@@ -180,7 +221,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Read a CSV (any common encoding and delimiter), XLSX, GeoJSON or GeoPackage file,\n"
-            "or police.uk's street-level crime CSV; check every row, locate it (coordinates or\n"
+            "or police.uk's street-level crime CSV (stored as context: public crime of all ages,\n"
+            "never as exploitation unless a type is mapped and confirmed); check every row,\n"
+            "locate it (coordinates or\n"
             "postcode), drop direct identifiers, pseudonymise references with the key in\n"
             "SAFER_SPACES_PSEUDONYM_KEY, coarsen dates, band ages, snap locations, and store\n"
             "the rows in one transaction. Exit status 0 when stored, 1 when nothing was\n"
@@ -188,7 +231,7 @@ def register(subparsers: Any) -> None:
         ),
         epilog="example: safer-spaces import incidents 2021-08-staffordshire-street.csv",
     )
-    command.add_argument("kind", choices=["incidents", "referrals", "places"])
+    command.add_argument("kind", choices=["incidents", "referrals", "places", "context"])
     command.add_argument("file", help="the file to import")
     command.add_argument(
         "--source",
@@ -197,7 +240,15 @@ def register(subparsers: Any) -> None:
     )
     command.add_argument("--mapping", help="a TOML mapping file ([columns], [categories])")
     command.add_argument(
-        "--report", help="where to write the rows set aside (default: FILE.report.csv beside it)"
+        "--report",
+        help="where to write the report of rows set aside (default: the working folder, "
+        "$SAFER_SPACES_HOME/reports/FILE.<time>.report.csv; never beside the input)",
+    )
+    command.add_argument(
+        "--confirm-mapping",
+        action="store_true",
+        help="confirm a mapping that turns police.uk crime types into exploitation types "
+        "(police.uk crime is all ages; without a mapping it is stored as context only)",
     )
     command.add_argument(
         "--db", help="database URL (default: SAFER_SPACES_DATABASE_URL, secrets.toml, or var/)"

@@ -24,6 +24,7 @@ __all__ = [
     "find_identifiers",
     "looks_personal",
     "nhs_number_valid",
+    "personal_kinds_of",
 ]
 
 #: Header words and what a column named with them holds.
@@ -222,20 +223,30 @@ def classify_by_values(values: pd.Series, *, share: float = 0.5) -> str | None:
 
 
 def looks_personal(values: pd.Series) -> np.ndarray:
-    """Return which values hold an NHS number, a phone number or an email address.
+    """Return which values hold personal details, by the one checker (``store.text_checks``).
 
-    Used on the few text fields that are stored as they are (a place's name).
+    Used on the few text fields that are stored as they are (a place's name,
+    its responsible organisation).
 
     Examples
     --------
-    >>> looks_personal(pd.Series(["The Crown", "Call 07700 900123", "x@y.org"])).tolist()
-    [False, True, True]
+    >>> looks_personal(pd.Series(["The Crown", "Call 07700 900123", "x@y.org",
+    ...                           "Jordan's Takeaway", "Amy (14) house"])).tolist()
+    [False, True, True, False, True]
     """
+    return personal_kinds_of(values).str.len().gt(0).to_numpy(bool)
+
+
+def personal_kinds_of(values: pd.Series) -> pd.Series:
+    """Return, per value, the kinds of personal detail it holds joined by ", " (empty if none).
+
+    Each distinct value is checked once.
+    """
+    from store.text_checks import personal_kinds
+
     text = values.astype(str)
-    phone = text.str.contains(r"(?:\+44\s?|\b0)(?:\d\s?){9,10}\b", regex=True)
-    email = text.str.contains(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", case=False, regex=True)
-    nhs = text.str.contains(r"\b\d{3}\s?\d{3}\s?\d{4}\b", regex=True)
-    return (phone | email | nhs).fillna(False).to_numpy(bool)
+    kinds = {u: ", ".join(personal_kinds(u)) for u in pd.unique(text)}
+    return text.map(kinds)
 
 
 #: Direct identifiers that may only be used as these fields (keyed pseudonyms, an age band).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import Connection, select
 
 from geo.anonymise import age_bands, coarsen_dates
 from store.imports.columns import IGNORE, ColumnMapping, category_lookup, normalise_value
-from store.imports.identifiers import looks_personal
+from store.imports.identifiers import personal_kinds_of
 from store.imports.locate import Area, assign, link_places, locate, snap_within_districts
 from store.imports.readers import ROW
 from store.imports.report import ISSUE_COLUMNS, ImportFileError, ImportReport
@@ -30,6 +31,7 @@ from store.models import Setting
 from store.vocabulary import AGENCIES
 
 __all__ = [
+    "ROW_COLUMN",
     "ImportSettings",
     "Plan",
     "keyed_hex",
@@ -272,6 +274,7 @@ class Plan:
     today: date = field(default_factory=date.today)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     fingerprints_seen: dict[str, int] = field(default_factory=dict)
+    refs_seen: dict[str, int] = field(default_factory=dict)
     header_values: dict[str, str] = field(default_factory=dict)
     categories: dict[str, str] = field(default_factory=dict)
 
@@ -357,6 +360,11 @@ def _vocabulary(values: pd.Series, table: dict[str, str]) -> np.ndarray:
     return values.map(lookup).to_numpy(dtype=object)
 
 
+def first_source(plan: Plan, name: str) -> str:
+    """Return the file's column read as a field (the field's name when there is none)."""
+    return _first_source(plan, name)
+
+
 def _first_source(plan: Plan, name: str) -> str:
     return next((c for c, f in plan.used.items() if f == name), name)
 
@@ -396,7 +404,8 @@ def prepare_chunk(chunk: pd.DataFrame, plan: Plan) -> pd.DataFrame:
         blank &= (_text(frame, name) == "").to_numpy(bool)
     issues.add(blank, "", "the row is empty")
 
-    prepare = _places if plan.kind == "places" else _events
+    frame[_ROW] = rows
+    prepare = {"places": _places, "context": _context}.get(plan.kind, _events)
     stored = prepare(frame, plan, issues)
     bad = issues.frame()
     report.rejected += int((bad["status"] == "rejected").sum())
@@ -404,6 +413,10 @@ def prepare_chunk(chunk: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     report.ignored += int((bad["status"] == "ignored").sum())
     report.add_issues(bad.loc[bad["status"] != "ignored"])
     return stored
+
+
+#: The column that carries each stored row's row number to ``_store`` (dropped before insert).
+ROW_COLUMN = _ROW = "_row"
 
 
 def _category(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> tuple[np.ndarray, np.ndarray]:
@@ -415,6 +428,8 @@ def _category(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> tuple[np.ndar
     unknown = pd.isna(code) & ~empty
     labels = ", ".join(sorted({c for c in set(plan.categories.values()) if c != IGNORE}))
     reason = f"the category is not known: map it to one of {labels}, or to ignore"
+    if plan.kind == "context":
+        reason = f"is not one of police.uk's crime types ({labels})"
     issues.add(unknown, column, reason, raw)
     ignored = (code == IGNORE) & issues.open
     issues.add(ignored, column, "the category is set to be ignored", status="ignored")
@@ -631,6 +646,7 @@ def _events(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
         else:
             out["child_pseudonym"] = None
     report.without_location += int((where["without_location"] & keep).sum())
+    out[_ROW] = frame[_ROW].to_numpy()
     stored = pd.DataFrame(out).loc[keep].reset_index(drop=True)
     stored["source_ref"] = _event_refs(frame.loc[keep].reset_index(drop=True), stored, plan)
     return stored
@@ -649,7 +665,7 @@ def _event_refs(frame: pd.DataFrame, stored: pd.DataFrame, plan: Plan) -> np.nda
         refs[has] = "r" + keyed_hex(values, key=plan.key, length=31).astype(object)
     if (~has).any():
         # No reference: the same anonymised record seen k times is the same k records.
-        part = stored.loc[~has]
+        part = stored.loc[~has].drop(columns=[_ROW, "record_key"], errors="ignore")
         texts = [part[name].to_numpy(dtype=object).astype(str) for name in part.columns]
         base = pd.Series(
             [
@@ -678,9 +694,12 @@ def _places(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
         plan.report.note(
             "places named after their category (the file has no name column)", len(name)
         )
-    personal = looks_personal(name)
+    kinds = personal_kinds_of(name)
+    personal = (kinds != "").to_numpy(bool)
     issues.add(
-        personal, _first_source(plan, "name"), "the name holds a phone number, email or NHS number"
+        personal,
+        _first_source(plan, "name"),
+        ("the name holds personal details (" + kinds + ")").to_numpy(dtype=object),
     )
     issues.add((name == "").to_numpy(bool), _first_source(plan, "name"), "no name")
     where = _where(frame, plan, issues, snap=False)
@@ -694,6 +713,14 @@ def _places(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
         else np.ones(len(frame), dtype=bool)
     )
     org = _text(frame, "responsible_org") if "responsible_org" in frame else None
+    if org is not None:
+        org_kinds = personal_kinds_of(org)
+        issues.add(
+            (org_kinds != "").to_numpy(bool),
+            _first_source(plan, "responsible_org"),
+            ("the organisation holds personal details (" + org_kinds + ")").to_numpy(dtype=object),
+        )
+        keep = issues.open
     out = pd.DataFrame(
         {
             "name": name.str.slice(0, 200).to_numpy(dtype=object),
@@ -706,6 +733,7 @@ def _places(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
             if org is not None
             else None,
             "active": active,
+            _ROW: frame[_ROW].to_numpy(),
         }
     ).loc[keep]
     ref = _text(frame, "source_ref")[keep]
@@ -725,6 +753,35 @@ def _places(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _context(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
+    """Validate a chunk of context events (public crime, all ages): month, crime type, place.
+
+    The crime type is kept as the source's own (police.uk's 14); the date as its
+    month; the point snapped within its district as incidents are; a uniform
+    random ``record_key`` (0..255) is drawn for each row for cell-key perturbation.
+    """
+    days, _ = _dates(frame, plan, issues)
+    category, _ = _category(frame, plan, issues)
+    where = _where(frame, plan, issues, snap=True)
+    keep = issues.open
+    out: dict[str, Any] = {
+        "source": np.full(len(frame), plan.source, dtype=object),
+        "crime_type": category,
+        "month": coarsen_dates(days, "month"),
+        "easting": where["easting"],
+        "northing": where["northing"],
+        "district_code": where["district_code"],
+        "ward_code": where["ward_code"],
+        _ROW: frame[_ROW].to_numpy(),
+    }
+    plan.report.without_location += int((where["without_location"] & keep).sum())
+    stored = pd.DataFrame(out).loc[keep].reset_index(drop=True)
+    stored["source_ref"] = _event_refs(frame.loc[keep].reset_index(drop=True), stored, plan)
+    draw = secrets.randbelow
+    stored["record_key"] = np.array([draw(256) for _ in range(len(stored))], dtype=np.int64)
+    return stored
+
+
 def columns_for_insert(frame: pd.DataFrame, plan: Plan, *, dialect: str) -> dict[str, list]:
     """Return stored rows column by column as Python values ready for the database driver.
 
@@ -736,8 +793,10 @@ def columns_for_insert(frame: pd.DataFrame, plan: Plan, *, dialect: str) -> dict
     size = len(frame)
     columns: dict[str, list] = {}
     for name in frame.columns:
+        if name == _ROW:
+            continue
         values = frame[name].to_numpy()
-        if name == "occurred_on":
+        if name in ("occurred_on", "month"):
             days = np.asarray(values, dtype="datetime64[D]")
             columns[name] = (
                 days.astype(str).tolist() if sqlite else pd.DatetimeIndex(days).date.tolist()

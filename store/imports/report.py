@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from store.vocabulary import context_label
+
 __all__ = ["ISSUE_COLUMNS", "ImportFileError", "ImportReport"]
 
 #: Columns of the list of rows set aside.
@@ -34,7 +36,8 @@ class ImportReport:
     ----------
     issues
         One row per row set aside: ``row`` (as a spreadsheet numbers it),
-        ``status`` (``"rejected"`` or ``"outside the area"``), ``column``,
+        ``status`` (``"rejected"``, ``"outside the area"``, ``"repeated in
+        the file"`` or ``"already stored"``), ``column``,
         ``reason`` and ``value`` (the offending value, for the person importing
         only; empty for identifying columns).
     """
@@ -60,6 +63,8 @@ class ImportReport:
     columns_not_used: list[str] = field(default_factory=list)
     notes: dict[str, int] = field(default_factory=dict)
     message: str = ""
+    exploitation_mapping: dict[str, str] = field(default_factory=dict)
+    mapped_incidents: int = 0
     issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
 
     def note(self, text: str, count: int) -> None:
@@ -102,7 +107,16 @@ class ImportReport:
             parts.append(f"{self.ignored:,} ignored (category set to be ignored)")
         if not self.stored:
             head = f"Nothing was stored from {self.file_name}"
-        return f"{head}: " + ", ".join(parts) + "."
+        text = f"{head}: " + ", ".join(parts) + "."
+        if self.kind == "context":
+            text += f" Stored as context ({context_label(self.source)}), not as child exploitation."
+        if self.exploitation_mapping:
+            pairs = ", ".join(f"{k} -> {v}" for k, v in self.exploitation_mapping.items())
+            text += (
+                f" By the partnership's confirmed mapping ({pairs}), {self.mapped_incidents:,} "
+                "rows were also stored as exploitation incidents."
+            )
+        return text
 
     def counts(self) -> dict[str, int]:
         """Return the counts as a dict (for tables and the stored report)."""
@@ -129,6 +143,9 @@ class ImportReport:
             "identifiers_dropped": self.identifiers_dropped,
             "columns_not_used": self.columns_not_used,
             "notes": self.notes,
+            "stored_as": context_label(self.source) if self.kind == "context" else self.kind,
+            "exploitation_mapping": self.exploitation_mapping,
+            "mapped_incidents": self.mapped_incidents,
             "reasons": self.reasons().to_dict("records"),
             "rows_listed": len(issues),
             "rows": [

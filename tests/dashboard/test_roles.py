@@ -210,6 +210,12 @@ def test_an_admin_sees_users_and_the_audit_log(demo_database):
 
 def test_an_admin_adds_a_user_on_the_users_tab(demo_database):
     at = _as("admin", "data.py")
+    assert at.selectbox(key="user_add_role").value is None, "no role is chosen for the admin"
+    at.text_input(key="user_add_username").input("new officer")
+    at.text_input(key="user_add_name").input("New Officer")
+    at.button(key="user_add_submit").click().run()
+    refused = " ".join(e.value for e in at.error)
+    assert "is not an e-mail address" in refused and "choose the person's role" in refused
     at.text_input(key="user_add_username").input("New.Officer@lichfield.gov.uk")
     at.text_input(key="user_add_name").input("New Officer")
     at.selectbox(key="user_add_role").select("officer")

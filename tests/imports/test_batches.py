@@ -22,7 +22,7 @@ def test_an_admin_rolls_back_a_whole_batch_and_may_import_it_again(db, admin, ke
     first = run(db, path, admin)
     assert count(db, "incidents") == 2
     removed = rollback_batch(db, first.batch_id, admin)
-    assert removed == {"incidents": 2, "referrals": 0, "places": 0}
+    assert removed == {"incidents": 2, "referrals": 0, "context": 0, "places": 0}
     after = snapshot(db)
     assert {k: v for k, v in after.items() if k != "audit_events"} == {
         k: v for k, v in before.items() if k != "audit_events"

@@ -20,7 +20,7 @@ from data.demo import DEFAULT_AREA
 from geo.postcodes import load_postcode_directory
 from store.boundaries import save_boundaries
 from store.db import connect, upgrade
-from store.imports.columns import POLICE_UK_CATEGORIES
+from store.vocabulary import CONTEXT_TYPES
 from tests.imports.conftest import KEY, count, snapshot
 from tests.imports.fakes import social_care_extract, write_extract
 
@@ -48,7 +48,8 @@ def test_import_has_help(capsys):
 
 
 @pytest.mark.realdata
-def test_the_police_uk_sample_end_to_end(shared_data, home, tmp_path, capsys):
+def test_the_police_uk_sample_is_context_not_exploitation(shared_data, home, tmp_path, capsys):
+    """police.uk crime is all ages: stored as context with its own 14 types, no incident."""
     sample = shared_data / "policeuk_2021-08_staffordshire_street.csv"
     url = f"sqlite:///{tmp_path / 'new.db'}"
     report_csv = tmp_path / "report.csv"
@@ -56,30 +57,114 @@ def test_the_police_uk_sample_end_to_end(shared_data, home, tmp_path, capsys):
     out = capsys.readouterr()
     assert status == 0, out.err
     assert "police.uk street-level crime CSV" in out.out
+    flat = " ".join(out.out.split())
+    assert "What each category becomes" in flat and "context: Drugs" in flat
+    assert "Police-recorded crime, all ages (police.uk)" in flat
+    assert str(report_csv.resolve()) in out.out.replace("\n", "")
 
     raw = pd.read_csv(sample, dtype=str, keep_default_na=False)
-    relevant = raw["Crime type"].isin(list(POLICE_UK_CATEGORIES))
-    no_location = int((relevant & (raw["Longitude"] == "")).sum())
     engine = connect(url)
     with engine.connect() as connection:
         batch = connection.execute(text("SELECT * FROM import_batches")).one()
-        agencies = set(connection.scalars(text("SELECT DISTINCT source_agency FROM incidents")))
-        categories = set(connection.scalars(text("SELECT DISTINCT category FROM incidents")))
+        types = set(connection.scalars(text("SELECT DISTINCT crime_type FROM context_events")))
+        keys = connection.execute(
+            text("SELECT min(record_key), max(record_key) FROM context_events")
+        ).one()
     assert count(engine, "districts") == len(DEFAULT_AREA), "the default area was set up"
+    assert count(engine, "incidents") == 0, "no police.uk row became an exploitation incident"
+    assert types == set(CONTEXT_TYPES) == set(raw["Crime type"]), "the 14 police.uk types"
+    assert keys[0] >= 0 and keys[1] <= 255 and keys[1] > keys[0]
+    assert batch.kind == "context"
     assert batch.rows_total == len(raw)
-    assert batch.rows_rejected == no_location
+    assert batch.rows_accepted == count(engine, "context_events")
+    assert batch.rows_rejected == int((raw["Longitude"] == "").sum())
     assert batch.rows_outside_area > 0, "the sample has rows from Birmingham LSOAs"
-    assert batch.rows_accepted == count(engine, "incidents")
-    assert batch.rows_accepted + batch.rows_outside_area + no_location == int(relevant.sum())
-    assert json.loads(batch.report)["counts"]["ignored"] == int((~relevant).sum())
-    assert agencies == {"police"} and categories <= set(POLICE_UK_CATEGORIES.values())
+    stored = json.loads(batch.report)
+    assert stored["exploitation_mapping"] == {} and stored["mapped_incidents"] == 0
     listed = pd.read_csv(report_csv)
-    assert len(listed) == batch.rows_rejected + batch.rows_outside_area
+    # every row accounted for: each row is stored or listed once with its reason
+    assert listed["row"].is_unique
+    assert batch.rows_accepted + len(listed) == len(raw)
     assert set(listed["status"]) == {"rejected", "outside the area"}
 
     again = main(["import", "incidents", str(sample), "--db", url, "--report", str(report_csv)])
     assert again == 1 and "already imported" in capsys.readouterr().out
-    assert count(engine, "incidents") == batch.rows_accepted
+    assert count(engine, "context_events") == batch.rows_accepted
+
+
+@pytest.mark.realdata
+def test_a_deliberate_exploitation_mapping_must_be_confirmed(shared_data, home, tmp_path, capsys):
+    sample = shared_data / "policeuk_2021-08_staffordshire_street.csv"
+    url = f"sqlite:///{tmp_path / 'mapped.db'}"
+    mapping = tmp_path / "partnership.toml"
+    mapping.write_text('[categories]\n"Drugs" = "cce"\n', encoding="utf-8")
+    args = ["import", "context", str(sample), "--db", url, "--mapping", str(mapping)]
+    assert main(args) == 2
+    refused = " ".join(capsys.readouterr().err.split())
+    assert "'Drugs' -> cce" in refused and "--confirm-mapping" in refused
+    engine = connect(url)
+    assert count(engine, "context_events") == 0 and count(engine, "incidents") == 0
+
+    assert main([*args, "--confirm-mapping"]) == 0, capsys.readouterr().err
+    out = " ".join(capsys.readouterr().out.split())
+    assert "ALSO exploitation incident: cce" in out
+    raw = pd.read_csv(sample, dtype=str, keep_default_na=False)
+    with engine.connect() as connection:
+        categories = set(connection.scalars(text("SELECT DISTINCT category FROM incidents")))
+        drugs = connection.scalar(
+            text("SELECT count(*) FROM context_events WHERE crime_type = 'Drugs'")
+        )
+        report = json.loads(connection.scalar(text("SELECT report FROM import_batches")))
+    assert categories == {"cce"}
+    assert count(engine, "incidents") == drugs <= int((raw["Crime type"] == "Drugs").sum())
+    assert report["exploitation_mapping"] == {"Drugs": "cce"}
+    assert report["mapped_incidents"] == drugs
+
+
+def _police_uk_rows(rows: list[tuple[str, str, str, str]]) -> str:
+    header = (
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+        "LSOA name,Crime type,Last outcome category,Context\n"
+    )
+    body = "".join(
+        f"{ref},2021-08,Staffordshire Police,Staffordshire Police,{lon},{lat},On or near X,"
+        f"E01029700,Stafford 001A,{kind},Under investigation,\n"
+        for ref, lon, lat, kind in rows
+    )
+    return header + body
+
+
+def test_repeated_crime_ids_are_listed_row_by_row(home, tmp_path, capsys):
+    """A Crime ID repeated inside one file (at another place) is listed with the row it repeats."""
+    rows = [
+        ("aaa1", "-2.117", "52.806", "Burglary"),
+        ("bbb2", "-2.120", "52.809", "Drugs"),
+        ("aaa1", "-2.125", "52.801", "Burglary"),  # row 4 repeats row 2, elsewhere
+        ("", "-2.117", "52.806", "Anti-social behaviour"),
+        ("bbb2", "-2.130", "52.811", "Drugs"),  # row 6 repeats row 3
+    ]
+    folder = tmp_path / "share"
+    folder.mkdir()
+    path = folder / "2021-08-staffordshire-street.csv"
+    path.write_text(_police_uk_rows(rows), encoding="utf-8")
+    folder.chmod(0o555)  # the input is on a read-only share
+    try:
+        url = f"sqlite:///{tmp_path / 'rep.db'}"
+        assert main(["import", "context", str(path), "--db", url]) == 0
+    finally:
+        folder.chmod(0o755)
+    out = capsys.readouterr().out
+    assert list(folder.iterdir()) == [path], "nothing written beside the input"
+    written = list((home / "reports").glob("2021-08-staffordshire-street.*.report.csv"))
+    assert len(written) == 1 and str(written[0].resolve()) in out.replace("\n", "")
+    listed = pd.read_csv(written[0])
+    repeated = listed.loc[listed["status"] == "repeated in the file"].sort_values("row")
+    assert repeated["row"].tolist() == [4, 6]
+    assert repeated["reason"].tolist() == [
+        "repeats the Crime ID of row 2 in this file; only row 2 is kept",
+        "repeats the Crime ID of row 3 in this file; only row 3 is kept",
+    ]
+    assert count(connect(url), "context_events") == 3
 
 
 def test_a_social_care_extract_with_a_mapping_file_end_to_end(home, tmp_path, capsys):
@@ -97,7 +182,8 @@ def test_a_social_care_extract_with_a_mapping_file_end_to_end(home, tmp_path, ca
     assert main([*args, str(mapping)]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "Identifiers dropped" in out and "Child Name" in out
-    assert (tmp_path / "lcs.report.csv").exists()
+    assert len(list((home / "reports").glob("lcs.*.report.csv"))) == 1
+    assert not (tmp_path / "lcs.report.csv").exists(), "never beside the input"
     engine = connect(url)
     assert count(engine, "referrals") == len(extract.frame)
     with engine.connect() as connection:

@@ -125,8 +125,14 @@ def test_the_police_uk_sample_through_the_page(empty_area, shared_data):
     at.file_uploader(key="import_file_0").set_value((sample.name, sample.read_bytes(), "text/csv"))
     at.run()
     assert "police.uk street-level crime CSV" in plain_text(" ".join(c.value for c in at.caption))
+    shown = plain_text(" ".join(m.value for m in at.markdown))
+    assert "What each crime type becomes" in shown and "all ages (police.uk)" in shown
+    assert not at.button(key="import_go_0").disabled, "context only needs no confirm"
     at.button(key="import_go_0").click().run()
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == []
-    assert _count(empty_area, "incidents") > 0
-    assert "as batch 1" in " ".join(s.value for s in at.success)
+    assert _count(empty_area, "incidents") == 0, "police.uk crime is not exploitation"
+    assert _count(empty_area, "context_events") > 0
+    done = " ".join(s.value for s in at.success)
+    assert "as batch 1" in done and "Stored as context" in done
+    assert "reports" in " ".join(c.value for c in at.caption), "the report's path is shown"

@@ -406,14 +406,14 @@ def test_next_review_defaults_from_risk():
 @pytest.mark.parametrize(
     ("text", "kind"),
     [
-        ("Seen with Mrs Smith by the gate", "title and name"),
+        ("Seen with Mrs Smith by the gate", "a name"),
         ("a boy called Tyler was there", "a name"),
         ("a group known as Kyle Brown and friends", "a name"),
-        ("one of them aged 14", "an age"),
-        ("a 15 year old", "an age"),
+        ("Tyler, 14, was there", "name with an age"),
+        ("Amy in Year 9 by the gate", "name with a school year"),
         ("DOB 03/04/2011", "date of birth"),
         ("ring 07700 900 123", "phone number"),
-        ("lives at ST16 2LJ", "full postcode"),
+        ("lives at ST16 2LJ", "home postcode"),
     ],
 )
 def test_text_that_looks_personal_is_warned_about(text, kind):
@@ -431,6 +431,8 @@ def test_place_text_is_not_warned_about():
         "Lighting on Market Street is poor; CCTV covers 2 of 5 entrances. Visited 12/10/2026."
     )
     assert personal_data_warnings(text) == []
+    # an age alone, with no name, describes a group member, not a person who can be found
+    assert personal_data_warnings("one of them aged 14; a 15 year old") == []
 
 
 def test_the_checklist_matches_the_demo_findings():

@@ -348,3 +348,22 @@ def test_signing_out_moves_the_session_epoch_on(db):
     assert session_epoch(db, "officer") == 2
     assert session_epoch(db, "lead") == 0
     assert session_epoch(db, "nobody") is None
+@pytest.mark.parametrize(
+    ("username", "role", "message"),
+    [
+        ("jo.bloggs", "officer", "not an e-mail address"),
+        ("jo@bloggs", "officer", "not an e-mail address"),
+        ("jo bloggs@council.gov.uk", "officer", "not an e-mail address"),
+        ("jo.bloggs@council.gov.uk", None, "Choose the person's role"),
+    ],
+)
+def test_the_add_user_form_needs_an_email_address_and_a_chosen_role(
+    db, admin, username, role, message
+):
+    with pytest.raises(UserError, match=message):
+        create_user(db, admin, username=username, display_name="Jo", role=role, from_form=True)
+    create_user(  # the control: a real address and a chosen role are added
+        db, admin, username="jo.bloggs@council.gov.uk", display_name="Jo", role="viewer",
+        districts=CODES[:1], from_form=True,
+    )  # fmt: skip
+    assert viewer_for(db, "jo.bloggs@council.gov.uk").role == "viewer"

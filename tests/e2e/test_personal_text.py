@@ -1,0 +1,57 @@
+"""Personal details in free text are stopped in a real browser, not only warned about."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from tests.e2e.test_assessments import TIMEOUT_MS, fill, settle, sign_in, start_first_flagged
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from playwright.sync_api import Browser
+
+    from tests.e2e.conftest import AppServer
+
+CHILD = "Speak to Jordan Smith (15) about who he meets at the park"
+
+
+def test_a_childs_name_and_age_in_an_action_cannot_be_submitted(
+    app_server: AppServer, browser: Browser, screenshot_dir: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    sign_in(page, app_server.url + "/assessments", "officer")
+    start_first_flagged(page)
+    fill(page)
+    action = page.get_by_label("New action").first
+    action.fill(CHILD)
+    settle(page)
+    page.get_by_role("button", name="Submit for review").click()
+
+    expect(page.get_by_text("it was not submitted: personal details remain")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    expect(page.get_by_text(re.compile("name with an age 'Jordan Smith \\(15'"))).to_be_visible()
+    marked = page.locator("mark", has_text="Jordan Smith (15")
+    expect(marked.first).to_be_visible()
+    expect(page.get_by_text(re.compile("Submitted for review · version"))).to_have_count(0)
+    settle(page)
+    page.screenshot(path=screenshot_dir / "personal-text-refused.png", full_page=True)
+
+    # a draft may be saved while the text is there, with the span highlighted
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text(re.compile("^Draft saved"))).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text(re.compile("Draft · version"))).to_be_visible()
+    expect(page.locator("mark", has_text="Jordan Smith (15").first).to_be_visible()
+
+    # the control: the same assessment without the child's name and age is submitted
+    page.get_by_label("Action", exact=True).first.fill("Ask the park staff who meets there")
+    settle(page)
+    page.get_by_role("button", name="Submit for review").click()
+    expect(page.get_by_text("Submitted for a safeguarding lead's review.")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    page.context.close()
