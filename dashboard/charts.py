@@ -16,10 +16,17 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.transforms import Bbox
 
 from store.meeting import MeetingFigures
 
-__all__ = ["EMERGING_COLOURS", "emerging_map_png", "trend_png"]
+__all__ = [
+    "EMERGING_COLOURS",
+    "chart_marks",
+    "emerging_map_png",
+    "trend_figure",
+    "trend_png",
+]
 
 EMERGING_COLOURS: dict[str, str] = {
     "Persistent": "#b2182b",
@@ -45,11 +52,30 @@ def _png(figure: plt.Figure) -> bytes:
     return buffer.getvalue()
 
 
-def trend_png(figures: MeetingFigures) -> bytes | None:
-    """Return the monthly incidents and referrals chart as PNG bytes (None with no data).
+def chart_marks(figures: MeetingFigures) -> dict[str, str]:
+    """Return one label per notable month, e.g. ``{"2026-03": "Peak, +39%"}``.
 
-    Hidden small counts (text such as ``"<5"``) are left out as gaps in the lines, as on
-    the screen.
+    A month that is both the peak and a sharp rise gets one label holding both, so the two
+    are never written over each other.
+    """
+    marks: dict[str, list[str]] = {}
+    for month, mark in figures.marks:
+        marks.setdefault(month, []).append(mark)
+    return {month: ", ".join(words) for month, words in marks.items()}
+
+
+def _overlaps(box: Bbox, others: list[Bbox], gap: float) -> bool:
+    return any(box.expanded(1, 1).padded(gap).overlaps(other) for other in others)
+
+
+def trend_figure(figures: MeetingFigures) -> plt.Figure | None:
+    """Return the monthly incidents and referrals chart (None with no data).
+
+    Every month of the window is on the axis. Notable months carry one label each
+    (:func:`chart_marks`), on a white ground above the point; a label that would touch
+    another label, the legend or the axes' top is moved up (and the axes made taller)
+    until it does not, so no two labels ever overlap, on the screen or in the pack.
+    Hidden small counts (text such as ``"<5"``) are left out as gaps in the lines.
     """
     monthly = figures.monthly
     values = monthly[["incidents", "referrals"]].apply(
@@ -57,29 +83,72 @@ def trend_png(figures: MeetingFigures) -> bytes | None:
     )
     if values.fillna(0).to_numpy().sum() == 0:
         return None
-    months = pd.PeriodIndex(monthly["month"], freq="M").strftime("%b %y")
+    months = list(pd.PeriodIndex(monthly["month"], freq="M").strftime("%b\n%Y"))
+    top = float(values.max().max())
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(11, 4.6))
+        figure, axes = plt.subplots(figsize=(12, 4.8), layout="constrained")
         axes.plot(months, values["incidents"], marker="o", lw=3, color="#1f4e79", label="Incidents")
         axes.plot(months, values["referrals"], marker="s", lw=3, color="#c55a11", label="Referrals")
-        position = {m: i for i, m in enumerate(monthly["month"])}
-        for month, mark in figures.marks:
-            i = position[month]
-            axes.annotate(
-                mark,
-                (i, values["incidents"].iloc[i]),
-                xytext=(0, 18),
-                textcoords="offset points",
-                ha="center",
-                fontsize=13,
-                fontweight="bold",
-                arrowprops={"arrowstyle": "-", "color": "#555555"},
-            )
-        axes.set_ylim(bottom=0, top=values.max().max() * 1.15)
+        axes.set_ylim(bottom=0, top=top * 1.3)
         axes.grid(axis="y", alpha=0.3)
-        axes.legend(frameon=False, loc="upper left")
-        axes.tick_params(axis="x", rotation=0, labelsize=12)
-        return _png(figure)
+        axes.tick_params(axis="x", labelsize=12)
+        axes.set_xlim(-0.5, len(months) - 0.5)
+        legend = axes.legend(
+            frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=14
+        )
+        position = {m: i for i, m in enumerate(monthly["month"])}
+        labels = []
+        for month, text in sorted(chart_marks(figures).items()):
+            i = position[month]
+            y = values["incidents"].iloc[i]
+            if pd.isna(y):
+                continue
+            labels.append(
+                axes.annotate(
+                    text,
+                    (i, y),
+                    xytext=(0, 14),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=13,
+                    fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#888888"},
+                    arrowprops={"arrowstyle": "-", "color": "#555555"},
+                    annotation_clip=False,
+                )
+            )
+        _make_room(figure, axes, labels, legend)
+        return figure
+
+
+def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object) -> None:
+    """Move labels up until none touches another or the legend; grow the axes to hold them."""
+    placed: list[Bbox] = []
+    renderer = figure.canvas.get_renderer()
+    figure.canvas.draw()
+    for label in labels:
+        for _ in range(12):
+            box = label.get_window_extent(renderer)
+            if not _overlaps(box, placed, 3):
+                break
+            x, y = label.get_position()
+            label.set_position((x, y + box.height / figure.dpi * 72 + 4))
+        placed.append(label.get_window_extent(renderer))
+    for _ in range(8):  # keep every label under the legend, inside the axes
+        figure.canvas.draw()
+        boxes = [label.get_window_extent(renderer) for label in labels]
+        highest = max((box.y1 for box in boxes), default=0)
+        if highest <= axes.get_window_extent(renderer).y1 - 2:
+            break
+        bottom, top = axes.get_ylim()
+        axes.set_ylim(bottom, top * 1.15)
+
+
+def trend_png(figures: MeetingFigures) -> bytes | None:
+    """Return :func:`trend_figure` as PNG bytes (None with no data)."""
+    figure = trend_figure(figures)
+    return None if figure is None else _png(figure)
 
 
 def emerging_map_png(
