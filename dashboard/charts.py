@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import StrMethodFormatter
 from matplotlib.transforms import Bbox
 
 from store.meeting import MeetingFigures
@@ -24,6 +25,7 @@ __all__ = [
     "EMERGING_COLOURS",
     "chart_marks",
     "emerging_map_png",
+    "separate",
     "trend_figure",
     "trend_png",
 ]
@@ -91,6 +93,7 @@ def trend_figure(figures: MeetingFigures) -> plt.Figure | None:
         axes.plot(months, values["referrals"], marker="s", lw=3, color="#c55a11", label="Referrals")
         axes.set_ylim(bottom=0, top=top * 1.3)
         axes.grid(axis="y", alpha=0.3)
+        axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         axes.tick_params(axis="x", labelsize=12)
         axes.set_xlim(-0.5, len(months) - 0.5)
         legend = axes.legend(
@@ -122,8 +125,12 @@ def trend_figure(figures: MeetingFigures) -> plt.Figure | None:
         return figure
 
 
-def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object) -> None:
-    """Move labels up until none touches another or the legend; grow the axes to hold them."""
+def separate(figure: plt.Figure, labels: list, *, direction: float = 1.0) -> None:
+    """Move text labels (offset in points) until no two overlap, in the order given.
+
+    Each label that touches one already placed is moved by its own height (up for
+    ``direction`` 1, down for -1), up to twelve times.
+    """
     placed: list[Bbox] = []
     renderer = figure.canvas.get_renderer()
     figure.canvas.draw()
@@ -133,8 +140,14 @@ def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object)
             if not _overlaps(box, placed, 3):
                 break
             x, y = label.get_position()
-            label.set_position((x, y + box.height / figure.dpi * 72 + 4))
+            label.set_position((x, y + direction * (box.height / figure.dpi * 72 + 3)))
         placed.append(label.get_window_extent(renderer))
+
+
+def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object) -> None:
+    """Move labels up until none touches another; grow the axes to hold them under the legend."""
+    separate(figure, labels)
+    renderer = figure.canvas.get_renderer()
     for _ in range(8):  # keep every label under the legend, inside the axes
         figure.canvas.draw()
         boxes = [label.get_window_extent(renderer) for label in labels]
@@ -166,7 +179,7 @@ def emerging_map_png(
         A title above the map.
     """
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(9, 9))
+        figure, axes = plt.subplots(figsize=(10, 8.5), layout="constrained")
         outlines = districts.to_crs(27700)
         outlines.boundary.plot(ax=axes, color="#555555", linewidth=0.8)
         cells = figures.emerging_cells.to_crs(27700)
@@ -176,13 +189,27 @@ def emerging_map_png(
             if not chosen.empty:
                 chosen.plot(ax=axes, color=colour, edgecolor="none")
             handles.append(plt.Rectangle((0, 0), 1, 1, color=colour, label=name))
-        for row in outlines.itertuples():
+        names = []
+        for row in outlines.sort_values("name").itertuples():
             point = row.geometry.representative_point()
-            axes.annotate(
-                str(row.name), (point.x, point.y), ha="center", fontsize=10, color="#333333"
+            names.append(
+                axes.annotate(
+                    str(row.name),
+                    (point.x, point.y),
+                    xytext=(0, 0),
+                    textcoords="offset points",
+                    ha="center",
+                    va="center",
+                    fontsize=11,
+                    color="#222222",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6},
+                )
             )
-        axes.legend(handles=handles, loc="lower left", frameon=True, fontsize=12)
+        axes.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=13
+        )
         axes.set_axis_off()
         if title:
             axes.set_title(title)
+        separate(figure, names, direction=-1)
         return _png(figure)

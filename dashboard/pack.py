@@ -214,10 +214,12 @@ def _headline(figures: MeetingFigures, _map: MapPicture) -> list[tuple[str, obje
     blocks: list[tuple[str, object]] = []
     if figures.empty:
         blocks.append(("text", [_empty_words(figures)]))
-    blocks.append(
-        ("figures", (f"Incidents: {figures.period} (whole months of data)", incidents))
-    )
-    blocks.append(("figures", (f"The partnership's work: {figures.work_period} (to today)", work)))
+    for heading, items in (
+        (f"Incidents: {figures.period} (whole months of data)", incidents),
+        (f"The partnership's work: {figures.work_period} (to today)", work),
+    ):
+        before = compared_with(items)
+        blocks.append(("figures", (f"{heading}, change on {before}" if before else heading, items)))
     return blocks
 
 
@@ -296,9 +298,7 @@ def _empty_words(figures: MeetingFigures) -> str:
     return f"No incidents in this period ({figures.period}) for these filters."
 
 
-def build_slide(
-    key: str, figures: MeetingFigures, draw_map: MapPicture | None = None
-) -> Slide:
+def build_slide(key: str, figures: MeetingFigures, draw_map: MapPicture | None = None) -> Slide:
     """Return one slide of :data:`store.meeting.SLIDES` with its blocks.
 
     Parameters
@@ -344,15 +344,26 @@ def emerging_figures(figures: MeetingFigures) -> list[Figure]:
     ]
 
 
-def change_words(fig: Figure, figures: MeetingFigures) -> str:
-    """Return a figure's change in words, e.g. ``"+3 (+20%) on Jun-Aug 2026"``."""
+def change_words(fig: Figure, figures: MeetingFigures, *, compared: str = "") -> str:
+    """Return a figure's change in words, e.g. ``"+3 (+20%) on Jun-Aug 2026"``.
+
+    ``compared`` is the period a group of figures is compared with, said once in the
+    group's heading: a figure compared with that period gets its change alone.
+    """
     if not fig.change_previous:
         return ""
     if fig.change_previous == NOT_COMPARABLE:
         return f"{NOT_COMPARABLE} with the period before"
-    if not fig.previous_period and not figures.previous:
+    before = (fig.previous_period or figures.previous).removeprefix("at ")
+    if not before or before == compared:
         return fig.change_previous
-    return f"{fig.change_previous} on {fig.previous_period or figures.previous}"
+    return f"{fig.change_previous} on {before}"
+
+
+def compared_with(items: list[Figure]) -> str:
+    """Return the period most of these figures are compared with (for a group's heading)."""
+    periods = [f.previous_period for f in items if f.previous_period]
+    return max(set(periods), key=periods.count) if periods else ""
 
 
 def figure_table(items: list[Figure], figures: MeetingFigures) -> pd.DataFrame:
@@ -405,7 +416,7 @@ def _figures_html(content: tuple[str, list[Figure]], figures: MeetingFigures) ->
     heading, items = content
     cards = []
     for fig in items:
-        changes = [change_words(fig, figures)] if fig.change_previous else []
+        changes = [change_words(fig, figures)] if fig.change_previous else []  # said in full
         if fig.change_year and fig.change_year != NOT_COMPARABLE:
             changes.append(f"{fig.change_year} on {fig.year_period or figures.year_ago}")
         cards.append(
@@ -521,9 +532,7 @@ def _pdf_figures(pdf: _Pdf, content: tuple[str, list[Figure]], figures: MeetingF
     pdf.set_xy(pdf.l_margin, top + 24)
 
 
-def image_box(
-    pixels: tuple[int, int], room: tuple[float, float]
-) -> tuple[float, float]:
+def image_box(pixels: tuple[int, int], room: tuple[float, float]) -> tuple[float, float]:
     """Return the width and height (mm) of a picture drawn as large as fits the room.
 
     The picture keeps its shape and never passes the room's width or height, so no part

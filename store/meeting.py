@@ -405,6 +405,27 @@ def _notable(totals: pd.Series, show: _Discloser) -> list[tuple[str, str, str]]:
     return notable
 
 
+def complete_month_end(engine: Engine) -> date | None:
+    """Return the last day of the last complete month of incident data (None: no incidents).
+
+    See :func:`store.measures.complete_through`; the precision is that of the newest
+    incident's date.
+    """
+    from sqlalchemy import func, select
+
+    from store.measures import complete_through
+    from store.models import Incident
+
+    with engine.connect() as connection:
+        latest = connection.scalar(select(func.max(Incident.occurred_on)))
+        if latest is None:
+            return None
+        precision = connection.scalar(
+            select(func.max(Incident.date_precision)).where(Incident.occurred_on == latest)
+        )
+    return complete_through(latest, precision=precision or "day")
+
+
 def read_inputs(
     engine: Engine,
     districts: tuple[str, ...],
