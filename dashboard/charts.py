@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.text import Text
 from matplotlib.ticker import StrMethodFormatter
 from matplotlib.transforms import Bbox
 
@@ -24,8 +25,10 @@ from store.meeting import MeetingFigures
 __all__ = [
     "EMERGING_COLOURS",
     "chart_marks",
+    "emerging_map_figure",
     "emerging_map_png",
     "separate",
+    "text_box",
     "trend_figure",
     "trend_png",
 ]
@@ -64,6 +67,17 @@ def chart_marks(figures: MeetingFigures) -> dict[str, str]:
     for month, mark in figures.marks:
         marks.setdefault(month, []).append(mark)
     return {month: ", ".join(words) for month, words in marks.items()}
+
+
+def text_box(label: Text, renderer: object) -> Bbox:
+    """Return the box of a label's words and their ground (an annotation's own box also
+    holds its arrow)."""
+    words = Text.get_window_extent(label, renderer)
+    ground = label.get_bbox_patch()
+    if ground is None:
+        return words
+    pad = getattr(ground.get_boxstyle(), "pad", 0.3) * label.get_fontsize()  # points
+    return words.padded(pad * label.figure.dpi / 72)
 
 
 def _overlaps(box: Bbox, others: list[Bbox], gap: float) -> bool:
@@ -132,16 +146,18 @@ def separate(figure: plt.Figure, labels: list, *, direction: float = 1.0) -> Non
     ``direction`` 1, down for -1), up to twelve times.
     """
     placed: list[Bbox] = []
+    for label in labels:
+        label.set_in_layout(False)  # the layout is the axes'; labels move within them
     renderer = figure.canvas.get_renderer()
     figure.canvas.draw()
     for label in labels:
         for _ in range(12):
-            box = label.get_window_extent(renderer)
+            box = text_box(label, renderer)
             if not _overlaps(box, placed, 3):
                 break
             x, y = label.get_position()
             label.set_position((x, y + direction * (box.height / figure.dpi * 72 + 3)))
-        placed.append(label.get_window_extent(renderer))
+        placed.append(text_box(label, renderer))
 
 
 def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object) -> None:
@@ -150,7 +166,7 @@ def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object)
     renderer = figure.canvas.get_renderer()
     for _ in range(8):  # keep every label under the legend, inside the axes
         figure.canvas.draw()
-        boxes = [label.get_window_extent(renderer) for label in labels]
+        boxes = [text_box(label, renderer) for label in labels]
         highest = max((box.y1 for box in boxes), default=0)
         if highest <= axes.get_window_extent(renderer).y1 - 2:
             break
@@ -167,7 +183,16 @@ def trend_png(figures: MeetingFigures) -> bytes | None:
 def emerging_map_png(
     figures: MeetingFigures, districts: gpd.GeoDataFrame, *, title: str = ""
 ) -> bytes:
-    """Return the map of emerging hot spot cells over the district outlines as PNG bytes.
+    """Return :func:`emerging_map_figure` as PNG bytes."""
+    return _png(emerging_map_figure(figures, districts, title=title))
+
+
+def emerging_map_figure(
+    figures: MeetingFigures, districts: gpd.GeoDataFrame, *, title: str = ""
+) -> plt.Figure:
+    """Return the map of emerging hot spot cells over the district outlines.
+
+    District names are kept apart (:func:`separate`); the legend is beside the map.
 
     Parameters
     ----------
@@ -212,4 +237,4 @@ def emerging_map_png(
         if title:
             axes.set_title(title)
         separate(figure, names, direction=-1)
-        return _png(figure)
+        return figure

@@ -353,7 +353,7 @@ def change_words(fig: Figure, figures: MeetingFigures, *, compared: str = "") ->
     if not fig.change_previous:
         return ""
     if fig.change_previous == NOT_COMPARABLE:
-        return f"{NOT_COMPARABLE} with the period before"
+        return NOT_COMPARABLE
     before = (fig.previous_period or figures.previous).removeprefix("at ")
     if not before or before == compared:
         return fig.change_previous
@@ -485,7 +485,7 @@ class _Pdf(FPDF):
 _WIDTHS: dict[str, tuple[float, ...]] = {
     "Measure": (3.2, 1, 1, 1.3, 1, 1.3),
     "District": (2.2, 1, 1, 1, 1, 1, 1, 1, 1, 0.8),
-    "Rank": (10, 70, 32, 20, 101, 44),
+    "Rank": (13, 70, 32, 20, 98, 44),
 }
 
 

@@ -144,3 +144,30 @@ def test_a_period_with_no_incidents_makes_no_incidents_slides(demo_database):
         p.extract_text() for p in PdfReader(io.BytesIO(pack.pack_pdf(figures, CONTEXT, deck))).pages
     )
     assert "No incidents in this period (Jan-Mar 2001)" in text
+
+
+def test_district_names_on_the_map_never_overlap(demo):
+    import itertools
+
+    import matplotlib.pyplot as plt
+
+    from dashboard.charts import emerging_map_figure, text_box
+
+    figures, districts = demo
+    figure = emerging_map_figure(figures, districts)
+    renderer = figure.canvas.get_renderer()
+    figure.canvas.draw()
+    names = figure.axes[0].texts
+    assert len(names) == len(districts)
+    boxes = [text_box(t, renderer) for t in names]
+    assert not [(a, b) for a, b in itertools.combinations(boxes, 2) if a.overlaps(b)]
+    plt.close(figure)
+
+
+def test_pack_tables_have_no_index_and_ranks_without_gaps(demo):
+    figures, districts = demo
+    page = pack.pack_html(figures, CONTEXT, pack.slides(figures, districts))
+    assert "<th></th>" not in page.replace("<th></th>\n      <th>Flagged", "")  # no index
+    table = pack.decisions(figures)
+    assert list(table.index) == list(range(len(table)))
+    assert list(table["Rank"]) == [str(n) for n in range(1, len(table) + 1)]
