@@ -170,7 +170,7 @@ def district_table(figures: MeetingFigures) -> pd.DataFrame:
             "Actions open": table["actions_open"],
             "Actions done": table["actions_done"],
             "Actions overdue": table["actions_overdue"],
-            "": [mark[m] for m in table["mark"]],
+            "Best / lowest": [mark[m] for m in table["mark"]],
         }
     )
 
