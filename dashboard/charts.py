@@ -7,7 +7,9 @@ same :class:`store.meeting.MeetingFigures`. No Streamlit here.
 
 from __future__ import annotations
 
+import functools
 import io
+from types import SimpleNamespace
 
 import geopandas as gpd
 import matplotlib
@@ -70,8 +72,10 @@ def chart_marks(figures: MeetingFigures) -> dict[str, str]:
 
 
 def text_box(label: Text, renderer: object) -> Bbox:
-    """Return the box of a label's words and their ground (an annotation's own box also
-    holds its arrow)."""
+    """Return the box of a label's words and their white ground.
+
+    An annotation's own window extent also holds its arrow, which grows as it moves.
+    """
     words = Text.get_window_extent(label, renderer)
     ground = label.get_bbox_patch()
     if ground is None:
@@ -175,8 +179,20 @@ def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object)
 
 
 def trend_png(figures: MeetingFigures) -> bytes | None:
-    """Return :func:`trend_figure` as PNG bytes (None with no data)."""
-    figure = trend_figure(figures)
+    """Return :func:`trend_figure` as PNG bytes (None with no data).
+
+    The last few pictures are kept, by what they show (the monthly counts as disclosed and
+    the marks), so stepping back to the slide does not draw it again.
+    """
+    return _trend_png(figures.monthly.to_json(orient="split"), tuple(figures.marks))
+
+
+@functools.lru_cache(maxsize=16)
+def _trend_png(monthly: str, marks: tuple[tuple[str, str], ...]) -> bytes | None:
+    shown = SimpleNamespace(
+        monthly=pd.read_json(io.StringIO(monthly), orient="split", dtype=False), marks=list(marks)
+    )
+    figure = trend_figure(shown)  # type: ignore[arg-type]
     return None if figure is None else _png(figure)
 
 

@@ -88,6 +88,8 @@ def test_every_slide_fits_the_screen_without_scrolling(
         leave = page.get_by_role("button", name="Leave full screen (Esc)")
         expect(leave).to_be_visible(timeout=TIMEOUT_MS)
         expect(page.get_by_test_id("stSidebar")).to_be_hidden()
+        if page.evaluate("() => document.fullscreenEnabled"):  # the browser's own full screen
+            page.wait_for_function("() => Boolean(document.fullscreenElement)", timeout=10_000)
         for number, (key, title) in enumerate(SLIDES, start=1):
             if number > 1:
                 page.get_by_role("heading", name=SLIDES[number - 2][1]).click()
@@ -110,7 +112,7 @@ def test_every_slide_fits_the_screen_without_scrolling(
             timeout=TIMEOUT_MS
         )
         expect(page.get_by_test_id("stSidebar")).to_be_visible(timeout=TIMEOUT_MS)
-        assert page.evaluate("() => Boolean(document.fullscreenElement)") is False
+        page.wait_for_function("() => !document.fullscreenElement", timeout=10_000)
     finally:
         context.close()
 
