@@ -485,7 +485,7 @@ class _Pdf(FPDF):
 _WIDTHS: dict[str, tuple[float, ...]] = {
     "Measure": (3.2, 1, 1, 1.3, 1, 1.3),
     "District": (2.2, 1, 1, 1, 1, 1, 1, 1, 1, 0.8),
-    "Rank": (13, 70, 32, 20, 98, 44),
+    "Rank": (13, 62, 40, 20, 98, 44),
 }
 
 
