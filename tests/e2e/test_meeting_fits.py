@@ -56,6 +56,19 @@ def _settled(page: Page) -> None:
     )
 
 
+def _open(page: Page, url: str) -> None:
+    """Sign in as a steering group member, waiting first for a cold app (the demo is built
+    on the first run)."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    ready = page.get_by_role("button", name="Sign in", exact=True).or_(
+        page.get_by_role("button", name="Sign out")
+    )
+    expect(ready.first).to_be_visible(timeout=3 * TIMEOUT_MS)
+    sign_in(page, url, "viewer")
+
+
 def _small_png(png: bytes, path: Path) -> None:
     """Write a screenshot with a palette of 128 colours (a fraction of the size)."""
     from PIL import Image
@@ -80,7 +93,7 @@ def test_every_slide_fits_the_screen_without_scrolling(
     page = context.new_page()
     too_tall: list[str] = []
     try:
-        sign_in(page, f"{app_server}/meeting", "viewer")
+        _open(page, f"{app_server}/meeting")
         expect(page.get_by_role("heading", name=SLIDES[0][1])).to_be_visible(timeout=TIMEOUT_MS)
         _settled(page)
         page.get_by_role("heading", name=SLIDES[0][1]).click()
@@ -125,7 +138,7 @@ def test_the_measure_sees_a_slide_that_does_not_fit(browser: Browser, app_server
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        sign_in(page, f"{app_server}/meeting", "viewer")
+        _open(page, f"{app_server}/meeting")
         expect(page.get_by_role("heading", name=SLIDES[0][1])).to_be_visible(timeout=TIMEOUT_MS)
         _settled(page)
         size = page.evaluate(MEASURE)
