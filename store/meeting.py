@@ -280,7 +280,7 @@ class _Discloser:
         year: int | None,
         *,
         about_children: bool = True,
-        periods: tuple[str, str, str] = ("", "", ""),
+        periods: tuple[str, ...] = ("", "", ""),
         comparable: bool = True,
     ) -> Figure:
         """Return one figure; ``before``/``year`` None with ``comparable``: not comparable."""
@@ -692,7 +692,7 @@ def meeting_figures(
         ("new_hot_spots", "New hot spots", (new, None, None), False),
         ("intensifying_hot_spots", "Intensifying hot spots", (rising, None, None), False),
     ]
-    work: list[tuple[str, str, tuple[int, int | None, int | None], tuple[str, str, str]]] = [
+    work: list[tuple[str, str, tuple[int, int | None, int | None], tuple[str, ...]]] = [
         (
             "assessments_approved",
             "Assessments completed",
