@@ -112,7 +112,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     from store.access import ROLES
     from store.demo import demo_info
     from store.disclosure import disclosure_k
-    from store.meeting import figures_for
+    from store.meeting import complete_month_end, figures_for
 
     engine = _database(args)
     outlines = queries.load_districts(engine)
@@ -127,7 +127,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     if latest is None:
         raise CommandError("the database holds no incidents yet, so there is no meeting to report.")
     filters = Filters(period=args.period, districts=chosen)
-    first, last = filters.months(latest)
+    first, last = filters.months(complete_month_end(engine) or latest)  # whole months only
     figures = figures_for(
         engine,
         chosen or tuple(known),

@@ -343,6 +343,12 @@ def meeting(
         district_names=district_names(version),
         districts=districts,
     )
+    from dashboard.filters import month_end
+
+    # The work is counted to today, unless the period ends before the data do (a past
+    # custom range): then to the period's end.
+    complete = meeting_month_end(version)
+    ends_early = complete is not None and months[1] < f"{complete:%Y-%m}"
     return meeting_figures(
         inputs,
         first=months[0],
@@ -352,14 +358,23 @@ def meeting(
         suppressed=needs_suppression(viewer),
         k=k,
         framework_months=12 if framework else 0,
+        activity_end=month_end(date.fromisoformat(f"{months[1]}-01")) if ends_early else today,
     )
+
+
+@st.cache_data(show_spinner=False)
+def meeting_month_end(version: str) -> date | None:
+    """Return the last day of the last complete month of incidents (the meeting's end)."""
+    from store.meeting import complete_month_end
+
+    return complete_month_end(engine())
 
 
 def meeting_choice(
     viewer: Viewer, scope: tuple[str, ...], filters: Filters, k: int, today: date, version: str
 ) -> tuple:
     """Return the arguments of :func:`meeting` (its cache key) for a viewer's choice."""
-    months = filters.months(latest_date(version))
+    months = filters.months(meeting_month_end(version) or latest_date(version))
     choice = (scope, viewer.for_cache(), filters.types, filters.ages, filters.agencies)
     return (*choice, months, k, today, version)
 

@@ -18,6 +18,7 @@ import html
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -30,13 +31,15 @@ from fpdf.fonts import FontFace
 
 from dashboard.charts import emerging_map_png, trend_png
 from store.disclosure import legend
-from store.meeting import SLIDES, Figure, MeetingFigures, figures_table
+from store.meeting import NOT_COMPARABLE, SLIDES, WORK_KEYS, Figure, MeetingFigures, figures_table
 from store.safe_text import csv_bytes
 
 __all__ = [
+    "SLIDE_BUILDERS",
     "PackContext",
     "PackError",
     "Slide",
+    "build_slide",
     "emerging_figures",
     "pack_context",
     "pack_csv",
@@ -124,15 +127,18 @@ def pack_context(
 
 @dataclass(frozen=True)
 class Slide:
-    """One slide as the pack draws it: a title and blocks in order.
+    """One slide as the screen and the pack draw it: a title and blocks in order.
 
-    Each block is ``("figures", list[Figure])``, ``("text", list[str])``,
-    ``("table", DataFrame)`` or ``("image", bytes)``.
+    Each block is ``("figures", (heading, list[Figure]))``, ``("text", list[str])``,
+    ``("table", DataFrame)`` (drawn without its index) or ``("image", bytes)``.
+    ``layout`` is ``"stack"`` (blocks one under another) or ``"side"`` (the first block
+    in a narrow column beside the others, for a map that needs the slide's height).
     """
 
     key: str
     title: str
     blocks: list[tuple[str, object]] = field(default_factory=list)
+    layout: str = "stack"
 
 
 def decisions(figures: MeetingFigures) -> pd.DataFrame:
@@ -141,14 +147,13 @@ def decisions(figures: MeetingFigures) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Rank": shown["rank"].astype(str),
-            "Place": shown["name"],
+            "Place": [f"{n} ({c})" for n, c in zip(shown["name"], shown["category"], strict=True)],
             "District": shown["district"],
-            "Category": shown["category"],
             "Incidents": shown["incidents"],
             "Why flagged": shown["reason"],
             "Status": shown["status"],
         }
-    )
+    ).reset_index(drop=True)
 
 
 def district_table(figures: MeetingFigures) -> pd.DataFrame:
@@ -166,7 +171,7 @@ def district_table(figures: MeetingFigures) -> pd.DataFrame:
             "Actions open": table["actions_open"],
             "Actions done": table["actions_done"],
             "Actions overdue": table["actions_overdue"],
-            "": [mark[m] for m in table["mark"]],
+            "Best / lowest": [mark[m] for m in table["mark"]],
         }
     )
 
@@ -200,6 +205,117 @@ def monthly_table(figures: MeetingFigures) -> pd.DataFrame:
     return table
 
 
+MapPicture = Callable[[], bytes]
+"""Draws the emerging hot spot map when a slide needs it (the page's is cached)."""
+
+
+def _headline(figures: MeetingFigures, _map: MapPicture) -> list[tuple[str, object]]:
+    incidents = [f for f in figures.headline if f.key not in WORK_KEYS]
+    work = [f for f in figures.headline if f.key in WORK_KEYS]
+    blocks: list[tuple[str, object]] = []
+    if figures.empty:
+        blocks.append(("text", [_empty_words(figures)]))
+    for heading, items in (
+        (f"Incidents: {figures.period} (whole months of data)", incidents),
+        (f"The partnership's work: {figures.work_period} (to today)", work),
+    ):
+        before = compared_with(items)
+        blocks.append(("figures", (f"{heading}, change on {before}" if before else heading, items)))
+    return blocks
+
+
+def _by_type(figures: MeetingFigures, _map: MapPicture) -> list[tuple[str, object]]:
+    return [("table", figure_table(figures.by_type, figures))]
+
+
+def _trends(figures: MeetingFigures, _map: MapPicture) -> list[tuple[str, object]]:
+    chart = trend_png(figures)
+    if chart is None:
+        return [("text", [f"No incidents in the 12 months to {figures.period}."])]
+    return [("image", chart), ("text", figures.notes)] if figures.notes else [("image", chart)]
+
+
+def _monthly(figures: MeetingFigures, _map: MapPicture) -> list[tuple[str, object]]:
+    return [("table", monthly_table(figures))]
+
+
+def _districts(figures: MeetingFigures, _map: MapPicture) -> list[tuple[str, object]]:
+    if figures.districts.empty:
+        return [("text", [_empty_words(figures)])]
+    return [
+        ("text", [f"Flagged places in {figures.period} and the state of their assessments."]),
+        ("table", district_table(figures)),
+    ]
+
+
+def _emerging(figures: MeetingFigures, draw_map: MapPicture) -> list[tuple[str, object]]:
+    blocks: list[tuple[str, object]] = [
+        ("figures", (f"Grid cells, 12 months to {figures.last_label}", emerging_figures(figures)))
+    ]
+    if figures.emerging_cells.empty:
+        blocks.append(("text", [f"No hot spots in the 12 months to {figures.last_label}."]))
+    else:
+        blocks.append(("image", draw_map()))
+    return blocks
+
+
+def _decisions(figures: MeetingFigures, _map: MapPicture) -> list[tuple[str, object]]:
+    table = decisions(figures)
+    if table.empty:
+        return [("text", ["No flagged place is waiting for an assessment."])]
+    return [
+        (
+            "text",
+            [f"The {len(table)} highest-ranked flagged places without a current assessment."],
+        ),
+        ("table", table),
+    ]
+
+
+def _framework(figures: MeetingFigures, _map: MapPicture) -> list[tuple[str, object]]:
+    return [("table", framework_table(figures))]
+
+
+SLIDE_BUILDERS: dict[str, Callable[[MeetingFigures, MapPicture], list[tuple[str, object]]]] = {
+    "headline": _headline,
+    "by_type": _by_type,
+    "trends": _trends,
+    "monthly": _monthly,
+    "districts": _districts,
+    "emerging": _emerging,
+    "decisions": _decisions,
+    "framework": _framework,
+}
+"""What each slide of :data:`store.meeting.SLIDES` holds, for the screen, the HTML and the
+PDF alike. To add a slide: add ``(key, title)`` to ``SLIDES`` and a builder here that
+returns its blocks (see :class:`Slide`) from the disclosed figures; both the Meeting page
+and the pack then show it. Put it in ``SIDE_LAYOUT`` when its first block goes beside a
+picture."""
+
+SIDE_LAYOUT = frozenset({"emerging"})
+
+
+def _empty_words(figures: MeetingFigures) -> str:
+    return f"No incidents in this period ({figures.period}) for these filters."
+
+
+def build_slide(key: str, figures: MeetingFigures, draw_map: MapPicture | None = None) -> Slide:
+    """Return one slide of :data:`store.meeting.SLIDES` with its blocks.
+
+    Parameters
+    ----------
+    key
+        The slide's key.
+    figures
+        The meeting's figures, disclosed for the viewer.
+    draw_map
+        Draws the emerging hot spot map (only called by the slide that shows it).
+    """
+    titles = dict(SLIDES)
+    blocks = SLIDE_BUILDERS[key](figures, draw_map or (lambda: b""))
+    return Slide(key, titles[key], blocks, "side" if key in SIDE_LAYOUT else "stack")
+
+
 def slides(
     figures: MeetingFigures, districts: gpd.GeoDataFrame, *, map_png: bytes | None = None
 ) -> list[Slide]:
@@ -214,37 +330,11 @@ def slides(
     map_png
         The emerging hot spot map, when already drawn.
     """
-    titles = dict(SLIDES)
-    empty = ("text", [f"No incidents in this period ({figures.period}) for these filters."])
-    out = []
-    for key, title in SLIDES:
-        slide = Slide(key, title)
-        if key == "headline":
-            slide.blocks.append(("figures", figures.headline))
-            slide.blocks.append(("table", figure_table(figures.by_type, figures)))
-        elif key == "trends":
-            chart = trend_png(figures)
-            slide.blocks.append(("image", chart) if chart else empty)
-            if figures.notes:
-                slide.blocks.append(("text", figures.notes))
-            slide.blocks.append(("table", monthly_table(figures)))
-        elif key == "districts":
-            slide.blocks.append(
-                ("table", district_table(figures)) if not figures.districts.empty else empty
-            )
-        elif key == "emerging":
-            slide.blocks.append(("figures", emerging_figures(figures)))
-            picture = map_png or emerging_map_png(figures, districts)
-            slide.blocks.append(("image", picture))
-        elif key == "decisions":
-            table = decisions(figures)
-            slide.blocks.append(
-                ("table", table) if not table.empty else ("text", ["No places are waiting."])
-            )
-        elif key == "framework":
-            slide.blocks.append(("table", framework_table(figures)))
-        out.append(Slide(slide.key, titles[key], slide.blocks))
-    return out
+
+    def draw_map() -> bytes:
+        return map_png or emerging_map_png(figures, districts)
+
+    return [build_slide(key, figures, draw_map) for key, _ in SLIDES]
 
 
 def emerging_figures(figures: MeetingFigures) -> list[Figure]:
@@ -253,6 +343,28 @@ def emerging_figures(figures: MeetingFigures) -> list[Figure]:
         Figure(f"emerging:{name}", f"{name} hot spot cells", f"{n:,}")
         for name, n in figures.emerging.items()
     ]
+
+
+def change_words(fig: Figure, figures: MeetingFigures, *, compared: str = "") -> str:
+    """Return a figure's change in words, e.g. ``"+3 (+20%) on Jun-Aug 2026"``.
+
+    ``compared`` is the period a group of figures is compared with, said once in the
+    group's heading: a figure compared with that period gets its change alone.
+    """
+    if not fig.change_previous:
+        return ""
+    if fig.change_previous == NOT_COMPARABLE:
+        return NOT_COMPARABLE
+    before = (fig.previous_period or figures.previous).removeprefix("at ")
+    if not before or before == compared:
+        return fig.change_previous
+    return f"{fig.change_previous} on {before}"
+
+
+def compared_with(items: list[Figure]) -> str:
+    """Return the period most of these figures are compared with (for a group's heading)."""
+    periods = [f.previous_period for f in items if f.previous_period]
+    return max(set(periods), key=periods.count) if periods else ""
 
 
 def figure_table(items: list[Figure], figures: MeetingFigures) -> pd.DataFrame:
@@ -290,6 +402,8 @@ body{font-family:"DejaVu Sans",Arial,sans-serif;color:#111;margin:0;background:#
 section{page-break-after:always;padding:32px 48px;border-bottom:4px solid #1f4e79}
 h1{font-size:34px;margin:0 0 12px}h2{font-size:30px;margin:0 0 18px;color:#1f4e79}
 .figures{display:flex;flex-wrap:wrap;gap:16px;margin-bottom:20px}
+.group{font-size:18px;font-weight:bold;margin:8px 0}
+.side{display:flex;gap:24px;align-items:flex-start}.side>div:first-child{flex:0 0 260px}
 .figure{border:2px solid #1f4e79;border-radius:8px;padding:12px 18px;min-width:190px}
 .figure .label{font-size:16px}.figure .value{font-size:40px;font-weight:bold}
 .figure .change{font-size:14px;color:#333}
@@ -299,21 +413,32 @@ th{background:#e8eef5}img{max-width:100%}p{font-size:16px}.notes p{font-size:13p
 """
 
 
-def _figures_html(items: list[Figure], figures: MeetingFigures) -> str:
+def _figures_html(content: tuple[str, list[Figure]], figures: MeetingFigures) -> str:
+    heading, items = content
     cards = []
     for fig in items:
-        changes = []
-        if fig.change_previous:
-            changes.append(f"{fig.change_previous} on {figures.previous}")
-        if fig.change_year:
-            changes.append(f"{fig.change_year} on {figures.year_ago}")
+        changes = [change_words(fig, figures)] if fig.change_previous else []  # said in full
+        if fig.change_year and fig.change_year != NOT_COMPARABLE:
+            changes.append(f"{fig.change_year} on {fig.year_period or figures.year_ago}")
         cards.append(
             '<div class="figure">'
             f'<div class="label">{html.escape(fig.label)}</div>'
             f'<div class="value">{html.escape(fig.value)}</div>'
             f'<div class="change">{html.escape("; ".join(changes))}</div></div>'
         )
-    return f'<div class="figures">{"".join(cards)}</div>'
+    group = f'<div class="group">{html.escape(heading)}</div>' if heading else ""
+    return f'{group}<div class="figures">{"".join(cards)}</div>'
+
+
+def _block_html(kind: str, content: object, figures: MeetingFigures, title: str) -> list[str]:
+    if kind == "figures":
+        return [_figures_html(content, figures)]  # type: ignore[arg-type]
+    if kind == "text":
+        return [f"<p>{html.escape(line)}</p>" for line in content]  # type: ignore[attr-defined]
+    if kind == "table":
+        return [content.to_html(index=False, escape=True, border=0)]  # type: ignore[attr-defined]
+    data = base64.b64encode(content).decode()  # type: ignore[arg-type]
+    return [f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">']
 
 
 def pack_html(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -> str:
@@ -329,18 +454,13 @@ def pack_html(figures: MeetingFigures, context: PackContext, deck: list[Slide]) 
     ]
     for number, slide in enumerate(deck, start=1):
         parts.append(f"<section><h2>{number}. {html.escape(slide.title)}</h2>")
-        for kind, content in slide.blocks:
-            if kind == "figures":
-                parts.append(_figures_html(content, figures))  # type: ignore[arg-type]
-            elif kind == "text":
-                parts.extend(f"<p>{html.escape(line)}</p>" for line in content)  # type: ignore[union-attr]
-            elif kind == "table":
-                parts.append(content.to_html(index=False, escape=True, border=0))  # type: ignore[union-attr]
-            elif kind == "image":
-                data = base64.b64encode(content).decode()  # type: ignore[arg-type]
-                parts.append(
-                    f'<img alt="{html.escape(slide.title)}" src="data:image/png;base64,{data}">'
-                )
+        blocks = [_block_html(k, c, figures, slide.title) for k, c in slide.blocks]
+        if slide.layout == "side" and len(blocks) > 1:
+            rest = "".join(line for block in blocks[1:] for line in block)
+            first = "".join(blocks[0])
+            parts.append(f'<div class="side"><div>{first}</div><div>{rest}</div></div>')
+        else:
+            parts.extend(line for block in blocks for line in block)
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -366,6 +486,7 @@ class _Pdf(FPDF):
 _WIDTHS: dict[str, tuple[float, ...]] = {
     "Measure": (3.2, 1, 1, 1.3, 1, 1.3),
     "District": (2.2, 1, 1, 1, 1, 1, 1, 1, 1, 0.8),
+    "Rank": (13, 62, 40, 20, 98, 44),
 }
 
 
@@ -376,7 +497,6 @@ def _pdf_table(pdf: _Pdf, table: pd.DataFrame) -> None:
     if "Why flagged" in table.columns:
         size = 9
         pdf.set_font("DejaVu", "", size)
-        widths = (10, 46, 32, 26, 18, 90, 34)
     with pdf.table(
         col_widths=widths,
         headings_style=FontFace(emphasis="BOLD", fill_color=(232, 238, 245)),
@@ -389,12 +509,18 @@ def _pdf_table(pdf: _Pdf, table: pd.DataFrame) -> None:
     pdf.ln(3)
 
 
-def _pdf_figures(pdf: _Pdf, items: list[Figure], figures: MeetingFigures) -> None:
-    width = (pdf.w - pdf.l_margin - pdf.r_margin) / 4
+def _pdf_figures(pdf: _Pdf, content: tuple[str, list[Figure]], figures: MeetingFigures) -> None:
+    heading, items = content
+    if heading:
+        pdf.set_font("DejaVu", "B", 12)
+        pdf.cell(0, 7, heading, new_x="LMARGIN", new_y="NEXT")
+    across = 5
+    width = (pdf.w - pdf.l_margin - pdf.r_margin) / across
+    top = pdf.get_y()
     for i, fig in enumerate(items):
-        if i % 4 == 0:
+        if i % across == 0:
             top = pdf.get_y() + (22 if i else 0)
-        x = pdf.l_margin + (i % 4) * width
+        x = pdf.l_margin + (i % across) * width
         pdf.set_xy(x, top)
         pdf.set_font("DejaVu", "", 10)
         pdf.cell(width - 4, 5, fig.label)
@@ -403,9 +529,40 @@ def _pdf_figures(pdf: _Pdf, items: list[Figure], figures: MeetingFigures) -> Non
         pdf.cell(width - 4, 10, fig.value)
         pdf.set_xy(x, top + 15)
         pdf.set_font("DejaVu", "", 7)
-        change = fig.change_previous and f"{fig.change_previous} on {figures.previous}"
-        pdf.cell(width - 4, 4, change)
+        pdf.cell(width - 4, 4, change_words(fig, figures))
     pdf.set_xy(pdf.l_margin, top + 24)
+
+
+def image_box(pixels: tuple[int, int], room: tuple[float, float]) -> tuple[float, float]:
+    """Return the width and height (mm) of a picture drawn as large as fits the room.
+
+    The picture keeps its shape and never passes the room's width or height, so no part
+    of a chart (its last months, its labels) falls off the page.
+
+    Examples
+    --------
+    >>> image_box((1210, 506), (277.0, 150.0))
+    (277.0, 115.8...)
+    >>> image_box((990, 990), (277.0, 150.0))
+    (150.0, 150.0)
+    """
+    width, height = pixels
+    scale = min(room[0] / width, room[1] / height)
+    return width * scale, height * scale
+
+
+def _pdf_image(pdf: _Pdf, content: bytes) -> None:
+    from PIL import Image
+
+    pixels = Image.open(io.BytesIO(content)).size
+    room = pdf.h - pdf.get_y() - 16
+    if room < 60:
+        pdf.add_page()
+        room = pdf.h - pdf.get_y() - 16
+    across = pdf.w - pdf.l_margin - pdf.r_margin
+    w, h = image_box(pixels, (across, min(room, 150)))
+    pdf.image(io.BytesIO(content), x=pdf.l_margin + (across - w) / 2, w=w, h=h)
+    pdf.ln(2)
 
 
 def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -> bytes:
@@ -436,12 +593,7 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
             elif kind == "table":
                 _pdf_table(pdf, content)  # type: ignore[arg-type]
             elif kind == "image":
-                room = pdf.h - pdf.get_y() - 16
-                if room < 60:
-                    pdf.add_page()
-                    room = pdf.h - pdf.get_y() - 16
-                pdf.image(io.BytesIO(content), h=min(room, 150), keep_aspect_ratio=True)  # type: ignore[arg-type]
-                pdf.ln(2)
+                _pdf_image(pdf, content)  # type: ignore[arg-type]
     return bytes(pdf.output())
 
 

@@ -11,8 +11,11 @@ import pandas as pd
 
 __all__ = [
     "action_summary",
+    "activity_window",
     "assessment_state",
     "change",
+    "complete_through",
+    "day_range_label",
     "days_to_approval",
     "district_progress",
     "flagged_coverage",
@@ -300,3 +303,77 @@ def median_days_to_approval(
     """Return the median days from flagged to approved (:func:`days_to_approval`), or None."""
     days = days_to_approval(since, assessments, approved_on)["days"]
     return float(days.median()) if len(days) else None
+
+
+# Periods of the meeting: incidents to the last complete month, the work to today -----------
+
+
+def complete_through(latest: date, *, precision: str = "day") -> date:
+    """Return the last day of the last complete month of incident data.
+
+    The newest month counts as complete when the data reach its end: its last day for
+    dates kept to the day, the week holding its last day for dates kept to the week
+    (stored as that week's Monday), and always for dates kept to the month. Otherwise
+    the month before is the last complete one, so that a month still being filled is
+    never compared with a whole one.
+
+    Parameters
+    ----------
+    latest
+        The newest incident date stored.
+    precision
+        ``"day"``, ``"week"`` or ``"month"``: how precisely that incident's date is kept.
+
+    Examples
+    --------
+    >>> complete_through(date(2026, 10, 31))
+    datetime.date(2026, 10, 31)
+    >>> complete_through(date(2026, 11, 20))
+    datetime.date(2026, 10, 31)
+    >>> complete_through(date(2026, 10, 26), precision="week")
+    datetime.date(2026, 10, 31)
+    >>> complete_through(date(2026, 11, 1), precision="month")
+    datetime.date(2026, 11, 30)
+    """
+    end = pd.Period(latest, freq="M").end_time.date()
+    slack = {"day": 0, "week": 6, "month": 31}.get(precision, 0)
+    if (end - latest).days <= slack:
+        return end
+    return (pd.Period(latest, freq="M") - 1).end_time.date()
+
+
+def activity_window(end: date, months: int, *, back: int = 0) -> tuple[date, date]:
+    """Return the days of a rolling window of ``months`` months ending on ``end``.
+
+    The partnership's own work (assessments completed, actions done) is counted to today
+    rather than to the last month of incident data, over a window as long as the
+    meeting's period: from the day after the same date ``months`` months earlier, to
+    ``end``. ``back`` moves the window that many months earlier, so the window before
+    (``back=months``) and a year before (``back=12``) are exactly as long: like is
+    compared with like, never a part-month with a whole one.
+
+    Examples
+    --------
+    >>> activity_window(date(2026, 11, 28), 3)
+    (datetime.date(2026, 8, 29), datetime.date(2026, 11, 28))
+    >>> activity_window(date(2026, 11, 28), 3, back=3)
+    (datetime.date(2026, 5, 29), datetime.date(2026, 8, 28))
+    """
+    last = (pd.Timestamp(end) - pd.DateOffset(months=back)).date()
+    first = (pd.Timestamp(last) - pd.DateOffset(months=months) + pd.Timedelta(days=1)).date()
+    return first, last
+
+
+def day_range_label(first: date, last: date) -> str:
+    """Return a short label of a range of days, e.g. ``"29 Aug-28 Nov 2026"``.
+
+    Examples
+    --------
+    >>> day_range_label(date(2026, 8, 29), date(2026, 11, 28))
+    '29 Aug-28 Nov 2026'
+    >>> day_range_label(date(2025, 12, 29), date(2026, 1, 28))
+    '29 Dec 2025-28 Jan 2026'
+    """
+    if first.year == last.year:
+        return f"{first.day} {first:%b}-{last.day} {last:%b %Y}"
+    return f"{first.day} {first:%b %Y}-{last.day} {last:%b %Y}"

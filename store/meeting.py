@@ -42,8 +42,10 @@ from geo.grid import Grid, cells_frame
 from geo.points import WGS84, HotspotWarning
 from store.disclosure import disclose, disclose_flags, protect_table
 from store.measures import (
+    activity_window,
     assessment_state,
     change,
+    day_range_label,
     flagged_coverage,
     overdue_actions,
 )
@@ -52,7 +54,9 @@ from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES, label
 
 __all__ = [
     "DECISIONS_SHOWN",
+    "NOT_COMPARABLE",
     "SLIDES",
+    "WORK_KEYS",
     "Figure",
     "MeetingFigures",
     "MeetingInputs",
@@ -65,15 +69,30 @@ __all__ = [
 
 SLIDES: tuple[tuple[str, str], ...] = (
     ("headline", "Headline figures"),
+    ("by_type", "By exploitation type"),
     ("trends", "Trends by month"),
+    ("monthly", "Monthly counts"),
     ("districts", "Progress by district"),
     ("emerging", "Emerging hot spots"),
     ("decisions", "Places for decision"),
     ("framework", "Performance framework"),
 )
-"""The slides in order: (key, title). The screen and the pack both follow this list."""
+"""The slides in order: (key, title). The screen and the pack both follow this list; what
+each slide holds is built once, in ``dashboard.pack.SLIDE_BUILDERS`` (to add a slide, add it
+here and give it a builder there)."""
 
-DECISIONS_SHOWN = 15
+WORK_KEYS: tuple[str, ...] = (
+    "assessments_approved",
+    "actions_done",
+    "actions_overdue",
+    "reviews_due",
+)
+"""Headline figures of the partnership's own work, counted to today (the rest: incidents)."""
+
+NOT_COMPARABLE = "not comparable"
+"""Said instead of a change when the earlier period is not covered by the data."""
+
+DECISIONS_SHOWN = 10
 """Places listed for decision: the highest-ranked flagged places without a current assessment."""
 
 STATE_WORDS: dict[str, str] = {
@@ -98,8 +117,13 @@ class Figure:
         As shown: a whole number with thousands separators, ``"<5"``, or ``"n/a"``
         where there is no earlier period.
     change_previous, change_year
-        The change on each, e.g. ``"+20 (+20%)"``; empty where it is not shown (no
-        earlier period, or it would give a small count away).
+        The change on each, e.g. ``"+20 (+20%)"``; :data:`NOT_COMPARABLE` where the
+        earlier period is not covered by the data; empty where it is not shown (it would
+        give a small count away, or the figure has no earlier period by nature).
+    period, previous_period, year_period
+        The figure's own dates, e.g. ``"Aug-Oct 2026"`` for incidents (whole months of
+        data) and ``"29 Aug-28 Nov 2026"`` for the partnership's work (to today), and
+        the periods it is compared with; empty where the figure has none.
     """
 
     key: str
@@ -109,6 +133,9 @@ class Figure:
     year_ago: str = "n/a"
     change_previous: str = ""
     change_year: str = ""
+    period: str = ""
+    previous_period: str = ""
+    year_period: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,6 +207,9 @@ class MeetingFigures:
         The performance framework: one row per month (see :func:`framework_table`).
     suppressed
         True when small counts are hidden for this viewer.
+    work_period, work_end
+        The days the partnership's work is counted over (e.g. ``"29 Aug-28 Nov 2026"``)
+        and the day it is counted to (``"28 Nov 2026"``).
     """
 
     period: str
@@ -200,6 +230,13 @@ class MeetingFigures:
     suppressed: bool
     k: int = 5
     empty: bool = field(default=False)
+    work_period: str = ""
+    work_end: str = ""
+
+    @property
+    def last_label(self) -> str:
+        """The period's last month in words, e.g. ``"Oct 2026"``."""
+        return pd.Period(self.last, freq="M").strftime("%b %Y")
 
 
 def month_range(first: str, last: str) -> list[str]:
@@ -265,7 +302,10 @@ class _Discloser:
         year: Cell | int | None,
         *,
         about_children: bool = True,
+        periods: tuple[str, ...] = ("", "", ""),
+        comparable: bool = True,
     ) -> Figure:
+        """Return one figure; ``before``/``year`` None with ``comparable``: not comparable."""
         show = self if about_children else _Discloser(False, self.k)
 
         def cell(value: Cell | int | None) -> Cell | None:
@@ -273,14 +313,18 @@ class _Discloser:
 
         current, previous, year_ago = cell(now), cell(before), cell(year)
         assert current is not None
+        gap = NOT_COMPARABLE if comparable else ""
         return Figure(
             key=key,
             label=text,
             value=show.count(current),
             previous="n/a" if previous is None else show.count(previous),
             year_ago="n/a" if year_ago is None else show.count(year_ago),
-            change_previous=show.delta(current, previous),
-            change_year=show.delta(current, year_ago),
+            change_previous=gap if previous is None else show.delta(current, previous),
+            change_year=gap if year_ago is None else show.delta(current, year_ago),
+            period=periods[0],
+            previous_period=periods[1] if previous is not None else "",
+            year_period=periods[2] if year_ago is not None else "",
         )
 
 
@@ -301,6 +345,17 @@ def _done(actions: pd.DataFrame, first: str, last: str) -> int:
     """Actions marked done with a completion date in the months."""
     finished = _in_months(actions["completed_on"], first, last)
     return int(((actions["status"] == "done") & finished).sum())
+
+
+def _in_days(dates: pd.Series, first: date, last: date) -> pd.Series:
+    when = pd.to_datetime(dates)
+    return when.notna() & (when >= pd.Timestamp(first)) & (when <= pd.Timestamp(last))
+
+
+def _reviews_due(assessments: pd.DataFrame, day: date) -> int:
+    """Places whose newest assessment is approved and past its review date on ``day``."""
+    state = assessment_state(assessments, today=day)
+    return int((state["state"] == "overdue").sum())
 
 
 def _month_end(month: str) -> pd.Timestamp:
@@ -382,6 +437,27 @@ def _notable(totals: pd.Series, show: _Discloser) -> list[tuple[str, str, str]]:
                 )
             )
     return notable
+
+
+def complete_month_end(engine: Engine) -> date | None:
+    """Return the last day of the last complete month of incident data (None: no incidents).
+
+    See :func:`store.measures.complete_through`; the precision is that of the newest
+    incident's date.
+    """
+    from sqlalchemy import func, select
+
+    from store.measures import complete_through
+    from store.models import Incident
+
+    with engine.connect() as connection:
+        latest = connection.scalar(select(func.max(Incident.occurred_on)))
+        if latest is None:
+            return None
+        precision = connection.scalar(
+            select(func.max(Incident.date_precision)).where(Incident.occurred_on == latest)
+        )
+    return complete_through(latest, precision=precision or "day")
 
 
 def read_inputs(
@@ -572,6 +648,7 @@ def meeting_figures(
     suppressed: bool,
     k: int = 5,
     framework_months: int = 12,
+    activity_end: date | None = None,
 ) -> MeetingFigures:
     """Compute every figure of the meeting for one viewer.
 
@@ -591,6 +668,13 @@ def meeting_figures(
     framework_months
         Months in the performance framework, ending with ``last``; 0 leaves it empty (its
         columns only), for the slides before it: it is the costliest part.
+    activity_end
+        The last day the partnership's work is counted to (assessments completed,
+        actions done and overdue, reviews due): ``today`` unless given (a past custom
+        period passes its own end). The work is counted over a window as long as the
+        period (:func:`store.measures.activity_window`), compared with the equally long
+        windows before and a year before; incidents are counted in the whole months
+        ``first`` to ``last``.
 
     Returns
     -------
@@ -624,26 +708,87 @@ def meeting_figures(
     def flagged(a: str, b: str) -> int:
         return len(flags) if (a, b) == (first, last) else len(_flags(inputs, types, a, b))
 
-    work: list[tuple[str, str, tuple[Any, Any | None, Any | None]]] = [
-        ("flagged_places", "Flagged places", compared(flagged)),
-        ("new_hot_spots", "New hot spots", (new, None, None)),
-        ("intensifying_hot_spots", "Intensifying hot spots", (rising, None, None)),
+    def month_label(a: str, b: str) -> str:
+        return period_label(pd.Period(a, freq="M"), pd.Period(b, freq="M"))
+
+    months_shown = (
+        month_label(first, last),
+        month_label(prev_first, prev_last),
+        month_label(year_first, year_last),
+    )
+    # The partnership's work: windows of days as long as the period, to activity_end.
+    end = activity_end or today
+    windows = [activity_window(end, length, back=back) for back in (0, length, 12)]
+    days_shown = tuple(day_range_label(a, b) for a, b in windows)
+    at_days = tuple(f"at {b.day} {b:%b %Y}" for _, b in windows)
+
+    def in_windows(count: Callable[[date, date], int]) -> tuple[int, int, int]:
+        now, before, year = (count(a, b) for a, b in windows)
+        return now, before, year
+
+    assessments = inputs.assessments
+    with_created = actions.assign(
+        created=pd.to_datetime(assessments.set_index("id")["assessed_on"])
+        .reindex(actions["assessment_id"].to_numpy())
+        .to_numpy()
+    )
+    incident_work: list[tuple[str, str, tuple[Any, Any | None, Any | None], bool]] = [
+        ("flagged_places", "Flagged places", compared(flagged), True),
+        ("new_hot_spots", "New hot spots", (new, None, None), False),
+        ("intensifying_hot_spots", "Intensifying hot spots", (rising, None, None), False),
+    ]
+    work: list[tuple[str, str, tuple[Any, Any | None, Any | None], tuple[str, ...]]] = [
         (
             "assessments_approved",
             "Assessments completed",
-            compared(lambda a, b: int(_in_months(approved_on, a, b).sum())),
+            in_windows(lambda a, b: int(_in_days(approved_on, a, b).sum())),
+            days_shown,
         ),
-        ("actions_done", "Actions done", compared(lambda a, b: _done(actions, a, b))),
+        (
+            "actions_done",
+            "Actions done",
+            in_windows(
+                lambda a, b: int(
+                    ((actions["status"] == "done") & _in_days(actions["completed_on"], a, b)).sum()
+                )
+            ),
+            days_shown,
+        ),
         (
             "actions_overdue",
             "Actions overdue",
-            (int(overdue_actions(actions, today=today).sum()), None, None),
+            (
+                int(overdue_actions(actions, today=end).sum()),
+                _overdue_at(with_created, pd.Timestamp(windows[1][1])),
+                _overdue_at(with_created, pd.Timestamp(windows[2][1])),
+            ),
+            at_days,
         ),
+        ("reviews_due", "Reviews due", (_reviews_due(assessments, end), None, None), at_days),
     ]
     headline = [
-        show.figure("incidents", "Incidents", *compared(events(inputs.incidents, types))),
-        show.figure("referrals", "Referrals", *compared(events(inputs.referrals, types))),
-        *(show.figure(key, text, *values, about_children=False) for key, text, values in work),
+        show.figure(
+            "incidents",
+            "Incidents",
+            *compared(events(inputs.incidents, types)),
+            periods=months_shown,
+        ),
+        show.figure(
+            "referrals",
+            "Referrals",
+            *compared(events(inputs.referrals, types)),
+            periods=months_shown,
+        ),
+        *(
+            show.figure(
+                key, text, *values, about_children=False, periods=months_shown, comparable=same
+            )
+            for key, text, values, same in incident_work
+        ),
+        *(
+            show.figure(key, text, *values, about_children=False, periods=periods, comparable=False)
+            for key, text, values, periods in work
+        ),
     ]
     chosen_types = types or tuple(EXPLOITATION_TYPES)
     by_type = [
@@ -651,6 +796,7 @@ def meeting_figures(
             f"{kind}:{code}",
             f"{label(EXPLOITATION_TYPES, code)} ({kind})",
             *compared(events(sites, (code,))),
+            periods=months_shown,
         )
         for kind, sites in (("incidents", inputs.incidents), ("referrals", inputs.referrals))
         for code in chosen_types
@@ -721,6 +867,7 @@ def meeting_figures(
     if suppressed:
         waiting = disclose_flags(waiting, k=k)
     decisions = waiting.assign(
+        rank=range(1, len(waiting) + 1),  # ranked among the places waiting: no gaps
         district=[inputs.district_names.get(c, c) for c in waiting["district_code"]],
         category=[label(PLACE_CATEGORIES, c) for c in waiting["category"]],
         incidents=[n if isinstance(n, str) else f"{int(n):,}" for n in waiting["incidents"]],
@@ -761,6 +908,8 @@ def meeting_figures(
         suppressed=suppressed,
         k=k,
         empty=_total(inputs.incidents, first, last, types) == 0,
+        work_period=days_shown[0],
+        work_end=f"{end.day} {end:%b %Y}",
     )
 
 
@@ -810,17 +959,22 @@ def figures_table(figures: MeetingFigures) -> pd.DataFrame:
         rows.append({"slide": slide, "measure": measure, "period": period, "value": str(value)})
 
     for fig in figures.headline:
-        add("headline", fig.label, figures.period, fig.value)
+        add("headline", fig.label, fig.period or figures.period, fig.value)
         if fig.change_previous:
-            add("headline", f"{fig.label}: change", figures.previous, fig.change_previous)
+            add(
+                "headline",
+                f"{fig.label}: change",
+                fig.previous_period or figures.previous,
+                fig.change_previous,
+            )
     for fig in figures.by_type:
-        add("headline", fig.label, figures.period, fig.value)
+        add("by_type", fig.label, figures.period, fig.value)
         for period, value in ((figures.previous, fig.previous), (figures.year_ago, fig.year_ago)):
             if value != "n/a":
-                add("headline", fig.label, period, value)
+                add("by_type", fig.label, period, value)
     for row in figures.monthly.itertuples(index=False):
         for column, value in zip(figures.monthly.columns[1:], row[1:], strict=True):
-            add("trends", str(column), row[0], value)
+            add("monthly", str(column), row[0], value)
     for row in figures.districts.to_dict("records"):
         for column in [*_DISTRICT_COUNTS, "share_assessed"]:
             add("districts", f"{row['district']}: {column}", figures.period, row[column])

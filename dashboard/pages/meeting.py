@@ -3,7 +3,6 @@
 from datetime import date, datetime
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 from pandas.io.formats.style import Styler
 
@@ -12,7 +11,7 @@ from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import ROLES, AccessDenied
 from store.disclosure import legend
-from store.meeting import SLIDES, Figure, MeetingFigures, figures_table
+from store.meeting import NOT_COMPARABLE, SLIDES, Figure, MeetingFigures, figures_table
 from store.safe_text import csv_bytes, md_frame, md_text
 
 PRESENT_STYLE = """
@@ -20,17 +19,73 @@ PRESENT_STYLE = """
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
 [data-testid="stExpandSidebarButton"] {display: none !important;}
-.block-container, [data-testid="stMainBlockContainer"] {padding: 1.2rem 2.5rem !important;
+/* Type and spacing follow the screen's height: every slide fits 1366x768 and 1920x1080. */
+html {font-size: clamp(12px, 2.05vh, 26px) !important;}
+.block-container, [data-testid="stMainBlockContainer"] {padding: 0.6rem 2rem 0.4rem !important;
   max-width: 100% !important;}
-[data-testid="stMetricValue"] {font-size: 3.4rem !important; font-weight: 700;}
-[data-testid="stMetricLabel"] p {font-size: 1.35rem !important;}
-[data-testid="stMetricDelta"] {font-size: 1.1rem !important;}
-[data-testid="stTable"] td, [data-testid="stTable"] th {font-size: 1.2rem !important;}
-h1 {font-size: 2.8rem !important;} h2 {font-size: 2.2rem !important;}
-p, li {font-size: 1.25rem;}
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] {gap: 0.55rem;}
+[data-testid="stMetricValue"] {font-size: 2.6rem !important; font-weight: 700;}
+[data-testid="stMetricLabel"] p {font-size: 1.05rem !important;}
+[data-testid="stMetricDelta"] {font-size: 0.95rem !important;}
+[data-testid="stMetric"] {padding: 0.5rem 0.8rem !important;}
+[data-testid="stTable"] td, [data-testid="stTable"] th {font-size: 0.95rem !important;
+  padding: 0.22rem 0.5rem !important; line-height: 1.3 !important;}
+h2 {font-size: 1.9rem !important; padding: 0.2rem 0 0.3rem !important;}
+p, li {font-size: 1.05rem;}
+.st-key-slide_picture img {max-height: 58vh !important; width: auto !important;
+  max-width: 100% !important; object-fit: contain;}
+.st-key-slide_side .st-key-slide_picture img {max-height: 76vh !important;}
 </style>
 """
-UP_IS_BAD = {"incidents", "referrals", "flagged_places", "actions_overdue"}
+SCREEN_STYLE = """
+<style>
+.st-key-slide_picture img {max-height: 560px; width: auto !important; max-width: 100%;}
+</style>
+"""
+KEYS_SCRIPT = """
+<script>
+(() => {
+  // F enters or leaves presenting, Esc leaves; Present asks the browser for full screen
+  // (inside the click or key press, as browsers require), and leaving full screen by the
+  // browser's own Esc leaves presenting too.
+  if (window.__saferMeetingKeys) return;
+  window.__saferMeetingKeys = true;
+  const button = (key) => document.querySelector(`.st-key-${key} button`);
+  document.addEventListener("click", (event) => {
+    if (!(event.target instanceof Element)) return;
+    if (event.target.closest(".st-key-meeting_present")) {
+      const page = document.documentElement;
+      if (!document.fullscreenElement && page.requestFullscreen) {
+        page.requestFullscreen().catch(() => {});
+      }
+    } else if (event.target.closest(".st-key-meeting_leave") && document.fullscreenElement) {
+      document.exitFullscreen().catch(() => {});
+    }
+  }, true);
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]")) {
+      return;
+    }
+    const present = button("meeting_present");
+    const leave = button("meeting_leave");
+    if (event.key === "f" || event.key === "F") {
+      const which = present || leave;
+      if (which) { event.preventDefault(); which.click(); }
+    } else if (event.key === "Escape" && leave) {
+      event.preventDefault();
+      leave.click();
+    }
+  });
+  document.addEventListener("fullscreenchange", () => {
+    const leave = button("meeting_leave");
+    if (!document.fullscreenElement && leave) leave.click();
+  });
+})();
+</script>
+"""
+UP_IS_BAD = {"incidents", "referrals", "flagged_places", "actions_overdue", "reviews_due"}
 UP_IS_BAD |= {"new_hot_spots", "intensifying_hot_spots"}
 
 
@@ -45,19 +100,25 @@ def present(on: bool) -> None:
     st.session_state["presenting"] = on
 
 
-def show_figures(items: list[Figure], figures: MeetingFigures, *, columns: int = 4) -> None:
-    """Draw headline figures as large metrics, with the change on the period before."""
-    for start in range(0, len(items), columns):
-        row = st.columns(columns)
-        for box, fig in zip(row, items[start : start + columns], strict=False):
-            box.metric(
-                fig.label,
-                fig.value,
-                f"{fig.change_previous} on {figures.previous}" if fig.change_previous else None,
-                delta_color="inverse" if fig.key in UP_IS_BAD else "normal",
-                help=f"{figures.year_ago}: {fig.year_ago}" if fig.year_ago != "n/a" else None,
-                border=True,
-            )
+def show_figures(heading: str, items: list[Figure], figures: MeetingFigures) -> None:
+    """Draw headline figures as large metrics in one row, with the change on the period before."""
+    if heading:
+        st.markdown(f"**{heading}**")
+    before = pack.compared_with(items)
+    row = st.columns(max(len(items), 4))
+    for box, fig in zip(row, items, strict=False):
+        plain = fig.change_previous == NOT_COMPARABLE
+        box.metric(
+            fig.label,
+            fig.value,
+            pack.change_words(fig, figures, compared=before) or None,
+            delta_color="off" if plain else "inverse" if fig.key in UP_IS_BAD else "normal",
+            delta_arrow="off" if plain else "auto",
+            help=f"{fig.year_period or figures.year_ago}: {fig.year_ago}"
+            if fig.year_ago != "n/a"
+            else None,
+            border=True,
+        )
 
 
 def context_section(viewer, scope, first: str, last: str, k: int, version: str) -> None:
@@ -84,43 +145,49 @@ def context_section(viewer, scope, first: str, last: str, k: int, version: str) 
         )
 
 
-def trend_chart(figures: MeetingFigures, big: bool) -> go.Figure:
-    """Incidents and referrals by month, with the notable months marked."""
-    monthly = figures.monthly
-    months = pd.PeriodIndex(monthly["month"], freq="M").to_timestamp()
-    chart = go.Figure()
-    for column, name, colour in (
-        ("incidents", "Incidents", "#1f4e79"),
-        ("referrals", "Referrals", "#c55a11"),
-    ):
-        values = pd.to_numeric(monthly[column].astype(str).str.replace(",", ""), errors="coerce")
-        chart.add_scatter(
-            x=months,
-            y=values,
-            name=name,
-            mode="lines+markers",
-            line={"width": 4, "color": colour},
-            marker={"size": 10},
-        )
-        if column == "incidents":
-            where = dict(zip(monthly["month"], zip(months, values, strict=True), strict=True))
-            for month, mark in figures.marks:
-                x, y = where[month]
-                chart.add_annotation(x=x, y=y, text=mark, showarrow=True, arrowhead=2, ay=-40)
-    chart.update_layout(
-        font_size=22 if big else 16,
-        height=520 if big else 420,
-        legend={"orientation": "h", "y": 1.1},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        yaxis={"rangemode": "tozero", "title": None},
-    )
-    return chart
-
-
 def highlight(table: pd.DataFrame) -> Styler:
     """Colour the best district green and the lowest red."""
     colours = {"Best": "background-color: #d9f0d3", "Lowest": "background-color: #f8d7da"}
     return table.style.apply(lambda row: [colours.get(row.iloc[-1], "")] * len(row), axis=1)
+
+
+def show_block(kind: str, content: object, figures: MeetingFigures) -> None:
+    """Draw one block of a slide (see :class:`dashboard.pack.Slide`)."""
+    if kind == "figures":
+        heading, items = content  # type: ignore[misc]
+        show_figures(heading, items, figures)
+    elif kind == "text":
+        lines = [md_text(line) for line in content]  # type: ignore[attr-defined]
+        st.markdown("\n".join(f"- {line}" for line in lines) if len(lines) > 1 else lines[0])
+    elif kind == "table":
+        shown = md_frame(content)  # type: ignore[arg-type]
+        table = shown if "Lowest" not in set(shown.iloc[:, -1]) else highlight(shown)
+        st.table(table, hide_index=True)
+    elif kind == "image":
+        with st.container(key="slide_picture"):
+            st.image(content)  # type: ignore[arg-type]
+
+
+def show_slide(slide: pack.Slide, figures: MeetingFigures) -> None:
+    """Draw a slide's blocks, the first beside the rest for a side layout."""
+    if slide.layout == "side" and len(slide.blocks) > 1:
+        with st.container(key="slide_side"):
+            left, right = st.columns([1, 3], vertical_alignment="top")
+            with left:
+                kind, content = slide.blocks[0]
+                if kind == "figures":
+                    heading, items = content  # type: ignore[misc]
+                    st.markdown(f"**{heading}**")
+                    for fig in items:
+                        st.metric(fig.label, fig.value, border=True)
+                else:
+                    show_block(kind, content, figures)
+            with right:
+                for kind, content in slide.blocks[1:]:
+                    show_block(kind, content, figures)
+        return
+    for kind, content in slide.blocks:
+        show_block(kind, content, figures)
 
 
 viewer = current_viewer()
@@ -136,19 +203,19 @@ except AccessDenied as refusal:
     st.error(md_text(refusal), icon=":material/block:")
     st.stop()
 
-first, last = filters.months(latest)
 choice = loaders.meeting_choice(viewer, scope, filters, k, today, version)
-index = st.session_state.get("meeting_slide", 0)
+first, last = choice[5]
+index = min(st.session_state.get("meeting_slide", 0), len(SLIDES) - 1)
 key, title = SLIDES[index]
 # The framework (a flagging per month) is computed only for its slide and for the pack.
 figures = loaders.meeting(*choice, framework=key == "framework")
 presenting = bool(st.session_state.get("presenting"))
-if presenting:
-    st.html(PRESENT_STYLE)
+st.html(PRESENT_STYLE if presenting else SCREEN_STYLE)
+st.html(KEYS_SCRIPT, unsafe_allow_javascript=True)
 if not presenting:
     st.title("Steering group summary")
 
-bar = st.columns([1, 1, 5, 1.4], vertical_alignment="center")
+bar = st.columns([1, 1, 5, 1.6], vertical_alignment="center")
 bar[0].button(
     "Previous",
     icon=":material/arrow_back:",
@@ -167,9 +234,11 @@ bar[1].button(
     shortcut="Right",
     width="stretch",
 )
-bar[2].markdown(f"#### {figures.period} · slide {index + 1} of {len(SLIDES)}")
+with bar[2].container(key="meeting_counter"):
+    st.markdown(f"**{index + 1} / {len(SLIDES)}** · {figures.period}")
 bar[3].button(
-    "Leave full screen" if presenting else "Present full screen",
+    "Leave full screen (Esc)" if presenting else "Present full screen (F)",
+    key="meeting_leave" if presenting else "meeting_present",
     icon=":material/close_fullscreen:" if presenting else ":material/slideshow:",
     on_click=present,
     args=(not presenting,),
@@ -178,41 +247,12 @@ bar[3].button(
 )
 
 st.header(title)
-empty_note = f"No incidents in this period ({figures.period}) for these filters."
+slide = pack.build_slide(key, figures, lambda: loaders.meeting_map(figures, choice, version))
+show_slide(slide, figures)
 if key == "headline":
-    if figures.empty:
-        st.info(empty_note, icon=":material/info:")
-    show_figures(figures.headline, figures)
-    st.table(md_frame(pack.figure_table(figures.by_type, figures)))
     context_section(viewer, scope, first, last, k, version)
-elif key == "trends":
-    if figures.monthly[["incidents", "referrals"]].astype(str).isin(["0"]).all().all():
-        st.info(f"No incidents in the 12 months to {figures.period}.", icon=":material/info:")
-    else:
-        st.plotly_chart(trend_chart(figures, presenting), width="stretch", key="meeting_trend")
-        for note in figures.notes:
-            st.markdown(f"- {md_text(note)}")
-    st.table(md_frame(pack.monthly_table(figures)))
-elif key == "districts":
-    st.caption("Flagged places in the period and the state of their assessments.")
-    st.table(highlight(md_frame(pack.district_table(figures))))
-elif key == "emerging":
-    show_figures(pack.emerging_figures(figures), figures)
-    if figures.emerging_cells.empty:
-        st.info(f"No hot spots in the 12 months to {figures.period}.", icon=":material/info:")
-    else:
-        picture = loaders.meeting_map(figures, choice, version)
-        st.image(picture, width=720 if presenting else 560)
-elif key == "decisions":
-    table = pack.decisions(figures)
-    if table.empty:
-        st.info("No flagged place is waiting for an assessment.", icon=":material/info:")
-    else:
-        st.caption(f"The {len(table)} highest-ranked flagged places without a current assessment.")
-        st.table(md_frame(table))
-elif key == "framework":
+if key == "framework":
     framework = pack.framework_table(figures)
-    st.table(md_frame(framework))
     audited_download(
         "Download the performance framework (CSV)",
         lambda: csv_bytes(framework),

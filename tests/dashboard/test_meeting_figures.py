@@ -11,7 +11,14 @@ from store import queries
 from store.assessments import recent_flags
 from store.bootstrap import open_database
 from store.measures import assessment_state
-from store.meeting import figures_for
+from store.meeting import (
+    DECISIONS_SHOWN,
+    NOT_COMPARABLE,
+    WORK_KEYS,
+    figures_for,
+    meeting_figures,
+    read_inputs,
+)
 
 TODAY = date.today()
 
@@ -73,9 +80,14 @@ def test_decisions_leave_out_places_with_a_current_assessment(setting, lead_figu
     state = assessment_state(queries.load_assessments(engine), today=TODAY)
     current = set(state.loc[state["state"] == "current", "place_id"])
     decisions = lead_figures.decisions
-    assert len(decisions) == 15
+    assert len(decisions) == DECISIONS_SHOWN
     assert not set(decisions["id"]) & current
-    assert decisions["rank"].is_monotonic_increasing
+    assert list(decisions["rank"]) == list(range(1, DECISIONS_SHOWN + 1))  # no gaps
+    flagged = recent_flags(engine, end=setting[2], months=3)
+    skipped = flagged.loc[flagged["id"].isin(current)]
+    assert (skipped["rank"] < decisions["id"].map(flagged.set_index("id")["rank"]).max()).any(), (
+        "no current place among the top flags: the test shows no gap being closed"
+    )
 
 
 def test_every_district_has_a_row_and_the_best_and_lowest_are_marked(setting, lead_figures):
@@ -109,3 +121,66 @@ def test_a_steering_group_sees_small_counts_of_children_hidden(setting):
     hidden = [i for i in small if shown[i] == "<5"]
     assert all(viewer.by_type[i].change_previous == "" for i in hidden)
     assert all(v == "<5" or int(v.replace(",", "")) >= 5 for v in shown)
+
+
+def _inputs(engine, codes):
+    from geo.grid import build_grid
+
+    outlines = queries.load_districts(engine)
+    return read_inputs(
+        engine,
+        codes,
+        grid=build_grid(outlines.loc[outlines["code"].isin(codes)]),
+        district_names=dict(zip(outlines["code"], outlines["name"], strict=True)),
+    )
+
+
+def test_work_done_today_counts_though_incidents_end_with_the_last_complete_month(setting):
+    from dataclasses import replace
+
+    engine, codes, _, last = setting
+    inputs = _inputs(engine, codes)
+    today = (last + 1).end_time.date()  # a month after the incident data end
+    args = {"first": str(last - 2), "last": str(last), "today": today, "suppressed": False}
+    before = meeting_figures(inputs, framework_months=0, **args)
+    approved = inputs.assessments.loc[inputs.assessments["status"] == "approved"]
+    old = approved.loc[pd.to_datetime(approved["assessed_on"]) < pd.Timestamp(last.start_time)]
+    one = int(old["id"].iloc[0])
+    approvals = inputs.approvals.copy()
+    approvals.loc[one] = pd.Timestamp(today)  # approved today, after the last incident month
+    after = meeting_figures(replace(inputs, approvals=approvals), framework_months=0, **args)
+    assert _value(after, "assessments_approved") == _value(before, "assessments_approved") + 1
+    assert _value(after, "incidents") == _value(before, "incidents")
+    work = [f for f in after.headline if f.key in WORK_KEYS]
+    assert {f.period for f in work} >= {after.work_period}
+    assert after.work_period.endswith(f"{today.day} {today:%b %Y}")
+    incidents = next(f for f in after.headline if f.key == "incidents")
+    assert incidents.period == after.period != after.work_period
+
+
+def test_a_period_the_data_do_not_cover_before_is_not_comparable(setting):
+    engine, codes, _, _ = setting
+    inputs = _inputs(engine, codes)
+    oldest = pd.Period(inputs.incidents["month"].min(), freq="M")
+    figures = meeting_figures(
+        inputs,
+        first=str(oldest),
+        last=str(oldest + 2),
+        today=TODAY,
+        suppressed=False,
+        framework_months=0,
+    )
+    incidents = next(f for f in figures.headline if f.key == "incidents")
+    assert incidents.previous == "n/a" and incidents.change_previous == NOT_COMPARABLE
+    incident_figures = [f for f in figures.headline if f.key not in WORK_KEYS]
+    assert "-100%" not in " ".join(f.change_previous for f in incident_figures)
+    later = meeting_figures(
+        inputs,
+        first=str(oldest + 3),
+        last=str(oldest + 5),
+        today=TODAY,
+        suppressed=False,
+        framework_months=0,
+    )
+    control = next(f for f in later.headline if f.key == "incidents")
+    assert control.change_previous not in ("", NOT_COMPARABLE)

@@ -20,7 +20,7 @@ from dashboard.filters import Filters
 from geo.grid import build_grid
 from store import queries
 from store.bootstrap import open_database
-from store.meeting import SLIDES, meeting_figures, read_inputs
+from store.meeting import SLIDES, complete_month_end, meeting_figures, read_inputs
 from store.safe_text import plain_text
 from tests.dashboard.conftest import APP
 from tests.dashboard.test_roles import PAGES, demo_viewer
@@ -65,7 +65,7 @@ def _slides(at: AppTest) -> dict[str, set[str]]:
     seen = {}
     for number, (key, title) in enumerate(SLIDES):
         assert [h.value for h in at.header] == [title]
-        assert f"slide {number + 1} of {len(SLIDES)}" in " ".join(m.value for m in at.markdown)
+        assert f"**{number + 1} / {len(SLIDES)}**" in " ".join(m.value for m in at.markdown)
         seen[key] = _screen(at)
         if number < len(SLIDES) - 1:
             _next(at)
@@ -77,8 +77,7 @@ def _figures(url: str, role: str, filters: Filters, k: int = 5):
     districts = queries.load_districts(engine)
     viewer = demo_viewer(role)
     scope = viewer.scope(filters.districts)
-    latest = queries.latest_event_date(engine)
-    first, last = filters.months(latest)
+    first, last = filters.months(complete_month_end(engine))
     inputs = read_inputs(
         engine,
         scope,
@@ -139,30 +138,34 @@ def test_a_viewer_sees_no_small_counts_on_any_slide(demo_database):
     lead = _slides(_meeting("lead", query))
     small = {key: [v for v in values if SMALL.match(v)] for key, values in viewer.items()}
     # counts of incidents are hidden; the partnership's own work (places, actions) is not
-    assert not small["headline"] and not small["trends"], small
-    assert any(SMALL.match(v) for v in lead["headline"] | lead["trends"]), "nothing to hide"
-    assert "<5" in viewer["headline"] | viewer["trends"]
+    assert not small["headline"] and not small["by_type"] and not small["monthly"], small
+    children = ("headline", "by_type", "monthly")
+    assert any(SMALL.match(v) for key in children for v in lead[key]), "nothing to hide"
+    assert "<5" in viewer["headline"] | viewer["by_type"] | viewer["monthly"]
 
 
 def test_a_period_with_no_incidents_shows_no_incidents_slides(demo_database):
     at = _meeting("lead", {"period": "custom", "start": "2001-01-01", "end": "2001-03-31"})
-    notes = " ".join(i.value for i in at.info)
-    assert "No incidents in this period" in notes
+    assert "No incidents in this period" in " ".join(m.value for m in at.markdown)
     _next(at)
-    assert "No incidents in the 12 months" in " ".join(i.value for i in at.info)
-    assert not at.get("plotly_chart")
-    for _ in SLIDES[2:]:
+    _next(at)
+    assert "No incidents in the 12 months" in " ".join(m.value for m in at.markdown)
+    assert not at.get("imgs")
+    for _ in SLIDES[3:]:
         _next(at)
 
 
 def test_full_screen_hides_the_sidebar_and_leaving_brings_it_back(demo_database):
     at = _meeting("viewer")
-    next(b for b in at.button if b.label == "Present full screen").click().run()
+    assert not any("stSidebar" in h.proto.body for h in at.get("html"))
+    next(b for b in at.button if b.label == "Present full screen (F)").click().run()
     assert not at.exception, at.exception
     assert any("stSidebar" in h.proto.body for h in at.get("html"))
+    assert any("requestFullscreen" in h.proto.body for h in at.get("html"))
     assert not at.title
-    next(b for b in at.button if b.label == "Leave full screen").click().run()
-    assert not at.get("html") and [t.value for t in at.title] == ["Steering group summary"]
+    next(b for b in at.button if b.label == "Leave full screen (Esc)").click().run()
+    assert not any("stSidebar" in h.proto.body for h in at.get("html"))
+    assert [t.value for t in at.title] == ["Steering group summary"]
 
 
 def test_export_pack_offers_the_three_files(demo_database):

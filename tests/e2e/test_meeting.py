@@ -50,8 +50,8 @@ def test_step_through_the_meeting_and_export_the_pack(
         expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=TIMEOUT_MS)
         headline = page.get_by_test_id("stMetricValue").first.inner_text()
 
-        page.get_by_role("button", name="Present full screen").click()
-        expect(page.get_by_role("button", name="Leave full screen")).to_be_visible(
+        page.get_by_role("button", name="Present full screen (F)").click()
+        expect(page.get_by_role("button", name="Leave full screen (Esc)")).to_be_visible(
             timeout=TIMEOUT_MS
         )
         expect(page.get_by_test_id("stSidebar")).to_be_hidden()
@@ -66,14 +66,16 @@ def test_step_through_the_meeting_and_export_the_pack(
                 page.get_by_test_id("stMain").click(position={"x": 5, "y": 5})
                 page.keyboard.press("ArrowRight")
             expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=TIMEOUT_MS)
-            expect(page.get_by_text(f"slide {number} of {len(SLIDES)}")).to_be_visible()
+            expect(page.locator(".st-key-meeting_counter")).to_contain_text(
+                f"{number} / {len(SLIDES)}"
+            )
             if title == "Progress by district":
                 _settled(page)
                 page.screenshot(path=screenshot_dir / "meeting-slide-districts.png")
         page.keyboard.press("ArrowLeft")
         expect(page.get_by_role("heading", name=SLIDES[-2][1])).to_be_visible(timeout=TIMEOUT_MS)
 
-        page.get_by_role("button", name="Leave full screen").click()
+        page.get_by_role("button", name="Leave full screen (Esc)").click()
         expect(page.get_by_test_id("stSidebar")).to_be_visible(timeout=TIMEOUT_MS)
         page.get_by_role("button", name="Export pack").click()
         files = {}

@@ -99,3 +99,24 @@ def test_district_progress_with_no_actions_or_assessments():
     assert table[["district", "places", "current", "actions_open"]].values.tolist() == [
         ["Alpha", 1, 0, 0]
     ]
+
+
+def test_a_month_still_being_filled_is_not_the_last_complete_month():
+    from store.measures import complete_through
+
+    assert complete_through(date(2026, 11, 20)) == date(2026, 10, 31)
+    assert complete_through(date(2026, 10, 31)) == date(2026, 10, 31)  # control: complete
+    assert complete_through(date(2026, 10, 26), precision="week") == date(2026, 10, 31)
+    assert complete_through(date(2026, 10, 19), precision="week") == date(2026, 9, 30)
+    assert complete_through(date(2026, 11, 1), precision="month") == date(2026, 11, 30)
+
+
+def test_work_windows_are_equally_long_and_end_today():
+    from store.measures import activity_window
+
+    today = date(2026, 11, 28)
+    now, before, year = (activity_window(today, 3, back=b) for b in (0, 3, 12))
+    assert now[1] == today and before[1] == date(2026, 8, 28) and year[1] == date(2025, 11, 28)
+    lengths = {(b - a).days for a, b in (now, before, year)}
+    assert max(lengths) - min(lengths) <= 3  # months differ by a day or two, never by weeks
+    assert before[1] < now[0] and (now[0] - before[1]).days == 1  # no gap, no overlap
