@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dashboard.filters import Filters
     from geo.grid import Grid
     from store.access import Viewer
+    from store.links import LinksView
     from store.meeting import MeetingFigures
 
 __all__ = [
@@ -333,3 +334,17 @@ def meeting_map(_figures: MeetingFigures, key: tuple, version: str) -> bytes:
 
     districts_shown = districts(version)
     return emerging_map_png(_figures, districts_shown.loc[districts_shown["code"].isin(key[0])])
+
+
+# The MACE view (issue 19): links between places for one audience, counts already protected.
+
+
+@st.cache_data(show_spinner="Joining the dots between places...", max_entries=16)
+def mace_links(
+    viewer: Viewer, since: str | None, until: str | None, recent_since: str | None, k: int,
+    version: str,
+) -> LinksView:  # fmt: skip
+    """Return :func:`store.links.links_for` for ``viewer`` (``Viewer.for_cache()``)."""
+    from store.links import links_for
+
+    return links_for(engine(), viewer, since=since, until=until, k=k, recent_since=recent_since)

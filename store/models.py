@@ -39,6 +39,7 @@ __all__ = [
     "ImportBatch",
     "Incident",
     "Place",
+    "PlaceLink",
     "Referral",
     "Setting",
     "User",
@@ -158,6 +159,8 @@ class _Event(Tracked):
     ward_code: Mapped[str | None] = mapped_column(String(9))
     place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"), index=True)
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    # issue 19: a person of concern, only ever as a keyed pseudonym (own namespace)
+    person_pseudonym: Mapped[str | None] = mapped_column(String(64))
 
 
 class Incident(_Event, Base):
@@ -184,6 +187,28 @@ class Referral(_Event, Base):
     risk_level: Mapped[str | None] = mapped_column(String(10))
     child_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
     outcome: Mapped[str | None] = mapped_column(String(60))
+
+
+class PlaceLink(Tracked, Base):
+    """An incident or referral belonging to a place (issue 19): the raw material of links.
+
+    ``relation`` says why: ``named`` (the file names the place), ``found_at`` and
+    ``frequents`` (the file's columns of those names), ``within`` (the point is
+    inside the place's outline) or ``near`` (within the set distance of its point).
+    """
+
+    __tablename__ = "place_links"
+    __table_args__ = (
+        UniqueConstraint("referral_id", "incident_id", "place_id", "relation"),
+        Index("ix_place_links_place", "place_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(12))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
 
 
 class Assessment(Tracked, Base):
