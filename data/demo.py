@@ -985,9 +985,7 @@ def _plant_links(
             routes.append(stations[start : start + span])
         groups.append(("rail", routes, ["county_lines", "cce"]))
     if len(peer) >= 2:
-        routes = [
-            peer if rng.random() < 0.5 else peer[:2] for _ in range(_PEER_YOUNG_PEOPLE)
-        ]
+        routes = [peer if rng.random() < 0.5 else peer[:2] for _ in range(_PEER_YOUNG_PEOPLE)]
         groups.append(("peer", routes, ["serious_youth_violence", "cse"]))
     rows: list[dict[str, object]] = []
     free = rng.permutation(len(referrals))
@@ -1018,8 +1016,14 @@ def _plant_links(
             ref = referrals.iloc[at]["source_ref"]
             for number, key in enumerate(route):
                 relation = "found_at" if number == 0 else "frequents"
-                rows.append({"source_ref": ref, "place_key": key, "relation": relation,
-                             "person_pseudonym": person})  # fmt: skip
+                rows.append(
+                    {
+                        "source_ref": ref,
+                        "place_key": key,
+                        "relation": relation,
+                        "person_pseudonym": person,
+                    }
+                )
     planted = {r["source_ref"] for r in rows}
     near = referrals.loc[referrals["place_key"].notna() & ~referrals["source_ref"].isin(planted)]
     rows += [

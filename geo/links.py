@@ -112,9 +112,7 @@ def _month_number(months: pd.Series) -> np.ndarray:
 
 def _month_text(numbers: np.ndarray) -> np.ndarray:
     numbers = np.asarray(numbers, dtype=np.int64)
-    return np.array(
-        [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in numbers.tolist()], dtype=object
-    )
+    return np.array([f"{n // 12:04d}-{n % 12 + 1:02d}" for n in numbers.tolist()], dtype=object)
 
 
 def _shared(codes: np.ndarray, people: np.ndarray, months: np.ndarray) -> pd.DataFrame:
@@ -325,17 +323,21 @@ def _places(
     if not cluster_of:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in PLACE_COLUMNS})
     ends = pd.concat(
-        [kept[["a", "b"]].rename(columns={"a": "place", "b": "other"}),
-         kept[["b", "a"]].rename(columns={"b": "place", "a": "other"})]
-    )  # fmt: skip
+        [
+            kept[["a", "b"]].rename(columns={"a": "place", "b": "other"}),
+            kept[["b", "a"]].rename(columns={"b": "place", "a": "other"}),
+        ]
+    )
     degree = ends.groupby("place")["other"].nunique()
 
     def people(shared: pd.DataFrame) -> pd.Series:
         on = _on_kept(shared, kept)
         both = pd.concat(
-            [on[["a", "person"]].rename(columns={"a": "place"}),
-             on[["b", "person"]].rename(columns={"b": "place"})]
-        )  # fmt: skip
+            [
+                on[["a", "person"]].rename(columns={"a": "place"}),
+                on[["b", "person"]].rename(columns={"b": "place"}),
+            ]
+        )
         return both.groupby("place")["person"].nunique()
 
     young_n = people(young).reindex(degree.index, fill_value=0)

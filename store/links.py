@@ -29,8 +29,8 @@ from store.disclosure import K_DEFAULT, needs_suppression, suppress_count
 from store.models import Assessment, Incident, Place, PlaceLink, Referral
 
 __all__ = [
-    "LinksView",
     "PROTECTED_COUNTS",
+    "LinksView",
     "links_for",
     "month_bounds",
     "read_members",
@@ -132,7 +132,7 @@ class LinksView:
     clusters
         ``geo.links.CLUSTER_COLUMNS`` ranked (``rank``, ``unassessed_places``).
     places
-        One row per linked place: ``place``, ``name``, ``category``, ``district``,
+        One row per linked place: ``place``, ``place_id``, ``name``, ``category``, ``district``,
         ``cluster``, ``linked_places``, ``young_people``, ``persons_of_concern``,
         ``assessed`` (has a current or in-progress assessment), ``easting``,
         ``northing``.
@@ -207,7 +207,7 @@ def links_for(
     del members  # the pseudonyms go no further
     register = pd.read_sql(
         select(
-            Place.place_key, Place.name, Place.category, Place.easting, Place.northing
+            Place.id, Place.place_key, Place.name, Place.category, Place.easting, Place.northing
         ).where(Place.place_key.in_(graph.places["place"].tolist() or [""])),
         engine,
     ).set_index("place_key")
@@ -223,6 +223,7 @@ def links_for(
         district_b=graph.links["place_b"].map(district_of),
     )
     places = graph.places.assign(
+        place_id=graph.places["place"].map(register["id"]),
         name=graph.places["place"].map(register["name"]),
         category=graph.places["place"].map(register["category"]),
         assessed=graph.places["place"].isin(assessed),

@@ -68,7 +68,9 @@ left, middle, right, far = st.columns(4)
 left.metric("Clusters", f"{len(clusters):,}")
 middle.metric("Linked places", f"{len(view.places):,}")
 right.metric("Links", f"{len(view.links):,}")
-far.metric("Across districts", f"{int(clusters['crosses_districts'].sum()) if len(clusters) else 0:,}")
+far.metric(
+    "Across districts", f"{int(clusters['crosses_districts'].sum()) if len(clusters) else 0:,}"
+)
 
 if clusters.empty:
     st.info(
@@ -110,8 +112,9 @@ st.dataframe(ranked, hide_index=True, width="stretch", key="mace_clusters")
 choice = st.selectbox(
     "Open a cluster",
     clusters["cluster"].tolist(),
-    format_func=lambda c: f"Cluster {c}: "
-    + sentence(clusters.loc[clusters["cluster"] == c].iloc[0]),
+    format_func=lambda c: (
+        f"Cluster {c}: " + sentence(clusters.loc[clusters["cluster"] == c].iloc[0])
+    ),
     key="mace_cluster",
 )
 row = clusters.loc[clusters["cluster"] == choice].iloc[0]
@@ -155,8 +158,8 @@ figure.add_trace(
         text=places["name"],
         textposition="top center",
         hovertext=[
-            f"{n}: linked to {d} places" for n, d in zip(places["name"], places["linked_places"],
-                                                          strict=True)
+            f"{n}: linked to {d} places"
+            for n, d in zip(places["name"], places["linked_places"], strict=True)
         ],
         hoverinfo="text",
         showlegend=False,

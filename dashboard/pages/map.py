@@ -52,6 +52,7 @@ LAYERS = {
     "counts": "Counts per 1 km square",
     "places": "All places",
     "points": "Incident points",
+    "links": "Links between places",  # issue 19
 }
 DEFAULT_LAYERS = ("hot", "flags")
 WHOLE_PERIOD = "period"
@@ -253,6 +254,18 @@ with map_column:
         groups.append(places_layer(places.to_crs(4326), states=state_by_place))
     if "flags" in layers:
         groups.append(flagged_places_layer(flags, states=state_by_place))
+    if "links" in layers:  # issue 19: the clicked place's cluster drawn strong
+        from dashboard.link_layer import links_layer
+
+        clicked_place = st.session_state.get("map_selected")
+        groups.append(
+            links_layer(
+                loaders.mace_links(seen_as, first or None, last or None, None, k, version),
+                highlight_place_id=int(clicked_place.id)
+                if clicked_place is not None and clicked_place.kind == "place"
+                else None,
+            )
+        )
     if "points" in layers and viewer.sees_points:
         points, located = loaders.map_points(seen_as, query, version)
         if points is None:

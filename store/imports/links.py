@@ -114,7 +114,9 @@ def find_links(
     located = np.isfinite(easting) & np.isfinite(northing)
     if located.any() and len(index.ids) and radius > 0:
         at = np.flatnonzero(located)
-        hits = cKDTree(index.xy).query_ball_point(np.column_stack([easting[at], northing[at]]), r=radius)
+        hits = cKDTree(index.xy).query_ball_point(
+            np.column_stack([easting[at], northing[at]]), r=radius
+        )
         counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
         if counts.sum():
             rows.append(np.repeat(at, counts))
@@ -138,9 +140,12 @@ def find_links(
         ).drop_duplicates(ignore_index=True)
     else:
         links = pd.DataFrame(
-            {"row": pd.Series(dtype=np.int64), "place_id": pd.Series(dtype=np.int64),
-             "relation": pd.Series(dtype=object)}
-        )  # fmt: skip
+            {
+                "row": pd.Series(dtype=np.int64),
+                "place_id": pd.Series(dtype=np.int64),
+                "relation": pd.Series(dtype=object),
+            }
+        )
     problems = {
         "place names not found in the register (not linked)": unknown,
         "place names shared by several places (not linked: use the place key)": ambiguous,

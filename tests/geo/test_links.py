@@ -35,8 +35,11 @@ HEADER = "place_a,place_b,young_people,persons_of_concern,first_month,last_month
 
 def test_a_pair_of_places_shared_by_one_young_person() -> None:
     graph = link_graph(
-        members(("pB", "c1", None, "2026-03"), ("pA", "c1", None, "2026-01"),
-                ("pC", "c2", None, "2026-02"))  # fmt: skip
+        members(
+            ("pB", "c1", None, "2026-03"),
+            ("pA", "c1", None, "2026-01"),
+            ("pC", "c2", None, "2026-02"),
+        )
     )
     assert links_csv(graph.links) == HEADER + "pA,pB,1,0,2026-01,2026-03,1\n"
     # pC has no link: it is in no cluster and no place row
@@ -46,9 +49,13 @@ def test_a_pair_of_places_shared_by_one_young_person() -> None:
 
 def test_the_same_young_person_twice_at_a_place_counts_once() -> None:
     graph = link_graph(
-        members(("pA", "c1", None, "2026-01"), ("pA", "c1", None, "2026-04"),
-                ("pB", "c1", None, "2026-02"), ("pB", "c2", None, "2026-02"),
-                ("pA", "c2", None, "2026-02"))  # fmt: skip
+        members(
+            ("pA", "c1", None, "2026-01"),
+            ("pA", "c1", None, "2026-04"),
+            ("pB", "c1", None, "2026-02"),
+            ("pB", "c2", None, "2026-02"),
+            ("pA", "c2", None, "2026-02"),
+        )
     )
     assert links_csv(graph.links) == HEADER + "pA,pB,2,0,2026-01,2026-04,1\n"
 
@@ -74,8 +81,11 @@ def test_two_clusters_joined_by_a_weak_link() -> None:
     for group, (x, y, z) in enumerate((("pA", "pB", "pC"), ("pD", "pE", "pF"))):
         for i in range(3):
             child = f"g{group}c{i}"
-            rows += [(x, child, None, "2026-01"), (y, child, None, "2026-02"),
-                     (z, child, None, "2026-03")]  # fmt: skip
+            rows += [
+                (x, child, None, "2026-01"),
+                (y, child, None, "2026-02"),
+                (z, child, None, "2026-03"),
+            ]
     rows += [("pC", "bridge", None, "2026-04"), ("pD", "bridge", None, "2026-04")]
     graph = link_graph(members(*rows))
     assert links_csv(graph.links) == HEADER + (
@@ -100,12 +110,20 @@ CHAIN_DISTRICTS = {"s1": "E06000021", "s2": "E07000197", "s3": "E07000194", "s4"
 def chain() -> pd.DataFrame:
     """Four stations in four districts: pairs of young people along the line, two persons
     of concern at every station (they hold the line together: one cluster)."""
-    rows = [("s1", "k1", None, "2026-02"), ("s2", "k1", None, "2026-05"),
-            ("s1", "k2", None, "2026-05"), ("s2", "k2", None, "2026-05"),
-            ("s2", "k3", None, "2026-05"), ("s3", "k3", None, "2026-05"),
-            ("s2", "k4", None, "2026-05"), ("s3", "k4", None, "2026-05"),
-            ("s3", "k5", None, "2026-05"), ("s4", "k5", None, "2026-09"),
-            ("s3", "k6", None, "2026-09"), ("s4", "k6", None, "2026-09")]  # fmt: skip
+    rows = [
+        ("s1", "k1", None, "2026-02"),
+        ("s2", "k1", None, "2026-05"),
+        ("s1", "k2", None, "2026-05"),
+        ("s2", "k2", None, "2026-05"),
+        ("s2", "k3", None, "2026-05"),
+        ("s3", "k3", None, "2026-05"),
+        ("s2", "k4", None, "2026-05"),
+        ("s3", "k4", None, "2026-05"),
+        ("s3", "k5", None, "2026-05"),
+        ("s4", "k5", None, "2026-09"),
+        ("s3", "k6", None, "2026-09"),
+        ("s4", "k6", None, "2026-09"),
+    ]
     rows += [(s, None, p, "2026-06") for s in ("s1", "s2", "s3", "s4") for p in ("p1", "p2")]
     return members(*rows)
 
@@ -131,9 +149,7 @@ def test_the_threshold_drops_links_before_clusters_are_found() -> None:
     graph = link_graph(chain(), districts=CHAIN_DISTRICTS, min_young_people=2)
     # a path of four splits into two pairs (modularity 1/6 against 0 for one cluster)
     assert links_csv(graph.links) == HEADER + (
-        "s1,s2,2,2,2026-02,2026-06,1\n"
-        "s2,s3,2,2,2026-05,2026-06,0\n"
-        "s3,s4,2,2,2026-05,2026-09,2\n"
+        "s1,s2,2,2,2026-02,2026-06,1\ns2,s3,2,2,2026-05,2026-06,0\ns3,s4,2,2,2026-05,2026-09,2\n"
     )
     assert set(graph.places["place"]) == {"s1", "s2", "s3", "s4"}
     # a threshold above every link leaves nothing, and says nothing about clusters
@@ -144,8 +160,9 @@ def test_the_threshold_drops_links_before_clusters_are_found() -> None:
 
 def test_clusters_are_the_same_every_time() -> None:
     rng = np.random.default_rng(3)
-    rows = [(f"p{rng.integers(40):02d}", f"c{rng.integers(60)}", None, "2026-01")
-            for _ in range(300)]  # fmt: skip
+    rows = [
+        (f"p{rng.integers(40):02d}", f"c{rng.integers(60)}", None, "2026-01") for _ in range(300)
+    ]
     first = link_graph(members(*rows))
     again = link_graph(members(*reversed(rows)))
     pd.testing.assert_frame_equal(first.links, again.links)
@@ -154,8 +171,9 @@ def test_clusters_are_the_same_every_time() -> None:
 
 def test_weights_match_networkx_bipartite_projection() -> None:
     rng = np.random.default_rng(7)
-    rows = [(f"p{rng.integers(30):02d}", f"c{rng.integers(50)}", None, "2026-01")
-            for _ in range(200)]  # fmt: skip
+    rows = [
+        (f"p{rng.integers(30):02d}", f"c{rng.integers(50)}", None, "2026-01") for _ in range(200)
+    ]
     graph = link_graph(members(*rows))
     bi = nx.Graph()
     places = sorted({r[0] for r in rows})
@@ -164,9 +182,10 @@ def test_weights_match_networkx_bipartite_projection() -> None:
     projected = bipartite.weighted_projected_graph(bi, places)
     expected = sorted((min(a, b), max(a, b), d["weight"]) for a, b, d in projected.edges(data=True))
     got = sorted(
-        zip(graph.links["place_a"], graph.links["place_b"], graph.links["young_people"],
-            strict=True)
-    )  # fmt: skip
+        zip(
+            graph.links["place_a"], graph.links["place_b"], graph.links["young_people"], strict=True
+        )
+    )
     assert got == expected
 
 
@@ -181,10 +200,13 @@ def test_ranking_and_sentence() -> None:
     row = ranked.iloc[0]
     assert (row["rank"], row["unassessed_places"]) == (1, 2)
     assert cluster_sentence(
-        places=row["places"], districts=row["districts"], young_people=row["young_people"],
-        persons_of_concern=row["persons_of_concern"], first_month=row["first_month"],
+        places=row["places"],
+        districts=row["districts"],
+        young_people=row["young_people"],
+        persons_of_concern=row["persons_of_concern"],
+        first_month=row["first_month"],
         unassessed=row["unassessed_places"],
     ) == (
         "4 places in 4 districts linked through 6 young people and 2 persons of concern "
         "since February 2026; 2 not assessed."
-    )  # fmt: skip
+    )

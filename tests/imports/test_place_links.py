@@ -34,8 +34,10 @@ Delta Hub,transport_hub,420700,304000
 def referrals_csv() -> str:
     """Six children at Alpha Park (20 m off: near it) who frequent Beta Station; two named at
     Gamma and Delta; one lone child between Alpha Park and Gamma; persons of concern."""
-    lines = ["referral_id,referral_date,category,child_id,person_of_concern,easting,northing,"
-             "found_at,frequents"]  # fmt: skip
+    lines = [
+        "referral_id,referral_date,category,child_id,person_of_concern,easting,northing,"
+        "found_at,frequents"
+    ]
     for i in range(6):
         poc = "N0001" if i < 2 else ""
         lines.append(f"R{i},2026-0{1 + i % 3}-10,cce,CH-{i},{poc},392220,323100,,Beta Station")
@@ -174,7 +176,9 @@ def test_command_line_writes_the_links_and_clusters(linked: Engine, tmp_path: Pa
         (c, d): f"{c},{d},2,1,2026-04,2026-05,",
     }
     text = out.read_text().splitlines()
-    assert text[0] == "place_a,place_b,young_people,persons_of_concern,first_month,last_month,cluster"
+    assert (
+        text[0] == "place_a,place_b,young_people,persons_of_concern,first_month,last_month,cluster"
+    )
     assert [line.rsplit(",", 1)[0] + "," for line in text[1:]] == [rows[first], rows[second]]
     assert {line.rsplit(",", 1)[1] for line in text[1:]} == {"1", "2"}
     out = tmp_path / "clusters.csv"
