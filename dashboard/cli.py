@@ -148,9 +148,22 @@ def _meeting_pack(args: argparse.Namespace) -> int:
         now=datetime.now(),
     )
     shown = outlines.loc[outlines["code"].isin(chosen or tuple(known))]
+    from dashboard.pack import links_table
+    from store.access import Viewer
+    from store.links import links_for
+
+    reader = Viewer("command line", args.audience, chosen or tuple(known))
+    links = links_table(
+        links_for(engine, reader, since=first, until=last, k=disclosure_k(engine)), known
+    )
     try:
         written = write_pack(
-            figures, context, shown, Path(args.out), stem=f"meeting-pack-{first}-to-{last}"
+            figures,
+            context,
+            shown,
+            Path(args.out),
+            stem=f"meeting-pack-{first}-to-{last}",
+            links=links,
         )
     except PackError as error:
         raise CommandError(str(error)) from error

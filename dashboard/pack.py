@@ -30,6 +30,7 @@ from fpdf.fonts import FontFace
 
 from dashboard.charts import emerging_map_png, trend_png
 from store.disclosure import legend
+from store.links import LinksView
 from store.meeting import SLIDES, Figure, MeetingFigures, figures_table
 
 __all__ = [
@@ -200,7 +201,11 @@ def monthly_table(figures: MeetingFigures) -> pd.DataFrame:
 
 
 def slides(
-    figures: MeetingFigures, districts: gpd.GeoDataFrame, *, map_png: bytes | None = None
+    figures: MeetingFigures,
+    districts: gpd.GeoDataFrame,
+    *,
+    map_png: bytes | None = None,
+    links: pd.DataFrame | None = None,
 ) -> list[Slide]:
     """Return the pack's slides, in the order of :data:`store.meeting.SLIDES`.
 
@@ -212,6 +217,8 @@ def slides(
         District outlines for the map.
     map_png
         The emerging hot spot map, when already drawn.
+    links
+        The clusters of linked places for the pack's reader (:func:`links_table`).
     """
     titles = dict(SLIDES)
     empty = ("text", [f"No incidents in this period ({figures.period}) for these filters."])
@@ -242,8 +249,50 @@ def slides(
             )
         elif key == "framework":
             slide.blocks.append(("table", framework_table(figures)))
+        elif key == "links":
+            slide.blocks.append(links_block(links))
         out.append(Slide(slide.key, titles[key], slide.blocks))
     return out
+
+
+def links_table(view: LinksView, district_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Return the ranked clusters of linked places as the Links slide shows them (issue 19).
+
+    ``view`` is already fit for the reader (``store.links.links_for``): its counts are
+    protected for a steering group, and it holds no pseudonym.
+    """
+    from geo.links import cluster_sentence
+
+    names = district_names or {}
+    clusters = view.clusters
+    return pd.DataFrame(
+        {
+            "Rank": clusters["rank"].astype(int),
+            "Cluster": [
+                cluster_sentence(
+                    places=int(r.places),
+                    districts=int(r.districts),
+                    young_people=r.young_people,
+                    persons_of_concern=r.persons_of_concern,
+                    first_month=r.first_month,
+                    unassessed=int(r.unassessed_places),
+                )
+                for r in clusters.itertuples()
+            ],
+            "Districts": [
+                ", ".join(names.get(c, c) for c in str(codes).split(";") if c)
+                for codes in clusters["district_codes"]
+            ],
+            "Possible county line": clusters["crosses_districts"].map({True: "yes", False: ""}),
+        }
+    ).head(10)
+
+
+def links_block(links: pd.DataFrame | None) -> tuple[str, object]:
+    """Return the Links slide's block: the clusters, or a sentence when there are none."""
+    if links is None or links.empty:
+        return ("text", ["No links between places in this period that this audience may see."])
+    return ("table", links)
 
 
 def emerging_figures(figures: MeetingFigures) -> list[Figure]:
@@ -456,6 +505,7 @@ def write_pack(
     folder: Path,
     *,
     stem: str = "meeting-pack",
+    links: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write ``stem``.html, ``stem``.pdf and ``stem``.csv into a folder, all or nothing.
 
@@ -468,7 +518,7 @@ def write_pack(
     if not folder.is_dir():
         raise PackError(f"There is no folder {folder} to write the meeting pack into.")
     try:
-        deck = slides(figures, districts)
+        deck = slides(figures, districts, links=links)
         contents = {
             "html": pack_html(figures, context, deck).encode("utf-8"),
             "pdf": pack_pdf(figures, context, deck),

@@ -1006,8 +1006,9 @@ def _plant_links(
             referrals.iloc[at, column("occurred_on")] = _to_dates(cal.mondays[[week]])[0]
             referrals.iloc[at, column("category")] = categories[int(rng.integers(0, 2))]
             referrals.iloc[at, column("online")] = False
-            referrals.iloc[at, column("easting")] = first["easting"]
-            referrals.iloc[at, column("northing")] = first["northing"]
+            e, n = snap_to_grid([first["easting"]], [first["northing"]], cell_size=_CELL_M)
+            referrals.iloc[at, column("easting")] = float(e[0])
+            referrals.iloc[at, column("northing")] = float(n[0])
             referrals.iloc[at, column("district_code")] = first["district_code"]
             referrals.iloc[at, column("place_key")] = route[0]
             person = persons[int(rng.integers(0, 3))] if name == "rail" else None

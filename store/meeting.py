@@ -66,6 +66,7 @@ SLIDES: tuple[tuple[str, str], ...] = (
     ("emerging", "Emerging hot spots"),
     ("decisions", "Places for decision"),
     ("framework", "Performance framework"),
+    ("links", "Links between places"),  # issue 19: dashboard.pack.links_table
 )
 """The slides in order: (key, title). The screen and the pack both follow this list."""
 

@@ -193,6 +193,13 @@ elif key == "framework":
         mime="text/csv",
         icon=":material/download:",
     )
+elif key == "links":  # issue 19
+    links = pack.links_table(loaders.mace_links(viewer.for_cache(), first, last, None, k, version))
+    kind, block = pack.links_block(links)
+    if kind == "table":
+        st.table(block)
+    else:
+        st.info(block[0], icon=":material/info:")
 if figures.suppressed:
     st.caption(legend(k))
 if presenting and loaders.demo(version) is not None:
@@ -225,6 +232,9 @@ if not presenting:
                     map_png=None
                     if figures.emerging_cells.empty
                     else loaders.meeting_map(figures, choice, version),
+                    links=pack.links_table(
+                        loaders.mace_links(viewer.for_cache(), first, last, None, k, version)
+                    ),
                 )
                 st.session_state["meeting_pack"] = {
                     "html": pack.pack_html(figures, context, deck).encode("utf-8"),
