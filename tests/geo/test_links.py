@@ -210,3 +210,31 @@ def test_ranking_and_sentence() -> None:
         "4 places in 4 districts linked through 6 young people and 2 persons of concern "
         "since February 2026; 2 not assessed."
     )
+
+
+def test_clusters_are_as_good_as_networkx_louvain() -> None:
+    """The clusters are a partition of the linked places whose modularity matches networkx's
+    own Louvain (the reference) on a graph with planted groups."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for child in range(400):
+        group = child % 8
+        for _ in range(3):
+            # mostly within the child's group of 10 places, sometimes anywhere
+            place = group * 10 + rng.integers(10) if rng.random() < 0.85 else rng.integers(80)
+            rows.append((f"p{place:02d}", f"c{child}", None, "2026-01"))
+    graph = link_graph(members(*rows))
+    reference = nx.Graph()
+    reference.add_weighted_edges_from(
+        zip(
+            graph.links["place_a"], graph.links["place_b"], graph.links["young_people"], strict=True
+        )
+    )
+    ours = [set(keys.split(";")) for keys in graph.clusters["place_keys"]]
+    assert set().union(*ours) == set(reference.nodes)
+    assert sum(len(c) for c in ours) == reference.number_of_nodes()
+    theirs = nx.community.louvain_communities(reference, weight="weight", seed=1)
+    q_ours = nx.community.modularity(reference, ours, weight="weight")
+    q_theirs = nx.community.modularity(reference, theirs, weight="weight")
+    assert q_ours >= q_theirs - 0.01
+    assert len(ours) == 8  # the planted groups
