@@ -16,6 +16,7 @@ from tests.dashboard.conftest import APP
 PAGE = str(Path(APP).parent / "pages" / "mace.py")
 LEAD = Viewer("mace.lead", "lead", DEFAULT_AREA)
 OFFICER = Viewer("mace.officer", "officer", ("E07000192", "E07000197"))
+CLUSTERS, PLACES, LINKS = 0, 1, 2  # the page's tables, in order
 
 
 def page(viewer: Viewer) -> AppTest:
@@ -38,7 +39,7 @@ def audit(url: str, actor: str) -> list[AuditEvent]:
 
 def test_a_lead_sees_the_planted_clusters_ranked_and_the_view_is_audited(demo_database):
     at = page(LEAD)
-    clusters = at.dataframe(key="mace_clusters").value
+    clusters = at.dataframe[CLUSTERS].value
     assert len(clusters) >= 3
     assert (clusters["Possible county line"] == "yes").sum() >= 1  # the railway
     assert clusters["Rank"].tolist() == list(range(1, len(clusters) + 1))
@@ -52,19 +53,19 @@ def test_a_lead_sees_the_planted_clusters_ranked_and_the_view_is_audited(demo_da
 
 def test_an_officer_sees_only_links_of_k_or_more_in_their_districts(demo_database):
     lead = page(LEAD)
-    lead_links = lead.dataframe(key="mace_links").value
+    lead_links = lead.dataframe[LINKS].value
     at = page(OFFICER)
     assert "at least 5 young people" in at.info[0].value
-    clusters = at.dataframe(key="mace_clusters").value
+    clusters = at.dataframe[CLUSTERS].value
     shown = [int(v) for v in clusters["Young people"]]
     assert shown and min(shown) >= 5
     for index in range(len(clusters)):
         at.selectbox(key="mace_cluster").select_index(index).run()
-        links = at.dataframe(key="mace_links").value
+        links = at.dataframe[LINKS].value
         assert all(int(v) >= 5 for v in links["Young people"])
     # the control: the lead's cluster does show a link under 5
     all_lead = []
-    for index in range(len(lead.dataframe(key="mace_clusters").value)):
+    for index in range(len(lead.dataframe[CLUSTERS].value)):
         lead.selectbox(key="mace_cluster").select_index(index).run()
-        all_lead += [int(v) for v in lead.dataframe(key="mace_links").value["Young people"]]
+        all_lead += [int(v) for v in lead.dataframe[LINKS].value["Young people"]]
     assert min(all_lead) < 5 and len(lead_links)
