@@ -38,6 +38,8 @@ __all__ = [
     "Finding",
     "ImportBatch",
     "Incident",
+    "MaceAgendaItem",
+    "MacePanel",
     "Place",
     "PlaceLink",
     "Referral",
@@ -266,14 +268,39 @@ class Action(Tracked, Base):
     __tablename__ = "actions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    # issue 19: an action belongs to an assessment or to a MACE panel (panel_id)
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
     owner_org: Mapped[str] = mapped_column(String(200))
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="open")
     completed_on: Mapped[date | None] = mapped_column(Date)
+    kind: Mapped[str | None] = mapped_column(String(24))
+    panel_id: Mapped[int | None] = mapped_column(ForeignKey("mace_panels.id"), index=True)
 
-    assessment: Mapped[Assessment] = relationship(back_populates="actions")
+    assessment: Mapped[Assessment | None] = relationship(back_populates="actions")
+
+
+class MacePanel(Tracked, Base):
+    """A MACE panel meeting (issue 19): when, which organisations attended, what was decided."""
+
+    __tablename__ = "mace_panels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    held_on: Mapped[date] = mapped_column(Date, index=True)
+    organisations: Mapped[str] = mapped_column(Text)  # one organisation a line
+    decisions: Mapped[str | None] = mapped_column(Text)
+
+
+class MaceAgendaItem(Tracked, Base):
+    """A place or a cluster of linked places on a MACE panel's agenda (issue 19)."""
+
+    __tablename__ = "mace_agenda_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    panel_id: Mapped[int] = mapped_column(ForeignKey("mace_panels.id"), index=True)
+    place_keys: Mapped[str] = mapped_column(Text)  # the places, by key, separated by ;
+    summary: Mapped[str | None] = mapped_column(Text)
 
 
 user_districts = Table(
