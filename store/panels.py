@@ -195,8 +195,10 @@ def list_panels(engine: Engine) -> pd.DataFrame:
         )
     agenda = items.groupby("panel_id")["summary"].agg(lambda s: "\n".join(v for v in s if v))
     keys = items.groupby("panel_id")["place_keys"].agg(";".join)
+    ids = panels["id"].tolist()
     return panels.assign(
-        agenda=panels["id"].map(agenda).fillna(""), place_keys=panels["id"].map(keys).fillna("")
+        agenda=pd.Series([agenda.get(i, "") for i in ids], index=panels.index, dtype=object),
+        place_keys=pd.Series([keys.get(i, "") for i in ids], index=panels.index, dtype=object),
     )
 
 

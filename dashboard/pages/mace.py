@@ -11,8 +11,17 @@ import streamlit as st
 from dashboard import loaders
 from dashboard.session import current_viewer, disclosure_threshold
 from geo.links import cluster_sentence
+from store.access import AccessDenied
 from store.audit import log_event
-from store.vocabulary import PLACE_CATEGORIES, label
+from store.panels import (
+    PanelError,
+    add_panel_action,
+    list_panels,
+    panel_actions,
+    record_panel,
+    set_panel_action_status,
+)
+from store.vocabulary import ACTION_KINDS, ACTION_STATUSES, PLACE_CATEGORIES, label
 
 viewer = current_viewer()
 version = loaders.data_version()
@@ -26,6 +35,133 @@ WINDOWS = {"12": "Last 12 months", "6": "Last 6 months", "3": "Last 3 months", "
 def _month(d: date, back: int) -> str:
     index = d.year * 12 + d.month - 1 - back
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def panel_record(clusters: pd.DataFrame, sentences: dict[int, str]) -> None:
+    """The MACE panel's record: meetings, agenda, decisions and disruption actions."""
+    st.divider()
+    st.subheader("Panel record")
+    engine = loaders.engine()
+    if viewer.may_edit_assessments:
+        with (
+            st.expander("Record a panel meeting", icon=":material/groups:"),
+            st.form("mace_panel_form", clear_on_submit=False),
+        ):
+            held_on = st.date_input("Date of the panel", value=date.today(), key="mace_held")
+            organisations = st.text_area(
+                "Organisations present (one a line)", key="mace_orgs", height=100
+            )
+            agenda = st.multiselect(
+                "Clusters on the agenda",
+                clusters["cluster"].tolist(),
+                format_func=lambda c: f"Cluster {c}: {sentences.get(c, '')}",
+                key="mace_agenda",
+            )
+            decisions = st.text_area(
+                "Decisions (about places and disruption, never about a child)",
+                key="mace_decisions",
+            )
+            if st.form_submit_button("Save the panel", icon=":material/save:"):
+                chosen = clusters.loc[clusters["cluster"].isin(agenda)]
+                items = [
+                    (str(row["place_keys"]).split(";"), sentences.get(int(row["cluster"]), ""))
+                    for _, row in chosen.iterrows()
+                ]
+                try:
+                    record_panel(
+                        engine,
+                        viewer,
+                        held_on=held_on,
+                        organisations=organisations.splitlines(),
+                        agenda=items,
+                        decisions=decisions,
+                    )
+                    st.success("The panel was saved.", icon=":material/check:")
+                except (PanelError, AccessDenied) as problem:
+                    st.error(str(problem), icon=":material/error:")
+    panels = list_panels(engine)
+    if panels.empty:
+        st.info("No MACE panel has been recorded yet.", icon=":material/info:")
+        return
+    choice = st.selectbox(
+        "Panel",
+        panels["id"].tolist(),
+        format_func=lambda i: f"{pd.Timestamp(panels.set_index('id').loc[i, 'held_on']):%d %B %Y}",
+        key="mace_panel",
+    )
+    row = panels.set_index("id").loc[choice]
+    st.text("Present: " + ", ".join(str(row["organisations"]).splitlines()))
+    if row["agenda"]:
+        st.text("Agenda:\n" + str(row["agenda"]))
+    if row["decisions"]:
+        st.text("Decisions: " + str(row["decisions"]))
+    actions = panel_actions(engine, int(choice))
+    if actions.empty:
+        st.caption("No disruption action yet.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Kind": actions["kind"].map(lambda k: label(ACTION_KINDS, k)),
+                    "Action": actions["description"],
+                    "Owner": actions["owner_org"],
+                    "Due": actions["due_on"],
+                    "Outcome": actions["status"].map(lambda s: label(ACTION_STATUSES, s)),
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            key="mace_panel_actions",
+        )
+    if not viewer.may_edit_assessments:
+        return
+    with (
+        st.expander("Add a disruption action", icon=":material/add_task:"),
+        st.form("mace_action_form"),
+    ):
+        kind = st.selectbox(
+            "Kind", list(ACTION_KINDS), format_func=ACTION_KINDS.get, key="mace_kind"
+        )
+        description = st.text_input("Action", key="mace_action_text")
+        owner = st.text_input("Owning organisation", key="mace_action_owner")
+        due = st.date_input("Due", key="mace_action_due")
+        if st.form_submit_button("Add the action", icon=":material/add:"):
+            try:
+                add_panel_action(
+                    engine,
+                    viewer,
+                    int(choice),
+                    kind=kind,
+                    description=description,
+                    owner_org=owner,
+                    due_on=due,
+                )
+                st.rerun()
+            except (PanelError, AccessDenied) as problem:
+                st.error(str(problem), icon=":material/error:")
+    if not actions.empty:
+        with (
+            st.expander("Record an outcome", icon=":material/task_alt:"),
+            st.form("mace_outcome_form"),
+        ):
+            which = st.selectbox(
+                "Action",
+                actions["id"].tolist(),
+                format_func=lambda i: str(actions.set_index("id").loc[i, "description"]),
+                key="mace_outcome_action",
+            )
+            status = st.selectbox(
+                "Outcome",
+                list(ACTION_STATUSES),
+                format_func=ACTION_STATUSES.get,
+                key="mace_outcome_status",
+            )
+            if st.form_submit_button("Save the outcome"):
+                try:
+                    set_panel_action_status(engine, viewer, int(which), status=status)
+                    st.rerun()
+                except (PanelError, AccessDenied) as problem:
+                    st.error(str(problem), icon=":material/error:")
 
 
 st.title("MACE: links between places")
@@ -77,6 +213,7 @@ if clusters.empty:
         "No links between places in this period"
         + (f" shared by {view.min_young_people} or more young people." if view.protected else ".")
     )
+    panel_record(clusters, {})
     st.stop()
 
 
@@ -201,3 +338,5 @@ pairs = pd.DataFrame(
     }
 )
 st.dataframe(pairs, hide_index=True, width="stretch", key="mace_links")
+
+panel_record(clusters, {int(r["cluster"]): sentence(r) for _, r in clusters.iterrows()})

@@ -69,3 +69,26 @@ def test_an_officer_sees_only_links_of_k_or_more_in_their_districts(demo_databas
         lead.selectbox(key="mace_cluster").select_index(index).run()
         all_lead += [int(v) for v in lead.dataframe[LINKS].value["Young people"]]
     assert min(all_lead) < 5 and len(lead_links)
+
+
+def test_a_lead_records_a_panel_and_a_disruption_action(demo_database):
+    at = page(LEAD)
+    at.text_area(key="mace_orgs").input("Staffordshire Police\nStafford Borough Council")
+    at.multiselect(key="mace_agenda").select(at.multiselect(key="mace_agenda").options[0])
+    at.text_area(key="mace_decisions").input("Licensing review of the takeaway.")
+    at.button[[b.label for b in at.button].index("Save the panel")].click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["The panel was saved."]
+    at.selectbox(key="mace_kind").set_value("licensing_review")
+    at.text_input(key="mace_action_text").input("Review the premises licence")
+    at.text_input(key="mace_action_owner").input("Stafford Borough Council")
+    at.button[[b.label for b in at.button].index("Add the action")].click().run()
+    assert not at.exception, at.exception
+    actions = at.dataframe[3].value
+    assert actions["Kind"].tolist() == ["Licensing review"]
+    assert actions["Outcome"].tolist() == ["Open"]
+    # personal details are refused, and nothing is stored
+    at.text_area(key="mace_orgs").input("Staffordshire Police")
+    at.text_area(key="mace_decisions").input("Spoke to a girl called Amy Jones (aged 14)")
+    at.button[[b.label for b in at.button].index("Save the panel")].click().run()
+    assert any("looks like a name" in e.value for e in at.error)
