@@ -493,9 +493,32 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
     return bytes(pdf.output())
 
 
-def pack_csv(figures: MeetingFigures) -> bytes:
-    """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel)."""
-    return figures_table(figures).to_csv(index=False).encode("utf-8-sig")
+def pack_csv(figures: MeetingFigures, links: pd.DataFrame | None = None) -> bytes:
+    """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel).
+
+    ``links`` (:func:`links_table`) adds the Links slide's rows: how many clusters, and each
+    cluster's summary by its rank.
+    """
+    table = figures_table(figures)
+    shown = links if links is not None else pd.DataFrame({"Rank": [], "Cluster": []})
+    extra = [
+        {
+            "slide": "links",
+            "measure": "clusters",
+            "period": figures.period,
+            "value": str(len(shown)),
+        }
+    ] + [
+        {
+            "slide": "links",
+            "measure": f"cluster ranked {rank}",
+            "period": figures.period,
+            "value": str(text),
+        }
+        for rank, text in zip(shown["Rank"], shown["Cluster"], strict=True)
+    ]
+    table = pd.concat([table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True)
+    return table.to_csv(index=False).encode("utf-8-sig")
 
 
 def write_pack(
@@ -522,7 +545,7 @@ def write_pack(
         contents = {
             "html": pack_html(figures, context, deck).encode("utf-8"),
             "pdf": pack_pdf(figures, context, deck),
-            "csv": pack_csv(figures),
+            "csv": pack_csv(figures, links),
         }
     except Exception as error:  # a drawing or layout failure: report it, write nothing
         raise PackError(

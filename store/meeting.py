@@ -65,8 +65,8 @@ SLIDES: tuple[tuple[str, str], ...] = (
     ("districts", "Progress by district"),
     ("emerging", "Emerging hot spots"),
     ("decisions", "Places for decision"),
-    ("framework", "Performance framework"),
     ("links", "Links between places"),  # issue 19: dashboard.pack.links_table
+    ("framework", "Performance framework"),
 )
 """The slides in order: (key, title). The screen and the pack both follow this list."""
 
