@@ -6,6 +6,8 @@ counts already protected) and the place clicked, whose cluster is drawn stronger
 
 from __future__ import annotations
 
+from html import escape
+
 import folium
 import geopandas as gpd
 
@@ -61,8 +63,10 @@ def links_layer(
             weight=_width(link.young_people),
             opacity=0.85 if strong else 0.25,
             tooltip=folium.Tooltip(
-                f"{link.name_a} – {link.name_b}: {link.young_people} young people, "
-                f"{link.persons_of_concern} persons of concern",
+                escape(
+                    f"{link.name_a} – {link.name_b}: {link.young_people} young people, "
+                    f"{link.persons_of_concern} persons of concern"
+                ),
                 parse_html=False,
             ),
         ).add_to(group)
@@ -77,7 +81,7 @@ def links_layer(
             weight=3,
             fill=False,
             tooltip=folium.Tooltip(
-                f"{row.name}: cluster {row.cluster}, linked to {row.linked_places} places",
+                escape(f"{row.name}: cluster {row.cluster}, linked to {row.linked_places} places"),
                 parse_html=False,
             ),
         ).add_to(group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape  # plotly reads <b>, <a> and <br> in its text: names are shown as text
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -282,7 +283,7 @@ for link in links.itertuples():
             mode="lines",
             line={"width": width, "color": "#b5483b"},
             hoverinfo="text",
-            text=f"{link.name_a} – {link.name_b}: {shared} young people",
+            text=escape(f"{link.name_a} – {link.name_b}: {shared} young people"),
             showlegend=False,
         )
     )
@@ -292,10 +293,10 @@ figure.add_trace(
         y=places["northing"],
         mode="markers+text",
         marker={"size": 14, "color": places["assessed"].map({True: "#2c7a7b", False: "#c05621"})},
-        text=places["name"],
+        text=[escape(str(n)) for n in places["name"]],
         textposition="top center",
         hovertext=[
-            f"{n}: linked to {d} places"
+            escape(f"{n}: linked to {d} places")
             for n, d in zip(places["name"], places["linked_places"], strict=True)
         ],
         hoverinfo="text",
