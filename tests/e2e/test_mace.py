@@ -46,14 +46,20 @@ def test_a_lead_opens_the_mace_view_and_a_cluster(
     # the planted county line along the railway is a cluster across districts
     expect(page.get_by_text("a possible county line").first).to_be_visible()
     chart = page.get_by_test_id("stPlotlyChart")
-    expect(chart.locator("text", has_text="Railway Station").first).to_be_attached()
+    chart.first.scroll_into_view_if_needed()
+    expect(chart.locator("text", has_text="Railway Station").first).to_be_attached(
+        timeout=TIMEOUT_MS
+    )
     # the peer group around a school and a park in Cannock, in one district
     choose(page, "Open a cluster", "Cluster 2")
     settle(page)
     expect(page.get_by_role("heading", name="Cluster 2", exact=True)).to_be_visible()
     expect(chart).to_have_count(1, timeout=TIMEOUT_MS)  # the last cluster's chart has gone
+    chart.scroll_into_view_if_needed()
     expect(chart).to_be_visible()
-    expect(chart.locator("text", has_text="Academy surroundings").first).to_be_attached()
+    expect(chart.locator("text", has_text="Academy surroundings").first).to_be_attached(
+        timeout=TIMEOUT_MS
+    )
     expect(chart.locator("g.scatterlayer path.js-line").first).to_be_attached()
     expect(page.get_by_text("a possible county line")).to_have_count(0)
     for width, height in ((1366, 768), (1920, 1080)):
