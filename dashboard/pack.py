@@ -496,28 +496,28 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
 def pack_csv(figures: MeetingFigures, links: pd.DataFrame | None = None) -> bytes:
     """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel).
 
-    ``links`` (:func:`links_table`) adds the Links slide's rows: how many clusters, and each
-    cluster's summary by its rank.
+    ``links`` (:func:`links_table`, when given) adds the Links slide's rows: how many
+    clusters the reader may see, and each cluster's summary by its rank.
     """
     table = figures_table(figures)
-    shown = links if links is not None else pd.DataFrame({"Rank": [], "Cluster": []})
-    extra = [
-        {
-            "slide": "links",
-            "measure": "clusters",
-            "period": figures.period,
-            "value": str(len(shown)),
-        }
-    ] + [
-        {
-            "slide": "links",
-            "measure": f"cluster ranked {rank}",
-            "period": figures.period,
-            "value": str(text),
-        }
-        for rank, text in zip(shown["Rank"], shown["Cluster"], strict=True)
-    ]
-    table = pd.concat([table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True)
+    if links is not None:
+        extra = [
+            {
+                "slide": "links",
+                "measure": "clusters",
+                "period": figures.period,
+                "value": str(len(links)),
+            }
+        ] + [
+            {
+                "slide": "links",
+                "measure": f"cluster ranked {rank}",
+                "period": figures.period,
+                "value": str(text),
+            }
+            for rank, text in zip(links["Rank"], links["Cluster"], strict=True)
+        ]
+        table = pd.concat([table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True)
     return table.to_csv(index=False).encode("utf-8-sig")
 
 
