@@ -78,7 +78,7 @@ def run() -> None:
         st.navigation(
             [
                 st.Page(signing_in, title="Sign in", url_path=name, default=name == "sign-in")
-                for name in ("sign-in", "places", "assessments", "meeting", "data")
+                for name in ("sign-in", "places", "assessments", "meeting", "mace", "data")
             ],
             position="hidden",
         ).run()
@@ -88,6 +88,7 @@ def run() -> None:
         st.Page(PAGES / "places.py", title="Places", icon=":material/place:"),
         st.Page(PAGES / "assessments.py", title="Assessments", icon=":material/assignment:"),
         st.Page(PAGES / "meeting.py", title="Meeting", icon=":material/co_present:"),
+        st.Page(PAGES / "mace.py", title="MACE", icon=":material/hub:", url_path="mace"),
     ]
     if viewer.role in ("lead", "admin"):
         pages.append(st.Page(PAGES / "data.py", title="Data", icon=":material/database:"))

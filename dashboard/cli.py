@@ -148,13 +148,70 @@ def _meeting_pack(args: argparse.Namespace) -> int:
         now=datetime.now(),
     )
     shown = outlines.loc[outlines["code"].isin(chosen or tuple(known))]
+    from dashboard.pack import links_table
+    from store.access import Viewer
+    from store.links import links_for
+
+    reader = Viewer("command line", args.audience, chosen or tuple(known))
+    links = links_table(
+        links_for(engine, reader, since=first, until=last, k=disclosure_k(engine)), known
+    )
     try:
         written = write_pack(
-            figures, context, shown, Path(args.out), stem=f"meeting-pack-{first}-to-{last}"
+            figures,
+            context,
+            shown,
+            Path(args.out),
+            stem=f"meeting-pack-{first}-to-{last}",
+            links=links,
         )
     except PackError as error:
         raise CommandError(str(error)) from error
     print(f"Wrote the meeting pack for {figures.period}: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _links(args: argparse.Namespace) -> int:
+    """Write the links between places (or their clusters) as CSV: issue 19."""
+    import re
+
+    from geo.links import CLUSTER_COLUMNS, LINK_COLUMNS, link_graph
+    from store.audit import log_event
+    from store.links import read_members
+
+    for name in ("since", "until"):
+        value = getattr(args, name)
+        if value is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            raise CommandError(f"--{name} must be a month written YYYY-MM, not '{value}'.")
+    if args.since and args.until and args.since > args.until:
+        raise CommandError(f"--since {args.since} comes after --until {args.until}.")
+    if args.min_young_people < 0:
+        raise CommandError("--min-young-people cannot be negative.")
+    engine = _database(args)
+    members, districts = read_members(engine, since=args.since, until=args.until)
+    graph = link_graph(members, districts=districts, min_young_people=args.min_young_people)
+    del members
+    frame = graph.clusters if args.clusters else graph.links
+    columns = list(CLUSTER_COLUMNS if args.clusters else LINK_COLUMNS)
+    out = Path(args.out)
+    if out.parent and not out.parent.is_dir():
+        raise CommandError(f"the folder {out.parent} does not exist.")
+    frame.loc[:, columns].to_csv(out, index=False)
+    log_event(
+        engine,
+        actor="command line",
+        action="export links",
+        entity="links",
+        detail={
+            "what": "clusters" if args.clusters else "links",
+            "since": args.since,
+            "until": args.until,
+            "min_young_people": args.min_young_people,
+            "rows": len(frame),
+        },
+    )
+    what = "clusters" if args.clusters else "links between places"
+    print(f"Wrote {len(frame):,} {what} to {out}.")
     return 0
 
 
@@ -226,6 +283,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="viewer: small counts hidden, for a steering group (default); lead: exact counts",
     )
     meeting.add_argument("--db", help=db_help)
+
+    links = add(
+        "links",
+        _links,
+        "Write the links between places (shared young people and persons of concern) as "
+        "CSV, or with --clusters one row per cluster of linked places.",
+    )
+    links.add_argument("--out", required=True, help="the CSV file to write")
+    links.add_argument("--since", metavar="YYYY-MM", help="first month (default: all)")
+    links.add_argument("--until", metavar="YYYY-MM", help="last month (default: all)")
+    links.add_argument(
+        "--min-young-people",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep links shared by at least N young people (default 0: every link, "
+        "including those through persons of concern alone)",
+    )
+    links.add_argument(
+        "--clusters", action="store_true", help="one row per cluster instead of per link"
+    )
+    links.add_argument("--db", help=db_help)
 
     from geo.commands import register
     from store.imports.commands import register as register_import

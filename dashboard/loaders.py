@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from geo.grid import Grid
     from store.access import Viewer
     from store.context import ContextPicture
+    from store.links import LinksView
     from store.meeting import MeetingFigures
 
 __all__ = [
@@ -422,3 +423,17 @@ def context_picture(
         crs=27700,
     ).to_crs(4326)
     return picture, squares
+
+
+# The MACE view (issue 19): links between places for one audience, counts already protected.
+
+
+@st.cache_data(show_spinner="Joining the dots between places...", max_entries=16)
+def mace_links(
+    viewer: Viewer, since: str | None, until: str | None, recent_since: str | None, k: int,
+    version: str,
+) -> LinksView:  # fmt: skip
+    """Return :func:`store.links.links_for` for ``viewer`` (``Viewer.for_cache()``)."""
+    from store.links import links_for
+
+    return links_for(engine(), viewer, since=since, until=until, k=k, recent_since=recent_since)

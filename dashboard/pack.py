@@ -31,6 +31,7 @@ from fpdf.fonts import FontFace
 
 from dashboard.charts import emerging_map_png, trend_png
 from store.disclosure import legend
+from store.links import LinksView
 from store.meeting import NOT_COMPARABLE, SLIDES, WORK_KEYS, Figure, MeetingFigures, figures_table
 from store.safe_text import csv_bytes
 
@@ -299,7 +300,13 @@ def _empty_words(figures: MeetingFigures) -> str:
     return f"No incidents in this period ({figures.period}) for these filters."
 
 
-def build_slide(key: str, figures: MeetingFigures, draw_map: MapPicture | None = None) -> Slide:
+def build_slide(
+    key: str,
+    figures: MeetingFigures,
+    draw_map: MapPicture | None = None,
+    *,
+    links: pd.DataFrame | None = None,
+) -> Slide:
     """Return one slide of :data:`store.meeting.SLIDES` with its blocks.
 
     Parameters
@@ -310,14 +317,24 @@ def build_slide(key: str, figures: MeetingFigures, draw_map: MapPicture | None =
         The meeting's figures, disclosed for the viewer.
     draw_map
         Draws the emerging hot spot map (only called by the slide that shows it).
+    links
+        The clusters of linked places for the reader (:func:`links_table`), for the
+        Links slide (they are not part of the meeting's figures).
     """
     titles = dict(SLIDES)
-    blocks = SLIDE_BUILDERS[key](figures, draw_map or (lambda: b""))
+    if key == "links":
+        blocks = [links_block(links)]
+    else:
+        blocks = SLIDE_BUILDERS[key](figures, draw_map or (lambda: b""))
     return Slide(key, titles[key], blocks, "side" if key in SIDE_LAYOUT else "stack")
 
 
 def slides(
-    figures: MeetingFigures, districts: gpd.GeoDataFrame, *, map_png: bytes | None = None
+    figures: MeetingFigures,
+    districts: gpd.GeoDataFrame,
+    *,
+    map_png: bytes | None = None,
+    links: pd.DataFrame | None = None,
 ) -> list[Slide]:
     """Return the pack's slides, in the order of :data:`store.meeting.SLIDES`.
 
@@ -329,12 +346,54 @@ def slides(
         District outlines for the map.
     map_png
         The emerging hot spot map, when already drawn.
+    links
+        The clusters of linked places for the pack's reader (:func:`links_table`).
     """
 
     def draw_map() -> bytes:
         return map_png or emerging_map_png(figures, districts)
 
-    return [build_slide(key, figures, draw_map) for key, _ in SLIDES]
+    return [build_slide(key, figures, draw_map, links=links) for key, _ in SLIDES]
+
+
+def links_table(view: LinksView, district_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Return the ranked clusters of linked places as the Links slide shows them (issue 19).
+
+    ``view`` is already fit for the reader (``store.links.links_for``): its counts are
+    protected for a steering group, and it holds no pseudonym.
+    """
+    from geo.links import cluster_sentence
+
+    names = district_names or {}
+    clusters = view.clusters
+    return pd.DataFrame(
+        {
+            "Rank": clusters["rank"].astype(int),
+            "Cluster": [
+                cluster_sentence(
+                    places=int(r.places),
+                    districts=int(r.districts),
+                    young_people=r.young_people,
+                    persons_of_concern=r.persons_of_concern,
+                    first_month=r.first_month,
+                    unassessed=int(r.unassessed_places),
+                )
+                for r in clusters.itertuples()
+            ],
+            "Districts": [
+                ", ".join(names.get(c, c) for c in str(codes).split(";") if c)
+                for codes in clusters["district_codes"]
+            ],
+            "Possible county line": clusters["crosses_districts"].map({True: "yes", False: ""}),
+        }
+    ).head(10)
+
+
+def links_block(links: pd.DataFrame | None) -> tuple[str, object]:
+    """Return the Links slide's block: the clusters, or a sentence when there are none."""
+    if links is None or links.empty:
+        return ("text", ["No links between places in this period that this audience may see."])
+    return ("table", links)
 
 
 def emerging_figures(figures: MeetingFigures) -> list[Figure]:
@@ -597,9 +656,32 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
     return bytes(pdf.output())
 
 
-def pack_csv(figures: MeetingFigures) -> bytes:
-    """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel)."""
-    return csv_bytes(figures_table(figures))
+def pack_csv(figures: MeetingFigures, links: pd.DataFrame | None = None) -> bytes:
+    """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel).
+
+    ``links`` (:func:`links_table`, when given) adds the Links slide's rows: how many
+    clusters the reader may see, and each cluster's summary by its rank.
+    """
+    table = figures_table(figures)
+    if links is not None:
+        extra = [
+            {
+                "slide": "links",
+                "measure": "clusters",
+                "period": figures.period,
+                "value": str(len(links)),
+            }
+        ] + [
+            {
+                "slide": "links",
+                "measure": f"cluster ranked {rank}",
+                "period": figures.period,
+                "value": str(text),
+            }
+            for rank, text in zip(links["Rank"], links["Cluster"], strict=True)
+        ]
+        table = pd.concat([table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True)
+    return csv_bytes(table)
 
 
 def write_pack(
@@ -609,6 +691,7 @@ def write_pack(
     folder: Path,
     *,
     stem: str = "meeting-pack",
+    links: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write ``stem``.html, ``stem``.pdf and ``stem``.csv into a folder, all or nothing.
 
@@ -621,11 +704,11 @@ def write_pack(
     if not folder.is_dir():
         raise PackError(f"There is no folder {folder} to write the meeting pack into.")
     try:
-        deck = slides(figures, districts)
+        deck = slides(figures, districts, links=links)
         contents = {
             "html": pack_html(figures, context, deck).encode("utf-8"),
             "pdf": pack_pdf(figures, context, deck),
-            "csv": pack_csv(figures),
+            "csv": pack_csv(figures, links),
         }
     except Exception as error:  # a drawing or layout failure: report it, write nothing
         raise PackError(

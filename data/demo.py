@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -151,6 +151,9 @@ class DemoData:
     assessments: pd.DataFrame
     findings: pd.DataFrame
     actions: pd.DataFrame
+    #: issue 19: the places each referral belongs to (``source_ref``, ``place_key``,
+    #: ``relation``, ``person_pseudonym`` of a person of concern or None), see ``_plant_links``.
+    place_links: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -942,6 +945,96 @@ def _build_referrals(
     return frame.iloc[order].reset_index(drop=True)
 
 
+# --------------------------------------------------------------------------- planted links
+# issue 19: so that the MACE view shows something, two groups of young people are planted
+# among the referrals (their referrals are rewritten; the number of referrals stays):
+# a county line along the railway (stations from Stoke to Tamworth, three persons of
+# concern, growing in the last months), and a peer group around a school, a park and a
+# takeaway in Cannock.
+
+_RAIL_TOWNS = ("Stoke", "Stone", "Stafford", "Penkridge", "Rugeley", "Lichfield", "Tamworth")
+_RAIL_YOUNG_PEOPLE = 26
+_PEER_YOUNG_PEOPLE = 9
+
+
+def _plant_links(
+    *, seed: int, cal: _Calendar, places: pd.DataFrame, referrals: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed + 19)  # its own stream: the other frames do not change
+    referrals = referrals.copy()
+    by_key = places.set_index("place_key")
+    stations = [
+        key
+        for town in _RAIL_TOWNS
+        for key in places.loc[
+            (places["town"] == town) & places["name"].str.endswith("Railway Station"), "place_key"
+        ]
+    ]
+    cannock = places.loc[places["town"] == "Cannock"]
+    peer = [
+        cannock.loc[cannock["category"] == category, "place_key"].iloc[0]
+        for category in ("school_surroundings", "park", "fast_food")
+        if (cannock["category"] == category).any()
+    ]
+    groups: list[tuple[str, list[list[str]], list[str]]] = []
+    if len(stations) >= 3:
+        routes = []
+        for _ in range(_RAIL_YOUNG_PEOPLE):
+            span = int(rng.integers(2, 4))
+            start = int(rng.integers(0, len(stations) - span + 1))
+            routes.append(stations[start : start + span])
+        groups.append(("rail", routes, ["county_lines", "cce"]))
+    if len(peer) >= 2:
+        routes = [peer if rng.random() < 0.5 else peer[:2] for _ in range(_PEER_YOUNG_PEOPLE)]
+        groups.append(("peer", routes, ["serious_youth_violence", "cse"]))
+    rows: list[dict[str, object]] = []
+    free = rng.permutation(len(referrals))
+    used = 0
+    persons = _pseudonyms("person-of-concern", seed, 3)
+    last_month = len(cal.first_monday) - 1
+    for name, routes, categories in groups:
+        children = _pseudonyms(f"child-{name}", seed, len(routes))
+        for child, route in zip(children, routes, strict=True):
+            at = free[used]
+            used += 1
+            # more of them in the last months: the cluster grows
+            month = last_month - min(int(rng.geometric(0.3)) - 1, 7)
+            week = cal.first_monday[month] + int(rng.integers(0, cal.monday_count[month]))
+            first = by_key.loc[route[0]]
+            column = referrals.columns.get_loc
+            referrals.iloc[at, column("child_pseudonym")] = child
+            referrals.iloc[at, column("occurred_on")] = _to_dates(cal.mondays[[week]])[0]
+            referrals.iloc[at, column("category")] = categories[int(rng.integers(0, 2))]
+            referrals.iloc[at, column("online")] = False
+            e, n = snap_to_grid([first["easting"]], [first["northing"]], cell_size=_CELL_M)
+            referrals.iloc[at, column("easting")] = float(e[0])
+            referrals.iloc[at, column("northing")] = float(n[0])
+            referrals.iloc[at, column("district_code")] = first["district_code"]
+            referrals.iloc[at, column("place_key")] = route[0]
+            person = persons[int(rng.integers(0, 3))] if name == "rail" else None
+            if person is not None and rng.random() < 0.4:
+                person = None
+            ref = referrals.iloc[at]["source_ref"]
+            for number, key in enumerate(route):
+                relation = "found_at" if number == 0 else "frequents"
+                rows.append(
+                    {
+                        "source_ref": ref,
+                        "place_key": key,
+                        "relation": relation,
+                        "person_pseudonym": person,
+                    }
+                )
+    planted = {r["source_ref"] for r in rows}
+    near = referrals.loc[referrals["place_key"].notna() & ~referrals["source_ref"].isin(planted)]
+    rows += [
+        {"source_ref": ref, "place_key": key, "relation": "near", "person_pseudonym": None}
+        for ref, key in zip(near["source_ref"], near["place_key"], strict=True)
+    ]
+    links = pd.DataFrame(rows, columns=["source_ref", "place_key", "relation", "person_pseudonym"])
+    return referrals, links
+
+
 # --------------------------------------------------------------------------- assessments
 
 _ASSESSORS = (
@@ -1271,6 +1364,7 @@ def build_demo(
     assessments, findings, actions = _build_assessments(
         rng, end=end, places=places, incidents=incidents
     )
+    referrals, place_links = _plant_links(seed=seed, cal=cal, places=places, referrals=referrals)
     return DemoData(
         places=places.drop(columns="town"),
         incidents=incidents,
@@ -1278,4 +1372,5 @@ def build_demo(
         assessments=assessments,
         findings=findings,
         actions=actions,
+        place_links=place_links,
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from store.config import home_dir
 from store.db import session_scope
@@ -22,6 +22,7 @@ from store.models import (
     Finding,
     Incident,
     Place,
+    PlaceLink,
     Referral,
     Setting,
 )
@@ -86,6 +87,29 @@ def _event_frame(frame: pd.DataFrame, place_ids: dict[str, int]) -> pd.DataFrame
         created_by=ACTOR,
         updated_by=ACTOR,
     ).drop(columns=["place_key"])
+
+
+def _write_place_links(
+    connection: Connection, links: pd.DataFrame, place_ids: dict[str, int]
+) -> None:
+    """Store the demo's links of referrals to places and its persons of concern (issue 19)."""
+    if links.empty:
+        return
+    ids = {row[0]: row[1] for row in connection.execute(select(Referral.source_ref, Referral.id))}
+    rows = [
+        {"referral_id": ids[ref], "place_id": place_ids[key], "relation": relation,
+         "created_by": ACTOR, "updated_by": ACTOR}
+        for ref, key, relation in zip(
+            links["source_ref"], links["place_key"], links["relation"], strict=True
+        )
+        if ref in ids and key in place_ids
+    ]  # fmt: skip
+    connection.execute(insert(PlaceLink), rows)
+    persons = links.loc[links["person_pseudonym"].notna()].drop_duplicates("source_ref")
+    for ref, person in zip(persons["source_ref"], persons["person_pseudonym"], strict=True):
+        connection.execute(
+            update(Referral).where(Referral.source_ref == ref).values(person_pseudonym=person)
+        )
 
 
 def demo_info(engine: Engine) -> dict[str, Any] | None:
@@ -189,6 +213,7 @@ def load_demo(
         connection = session.connection()
         write_events(connection, Incident, _event_frame(demo.incidents, place_ids))
         write_events(connection, Referral, _event_frame(demo.referrals, place_ids))
+        _write_place_links(connection, demo.place_links, place_ids)
 
         assessment_ids: dict[str, int] = {}
         for row in _records(demo.assessments):

@@ -75,6 +75,7 @@ SLIDES: tuple[tuple[str, str], ...] = (
     ("districts", "Progress by district"),
     ("emerging", "Emerging hot spots"),
     ("decisions", "Places for decision"),
+    ("links", "Links between places"),  # issue 19: dashboard.pack.links_table
     ("framework", "Performance framework"),
 )
 """The slides in order: (key, title). The screen and the pack both follow this list; what

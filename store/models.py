@@ -40,7 +40,10 @@ __all__ = [
     "Finding",
     "ImportBatch",
     "Incident",
+    "MaceAgendaItem",
+    "MacePanel",
     "Place",
+    "PlaceLink",
     "Referral",
     "Setting",
     "User",
@@ -170,6 +173,8 @@ class _Event(Tracked):
     place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"), index=True)
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
     record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)  # store.disclosure
+    # issue 19: a person of concern, only ever as a keyed pseudonym (own namespace)
+    person_pseudonym: Mapped[str | None] = mapped_column(String(64))
 
 
 class Incident(_Event, Base):
@@ -224,6 +229,28 @@ class ContextEvent(Tracked, Base):
     ward_code: Mapped[str | None] = mapped_column(String(9))
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
     record_key: Mapped[int] = mapped_column(Integer)
+
+
+class PlaceLink(Tracked, Base):
+    """An incident or referral belonging to a place (issue 19): the raw material of links.
+
+    ``relation`` says why: ``named`` (the file names the place), ``found_at`` and
+    ``frequents`` (the file's columns of those names), ``within`` (the point is
+    inside the place's outline) or ``near`` (within the set distance of its point).
+    """
+
+    __tablename__ = "place_links"
+    __table_args__ = (
+        UniqueConstraint("referral_id", "incident_id", "place_id", "relation"),
+        Index("ix_place_links_place", "place_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(12))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
 
 
 class Assessment(Tracked, Base):
@@ -281,14 +308,39 @@ class Action(Tracked, Base):
     __tablename__ = "actions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    # issue 19: an action belongs to an assessment or to a MACE panel (panel_id)
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
     owner_org: Mapped[str] = mapped_column(String(200))
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="open")
     completed_on: Mapped[date | None] = mapped_column(Date)
+    kind: Mapped[str | None] = mapped_column(String(24))
+    panel_id: Mapped[int | None] = mapped_column(ForeignKey("mace_panels.id"), index=True)
 
-    assessment: Mapped[Assessment] = relationship(back_populates="actions")
+    assessment: Mapped[Assessment | None] = relationship(back_populates="actions")
+
+
+class MacePanel(Tracked, Base):
+    """A MACE panel meeting (issue 19): when, which organisations attended, what was decided."""
+
+    __tablename__ = "mace_panels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    held_on: Mapped[date] = mapped_column(Date, index=True)
+    organisations: Mapped[str] = mapped_column(Text)  # one organisation a line
+    decisions: Mapped[str | None] = mapped_column(Text)
+
+
+class MaceAgendaItem(Tracked, Base):
+    """A place or a cluster of linked places on a MACE panel's agenda (issue 19)."""
+
+    __tablename__ = "mace_agenda_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    panel_id: Mapped[int] = mapped_column(ForeignKey("mace_panels.id"), index=True)
+    place_keys: Mapped[str] = mapped_column(Text)  # the places, by key, separated by ;
+    summary: Mapped[str | None] = mapped_column(Text)
 
 
 user_districts = Table(

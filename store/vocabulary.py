@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = [
+    "ACTION_KINDS",
     "ACTION_STATUSES",
     "AGENCIES",
     "AGE_BANDS",
@@ -113,6 +114,9 @@ RISK_LEVELS: dict[str, str] = {"low": "Low", "medium": "Medium", "high": "High"}
 REVIEW_MONTHS: dict[str, int] = {"high": 3, "medium": 6, "low": 12}
 
 ACTION_STATUSES: dict[str, str] = {"open": "Open", "done": "Done", "dropped": "Dropped"}
+
+# issue 19: the kinds of (disruption) actions
+ACTION_KINDS: dict[str, str] = {"lighting": "Lighting", "cctv": "CCTV", "licensing_review": "Licensing review", "makesafe_training": "Operation Makesafe training", "patrols": "Patrols", "pspo": "Public Space Protection Order", "other": "Other"}  # noqa: E501
 
 #: How far to trust the information behind a finding.
 RELIABILITY: dict[str, str] = {

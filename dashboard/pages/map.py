@@ -62,6 +62,7 @@ LAYERS = {
     "places": "All places",
     "points": "Incident points",
     "context": CONTEXT_LABEL,
+    "links": "Links between places",  # issue 19
 }
 DEFAULT_LAYERS = ("hot", "flags")
 WHOLE_PERIOD = "period"
@@ -315,6 +316,18 @@ with map_column:
         )
         groups.append(context_layer(context_squares, name=context.label))
         add_legend(m, context_legend_html(context.label), position="bottomright")
+    if "links" in layers:  # issue 19: the clicked place's cluster drawn strong
+        from dashboard.link_layer import links_layer
+
+        clicked_place = st.session_state.get("map_selected")
+        groups.append(
+            links_layer(
+                loaders.mace_links(seen_as, first or None, last or None, None, k, version),
+                highlight_place_id=int(clicked_place.id)
+                if clicked_place is not None and clicked_place.kind == "place"
+                else None,
+            )
+        )
     if "points" in layers and viewer.sees_points:
         points, located = loaders.map_points(seen_as, query, version)
         if points is None:

@@ -247,7 +247,14 @@ bar[3].button(
 )
 
 st.header(title)
-slide = pack.build_slide(key, figures, lambda: loaders.meeting_map(figures, choice, version))
+links = (
+    pack.links_table(loaders.mace_links(viewer.for_cache(), first, last, None, k, version))
+    if key == "links"
+    else None
+)
+slide = pack.build_slide(
+    key, figures, lambda: loaders.meeting_map(figures, choice, version), links=links
+)
 show_slide(slide, figures)
 if key == "headline":
     context_section(viewer, scope, first, last, k, version)
@@ -292,17 +299,21 @@ if not presenting:
         try:
             with st.spinner("Making the pack..."):
                 figures = loaders.meeting(*choice, framework=True)
+                links = pack.links_table(
+                    loaders.mace_links(viewer.for_cache(), first, last, None, k, version)
+                )
                 deck = pack.slides(
                     figures,
                     loaders.districts(version).loc[lambda d: d["code"].isin(scope)],
                     map_png=None
                     if figures.emerging_cells.empty
                     else loaders.meeting_map(figures, choice, version),
+                    links=links,
                 )
                 st.session_state["meeting_pack"] = {
                     "html": pack.pack_html(figures, context, deck).encode("utf-8"),
                     "pdf": pack.pack_pdf(figures, context, deck),
-                    "csv": pack.pack_csv(figures),
+                    "csv": pack.pack_csv(figures, links),
                     "stem": f"meeting-pack-{first}-to-{last}",
                     "for": (scope, filters, first, last),
                 }

@@ -37,6 +37,7 @@ from store.imports.columns import (
     store_mapping,
 )
 from store.imports.identifiers import find_identifiers
+from store.imports.links import load_place_index
 from store.imports.locate import load_area
 from store.imports.pipeline import (
     ROW_COLUMN,
@@ -56,6 +57,7 @@ from store.models import (
     ImportBatch,
     Incident,
     Place,
+    PlaceLink,
     Referral,
     Setting,
 )
@@ -536,7 +538,9 @@ def import_file(
                             "step or with a mapping file (--mapping)."
                         )
                     key, key_from = pseudonym_key(connection)
-                    linkable = sorted({"source_ref", "child_id"} & set(used.values()))
+                    linkable = sorted(
+                        {"source_ref", "child_id", "person_of_concern"} & set(used.values())
+                    )
                     if kind != "places" and linkable and key is None:
                         raise ImportFileError(
                             f"{shown_name} holds references that link records "
@@ -575,6 +579,7 @@ def import_file(
                         batch_id=batch_id,
                         actor=actor,
                         report=report,
+                        place_index=None if kind == "places" else load_place_index(connection),
                     )
                     if exploit:
                         mapped_plan = _mapped_plan(plan, exploit, file)
@@ -725,7 +730,41 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
             connection.exec_driver_sql(sql, list(values))
         else:
             connection.execute(insert(table), [dict(zip(names, r, strict=True)) for r in values])
+        _store_links(connection, table, fresh[unique.key], plan)
+    plan.pending_links.clear()
     report.accepted += int(new.sum())
+
+
+def _store_links(connection: Connection, table: Any, refs: Any, plan: Plan) -> None:
+    """Insert the place links of the records just stored (issue 19), by their reference."""
+    if not plan.pending_links or table not in (Incident, Referral):
+        return
+    links = pd.concat(plan.pending_links, ignore_index=True)
+    links = links.loc[links["source_ref"].isin(set(refs.tolist()))]
+    if links.empty:
+        return
+    ids: dict[str, int] = {}
+    wanted = links["source_ref"].unique().tolist()
+    for start in range(0, len(wanted), 5_000):
+        part = wanted[start : start + 5_000]
+        query = select(table.source_ref, table.id).where(table.source_ref.in_(part))
+        ids.update((row[0], row[1]) for row in connection.execute(query))
+    column = "referral_id" if table is Referral else "incident_id"
+    now = plan.now
+    rows = [
+        {
+            column: ids[ref],
+            "place_id": int(place),
+            "relation": relation,
+            "import_batch_id": plan.batch_id,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": plan.actor,
+            "updated_by": plan.actor,
+        }
+        for ref, place, relation in links.itertuples(index=False)
+    ]
+    connection.execute(insert(PlaceLink), rows)
 
 
 def rollback_batch(engine: Engine, batch_id: int, viewer: Viewer) -> dict[str, int]:
@@ -767,6 +806,11 @@ def rollback_batch(engine: Engine, batch_id: int, viewer: Viewer) -> dict[str, i
                 "cannot be rolled back without losing them. Mark those places inactive instead."
             )
         removed: dict[str, int] = {}
+        connection.execute(
+            delete(PlaceLink).where(
+                (PlaceLink.import_batch_id == batch_id) | PlaceLink.place_id.in_(places)
+            )
+        )
         for model in (Incident, Referral):
             connection.execute(
                 update(model).where(model.place_id.in_(places)).values(place_id=None)

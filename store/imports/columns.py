@@ -77,6 +77,11 @@ _EVENT_FIELDS: dict[str, str] = {
     "district": "District code or name (for records without a location)",
     "online": "Online context: yes or no",
     "agency": "Source agency",
+    # issue 19: links between places
+    "person_of_concern": "A person of concern's identifier (stored only as a keyed pseudonym)",
+    "place": "Place it happened at: place key or name from the register (several with ;)",
+    "found_at": "Place the young person was found at: key or name (several with ;)",
+    "frequents": "Places the young person frequents: key or name (several with ;)",
 }
 
 #: The fields each kind of import stores, with what they mean.
@@ -203,6 +208,19 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "eclipse_id",
     ),
     "route": ("route", "referral_route", "referral_type", "pathway"),
+    "person_of_concern": (
+        "person_of_concern",
+        "person_of_concern_id",
+        "poc_id",
+        "poc",
+        "nominal_id",
+        "suspect_id",
+        "perpetrator_id",
+        "person_causing_harm_id",
+    ),
+    "place": ("place_key", "linked_place", "place_of_concern", "location_of_concern"),
+    "found_at": ("found_at", "place_found", "location_found", "found_location"),
+    "frequents": ("frequents", "places_frequented", "frequented_places", "frequent_places"),
     "risk_level": ("risk_level", "risk", "rfm_risk", "risk_rating", "level_of_risk"),
     "outcome": ("outcome", "referral_outcome", "decision"),
     "name": ("name", "place_name", "site_name", "premises_name", "venue"),

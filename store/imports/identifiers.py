@@ -251,8 +251,8 @@ def personal_kinds_of(values: pd.Series) -> pd.Series:
 
 #: Direct identifiers that may only be used as these fields (keyed pseudonyms, an age band).
 _DIRECT: dict[str, frozenset[str]] = {
-    "names": frozenset({"source_ref", "child_id"}),
-    "NHS numbers": frozenset({"source_ref", "child_id"}),
+    "names": frozenset({"source_ref", "child_id", "person_of_concern"}),
+    "NHS numbers": frozenset({"source_ref", "child_id", "person_of_concern"}),
     "phone numbers": frozenset(),
     "email addresses": frozenset(),
     "addresses": frozenset(),
@@ -314,7 +314,7 @@ def find_identifiers(
             )
         if field == "date_of_birth":
             handling = "turned into an age band at the date, then dropped"
-        elif field in ("source_ref", "child_id"):
+        elif field in ("source_ref", "child_id", "person_of_concern"):
             handling = "replaced by a keyed pseudonym"
         elif field is not None:
             handling = "only values from a fixed list are kept"

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, select
 from geo.anonymise import age_bands, coarsen_dates
 from store.imports.columns import IGNORE, ColumnMapping, category_lookup, normalise_value
 from store.imports.identifiers import personal_kinds_of
+from store.imports.links import NAMED_FIELDS, PlaceIndex, find_links
 from store.imports.locate import Area, assign, link_places, locate, snap_within_districts
 from store.imports.readers import ROW
 from store.imports.report import ISSUE_COLUMNS, ImportFileError, ImportReport
@@ -64,6 +65,9 @@ class ImportSettings:
         Dates before this are rejected as mistakes.
     chunk_size
         Rows read and stored at a time.
+    link_radius
+        A record belongs to every register place within this many metres of its
+        exact point (and to places whose outline holds it, and places its file names).
     """
 
     date_precision: str = "week"
@@ -72,6 +76,7 @@ class ImportSettings:
     snap_to_place: float = 50.0
     earliest: date = date(1990, 1, 1)
     chunk_size: int = 100_000
+    link_radius: float = 50.0  # issue 19: a record belongs to places within this many metres
 
     def describe(self) -> str:
         """Return the settings as text, part of what makes an import the same import."""
@@ -277,6 +282,8 @@ class Plan:
     refs_seen: dict[str, int] = field(default_factory=dict)
     header_values: dict[str, str] = field(default_factory=dict)
     categories: dict[str, str] = field(default_factory=dict)
+    place_index: PlaceIndex | None = None  # issue 19: set for incidents and referrals
+    pending_links: list[pd.DataFrame] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Build the category look-up and the header words a repeated header row holds."""
@@ -547,6 +554,8 @@ def _where(frame: pd.DataFrame, plan: Plan, issues: _Issues, *, snap: bool) -> d
     if len(area.ward_codes):
         wi = assign(area.ward_codes, area.ward_geoms, e, n)
         ward[wi >= 0] = area.ward_codes[wi[wi >= 0]]
+    exact_e = np.where(good & ~online, e, np.nan)
+    exact_n = np.where(good & ~online, n, np.nan)
     if snap:
         place, distance = link_places(area, e, n, district, radius=plan.settings.place_radius)
         se, sn, smaller = snap_within_districts(
@@ -576,6 +585,8 @@ def _where(frame: pd.DataFrame, plan: Plan, issues: _Issues, *, snap: bool) -> d
         "place_id": place,
         "online": online,
         "without_location": keep_without,
+        "exact_easting": exact_e,
+        "exact_northing": exact_n,
     }
 
 
@@ -645,11 +656,57 @@ def _events(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
             out["child_pseudonym"] = pseudonyms
         else:
             out["child_pseudonym"] = None
+    out["person_pseudonym"] = _person_pseudonyms(frame, plan, keep)
     report.without_location += int((where["without_location"] & keep).sum())
     out[_ROW] = frame[_ROW].to_numpy()
     stored = pd.DataFrame(out).loc[keep].reset_index(drop=True)
     stored["source_ref"] = _event_refs(frame.loc[keep].reset_index(drop=True), stored, plan)
+    _place_links(frame.loc[keep].reset_index(drop=True), stored, where, keep, plan)
     return stored
+
+
+def _person_pseudonyms(frame: pd.DataFrame, plan: Plan, keep: np.ndarray) -> np.ndarray | None:
+    """Return keyed pseudonyms of persons of concern, in their own namespace (issue 19)."""
+    if "person_of_concern" not in frame:
+        return None
+    person = _text(frame, "person_of_concern").str.upper().str.replace(r"\s+", "", regex=True)
+    pseudonyms = np.full(len(frame), None, dtype=object)
+    has = (person != "").to_numpy(bool) & keep
+    if has.any():
+        assert plan.key is not None
+        values = ("person|" + person[has]).to_numpy(dtype=object)
+        pseudonyms[has] = keyed_hex(values, key=plan.key, length=16)
+    return pseudonyms
+
+
+def _place_links(
+    kept: pd.DataFrame, stored: pd.DataFrame, where: dict[str, Any], keep: np.ndarray, plan: Plan
+) -> None:
+    """Note the places each kept record belongs to, by its reference (stored with it)."""
+    if plan.place_index is None or not len(stored):
+        return
+    named = {f: _text(kept, f) for f in NAMED_FIELDS if f in kept}
+    links, problems = find_links(
+        plan.place_index,
+        named=named,
+        easting=where["exact_easting"][keep],
+        northing=where["exact_northing"][keep],
+        radius=plan.settings.link_radius,
+    )
+    for text, count in problems.items():
+        plan.report.note(text, count)
+    plan.report.note("links to places", len(links))
+    if len(links):
+        refs = stored["source_ref"].to_numpy(dtype=object)
+        plan.pending_links.append(
+            pd.DataFrame(
+                {
+                    "source_ref": refs[links["row"].to_numpy()],
+                    "place_id": links["place_id"].to_numpy(),
+                    "relation": links["relation"].to_numpy(),
+                }
+            )
+        )
 
 
 def _event_refs(frame: pd.DataFrame, stored: pd.DataFrame, plan: Plan) -> np.ndarray:

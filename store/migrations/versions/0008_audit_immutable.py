@@ -24,7 +24,7 @@ from alembic import op
 
 
 revision = '0008_audit_immutable'
-down_revision = '0004_context_events'
+down_revision = '0007_action_kind_links'
 branch_labels = None
 depends_on = None
 
