@@ -324,6 +324,7 @@ def offline_map(
     background: str = BACKGROUND_COLOUR,
     min_zoom: int = 6,
     max_zoom: int = 18,
+    fit: bool = True,
 ) -> folium.Map:
     """Create a map that loads nothing from the internet, fitted to some bounds.
 
@@ -350,6 +351,9 @@ def offline_map(
         Zoom limits of the map itself. Leaflet takes them from the tile layer when there is
         one; without tiles they must be set on the map, or MarkerCluster refuses to start
         ("Map has no maxZoom specified") and nothing is drawn.
+    fit : bool, default True
+        Fit the bounds in the browser. False when a :func:`view_target` layer sets the
+        view: the map then starts centred on the bounds at a zoom for a 600x640 map.
 
     Returns
     -------
@@ -405,7 +409,11 @@ def offline_map(
             min_zoom=min_zoom,
             max_zoom=max_zoom,
         ).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(12, 12))
+    if fit:
+        m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(12, 12))
+    else:  # the view is set by a layer (view_target): start near it, without a later jump
+        (lat, lon), zoom = view_for_bounds(bounds, width=600, height=640)
+        m.location, m.options["zoom"] = [lat, lon], zoom
     return m
 
 
@@ -1192,6 +1200,8 @@ class _ViewTarget(folium.MacroElement):
             {%- else %}
             map.setView({{ this.center|tojson }}, {{ this.zoom }});
             {%- endif %}
+            // report the new view (streamlit-folium may not listen yet on the first load)
+            setTimeout(function () { map.fire("moveend"); }, 300);
         });
         {% endmacro %}
         """

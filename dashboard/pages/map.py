@@ -186,7 +186,7 @@ flag_states = flags["id"].map(state_by_place).fillna("none")
 if "map_aim_place" in st.session_state:  # a link named a place and no view: go to it
     _wanted_place = int(st.session_state.pop("map_aim_place"))
     _found = places.loc[places["id"] == _wanted_place]
-    if not _found.empty and drawable(_found).iloc[0]:
+    if not _found.empty and np.asarray(drawable(_found))[0]:
         _point = _found.to_crs(4326).geometry.iloc[0]
         _aim(center=(_point.y, _point.x), zoom=PLACE_ZOOM, scope=tuple(sorted(scope)))
 
@@ -228,7 +228,7 @@ chosen_bounds = tuple(float(v) for v in chosen.to_crs(4326).total_bounds)
 
 
 def _base_map() -> folium.Map:
-    m = offline_map(bounds=tuple(outlines.total_bounds), base=tiles)
+    m = offline_map(bounds=tuple(outlines.total_bounds), base=tiles, fit=False)
     add_offline_base(m, built_up=built_up, towns=towns)
     add_district_outlines(
         m, outlines, approximate=bool(mine["source"].str.startswith("approximate").any())
@@ -402,7 +402,7 @@ def _open_place(place_id: int) -> None:
     """Open a place's panel and bring the map to it."""
     st.session_state["map_selected"] = analysis.Click("place", str(place_id))
     found = places.loc[places["id"] == place_id]
-    if not found.empty and drawable(found).iloc[0]:
+    if not found.empty and np.asarray(drawable(found))[0]:
         point = found.to_crs(4326).geometry.iloc[0]
         _aim(center=(point.y, point.x), zoom=PLACE_ZOOM, scope=tuple(sorted(scope)))
 
@@ -468,6 +468,11 @@ def _find() -> None:
         _open_place(int(match["id"].iloc[0]))
         return
     found = lookup_postcodes([wanted]).iloc[0]
+    if found["postcode"] is None:  # not shaped like a postcode: part of a place's name
+        part = [n for n in names if wanted.strip().casefold() in n.casefold()]
+        if part:
+            _open_place(int(places.loc[places["name"].astype(str) == part[0], "id"].iloc[0]))
+            return
     if found["postcode"] is None or pd.isna(found["easting"]):
         st.warning(
             f"“{wanted}” is neither a place in your districts nor a postcode in the ONS "
