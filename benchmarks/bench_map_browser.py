@@ -248,7 +248,7 @@ def run(url: str, rounds: int, record: Record) -> None:
                   lambda: expect(flagged).not_to_have_text(before, timeout=TIMEOUT_MS))  # fmt: skip
             multi(3, None)
             settle(page, float(page.evaluate("() => Date.now()")))
-            pills = page.get_by_test_id("stButtonGroup").get_by_role("button", name="Density")
+            pills = page.get_by_role("toolbar", name="Layers").get_by_role("button", name="Density")
             timed(record, "switch a layer", page, lambda: pills.click(),
                   lambda: page.wait_for_url("**density**", timeout=TIMEOUT_MS))  # fmt: skip
             pills.click()

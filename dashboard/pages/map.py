@@ -540,6 +540,13 @@ def _mirror_link(layers: list[str], month: str, returned: dict | None) -> None:
             del st.query_params[key]
 
 
+def _close_panel() -> None:
+    """Back to the list; the search box is emptied so it does not open the place again."""
+    st.session_state.pop("map_selected", None)
+    st.session_state["map_find"] = None
+    st.session_state.pop("map_find_seen", None)
+
+
 @st.fragment
 def _explorer() -> None:
     """The map and its panel: a click, a layer, a month or a row reruns only this."""
@@ -676,12 +683,12 @@ def _explorer() -> None:
         if selected is None:
             _flag_list()
         else:
-            if st.button(
-                "Back to the flagged places", icon=":material/arrow_back:", key="map_close"
-            ):
-                st.session_state.pop("map_selected", None)
-                st.session_state.pop("map_find_seen", None)
-                st.rerun(scope="fragment")
+            st.button(
+                "Back to the flagged places",
+                icon=":material/arrow_back:",
+                key="map_close",
+                on_click=_close_panel,
+            )
             if st.session_state.get("map_audited") != selected:
                 st.session_state["map_audited"] = selected
                 analysis.record_panel_view(

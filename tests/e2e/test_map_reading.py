@@ -247,7 +247,7 @@ def test_incident_points_switched_on_in_a_live_map_are_drawn(
     _open(page, app_server.url + "/")
     frame = _frame_locator(page)
     assert frame.locator(".marker-cluster").count() == 0
-    page.get_by_test_id("stButtonGroup").get_by_role("button", name="Incident points").click()
+    page.get_by_role("toolbar", name="Layers").get_by_role("button", name="Incident points").click()
     page.wait_for_url("**layers=**points**", timeout=TIMEOUT_MS)
     expect(frame.locator(".leaflet-marker-pane .marker-cluster").first).to_be_visible(
         timeout=TIMEOUT_MS
