@@ -228,6 +228,21 @@ def run(url: str, rounds: int, record: Record) -> None:
         nav.get_by_role("link", name="Places").click()
         expect(page.get_by_role("heading", name="Places").first).to_be_visible(timeout=TIMEOUT_MS)
         settle(page, float(page.evaluate("() => Date.now()")))
+        try:
+            _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi)
+        except Exception:
+            shot = Path(tempfile.gettempdir()) / "bench-map-failure.png"
+            page.screenshot(path=shot)
+            print(f"failed; the screen is in {shot}", flush=True)
+            raise
+        browser.close()
+
+
+def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> None:
+    """The ten interactions, ``rounds`` times."""
+    from playwright.sync_api import expect
+
+    if True:
         for number in range(rounds):
             print(f"round {number + 1} of {rounds}", flush=True)
             drawn = frame.locator(CLUSTER).first
@@ -292,7 +307,6 @@ def run(url: str, rounds: int, record: Record) -> None:
                   lambda: nav.get_by_role("link", name="Places").click(),
                   lambda: expect(page.get_by_role("heading", name="Places").first).to_be_visible(
                       timeout=TIMEOUT_MS))  # fmt: skip
-        browser.close()
 
 
 def table(record: Record) -> str:

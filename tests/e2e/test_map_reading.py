@@ -41,7 +41,12 @@ OVERFLOWING_TEXT = """() => {
         const style = getComputedStyle(el);
         if (style.display === "none" || style.visibility === "hidden") continue;
         if (["auto", "scroll"].includes(style.overflowX)) continue;
+        const clipped = (style.clip && style.clip !== "auto")
+            || (style.clipPath && style.clipPath !== "none");
+        if (clipped) continue;  // visually hidden on purpose
         if (el.clientWidth === 0) continue;
+        const box = el.getBoundingClientRect();  // skip links and other off-screen helpers
+        if (box.bottom <= 0 || box.right <= 0 || box.width <= 1 || box.height <= 1) continue;
         if (el.scrollWidth > el.clientWidth + 1) {
             out.push(el.tagName + ": " + el.textContent.trim().slice(0, 60));
         }
