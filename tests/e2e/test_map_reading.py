@@ -102,6 +102,17 @@ def _wait_for_zoom(page: Page, at_least: float) -> None:
     )
 
 
+def _idle(page: Page) -> None:
+    """Wait until Streamlit has finished its run (the header's "Stop" has gone)."""
+    page.wait_for_function(
+        """() => {
+            const status = document.querySelector("[data-testid='stStatusWidget']");
+            return !status || !/Stop|Running/.test(status.innerText);
+        }""",
+        timeout=TIMEOUT_MS,
+    )
+
+
 def _find(page: Page, text: str) -> None:
     """Type into the search box and pick what was typed (or the first match)."""
     box = page.get_by_test_id("stSelectbox").filter(
@@ -297,7 +308,8 @@ def test_nothing_is_cut_off(
         _open(page, app_server.url + "/")
         _frame_locator(page)
         expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=TIMEOUT_MS)
-        page.wait_for_timeout(1_500)  # fonts and the map's own layout
+        _idle(page)
+        page.wait_for_timeout(1_000)  # fonts and the map's own layout
         overflowing = page.evaluate(OVERFLOWING_TEXT)
         shot = screenshot_dir / f"map-{width}x{height}.png"
         page.screenshot(path=shot)
