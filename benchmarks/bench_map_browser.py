@@ -218,11 +218,11 @@ def run(url: str, rounds: int, record: Record) -> None:
 
         def multi(index: int, option: str | None) -> None:
             box = sidebar.get_by_test_id("stMultiSelect").nth(index)
-            if option is None:
-                box.get_by_role("button", name="Clear all").first.click()
-                return
-            box.click()
-            page.get_by_role("option", name=option).first.click()
+            box.get_by_role("combobox").click()
+            if option is None:  # remove the one chosen
+                page.keyboard.press("Backspace")
+            else:
+                page.get_by_role("option", name=option, exact=True).first.click()
             page.keyboard.press("Escape")
 
         nav.get_by_role("link", name="Places").click()
