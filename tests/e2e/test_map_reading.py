@@ -324,3 +324,19 @@ def test_nothing_is_cut_off(
     finally:
         context.close()
     assert request_log.external() == []
+
+
+def test_the_map_downloads_as_a_png_of_the_view(
+    app_server: AppServer, page: Page, request_log: RequestLog, screenshot_dir: Path
+) -> None:
+    _open(page, app_server.url + "/")
+    _frame_locator(page)
+    _idle(page)
+    with page.expect_download(timeout=TIMEOUT_MS) as download:
+        page.get_by_role("button", name="Download map as PNG").click()
+    path = screenshot_dir / "map-download.png"
+    download.value.save_as(path)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 20_000  # a drawn map, not an empty picture
+    assert request_log.external() == []
