@@ -272,11 +272,12 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
             for _ in range(8):
                 if frame.locator(MARKER).count() > 0:
                     break
-                frame.locator(CLUSTER).first.click(force=True)
+                _central(frame, frame.locator(CLUSTER)).click(force=True)
                 page.wait_for_timeout(800)
             back = page.get_by_role("button", name="Back to the flagged places")
+            pin = _central(frame, frame.locator(MARKER))
             timed(record, "click a pin", page,
-                  lambda: frame.locator(MARKER).first.click(force=True),
+                  lambda: pin.click(force=True),
                   lambda: expect(page.get_by_text("Why it was flagged").or_(
                       page.get_by_text("Not flagged in this period")).first).to_be_visible(
                       timeout=TIMEOUT_MS))  # fmt: skip
@@ -307,6 +308,18 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
                   lambda: nav.get_by_role("link", name="Places").click(),
                   lambda: expect(page.get_by_role("heading", name="Places").first).to_be_visible(
                       timeout=TIMEOUT_MS))  # fmt: skip
+
+
+def _central(frame, items):
+    """The item nearest the middle of the map (in view, clear of the controls)."""
+    box = frame.locator(".leaflet-container").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def distance(i: int) -> float:
+        b = items.nth(i).bounding_box() or {"x": 1e9, "y": 1e9, "width": 0, "height": 0}
+        return (b["x"] + b["width"] / 2 - cx) ** 2 + (b["y"] + b["height"] / 2 - cy) ** 2
+
+    return items.nth(min(range(items.count()), key=distance))
 
 
 def table(record: Record) -> str:
