@@ -103,14 +103,20 @@ def _wait_for_zoom(page: Page, at_least: float) -> None:
 
 
 def _idle(page: Page) -> None:
-    """Wait until Streamlit has finished its run (the header's "Stop" has gone)."""
-    page.wait_for_function(
-        """() => {
-            const status = document.querySelector("[data-testid='stStatusWidget']");
-            return !status || !/Stop|Running/.test(status.innerText);
-        }""",
-        timeout=TIMEOUT_MS,
-    )
+    """Wait until Streamlit has finished its runs (the header's "Stop" gone for 1.5 s)."""
+    quiet = 0
+    for _ in range(TIMEOUT_MS // 500):
+        running = page.evaluate(
+            """() => {
+                const status = document.querySelector("[data-testid='stStatusWidget']");
+                return !!status && /Stop|Running/.test(status.innerText);
+            }"""
+        )
+        quiet = 0 if running else quiet + 1
+        if quiet >= 3:
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError("the app kept running")
 
 
 def _find(page: Page, text: str) -> None:
