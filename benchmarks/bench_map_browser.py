@@ -275,7 +275,8 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
             settle(page, float(page.evaluate("() => Date.now()")))
             pills = page.get_by_role("toolbar", name="Layers").get_by_role("button", name="Density")
             timed(record, "switch a layer", page, lambda: pills.click(),
-                  lambda: page.wait_for_url("**density**", timeout=TIMEOUT_MS))  # fmt: skip
+                  lambda: expect(pills).to_have_attribute("aria-pressed", "true",
+                                                          timeout=TIMEOUT_MS))  # fmt: skip
             pills.click()
             settle(page, float(page.evaluate("() => Date.now()")))
             # bring a pin into view: open clusters until single pins show (not timed)

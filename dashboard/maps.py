@@ -1193,8 +1193,9 @@ class _ViewTarget(folium.MacroElement):
         {% macro script(this, kwargs) %}
         {{ this._parent.get_name() }}.on("add", function (e) {
             var map = e.target._map;
-            if (!map || window.__saferSpacesView === {{ this.key|tojson }}) { return; }
-            window.__saferSpacesView = {{ this.key|tojson }};
+            // kept on the map itself: a map drawn again starts from its own view
+            if (!map || map._saferSpacesView === {{ this.key|tojson }}) { return; }
+            map._saferSpacesView = {{ this.key|tojson }};
             {%- if this.bounds %}
             map.fitBounds({{ this.bounds|tojson }}, {padding: [10, 10]});
             {%- else %}

@@ -121,7 +121,7 @@ def test_a_view_target_moves_the_map_once_per_key() -> None:
     fit.add_to(m)
     html = m.get_root().render()
     assert "fitBounds([[52.6, -2.3], [52.9, -1.9]]" in html
-    assert 'window.__saferSpacesView === "fit:E1"' in html
+    assert 'map._saferSpacesView === "fit:E1"' in html
     # the map does not fit itself: only the view target does
     assert "fitBounds" not in html.replace("map.fitBounds([[52.6", "")
     there = maps.view_target("aim-3", center=(52.8, -2.1), zoom=16)
