@@ -300,6 +300,7 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
                       lambda: expect(page.get_by_test_id("stDataFrame").first).to_be_visible(
                           timeout=TIMEOUT_MS))  # fmt: skip
             table = page.get_by_test_id("stDataFrame").first
+            table.scroll_into_view_if_needed()
             box = table.bounding_box()
             assert box is not None
             timed(record, "click a table row", page,
