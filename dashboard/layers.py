@@ -27,7 +27,7 @@ from folium.template import Template
 
 from dashboard.maps import fast_marker_cluster, geojson
 from geo.points import drawable
-from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES, label
+from store.vocabulary import CONTEXT_LABEL, EXPLOITATION_TYPES, PLACE_CATEGORIES, label
 
 __all__ = [
     "AGGREGATE_COLOURS",
@@ -47,6 +47,7 @@ __all__ = [
     "geojson",
     "hotspot_layer",
     "legend_html",
+    "legend_sections",
     "places_layer",
     "points_layer",
 ]
@@ -188,9 +189,35 @@ class _MarkerRows(folium.MacroElement):
                     return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c];
                 });
             }
+            var target = {{ this._parent.get_name() }};
+            {%- if this.cluster %}
+            // Places on the same spot or close together gather into one numbered circle
+            // (ringed in the colour of the most urgent state inside); a click zooms in,
+            // or spreads the pins out where they share a position.
+            var urgency = {{ this.urgency|tojson }};
+            target = L.markerClusterGroup({
+                maxClusterRadius: 36, spiderfyOnMaxZoom: true, showCoverageOnHover: false,
+                spiderfyDistanceMultiplier: 1.6,
+                iconCreateFunction: function (cluster) {
+                    var worst = null;
+                    cluster.getAllChildMarkers().forEach(function (m) {
+                        var c = m.options.colour;
+                        if (worst === null || (urgency[c] || 0) > (urgency[worst] || 0)) {
+                            worst = c;
+                        }
+                    });
+                    return L.divIcon({
+                        className: "place-cluster", iconSize: L.point(34, 34),
+                        html: '<div style="--ring:' + (urgency[worst] ? worst : "#d63e2a") +
+                            '">' + cluster.getChildCount() + "</div>"
+                    });
+                }
+            }).addTo({{ this._parent.get_name() }});
+            {%- endif %}
             rows.forEach(function (r) {
                 {%- if this.kind == "icon" %}
-                var marker = L.marker([r[0], r[1]], {icon: L.AwesomeMarkers.icon(
+                var marker = L.marker([r[0], r[1]], {colour: {{ this.hex|tojson }}[r[3]] || r[3],
+                    icon: L.AwesomeMarkers.icon(
                     {icon: r[2], markerColor: r[3], iconColor: "white", prefix: "fa"})});
                 {%- else %}
                 var marker = L.circleMarker([r[0], r[1]], {radius: 5, weight: 1,
@@ -199,18 +226,25 @@ class _MarkerRows(folium.MacroElement):
                 var text = "<b>" + esc(r[4]) + "</b><br>" + esc(r[5]);
                 if (r[6]) { text += "<br><i>Flagged:</i> " + esc(r[6]); }
                 marker.bindTooltip(text + "<br><small>Click for details</small>", {sticky: true});
-                marker.addTo({{ this._parent.get_name() }});
+                // A spread-out pin reports where it was drawn: report the place's own spot.
+                marker.on("click", function (e) { e.latlng = L.latLng(r[0], r[1]); });
+                marker.addTo(target);
             });
         })({{ this.rows|tojson }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, rows: list[list[object]], *, kind: str) -> None:
+    def __init__(self, rows: list[list[object]], *, kind: str, cluster: bool = False) -> None:
         super().__init__()
         self._name = "MarkerRows"
         self.rows = rows
         self.kind = kind
+        self.cluster = cluster
+        self.hex = {STATE_MARKERS[s]: STATE_COLOURS[s] for s in STATE_MARKERS}
+        # the most urgent first: no assessment, review overdue, in progress, current
+        order = ("current", "draft", "overdue", "none")
+        self.urgency = {STATE_COLOURS[s]: i + 1 for i, s in enumerate(order)}
 
 
 def _place_rows(
@@ -270,7 +304,7 @@ def flagged_places_layer(
         colour=lambda state: STATE_MARKERS.get(state, "red"),
         reason=True,
     )
-    _MarkerRows(rows, kind="icon").add_to(group)
+    _MarkerRows(rows, kind="icon", cluster=True).add_to(group)
     return group
 
 
@@ -528,3 +562,46 @@ def context_legend_html(name: str) -> str:
         f"<b>{html.escape(name)}, per 1 km square</b><br>{swatches} fewest to most "
         "(context, not exploitation)<br>"
     )
+def legend_sections(*, k: int = 5, points: bool = False) -> dict[str, str]:
+    """Return the map legend in parts, by the key of the layer each part explains.
+
+    Keys are the Map page's layer keys (``hot``, ``flags``, ``places``, ``density``,
+    ``counts``, ``points``); ``dashboard.maps.add_legend`` shows a part only while a
+    layer with that ``legend`` option is on the map.
+
+    Parameters
+    ----------
+    k
+        The disclosure threshold, for the counts' classes.
+    points
+        Include the incident points (shown to roles with point access only).
+
+    Returns
+    -------
+    dict of str to str
+        HTML per layer key.
+    """
+    states = "".join(_swatch(STATE_COLOURS[s], STATE_LABELS[s], round_=True) for s in STATE_COLOURS)
+    classes = (f"fewer than {k}", f"{k} to {4 * k - 1}", f"{4 * k} to {16 * k - 1}")
+    parts = {
+        "hot": "<b>Hot and cold spots (Gi*)</b>"
+        + "".join(_swatch(HOTSPOT_COLOURS[b], HOTSPOT_LABELS[b]) for b in (3, 2, 1, -1, -2, -3)),
+        "flags": "<b>Flagged places, by assessment</b>"
+        + states
+        + '<i style="background:#2c3e50;border-radius:50%"></i>Several places (click to open)<br>',
+        "places": "<b>All places, by assessment</b>" + states,
+        "density": "<b>Density</b>"
+        + "".join(f'<i style="background:{c};margin-right:0"></i>' for c in DENSITY_COLOURS)
+        + " low to high<br>",
+        "counts": "<b>Incidents per 1 km square</b>"
+        + "".join(
+            _swatch(c, t)
+            for c, t in zip(AGGREGATE_COLOURS, (*classes, f"{16 * k} or more"), strict=True)
+        ),
+    }
+    if points:
+        parts["points"] = "<b>Incident points</b>" + _swatch(
+            POINT_COLOUR, "An incident (snapped), clustered", round_=True
+        )
+    parts["context"] = context_legend_html(CONTEXT_LABEL)
+    return parts

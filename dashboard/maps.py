@@ -16,7 +16,8 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,17 +35,24 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ATTRIBUTION",
     "LOCAL_ASSETS",
+    "OSM_ATTRIBUTION",
     "STATIC_URL_PREFIX",
+    "TILE_CHOICES",
     "VENDOR_DIR",
+    "BaseTiles",
     "add_area_labels",
     "add_district_outlines",
     "add_legend",
+    "add_offline_base",
     "add_ward_outlines",
     "assert_offline",
+    "base_tiles",
+    "emphasise_small_cells",
     "external_urls",
     "fast_marker_cluster",
     "fullscreen",
     "geojson",
+    "legend_key",
     "local_url",
     "localise",
     "localise_tree",
@@ -52,6 +60,7 @@ __all__ = [
     "offline_map",
     "vendored_file",
     "view_for_bounds",
+    "view_target",
 ]
 
 STATIC_URL_PREFIX = "/app/static/vendor"
@@ -259,7 +268,13 @@ class _MapChrome(folium.MacroElement):
     _template = Template(
         """
         {% macro header(this, kwargs) %}
-            <style>.leaflet-container { background: {{ this.background }}; }</style>
+            <style>.leaflet-container { background: {{ this.background }}; }
+            .place-cluster { background: none; border: 0; }
+            .place-cluster div { width: 34px; height: 34px; border-radius: 50%;
+                background: #2c3e50; color: #fff; font: 700 12px/28px sans-serif;
+                text-align: center; border: 3px solid #fff; box-sizing: border-box;
+                box-shadow: 0 0 0 3px var(--ring, #d63e2a), 0 1px 4px rgba(0,0,0,0.4); }
+            </style>
         {% endmacro %}
         {% macro script(this, kwargs) %}
             L.Icon.Default.imagePath = {{ this.icon_path|tojson }};
@@ -304,10 +319,12 @@ def offline_map(
     *,
     bounds: tuple[float, float, float, float],
     tiles: str | None = None,
+    base: BaseTiles | None = None,
     attribution: str = DEFAULT_ATTRIBUTION,
     background: str = BACKGROUND_COLOUR,
     min_zoom: int = 6,
     max_zoom: int = 18,
+    fit: bool = True,
 ) -> folium.Map:
     """Create a map that loads nothing from the internet, fitted to some bounds.
 
@@ -321,6 +338,11 @@ def offline_map(
     tiles : str, optional
         A base map: a folium/xyzservices provider name or a ``{z}/{x}/{y}`` URL template.
         None (the default) draws a plain light background and needs no network.
+    base : BaseTiles, optional
+        A base map from :func:`base_tiles` (the partnership's setting). Its tiles sit
+        above the offline base layer (:func:`add_offline_base`), whose names are hidden
+        once a tile has loaded; if tiles fail to load before any has, the tile layer is
+        removed and the offline layer shows.
     attribution : str, default DEFAULT_ATTRIBUTION
         Attribution for the data drawn on the map; also used for a tile URL template.
     background : str, default BACKGROUND_COLOUR
@@ -329,6 +351,9 @@ def offline_map(
         Zoom limits of the map itself. Leaflet takes them from the tile layer when there is
         one; without tiles they must be set on the map, or MarkerCluster refuses to start
         ("Map has no maxZoom specified") and nothing is drawn.
+    fit : bool, default True
+        Fit the bounds in the browser. False when a :func:`view_target` layer sets the
+        view: the map then starts centred on the bounds at a zoom for a 600x640 map.
 
     Returns
     -------
@@ -368,16 +393,27 @@ def offline_map(
         zoom_start=9,
     )
     m.options.update(min_zoom=min_zoom, max_zoom=max_zoom, zoom_snap=0.25)
+    # Layers added later without rebuilding the map (streamlit-folium's feature groups)
+    # bring no scripts of their own: load the marker cluster plugin with every map, or a
+    # layer of clustered markers switched on in a live map draws nothing.
+    m.default_js = [*m.default_js, *MarkerCluster.default_js]
+    m.default_css = [*m.default_css, *MarkerCluster.default_css]
     localise(m)
     _MapChrome(background=background, attribution=attribution).add_to(m)
-    if tiles is not None:
+    if base is not None:
+        _BaseTileLayer(base, min_zoom=min_zoom).add_to(m)
+    elif tiles is not None:
         folium.TileLayer(
             tiles,
             attr=attribution if "{" in tiles else None,
             min_zoom=min_zoom,
             max_zoom=max_zoom,
         ).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(12, 12))
+    if fit:
+        m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(12, 12))
+    else:  # the view is set by a layer (view_target): start near it, without a later jump
+        (lat, lon), zoom = view_for_bounds(bounds, width=600, height=640)
+        m.location, m.options["zoom"] = [lat, lon], zoom
     return m
 
 
@@ -627,28 +663,80 @@ def fast_marker_cluster(
 
 
 class _Legend(folium.MacroElement):
-    """A Leaflet control holding plain HTML (no branca colormap, so nothing from a CDN)."""
+    """A Leaflet control holding plain HTML (no branca colormap, so nothing from a CDN).
+
+    It folds away behind its title, starts folded on a narrow map, and shows only the
+    parts whose ``data-layer`` names a layer on the map (a layer names itself with the
+    ``legend`` option, set by :func:`legend_key`); parts without
+    ``data-layer`` always show.
+    """
 
     _template = Template(
         """
         {% macro header(this, kwargs) %}
             <style>
-            .map-legend { background: rgba(255,255,255,0.92); padding: 6px 9px;
+            .map-legend { background: rgba(255,255,255,0.94); padding: 4px 8px;
                 font: 11px/1.3 sans-serif; color: #1b1f24; border-radius: 4px;
-                box-shadow: 0 1px 4px rgba(0,0,0,0.3); max-width: 240px; }
+                box-shadow: 0 1px 4px rgba(0,0,0,0.3); max-width: 230px;
+                max-height: 46vh; overflow-y: auto; }
+            .map-legend-toggle { font: 600 11px sans-serif; border: 0; background: none;
+                padding: 2px 0; cursor: pointer; color: #1b1f24; width: 100%;
+                text-align: left; }
+            .map-legend-toggle::after { content: " \\25BE"; }
+            .map-legend.folded .map-legend-toggle::after { content: " \\25B8"; }
+            .map-legend.folded .map-legend-body { display: none; }
             .map-legend b { display: block; margin-top: 4px; }
             .map-legend i { display: inline-block; width: 12px; height: 12px;
                 margin-right: 5px; vertical-align: -2px; border: 1px solid #7777; }
-            .area-label { font: 600 12px sans-serif; color: #2c3e50; white-space: nowrap;
+            .area-label { font: 600 10px sans-serif; color: #34495e; white-space: nowrap;
+                text-transform: uppercase; letter-spacing: 0.08em; opacity: 0.85;
                 text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; pointer-events: none; }
+            .leaflet-container .leaflet-control-attribution { font-size: 10px; line-height: 1.3;
+                max-width: 62%; }
             </style>
         {% endmacro %}
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
-            {{ this.get_name() }}.onAdd = function () {
+            {{ this.get_name() }}.onAdd = function (map) {
                 var div = L.DomUtil.create("div", "map-legend");
-                div.innerHTML = {{ this.html|tojson }};
+                var button = L.DomUtil.create("button", "map-legend-toggle", div);
+                button.type = "button";
+                button.textContent = {{ this.title|tojson }};
+                button.title = "Show or hide the legend";
+                var body = L.DomUtil.create("div", "map-legend-body", div);
+                body.innerHTML = {{ this.html|tojson }};
+                function fold(folded) {
+                    div.classList.toggle("folded", folded);
+                    button.setAttribute("aria-expanded", String(!folded));
+                }
+                button.addEventListener("click", function () {
+                    fold(!div.classList.contains("folded"));
+                });
+                fold(map.getSize().x < {{ this.fold_below }});
                 L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                var pending = false;
+                function refresh() {
+                    pending = false;
+                    var shown = {};
+                    map.eachLayer(function (layer) {
+                        if (layer.options && layer.options.legend) {
+                            shown[layer.options.legend] = true;
+                        }
+                    });
+                    var parts = body.querySelectorAll("[data-layer]");
+                    var any = parts.length === 0;
+                    parts.forEach(function (part) {
+                        var on = !!shown[part.getAttribute("data-layer")];
+                        part.style.display = on ? "" : "none";
+                        any = any || on;
+                    });
+                    div.style.display = any ? "" : "none";
+                }
+                map.on("layeradd layerremove", function () {
+                    if (!pending) { pending = true; setTimeout(refresh, 0); }
+                });
+                refresh();
                 return div;
             };
             {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
@@ -656,31 +744,58 @@ class _Legend(folium.MacroElement):
         """
     )
 
-    def __init__(self, html_text: str, *, position: str) -> None:
+    def __init__(self, html_text: str, *, position: str, title: str, fold_below: int) -> None:
         super().__init__()
         self._name = "Legend"
         self.html = html_text
         self.position = position
+        self.title = title
+        self.fold_below = fold_below
 
 
-def add_legend(m: folium.Map, html_text: str, *, position: str = "bottomleft") -> folium.Map:
-    """Draw a legend of plain HTML on the map (it shows in full screen too).
+def add_legend(
+    m: folium.Map,
+    legend: str | Mapping[str, str],
+    *,
+    position: str = "bottomleft",
+    title: str = "Legend",
+    fold_below: int = 760,
+) -> folium.Map:
+    """Draw a folding legend of plain HTML on the map (it shows in full screen too).
 
     Parameters
     ----------
     m : folium.Map
         The map.
-    html_text : str
-        The legend's HTML; build it from escaped text only.
+    legend : str or mapping of str to str
+        The legend's HTML, built from escaped text only; or its parts by layer key, each
+        shown only while a layer with that ``legend`` option is on the map.
     position : str, default "bottomleft"
         A Leaflet control position.
+    title : str, default "Legend"
+        The button that folds and unfolds it.
+    fold_below : int, default 760
+        Map width in pixels under which the legend starts folded.
 
     Returns
     -------
     folium.Map
         The same map.
+
+    Examples
+    --------
+    >>> m = offline_map(bounds=(-2.5, 52.4, -1.6, 53.2))
+    >>> _ = add_legend(m, {"hot": "<b>Hot spots</b>"})
+    >>> "data-layer" in m.get_root().render()
+    True
     """
-    _Legend(html_text, position=position).add_to(m)
+    if isinstance(legend, str):
+        html_text = legend
+    else:
+        html_text = "".join(
+            f'<div data-layer="{html.escape(key)}">{part}</div>' for key, part in legend.items()
+        )
+    _Legend(html_text, position=position, title=title, fold_below=fold_below).add_to(m)
     return m
 
 
@@ -807,3 +922,458 @@ def view_for_bounds(
     zoom = math.log2(min(width / span_x, height / span_y) / 256.0)
     zoom = max(0.0, min(18.0, math.floor(zoom * 4) / 4))
     return (round((miny + maxy) / 2, 5), round((minx + maxx) / 2, 5)), zoom
+
+
+# Base maps: tiles the partnership chooses, and an offline layer under them ---------------
+
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+"""The attribution OpenStreetMap asks for on its standard tiles."""
+
+TILE_CHOICES = ("osm", "os", "none")
+"""Named base maps: OpenStreetMap's standard tiles, Ordnance Survey's Maps API, none.
+
+Any ``https://...{z}/{x}/{y}...`` URL template is accepted as well."""
+
+_OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+_OS_URL = "https://api.os.uk/maps/raster/v1/zxy/Light_3857/{z}/{x}/{y}.png?key={key}"
+_OS_ATTRIBUTION = "Contains OS data &copy; Crown copyright and database rights"
+
+
+@dataclass(frozen=True)
+class BaseTiles:
+    """A raster tile service drawn under the map's layers."""
+
+    url: str
+    attribution: str
+    max_zoom: int = 19
+    name: str = "Base map"
+
+
+def base_tiles(
+    choice: str | None, *, os_key: str | None = None, attribution: str | None = None
+) -> BaseTiles | None:
+    """Return the base map a setting names, or None for the offline base layer only.
+
+    Parameters
+    ----------
+    choice : str or None
+        ``"osm"`` (OpenStreetMap's standard tiles, the default when None or empty),
+        ``"os"`` (Ordnance Survey Maps API, Light style; needs ``os_key``), ``"none"``
+        (no tiles: the offline base layer only), or a ``https://`` URL template with
+        ``{z}``, ``{x}`` and ``{y}``.
+    os_key : str, optional
+        The Ordnance Survey Maps API key (it is sent to the browser with each tile
+        request, as the OS API expects: restrict it to the app's address in the OS portal).
+    attribution : str, optional
+        Attribution for a URL template (required then).
+
+    Returns
+    -------
+    BaseTiles or None
+
+    Raises
+    ------
+    ValueError
+        For an unknown choice, ``"os"`` without a key, or a template without
+        attribution or without ``{z}``, ``{x}`` and ``{y}``.
+
+    Examples
+    --------
+    >>> base_tiles(None).url
+    'https://tile.openstreetmap.org/{z}/{x}/{y}.png'
+    >>> base_tiles("none") is None
+    True
+    """
+    value = (choice or "osm").strip()
+    lowered = value.lower()
+    if lowered in ("none", "off", "offline", "0", "false", "no"):
+        return None
+    if lowered == "osm":
+        return BaseTiles(_OSM_URL, OSM_ATTRIBUTION, max_zoom=19, name="OpenStreetMap")
+    if lowered == "os":
+        if not os_key or not os_key.strip():
+            raise ValueError(
+                "the map tiles setting is 'os' (Ordnance Survey) but no OS Maps API key is "
+                "set: set SAFER_SPACES_OS_MAPS_KEY (or os_maps_key in secrets.toml), or "
+                "choose 'osm' or 'none'"
+            )
+        url = _OS_URL.replace("{key}", os_key.strip())
+        return BaseTiles(url, _OS_ATTRIBUTION, max_zoom=20, name="Ordnance Survey")
+    if lowered.startswith("https://"):
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(
+                f"the map tiles URL {value!r} lacks {', '.join(missing)}; a tile URL "
+                "template looks like https://tiles.example.org/{z}/{x}/{y}.png"
+            )
+        if not attribution:
+            raise ValueError(
+                "a map tiles URL needs its attribution: set SAFER_SPACES_MAP_TILES_ATTRIBUTION "
+                "(or map_tiles_attribution in secrets.toml) as the tile provider asks"
+            )
+        return BaseTiles(value, attribution, name="Base map")
+    raise ValueError(
+        f"unknown map tiles setting {value!r}: use one of {', '.join(TILE_CHOICES)} or an "
+        "https:// URL template with {z}, {x} and {y}"
+    )
+
+
+class _BaseTileLayer(folium.MacroElement):
+    """Tiles above the offline base layer; on failure before any tile loads, removed."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <style>
+            .base-tiles-loaded .leaflet-offlineBase-pane,
+            .base-tiles-loaded .leaflet-offlineLabels-pane { display: none; }
+            </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var tiles = L.tileLayer({{ this.base.url|tojson }}, {
+                attribution: {{ this.base.attribution|tojson }},
+                maxZoom: {{ this.base.max_zoom }},
+                minZoom: {{ this.min_zoom }}
+            });
+            var loaded = false, errors = 0;
+            tiles.on("tileload", function () {
+                if (!loaded) {
+                    loaded = true;
+                    map.getContainer().classList.add("base-tiles-loaded");
+                }
+            });
+            tiles.on("tileerror", function () {
+                errors += 1;
+                if (!loaded && errors >= 2 && map.hasLayer(tiles)) {
+                    map.removeLayer(tiles);
+                    map.getContainer().classList.add("base-tiles-failed");
+                    map.attributionControl.addAttribution(
+                        "Base map tiles unavailable: offline base layer"
+                    );
+                }
+            });
+            tiles.addTo(map);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, base: BaseTiles, *, min_zoom: int) -> None:
+        super().__init__()
+        self._name = "BaseTiles"
+        self.base = base
+        self.min_zoom = min_zoom
+
+
+class _OfflineBase(folium.MacroElement):
+    """Built-up areas under everything and town names above the data layers.
+
+    Both live in their own panes, so tiles (when they load) cover the areas and hide the
+    names; labels of smaller places show only when zoomed in.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <style>
+            .leaflet-offlineBase-pane { z-index: 150; }
+            .leaflet-offlineLabels-pane { z-index: 450; pointer-events: none; }
+            .town-label { background: none; border: 0; }
+            .town-label span { display: inline-block; transform: translate(-50%, -50%);
+                font: 600 12px/1.1 sans-serif; color: #3b3a36; white-space: nowrap;
+                text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }
+            .town-label.rank-1 span { font-size: 14px; letter-spacing: 0.02em; }
+            .town-label.rank-3 span { font-weight: 500; font-size: 11px; color: #55534d; }
+            .zoom-county .town-label.rank-3, .zoom-far .town-label.rank-2,
+            .zoom-far .town-label.rank-3 { display: none; }
+            </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            map.createPane("offlineBase");
+            map.createPane("offlineLabels");
+            L.geoJSON({{ this.areas|tojson }}, {
+                pane: "offlineBase", interactive: false,
+                style: {stroke: false, fillColor: "#dcd6c8", fillOpacity: 0.85}
+            }).addTo(map);
+            function esc(s) {
+                return String(s).replace(/[&<>"]/g, function (c) {
+                    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c];
+                });
+            }
+            {{ this.labels|tojson }}.forEach(function (t) {
+                L.marker([t[0], t[1]], {
+                    pane: "offlineLabels", interactive: false, keyboard: false,
+                    icon: L.divIcon({className: "town-label rank-" + t[3], iconSize: null,
+                        html: "<span>" + esc(t[2]) + "</span>"})
+                }).addTo(map);
+            });
+            function zoomClass() {
+                var z = map.getZoom(), c = map.getContainer().classList;
+                c.toggle("zoom-far", z < 9.5);
+                c.toggle("zoom-county", z < 11);
+            }
+            map.on("zoomend", zoomClass);
+            map.whenReady(zoomClass);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, areas: dict[str, Any], labels: list[list[object]]) -> None:
+        super().__init__()
+        self._name = "OfflineBase"
+        self.areas = areas
+        self.labels = labels
+
+
+def add_offline_base(
+    m: folium.Map,
+    *,
+    built_up: gpd.GeoDataFrame | None,
+    towns: gpd.GeoDataFrame | None,
+) -> folium.Map:
+    """Draw the base layer that needs no network: built-up areas and town names.
+
+    Both frames must be in WGS84 (EPSG:4326). The areas are drawn in a pane under any
+    tiles; the names in a pane above the data layers (cells, outlines) and under the
+    markers. Names of rank 2 show from zoom 9.5 and of rank 3 from zoom 11.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map.
+    built_up : geopandas.GeoDataFrame or None
+        Built-up area polygons (e.g. :func:`geo.builtup.built_up_areas`, reprojected).
+    towns : geopandas.GeoDataFrame or None
+        Points with ``name`` and ``rank`` (1 main towns, 2 towns, 3 smaller places).
+
+    Returns
+    -------
+    folium.Map
+        The same map.
+
+    Raises
+    ------
+    ValueError
+        If a frame is not in EPSG:4326 or the towns lack ``name`` or ``rank``.
+    """
+    areas: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+    if built_up is not None and not built_up.empty:
+        areas = geojson(built_up, [], precision=4)
+    labels: list[list[object]] = []
+    if towns is not None and not towns.empty:
+        if towns.crs is None or towns.crs.to_epsg() != 4326:
+            raise ValueError("towns must be in EPSG:4326 for display; reproject with to_crs(4326)")
+        missing = [c for c in ("name", "rank") if c not in towns.columns]
+        if missing:
+            raise ValueError(f"towns have no column(s) {missing}; columns: {list(towns.columns)}")
+        labels = [
+            [round(point.y, 5), round(point.x, 5), str(name), int(rank)]
+            for name, rank, point in zip(
+                towns["name"], towns["rank"], towns.geometry, strict=True
+            )
+            if point is not None and not point.is_empty
+        ]
+    _OfflineBase(areas, labels).add_to(m)
+    return m
+
+
+# Views and layer styles that follow the zoom ------------------------------------------------
+
+
+class _ViewTarget(folium.MacroElement):
+    """Moves the map once per key, when its (otherwise empty) layer is added."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.on("add", function (e) {
+            var map = e.target._map;
+            // kept on the map itself: a map drawn again starts from its own view
+            if (!map || map._saferSpacesView === {{ this.key|tojson }}) { return; }
+            map._saferSpacesView = {{ this.key|tojson }};
+            {%- if this.bounds %}
+            map.fitBounds({{ this.bounds|tojson }}, {padding: [10, 10]});
+            {%- else %}
+            map.setView({{ this.center|tojson }}, {{ this.zoom }});
+            {%- endif %}
+            // report the new view (streamlit-folium may not listen yet on the first load)
+            setTimeout(function () { map.fire("moveend"); }, 300);
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        key: str,
+        bounds: list[list[float]] | None,
+        center: list[float] | None,
+        zoom: float | None,
+    ) -> None:
+        super().__init__()
+        self._name = "ViewTarget"
+        self.key = key
+        self.bounds = bounds
+        self.center = center
+        self.zoom = zoom
+
+
+def view_target(
+    key: str,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    center: tuple[float, float] | None = None,
+    zoom: float | None = None,
+) -> folium.FeatureGroup:
+    """Return an empty layer that moves the map the first time it is added with a key.
+
+    Coordinates are WGS84 (EPSG:4326). Hand it to ``st_folium`` with the data layers: the
+    map is then fitted (to the chosen districts, a place found, a row clicked, a view
+    from a link) in the browser, at the map's real size, and not moved again while the
+    key stays the same, whatever else changes.
+
+    Parameters
+    ----------
+    key : str
+        Identifies the wish; a new key moves the map again.
+    bounds : tuple of float, optional
+        ``(minx, miny, maxx, maxy)`` to fit.
+    center : tuple of float, optional
+        ``(lat, lon)`` to centre on, with ``zoom``.
+    zoom : float, optional
+        The zoom with ``center``.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        A layer with no control and no features.
+
+    Raises
+    ------
+    ValueError
+        Unless exactly one of ``bounds`` and ``center`` (with ``zoom``) is given.
+    """
+    if (bounds is None) == (center is None) or (center is not None and zoom is None):
+        raise ValueError("give either bounds, or a center with a zoom")
+    group = folium.FeatureGroup(name="View", control=False)
+    fit = None
+    if bounds is not None:
+        minx, miny, maxx, maxy = (float(v) for v in bounds)
+        fit = [[round(miny, 5), round(minx, 5)], [round(maxy, 5), round(maxx, 5)]]
+    _ViewTarget(
+        key,
+        fit,
+        None if center is None else [round(center[0], 5), round(center[1], 5)],
+        None if zoom is None else float(zoom),
+    ).add_to(group)
+    return group
+
+
+class _SmallCells(folium.MacroElement):
+    """Thicker outlines for a group's polygons when zoomed out, so small cells show."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (group) {
+            var weight = 0.5;
+            function widths(map) {
+                var z = map.getZoom();
+                weight = z < {{ this.far }} ? 4 : (z < {{ this.near }} ? 2 : 0.5);
+                group.eachLayer(function (layer) {
+                    if (layer.options && typeof layer.options.style === "function"
+                            && !layer._saferWrapped) {
+                        var style = layer.options.style;
+                        layer.options.style = function (f) {
+                            var s = Object.assign({}, style(f));
+                            s.weight = weight;
+                            return s;
+                        };
+                        layer._saferWrapped = true;
+                    }
+                    if (layer.setStyle) { layer.setStyle(layer.options.style); }
+                });
+            }
+            function onZoom() { if (group._map) { widths(group._map); } }
+            group.on("add", function (e) {
+                widths(e.target._map);
+                e.target._map.on("zoomend", onZoom);
+            });
+            group.on("remove", function (e) {
+                if (e.target._map) { e.target._map.off("zoomend", onZoom); }
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, far: float, near: float) -> None:
+        super().__init__()
+        self._name = "SmallCells"
+        self.far = far
+        self.near = near
+
+
+def emphasise_small_cells(
+    group: folium.FeatureGroup, *, far: float = 11.0, near: float = 13.0
+) -> folium.FeatureGroup:
+    """Outline a layer's polygons thickly when zoomed out, so 250 m cells stay visible.
+
+    At county zoom a 250 m square is one or two pixels wide; an outline of its own colour
+    4 pixels wide (2 at district zoom) makes it a visible spot without changing its colour.
+
+    Parameters
+    ----------
+    group : folium.FeatureGroup
+        A layer holding ``folium.GeoJson`` polygons with a ``style_function``.
+    far, near : float, default 11, 13
+        Below ``far`` the outline is 4 pixels wide, below ``near`` 2, then 0.5.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        The same layer.
+    """
+    _SmallCells(far, near).add_to(group)
+    return group
+
+
+class _LegendKey(folium.MacroElement):
+    """Names the legend part a layer shows (``L.featureGroup`` takes no options)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.options.legend = {{ this.key|tojson }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self._name = "LegendKey"
+        self.key = key
+
+
+def legend_key(group: folium.FeatureGroup, key: str) -> folium.FeatureGroup:
+    """Show the legend's part ``key`` (see :func:`add_legend`) while this layer is on the map.
+
+    Parameters
+    ----------
+    group : folium.FeatureGroup
+        A data layer.
+    key : str
+        The legend part's key.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        The same layer.
+    """
+    _LegendKey(key).add_to(group)
+    return group

@@ -14,30 +14,35 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import analysis, loaders, sidebar
+from dashboard.basemap import offline_base, tiles_from_settings
 from dashboard.layers import (
     HOTSPOT_LABELS,
     STATE_LABELS,
     aggregates_layer,
     context_layer,
-    context_legend_html,
     density_layer,
     flagged_places_layer,
     hotspot_layer,
-    legend_html,
+    legend_sections,
     places_layer,
     points_layer,
 )
+from dashboard.mappng import map_png
 from dashboard.maps import (
     add_area_labels,
     add_district_outlines,
     add_legend,
+    add_offline_base,
     add_ward_outlines,
+    emphasise_small_cells,
     fullscreen,
+    legend_key,
     offline_map,
-    view_for_bounds,
+    view_target,
 )
 from dashboard.session import current_viewer, disclosure_threshold
 from geo.points import drawable
+from geo.postcodes import lookup_postcodes
 from store.access import AccessDenied
 from store.disclosure import legend as suppression_legend
 from store.disclosure import needs_suppression
@@ -67,6 +72,8 @@ LAYERS = {
 DEFAULT_LAYERS = ("hot", "flags")
 WHOLE_PERIOD = "period"
 OWN_PARAMS = ("conf", "radius", "min", "layers", "month")
+LINK_PARAMS = ("place", "view")  # the open place and the map's view, mirrored in the link
+PLACE_ZOOM = 16
 # Streamlit forgets a widget's value while another page runs; these are kept to come back to.
 KEPT = "map_kept"
 KEPT_WIDGETS = (
@@ -104,6 +111,30 @@ if chosen.empty:
     st.stop()
 
 
+# Where the map looks -----------------------------------------------------------------------
+def _parse_view(text: str) -> tuple[float, float, float] | None:
+    """``"lat,lon,zoom"`` from a link, or None when it is not a view in Great Britain."""
+    try:
+        lat, lon, zoom = (float(part) for part in text.split(","))
+    except ValueError:
+        return None
+    if 49 <= lat <= 61 and -9 <= lon <= 3 and 5 <= zoom <= 18:
+        return lat, lon, zoom
+    return None
+
+
+def _aim(*, center: tuple[float, float], zoom: float, scope: tuple[str, ...]) -> None:
+    """Ask the map to look at a point (a place found, a row clicked, a view from a link)."""
+    count = int(st.session_state.get("map_aim_count", 0)) + 1
+    st.session_state["map_aim_count"] = count
+    st.session_state["map_aim"] = {
+        "key": f"aim-{count}",
+        "center": (float(center[0]), float(center[1])),
+        "zoom": float(zoom),
+        "scope": scope,
+    }
+
+
 # Settings, seeded once from the link and mirrored in it ----------------------------------
 if not st.session_state.get("map_seeded"):
     settings, notices = analysis.settings_from_params(st.query_params)
@@ -119,6 +150,15 @@ if not st.session_state.get("map_seeded"):
     st.session_state["map_min"] = settings.min_incidents
     st.session_state["map_layers"] = [v for v in wanted if v in offered] or list(DEFAULT_LAYERS)
     st.session_state["map_month_wanted"] = st.query_params.get("month", WHOLE_PERIOD)
+    # the open place and the map's view from the link
+    place_param = st.query_params.get("place", "")
+    if place_param.isdigit():
+        st.session_state["map_selected"] = analysis.Click("place", place_param)
+    view_param = _parse_view(st.query_params.get("view", ""))
+    if view_param is not None:
+        _aim(center=view_param[:2], zoom=view_param[2], scope=tuple(sorted(scope)))
+    elif place_param.isdigit():
+        st.session_state["map_aim_place"] = int(place_param)
     st.session_state["map_seeded"] = True
 for key, value in st.session_state.get(KEPT, {}).items():
     st.session_state.setdefault(key, value)  # back from another page: as the person left it
@@ -160,6 +200,12 @@ places = places.loc[places["district_code"].isin(scope)]
 states = assessment_state(loaders.assessments(version), today=today)
 state_by_place = states.set_index("place_id")["state"]
 flag_states = flags["id"].map(state_by_place).fillna("none")
+if "map_aim_place" in st.session_state:  # a link named a place and no view: go to it
+    _wanted_place = int(st.session_state.pop("map_aim_place"))
+    _found = places.loc[places["id"] == _wanted_place]
+    if not _found.empty and np.asarray(drawable(_found))[0]:
+        _point = _found.to_crs(4326).geometry.iloc[0]
+        _aim(center=(_point.y, _point.x), zoom=PLACE_ZOOM, scope=tuple(sorted(scope)))
 
 
 def _figure(shown: int | str) -> str:
@@ -199,11 +245,14 @@ def _context_counts(picture) -> None:
     )
 
 
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Incidents in period", _figure(headline["total"]))
-c2.metric("Without a location (online or unknown)", _figure(headline["unlocated"]))
-c3.metric("Flagged places", f"{len(flags):,}")
-c4.metric("Flagged, no assessment", f"{int((flag_states == 'none').sum()):,}")
+figures = st.container(horizontal=True, gap="medium")
+for heading, value in (
+    ("Incidents in period", _figure(headline["total"])),
+    ("Without a location (online or unknown)", _figure(headline["unlocated"])),
+    ("Flagged places", f"{len(flags):,}"),
+    ("Flagged, no assessment", f"{int((flag_states == 'none').sum()):,}"),
+):
+    figures.metric(heading, value, width="content")
 
 if total == 0:
     st.info(
@@ -212,194 +261,35 @@ if total == 0:
         icon=":material/search_off:",
     )
 
+# The map itself stays the same while filters, layers and the panel change (its data layers
+# are swapped in the browser), so nothing here may depend on them.
+tiles, tile_problem = tiles_from_settings()
+if tile_problem:
+    st.warning(tile_problem, icon=":material/map:")
 outlines = mine.assign(geometry=mine.geometry.simplify(20)).to_crs(4326)
-m = offline_map(bounds=tuple(outlines.total_bounds))
-add_district_outlines(
-    m, outlines, approximate=bool(mine["source"].str.startswith("approximate").any())
+built_up, towns = offline_base(
+    tuple(sorted(viewer.districts)), dict(zip(mine["code"], mine["name"], strict=True))
 )
 wards = loaders.wards(version)
 wards = wards.loc[wards["district_code"].isin(viewer.districts)]
-if not wards.empty:
-    add_ward_outlines(
-        m,
-        wards.assign(geometry=wards.geometry.simplify(15)).to_crs(4326),
-        approximate=bool(wards["source"].str.startswith("approximate").any()),
-    )
-add_area_labels(m, outlines)
-fullscreen(position="topleft").add_to(m)
-add_legend(m, legend_html(k=k, points=viewer.sees_points))
-center, zoom = view_for_bounds(
-    tuple(chosen.to_crs(4326).total_bounds), width=900, height=MAP_HEIGHT
-)
+wards_wgs84 = wards.assign(geometry=wards.geometry.simplify(15)).to_crs(4326)
+chosen_bounds = tuple(float(v) for v in chosen.to_crs(4326).total_bounds)
 
-map_column, panel_column = st.columns([3, 2], gap="medium")
-with map_column:
-    offered = {k_: n_ for k_, n_ in LAYERS.items() if k_ != "points" or viewer.sees_points}
-    layers = st.pills(
-        "Layers",
-        list(offered),
-        selection_mode="multi",
-        format_func=offered.get,
-        key="map_layers",
-    )
 
-    slider, play = st.columns([6, 1], vertical_alignment="bottom")
-    month = slider.select_slider(
-        "Hot spots month by month (the 12 months to the end of the period)",
-        month_options,
-        format_func=_month_name,
-        key="map_month",
+def _base_map() -> folium.Map:
+    m = offline_map(bounds=tuple(outlines.total_bounds), base=tiles, fit=False)
+    add_offline_base(m, built_up=built_up, towns=towns)
+    add_district_outlines(
+        m, outlines, approximate=bool(mine["source"].str.startswith("approximate").any())
     )
-    playing = st.session_state.get("map_playing", False)
-    if play.button(
-        "Stop" if playing else "Play",
-        icon=":material/stop:" if playing else ":material/play_arrow:",
-        key="map_play",
-        width="stretch",
-    ):
-        playing = not playing
-        st.session_state["map_playing"] = playing
-        if playing and month_options.index(month) == len(month_options) - 1:
-            st.session_state["map_month_next"] = month_options[1]
-        st.rerun()
-
-    ours = {
-        **analysis.settings_to_params(settings),
-        "layers": ",".join(layers) if list(layers) != list(DEFAULT_LAYERS) else "",
-        "month": month if month != WHOLE_PERIOD else "",
-    }
-    for key in OWN_PARAMS:
-        if ours.get(key):
-            if st.query_params.get(key) != ours[key]:
-                st.query_params[key] = ours[key]
-        elif key in st.query_params:
-            del st.query_params[key]
-    groups: list[folium.FeatureGroup] = []
-    cells = gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
-    if "density" in layers:
-        groups.append(density_layer(loaders.map_density(seen_as, query, k, version)))
-    if "counts" in layers:
-        groups.append(aggregates_layer(loaders.map_aggregates(seen_as, query, k, version)))
-    if "hot" in layers:
-        if month == WHOLE_PERIOD:
-            cells = loaders.map_hot_cells(seen_as, query, settings.confidence, k, version)
-            name = "Hot and cold spots"
-        else:
-            grid = loaders.map_grid(query.districts, query.cell_size, version)
-            rows = picture.cells.loc[picture.cells["month"] == month]
-            cells = gpd.GeoDataFrame(
-                {
-                    "cell": rows["cell"].to_numpy(),
-                    "cell_id": grid.cell_ids[rows["cell"].to_numpy(dtype=np.int64)].astype(str),
-                    "bin": rows["bin"].to_numpy(),
-                    "count": rows["count"].to_numpy(),
-                },
-                geometry=analysis.cell_geometry(grid, rows["cell"].to_numpy()).array,
-                crs=4326,
-            )
-            name = f"Hot and cold spots, {_month_name(month)}"
-        groups.append(hotspot_layer(cells, name=name, trend=picture.category))
-    if "places" in layers:
-        groups.append(places_layer(places.to_crs(4326), states=state_by_place))
-    if "flags" in layers:
-        groups.append(flagged_places_layer(flags, states=state_by_place))
-    context = None
-    if "context" in layers:  # public crime of all ages: its own layer, filter and counts
-        context_types = st.multiselect(
-            f"Crime types ({CONTEXT_LABEL})",
-            CONTEXT_TYPES,
-            key="map_context_types",
-            placeholder="All crime types",
+    if not wards_wgs84.empty:
+        add_ward_outlines(
+            m, wards_wgs84, approximate=bool(wards["source"].str.startswith("approximate").any())
         )
-        context, context_squares = loaders.context_picture(
-            seen_as, query.districts, query.first, query.last, tuple(context_types), k, version
-        )
-        groups.append(context_layer(context_squares, name=context.label))
-        add_legend(m, context_legend_html(context.label), position="bottomright")
-    if "links" in layers:  # issue 19: the clicked place's cluster drawn strong
-        from dashboard.link_layer import links_layer
-
-        clicked_place = st.session_state.get("map_selected")
-        groups.append(
-            links_layer(
-                loaders.mace_links(seen_as, first or None, last or None, None, k, version),
-                highlight_place_id=int(clicked_place.id)
-                if clicked_place is not None and clicked_place.kind == "place"
-                else None,
-            )
-        )
-    if "points" in layers and viewer.sees_points:
-        points, located = loaders.map_points(seen_as, query, version)
-        if points is None:
-            st.info(
-                f"{located:,} located incidents match: too many to draw one by one (the map "
-                f"draws at most {analysis.POINTS_LIMIT:,}). Choose a district, a shorter period "
-                "or a type, or read the counts per square.",
-                icon=":material/scatter_plot:",
-            )
-        else:
-            groups.append(points_layer(points))
-    clicked = st_folium(
-        m,
-        key="map",
-        height=MAP_HEIGHT,
-        use_container_width=True,
-        returned_objects=["last_object_clicked", "last_object_clicked_count"],
-        feature_group_to_add=groups,
-        layer_control=folium.LayerControl(collapsed=True),
-        center=center,
-        zoom=zoom,
-    )
-    st.caption(
-        "Incidents are snapped to grid centres or places at import; hot spots are Getis-Ord "
-        f"Gi* on {query.cell_size} m squares with false discovery rate control. "
-        + (suppression_legend(k) if suppress else "")
-    )
-    if "hot" in layers and total:
-        note = loaders.map_cell_note(seen_as, query, version)
-        if note:
-            st.info(note, icon=":material/grid_on:")
-    if context is not None:
-        _context_counts(context)
-    with st.expander("Map settings: hot spot confidence and when a place is flagged"):
-        c1, c2, c3 = st.columns(3)
-        c1.select_slider(
-            "Hot spot confidence",
-            options=list(analysis.CONFIDENCE_LEVELS),
-            format_func=lambda v: f"{v}%",
-            key="map_conf",
-            help="Cells less significant than this (after false discovery rate control) are "
-            "not drawn; a place's cell must reach it to flag the place.",
-        )
-        c2.selectbox(
-            "Count incidents within",
-            analysis.RADII,
-            format_func=lambda v: f"{v} m of a place",
-            key="map_radius",
-        )
-        c3.selectbox(
-            "Flag a place with at least",
-            analysis.MIN_INCIDENTS,
-            format_func=lambda v: f"{v} incidents",
-            key="map_min",
-        )
-point = (clicked or {}).get("last_object_clicked")
-token = (
-    (point or {}).get("lat"),
-    (point or {}).get("lng"),
-    (clicked or {}).get("last_object_clicked_count"),
-)
-if point and token != st.session_state.get("map_click_seen"):
-    st.session_state["map_click_seen"] = token
-    hit = analysis.locate_click(point["lat"], point["lng"], places=flags, cells=cells)
-    if hit is None and "places" in layers:
-        hit = analysis.locate_click(
-            point["lat"], point["lng"], places=places.to_crs(4326), cells=cells
-        )
-    if hit is None:
-        st.toast("Click a flagged place or a coloured cell to see its details.")
-    else:
-        st.session_state["map_selected"] = hit
+    add_area_labels(m, outlines)
+    fullscreen(position="topleft").add_to(m)
+    add_legend(m, legend_sections(k=k, points=viewer.sees_points))
+    return m
 
 
 # The panel ---------------------------------------------------------------------------------
@@ -445,7 +335,7 @@ def _place_panel(place_id: int) -> None:
     district = dict(zip(all_districts["code"], all_districts["name"], strict=True))
     st.caption(
         f"{label(PLACE_CATEGORIES, place['category'])} · "
-        f"{md_text(district.get(place['district_code'], place['district_code']))} · "
+        f"{district.get(place['district_code'], place['district_code'])} · "
         f"{STATE_LABELS.get(state, state)}"
     )
     flag = flags.loc[flags["id"] == place_id]
@@ -514,7 +404,7 @@ def _place_panel(place_id: int) -> None:
         st.switch_page(ASSESSMENTS_PAGE)
 
 
-def _cell_panel(cell_id: str) -> None:
+def _cell_panel(cell_id: str, *, cells: gpd.GeoDataFrame, month: str) -> None:
     grid = loaders.map_grid(query.districts, query.cell_size, version)
     index = np.flatnonzero(grid.cell_ids.astype(str) == cell_id)
     if index.size == 0:
@@ -542,8 +432,33 @@ def _cell_panel(cell_id: str) -> None:
             if st.button(
                 md_text(place.name), key=f"map_cell_place_{place.id}", icon=":material/place:"
             ):
-                st.session_state["map_selected"] = analysis.Click("place", str(place.id))
-                st.rerun()
+                _open_place(int(place.id))
+                st.rerun(scope="fragment")
+
+
+def _place_named(hit: analysis.Click | None, tooltip: str | None) -> analysis.Click | None:
+    """Several flagged places can share a spot: the clicked pin's tooltip names the one."""
+    if hit is None or hit.kind != "place" or not tooltip:
+        return hit
+    spot = flags.loc[flags["id"].astype(str) == hit.id]
+    if spot.empty:
+        return hit
+    drawn = flags.loc[drawable(flags)]
+    same = drawn.loc[drawn.geometry.distance(spot.geometry.iloc[0]) < 1e-7]
+    text = tooltip.strip()
+    named = [row for row in same.itertuples() if text.startswith(str(row.name))]
+    if not named:
+        return hit
+    return analysis.Click("place", str(max(named, key=lambda row: len(str(row.name))).id))
+
+
+def _open_place(place_id: int) -> None:
+    """Open a place's panel and bring the map to it."""
+    st.session_state["map_selected"] = analysis.Click("place", str(place_id))
+    found = places.loc[places["id"] == place_id]
+    if not found.empty and np.asarray(drawable(found))[0]:
+        point = found.to_crs(4326).geometry.iloc[0]
+        _aim(center=(point.y, point.x), zoom=PLACE_ZOOM, scope=tuple(sorted(scope)))
 
 
 def _flag_list() -> None:
@@ -551,13 +466,13 @@ def _flag_list() -> None:
     if flags.empty:
         st.info("No place is flagged in this period with these settings.")
     else:
-        st.caption("Click a marker on the map, or a row here, for the place's panel.")
+        st.caption("Click a marker on the map, or a row here, to go to the place and see why.")
         table = pd.DataFrame(
             {
                 "Place": flags["name"],
-                "Category": flags["category"].map(lambda c: label(PLACE_CATEGORIES, c)),
-                "Assessment": flag_states.map(STATE_LABELS),
                 "Why": flags["reason"],
+                "Assessment": flag_states.map(STATE_LABELS),
+                "Category": flags["category"].map(lambda c: label(PLACE_CATEGORIES, c)),
             }
         )
         chosen_rows = st.dataframe(
@@ -568,46 +483,381 @@ def _flag_list() -> None:
             on_select="rerun",
             selection_mode="single-row",
             key="map_flag_table",
+            column_config={
+                "Place": st.column_config.TextColumn("Place", width="medium"),
+                "Assessment": st.column_config.TextColumn("Assessment", width="medium"),
+                "Why": st.column_config.TextColumn("Why", width="large"),
+            },
         )
         rows = chosen_rows.selection.rows if chosen_rows else []
         if rows and st.session_state.get("map_row_seen") != (rows[0], len(flags)):
             st.session_state["map_row_seen"] = (rows[0], len(flags))
-            st.session_state["map_selected"] = analysis.Click(
-                "place", str(flags["id"].iloc[rows[0]])
-            )
-            st.rerun()
+            _open_place(int(flags["id"].iloc[rows[0]]))
+            st.rerun(scope="fragment")
     unplaced = places.loc[~drawable(places), "name"]
     if not unplaced.empty:
         with st.expander(f"{len(unplaced)} place(s) without a location (not on the map)"):
             st.text(", ".join(map(str, unplaced)))
 
 
-with panel_column:
-    selected = st.session_state.get("map_selected")
-    if selected is None:
-        _flag_list()
-    else:
-        if st.button("Back to the flagged places", icon=":material/arrow_back:", key="map_close"):
-            st.session_state.pop("map_selected", None)
-            st.rerun()
-        if st.session_state.get("map_audited") != selected:
-            st.session_state["map_audited"] = selected
-            analysis.record_panel_view(
-                loaders.engine(),
-                viewer,
-                selected,
-                detail={"first": first, "last": last, "types": list(query.types)},
-            )
-        if selected.kind == "place":
-            _place_panel(int(selected.id))
-        else:
-            _cell_panel(selected.id)
+def _find() -> None:
+    """Find a place by name, or go to a postcode."""
+    names = flags["name"].astype(str).tolist() + [
+        str(n) for n in places["name"] if str(n) not in set(flags["name"].astype(str))
+    ]
+    wanted = st.selectbox(
+        "Find a place or postcode",
+        names,
+        index=None,
+        key="map_find",
+        placeholder="Type a place's name or a postcode",
+        accept_new_options=True,
+        label_visibility="collapsed",
+    )
+    if not wanted or wanted == st.session_state.get("map_find_seen"):
+        return
+    st.session_state["map_find_seen"] = wanted
+    match = places.loc[places["name"].astype(str) == wanted]
+    if not match.empty:
+        _open_place(int(match["id"].iloc[0]))
+        return
+    found = lookup_postcodes([wanted]).iloc[0]
+    if found["postcode"] is None:  # not shaped like a postcode: part of a place's name
+        part = [n for n in names if wanted.strip().casefold() in n.casefold()]
+        if part:
+            _open_place(int(places.loc[places["name"].astype(str) == part[0], "id"].iloc[0]))
+            return
+    if found["postcode"] is None or pd.isna(found["easting"]):
+        st.warning(
+            f"“{wanted}” is neither a place in your districts nor a postcode in the ONS "
+            "Postcode Directory. Try part of a place's name, or a full postcode such as "
+            "ST1 1AA.",
+            icon=":material/search_off:",
+        )
+        return
+    point = gpd.GeoSeries.from_xy([found["easting"]], [found["northing"]], crs=27700)
+    point = point.to_crs(4326).iloc[0]
+    _aim(center=(point.y, point.x), zoom=PLACE_ZOOM, scope=tuple(sorted(scope)))
+    st.session_state["map_find_postcode"] = (str(found["postcode"]), point.y, point.x)
+    if found["district_code"] not in set(viewer.districts):
+        st.info(f"{found['postcode']} is outside your districts.", icon=":material/info:")
 
-if playing:
-    position = month_options.index(month)
-    if position + 1 < len(month_options):
-        time.sleep(1.2)
-        st.session_state["map_month_next"] = month_options[position + 1]
+
+def _aim_layer() -> folium.FeatureGroup:
+    """The layer that moves the map: to a place or postcode asked for, else the districts."""
+    aim = st.session_state.get("map_aim")
+    here = tuple(sorted(scope))
+    if aim is not None and aim["scope"] != here:  # other districts chosen since: fit them
+        st.session_state.pop("map_aim", None)
+        aim = None
+    if aim is None:
+        group = view_target("fit:" + ",".join(here), bounds=chosen_bounds)
     else:
-        st.session_state["map_playing"] = False
-    st.rerun()
+        group = view_target(aim["key"], center=aim["center"], zoom=aim["zoom"])
+    postcode = st.session_state.get("map_find_postcode")
+    if postcode is not None and aim is not None:
+        folium.CircleMarker(
+            (postcode[1], postcode[2]),
+            radius=7,
+            color="#1b1f24",
+            weight=2,
+            fill=True,
+            fill_color="#ffffff",
+            fill_opacity=0.9,
+            tooltip=str(postcode[0]),
+        ).add_to(group)
+    return group
+
+
+def _mirror_link(layers: list[str], month: str, returned: dict | None) -> None:
+    """Keep the map's settings, the open place and the view in the address bar."""
+    selected = st.session_state.get("map_selected")
+    view = None
+    centre = (returned or {}).get("center")
+    zoom = (returned or {}).get("zoom")
+    if centre and zoom is not None:
+        view = f"{centre['lat']:.5f},{centre['lng']:.5f},{float(zoom):g}"
+    elif st.query_params.get("view"):
+        view = st.query_params.get("view")
+    ours = {
+        **analysis.settings_to_params(settings),
+        "layers": ",".join(layers) if list(layers) != list(DEFAULT_LAYERS) else "",
+        "month": month if month != WHOLE_PERIOD else "",
+        "place": selected.id if selected is not None and selected.kind == "place" else "",
+        "view": view or "",
+    }
+    for key in (*OWN_PARAMS, *LINK_PARAMS):
+        if ours.get(key):
+            if st.query_params.get(key) != ours[key]:
+                st.query_params[key] = ours[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
+def _close_panel() -> None:
+    """Back to the list; the search box is emptied so it does not open the place again."""
+    st.session_state.pop("map_selected", None)
+    st.session_state["map_find"] = None
+    st.session_state.pop("map_find_seen", None)
+
+
+@st.fragment
+def _explorer() -> None:
+    """The map and its panel: a click, a layer, a month or a row reruns only this."""
+    map_column, panel_column = st.columns([3, 2], gap="medium")
+    with map_column:
+        _find()
+        map_slot = st.container()  # the map, drawn once the layer controls below are read
+        offered = {k_: n_ for k_, n_ in LAYERS.items() if k_ != "points" or viewer.sees_points}
+        layers = st.pills(
+            "Layers",
+            list(offered),
+            selection_mode="multi",
+            format_func=offered.get,
+            key="map_layers",
+            wrap=True,
+        )
+        slider, play = st.columns([5, 1.4], vertical_alignment="bottom")
+        month = slider.select_slider(
+            "Hot spots month by month (the 12 months to the end of the period)",
+            month_options,
+            format_func=_month_name,
+            key="map_month",
+        )
+        playing = st.session_state.get("map_playing", False)
+        if play.button(
+            "Stop" if playing else "Play",
+            icon=":material/stop:" if playing else ":material/play_arrow:",
+            key="map_play",
+            width="stretch",
+        ):
+            playing = not playing
+            st.session_state["map_playing"] = playing
+            if playing and month_options.index(month) == len(month_options) - 1:
+                st.session_state["map_month_next"] = month_options[1]
+            st.rerun(scope="fragment")
+
+        groups: list[folium.FeatureGroup] = [_aim_layer()]
+        context = None
+        cells = gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
+        if "density" in layers:
+            group = density_layer(loaders.map_density(seen_as, query, k, version))
+            legend_key(group, "density")
+            groups.append(group)
+        if "counts" in layers:
+            group = aggregates_layer(loaders.map_aggregates(seen_as, query, k, version))
+            legend_key(group, "counts")
+            groups.append(group)
+        if "hot" in layers:
+            if month == WHOLE_PERIOD:
+                cells = loaders.map_hot_cells(seen_as, query, settings.confidence, k, version)
+                name = "Hot and cold spots"
+            else:
+                grid = loaders.map_grid(query.districts, query.cell_size, version)
+                rows = picture.cells.loc[picture.cells["month"] == month]
+                cells = gpd.GeoDataFrame(
+                    {
+                        "cell": rows["cell"].to_numpy(),
+                        "cell_id": grid.cell_ids[rows["cell"].to_numpy(dtype=np.int64)].astype(str),
+                        "bin": rows["bin"].to_numpy(),
+                        "count": rows["count"].to_numpy(),
+                    },
+                    geometry=analysis.cell_geometry(grid, rows["cell"].to_numpy()).array,
+                    crs=4326,
+                )
+                name = f"Hot and cold spots, {_month_name(month)}"
+            group = emphasise_small_cells(hotspot_layer(cells, name=name, trend=picture.category))
+            legend_key(group, "hot")
+            groups.append(group)
+        if "places" in layers:
+            group = places_layer(places.to_crs(4326), states=state_by_place)
+            legend_key(group, "places")
+            groups.append(group)
+        if "flags" in layers:
+            group = flagged_places_layer(flags, states=state_by_place)
+            legend_key(group, "flags")
+            groups.append(group)
+        if "context" in layers:  # public crime of all ages: its own layer, filter and counts
+            context_types = st.multiselect(
+                f"Crime types ({CONTEXT_LABEL})",
+                CONTEXT_TYPES,
+                key="map_context_types",
+                placeholder="All crime types",
+            )
+            context, context_squares = loaders.context_picture(
+                seen_as, query.districts, query.first, query.last, tuple(context_types), k, version
+            )
+            group = context_layer(context_squares, name=context.label)
+            legend_key(group, "context")
+            groups.append(group)
+        if "links" in layers:  # issue 19: the clicked place's cluster drawn strong
+            from dashboard.link_layer import links_layer
+
+            clicked_place = st.session_state.get("map_selected")
+            groups.append(
+                links_layer(
+                    loaders.mace_links(seen_as, first or None, last or None, None, k, version),
+                    highlight_place_id=int(clicked_place.id)
+                    if clicked_place is not None and clicked_place.kind == "place"
+                    else None,
+                )
+            )
+        if "points" in layers and viewer.sees_points:
+            points, located = loaders.map_points(seen_as, query, version)
+            if points is None:
+                st.info(
+                    f"{located:,} located incidents match: too many to draw one by one (the "
+                    f"map draws at most {analysis.POINTS_LIMIT:,}). Choose a district, a "
+                    "shorter period or a type, or read the counts per square.",
+                    icon=":material/scatter_plot:",
+                )
+            else:
+                group = points_layer(points)
+                legend_key(group, "points")
+                groups.append(group)
+        with map_slot:
+            clicked = st_folium(
+                _base_map(),
+                key="map",
+                height=MAP_HEIGHT,
+                use_container_width=True,
+                returned_objects=[
+                    "last_object_clicked",
+                    "last_object_clicked_count",
+                    "last_object_clicked_tooltip",
+                    "center",
+                    "zoom",
+                    "bounds",
+                ],
+                feature_group_to_add=groups,
+                layer_control=folium.LayerControl(collapsed=True),
+            )
+        st.caption(
+            "Incidents are snapped to grid centres or places at import; hot spots are "
+            f"Getis-Ord Gi* on {query.cell_size} m squares with false discovery rate control. "
+            + (suppression_legend(k) if suppress else "")
+        )
+        if "hot" in layers and total:
+            note = loaders.map_cell_note(seen_as, query, version)
+            if note:
+                st.info(note, icon=":material/grid_on:")
+        if context is not None:
+            _context_counts(context)
+        _download_png(clicked, layers=layers, month=month, cells=cells)
+
+    point = (clicked or {}).get("last_object_clicked")
+    token = (
+        (point or {}).get("lat"),
+        (point or {}).get("lng"),
+        (clicked or {}).get("last_object_clicked_count"),
+    )
+    if point and token != st.session_state.get("map_click_seen"):
+        st.session_state["map_click_seen"] = token
+        hit = analysis.locate_click(point["lat"], point["lng"], places=flags, cells=cells)
+        hit = _place_named(hit, (clicked or {}).get("last_object_clicked_tooltip"))
+        if hit is None and "places" in layers:
+            hit = analysis.locate_click(
+                point["lat"], point["lng"], places=places.to_crs(4326), cells=cells
+            )
+        if hit is None:
+            st.toast("Click a flagged place or a coloured cell to see its details.")
+        else:
+            st.session_state["map_selected"] = hit
+
+    with panel_column:
+        selected = st.session_state.get("map_selected")
+        if selected is None:
+            _flag_list()
+        else:
+            st.button(
+                "Back to the flagged places",
+                icon=":material/arrow_back:",
+                key="map_close",
+                on_click=_close_panel,
+            )
+            if st.session_state.get("map_audited") != selected:
+                st.session_state["map_audited"] = selected
+                analysis.record_panel_view(
+                    loaders.engine(),
+                    viewer,
+                    selected,
+                    detail={"first": first, "last": last, "types": list(query.types)},
+                )
+            if selected.kind == "place":
+                _place_panel(int(selected.id))
+            else:
+                _cell_panel(selected.id, cells=cells, month=month)
+    _mirror_link(list(layers), month, clicked)
+
+    if playing:
+        position = month_options.index(month)
+        if position + 1 < len(month_options):
+            time.sleep(1.2)
+            st.session_state["map_month_next"] = month_options[position + 1]
+        else:
+            st.session_state["map_playing"] = False
+        st.rerun(scope="fragment")
+
+
+def _download_png(returned: dict | None, *, layers: list[str], month: str, cells) -> None:
+    """Offer the current view as a PNG with legend, title, period and attribution."""
+    bounds = (returned or {}).get("bounds") or {}
+    south_west, north_east = bounds.get("_southWest") or {}, bounds.get("_northEast") or {}
+    if south_west.get("lat") is not None and north_east.get("lat") is not None:
+        view = (south_west["lng"], south_west["lat"], north_east["lng"], north_east["lat"])
+    else:
+        view = chosen_bounds
+    period = f"{pd.Period(first, freq='M'):%b %Y} to {pd.Period(last, freq='M'):%b %Y}"
+    if month != WHOLE_PERIOD:
+        period = _month_name(month)
+
+    def render() -> bytes:
+        return map_png(
+            view=view,
+            title="Safer Spaces: " + ", ".join(sorted(chosen["name"].astype(str))),
+            subtitle=f"{period} · {filters.describe({})}",
+            districts=outlines,
+            built_up=built_up,
+            towns=towns,
+            cells=cells if "hot" in layers else None,
+            flags=flags if "flags" in layers else None,
+            states=state_by_place,
+            attribution="Contains OS data © Crown copyright and database right; ONS Postcode "
+            "Directory, OGL v3.0. Base: built-up areas from postcode density.",
+        )
+
+    st.download_button(
+        "Download map as PNG",
+        render,
+        file_name="safer-spaces-map.png",
+        mime="image/png",
+        icon=":material/download:",
+        key="map_png",
+        on_click="ignore",
+    )
+
+
+_explorer()
+
+with st.expander("Map settings: hot spot confidence and when a place is flagged"):
+    c1, c2, c3 = st.columns(3)
+    c1.select_slider(
+        "Hot spot confidence",
+        options=list(analysis.CONFIDENCE_LEVELS),
+        format_func=lambda v: f"{v}%",
+        key="map_conf",
+        help="Cells less significant than this (after false discovery rate control) are "
+        "not drawn; a place's cell must reach it to flag the place.",
+    )
+    c2.selectbox(
+        "Count incidents within",
+        analysis.RADII,
+        format_func=lambda v: f"{v} m of a place",
+        key="map_radius",
+    )
+    c3.selectbox(
+        "Flag a place with at least",
+        analysis.MIN_INCIDENTS,
+        format_func=lambda v: f"{v} incidents",
+        key="map_min",
+    )

@@ -46,6 +46,11 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+# What only the incident points layer writes (flagged places are clustered too, so the
+# marker cluster plugin itself is on every map).
+POINTS = "new L.LatLng(row[0], row[1])"
+
+
 def _run(role: str, query: dict[str, str] | None = None, state: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=240)
     at.session_state["viewer"] = VIEWERS[role]
@@ -97,7 +102,7 @@ def test_roles_without_point_access_get_no_incident_coordinates(demo_database, s
     every_layer = ["hot", "flags", "density", "counts", "places"]
     at = _run(role, state={"map_seeded": True, "map_layers": every_layer} | _settings())
     payload = sent[-1]
-    assert "markerClusterGroup" not in payload
+    assert POINTS not in payload
     pairs = _incident_pairs(demo_database, VIEWERS[role].districts)
     assert len(pairs) > 100
     assert [pair for pair in pairs if pair in payload] == []
@@ -107,7 +112,7 @@ def test_roles_without_point_access_get_no_incident_coordinates(demo_database, s
 def test_a_lead_sees_clustered_points_when_there_are_few_enough(demo_database, sent) -> None:
     at = _run("lead", state={"map_seeded": True, "map_layers": ["points"]} | _settings())
     payload = sent[-1]
-    assert "markerClusterGroup" in payload
+    assert POINTS in payload
     pairs = _incident_pairs(demo_database, ALL)
     assert sum(pair in payload for pair in pairs) > 100
     assert not [i for i in at.info if "too many to draw" in i.value]
@@ -120,7 +125,7 @@ def test_too_many_points_fall_back_to_aggregates(demo_database, sent) -> None:
         state={"map_seeded": True, "map_layers": ["points"]} | _settings(),
     )
     assert any("too many to draw" in i.value for i in at.info)
-    assert "markerClusterGroup" not in sent[-1]
+    assert POINTS not in sent[-1]
 
 
 def _settings(confidence: int = 95, radius: int = 200, minimum: int = 10) -> dict:
@@ -193,7 +198,7 @@ def test_a_link_restores_the_map_settings_or_explains(demo_database, sent) -> No
 def test_an_officer_cannot_ask_for_points_by_link(demo_database, sent) -> None:
     at = _run("officer", {"layers": "points,hot"})
     assert at.session_state["map_layers"] == ["hot"]
-    assert "markerClusterGroup" not in sent[-1]
+    assert POINTS not in sent[-1]
 
 
 def _flagged_ids(at: AppTest, url: str) -> list[int]:
@@ -203,3 +208,47 @@ def _flagged_ids(at: AppTest, url: str) -> list[int]:
     ids = pd.read_sql("SELECT id, name FROM places", engine).set_index("name")["id"]
     engine.dispose()
     return [int(ids[name]) for name in listed["Place"]]
+
+
+@pytest.mark.parametrize(
+    ("tiles", "key", "expected", "absent"),
+    [
+        (None, None, "tile.openstreetmap.org", "api.os.uk"),
+        ("os", "TESTKEY123", "api.os.uk/maps/raster/v1/zxy/Light_3857", "openstreetmap"),
+        ("none", None, "leaflet-offlineBase-pane", "tileLayer"),
+    ],
+    ids=["osm-by-default", "ordnance-survey", "none"],
+)
+def test_the_tile_setting_reaches_the_map(
+    demo_database, sent, monkeypatch, tiles, key, expected, absent
+) -> None:
+    for name, value in (("SAFER_SPACES_MAP_TILES", tiles), ("SAFER_SPACES_OS_MAPS_KEY", key)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    _run("lead", state={"map_seeded": True, "map_layers": ["hot"]} | _settings())
+    payload = sent[-1]
+    assert expected in payload and absent not in payload
+    assert "leaflet-offlineBase-pane" in payload  # the offline layer is always under the tiles
+    if key:
+        assert key in payload
+
+
+def test_a_wrong_tile_setting_says_why_and_keeps_the_offline_map(demo_database, sent, monkeypatch):
+    monkeypatch.setenv("SAFER_SPACES_MAP_TILES", "os")
+    monkeypatch.delenv("SAFER_SPACES_OS_MAPS_KEY", raising=False)
+    at = _run("lead", state={"map_seeded": True, "map_layers": ["hot"]} | _settings())
+    assert any("no OS Maps API key" in w.value for w in at.warning)
+    assert "tileLayer" not in sent[-1]
+
+
+def test_a_link_opens_its_place_and_keeps_its_view(demo_database, sent) -> None:
+    engine = connect(demo_database)
+    place_id = int(pd.read_sql("SELECT id FROM places ORDER BY id LIMIT 1", engine)["id"][0])
+    engine.dispose()
+    at = _run("lead", {"place": str(place_id), "view": "52.8,-2.1,14.5"})
+    assert at.session_state["map_selected"] == Click("place", str(place_id))
+    assert at.query_params["place"] in (str(place_id), [str(place_id)])
+    payload = sent[-1]
+    assert "map.setView([52.8, -2.1], 14.5)" in payload

@@ -156,6 +156,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         "SAFER_SPACES_HOME": str(home),
         "SAFER_SPACES_WARM": "1",  # as deployed: the opening views warmed in the background
         "SAFER_SPACES_TIMINGS": str(home / "timings.tsv"),  # each run's time (and warm-ups)
+        "SAFER_SPACES_MAP_TILES": "none",  # offline: the map's own base layer, no tile server
     }
     command = [
         sys.executable,

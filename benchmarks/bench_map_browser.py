@@ -1,0 +1,391 @@
+# ruff: noqa: B023  (each lambda runs within its own loop iteration)
+"""The Map in one real Chromium: ten common interactions, input to settled screen.
+
+The app is started with ``streamlit run`` on loopback against the database given (by
+default a fresh SQLite file, which the app fills with the demo on its first start), with
+base map tiles off (``SAFER_SPACES_MAP_TILES=none``: no network). One Chromium (Debian's,
+through Playwright) at 1366x768 signs in as the demo safeguarding lead and, ``--rounds``
+times, works through:
+
+1. open the Map (from the Places page), 2. change the period, 3. the exploitation type,
+4. the district, 5. switch a layer, 6. click a pin, 7. close the panel, 8. click a row of
+the flagged table, 9. a playback step, 10. open the Places page.
+
+An interaction's time runs from the input to the **settled screen**: the expected content
+is there, Streamlit has finished its run, and neither a message from the server nor a long
+browser task (over 50 ms, in the page or the map's frame) has come for 600 ms; the time
+is to the end of the last of these. The browser's CPU is the user and system time of
+Chromium's processes (``/proc``, Linux) over the same span.
+
+Printed: per interaction, the count, median, 95th percentile and worst time and the median
+browser CPU seconds; and the same over all interactions. Targets (issue 22): median
+<= 1 s and 95th percentile <= 2 s on a quiet machine.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_map_browser.py                       # the demo
+    .venv/bin/python benchmarks/bench_map_browser.py sqlite:///var/bench-1m.db --rounds 3
+    .venv/bin/python benchmarks/bench_map_browser.py --url http://127.0.0.1:8501  # running app
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+MARKER = ".leaflet-marker-pane .awesome-marker"
+CLUSTER = ".leaflet-marker-pane .place-cluster"
+PASSWORD = "safer-spaces-demo"
+TIMEOUT_MS = 120_000
+QUIET_MS = 600
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+
+# In every frame: the end of the last long task, and of the last WebSocket message.
+WATCH = """
+(() => {
+    window.__busyUntil = 0;
+    try {
+        new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) {
+                window.__busyUntil = Math.max(window.__busyUntil,
+                    performance.timeOrigin + e.startTime + e.duration);
+            }
+        }).observe({type: "longtask", buffered: true});
+    } catch (e) {}
+    const Native = window.WebSocket;
+    if (Native && !Native.__watched) {
+        window.WebSocket = function (...args) {
+            const socket = new Native(...args);
+            socket.addEventListener("message", () => {
+                window.__busyUntil = Math.max(window.__busyUntil, Date.now());
+            });
+            return socket;
+        };
+        window.WebSocket.prototype = Native.prototype;
+        Object.assign(window.WebSocket, Native);
+        window.WebSocket.__watched = true;
+    }
+})();
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(database: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the app on a free loopback port; return the process and its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SAFER_SPACES_DATABASE_URL": database,
+        "SAFER_SPACES_HOME": str(home),
+        "SAFER_SPACES_MAP_TILES": "none",
+    }
+    command = [
+        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    log = (home / "streamlit.log").open("wb")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"streamlit exited: see {home / 'streamlit.log'}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return process, url
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("streamlit did not start within 10 minutes")
+
+
+def chromium_cpu() -> float:
+    """CPU seconds (user + system) of every Chromium process started under this one."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            names[int(entry.name)] = (entry / "comm").read_text().strip()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    me, total = os.getpid(), 0.0
+    for pid, name in names.items():
+        if not name.startswith(("chrom", "headless")):
+            continue
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != me:
+            ancestor = parents.get(ancestor)
+        if ancestor == me:
+            total += cpu.get(pid, 0.0)
+    return total
+
+
+@dataclass
+class Record:
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float, cpu: float) -> None:
+        self.seconds.setdefault(name, []).append(seconds)
+        self.cpu.setdefault(name, []).append(cpu)
+
+
+def settle(page, started_ms: float) -> float:
+    """Wait for the settled screen; return when it settled (epoch ms)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    status = page.get_by_test_id("stStatusWidget")
+    while time.monotonic() < deadline:
+        busy = started_ms
+        for frame in page.frames:
+            try:
+                busy = max(busy, float(frame.evaluate("() => window.__busyUntil || 0")))
+            except Exception:  # a frame replaced meanwhile
+                continue
+        now = float(page.evaluate("() => Date.now()"))
+        running = status.count() > 0 and "Running" in (status.first.inner_text() or "")
+        if not running and now - busy >= QUIET_MS:
+            return busy
+        page.wait_for_timeout(100)
+    raise TimeoutError("the screen did not settle within the timeout")
+
+
+def timed(
+    record: Record, name: str, page, act: Callable[[], None], done: Callable[[], None]
+) -> None:
+    """Run one interaction and record its time and the browser's CPU."""
+    cpu = chromium_cpu()
+    started = float(page.evaluate("() => Date.now()"))
+    act()
+    done()
+    end = settle(page, started)
+    record.add(name, (end - started) / 1000, chromium_cpu() - cpu)
+    print(f"  {name:<22} {(end - started) / 1000:6.2f} s", flush=True)
+
+
+def run(url: str, rounds: int, record: Record) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.add_init_script(WATCH)
+        page.goto(url)
+        button = page.get_by_role("button", name="Sign in", exact=True)
+        expect(button).to_be_visible(timeout=TIMEOUT_MS)
+        page.get_by_label("Username", exact=True).fill("lead")
+        page.locator('input[type="password"]').fill(PASSWORD)
+        button.click()
+        page.wait_for_selector(MAP_IFRAME, timeout=TIMEOUT_MS)
+        frame = page.frame_locator(MAP_IFRAME)
+        expect(frame.locator(CLUSTER).first).to_be_visible(timeout=TIMEOUT_MS)
+        settle(page, float(page.evaluate("() => Date.now()")))
+        sidebar = page.get_by_test_id("stSidebar")
+        nav = page.get_by_test_id("stSidebarNav")
+        flagged = page.get_by_test_id("stMetric").filter(has_text="Flagged places")
+
+        def pick(label: str, option: str) -> None:
+            box = sidebar.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label))
+            box.get_by_role("combobox").click()
+            page.get_by_role("option", name=option).first.click()
+
+        def multi(index: int, option: str | None) -> None:
+            box = sidebar.get_by_test_id("stMultiSelect").nth(index)
+            combobox = box.get_by_role("combobox")
+            if option is None:  # remove the one chosen
+                combobox.focus()
+                page.keyboard.press("Backspace")
+                page.keyboard.press("Escape")
+                return
+            wanted = page.get_by_role("option", name=option, exact=True).first
+            for _ in range(5):  # a click may only close a list left open
+                combobox.click()
+                try:
+                    expect(wanted).to_be_visible(timeout=3_000)
+                    break
+                except AssertionError:
+                    page.keyboard.press("Escape")
+            wanted.click()
+            page.keyboard.press("Escape")
+
+        nav.get_by_role("link", name="Places").click()
+        expect(page.get_by_role("heading", name="Places").first).to_be_visible(timeout=TIMEOUT_MS)
+        settle(page, float(page.evaluate("() => Date.now()")))
+        try:
+            _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi)
+        except Exception:
+            shot = Path(tempfile.gettempdir()) / "bench-map-failure.png"
+            page.screenshot(path=shot)
+            print(f"failed; the screen is in {shot}", flush=True)
+            raise
+        browser.close()
+
+
+def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> None:
+    """The ten interactions, ``rounds`` times."""
+    from playwright.sync_api import expect
+
+    if True:
+        for number in range(rounds):
+            print(f"round {number + 1} of {rounds}", flush=True)
+            drawn = frame.locator(CLUSTER).first
+            timed(record, "open Map", page,
+                  lambda: nav.get_by_role("link", name="Map").click(),
+                  lambda: expect(drawn).to_be_visible(timeout=TIMEOUT_MS))  # fmt: skip
+            before = flagged.inner_text()
+            period = ("Last 12 months", "Last 3 months")[number % 2 == 1]
+            timed(record, "change period", page, lambda: pick("Period", period),
+                  lambda: expect(flagged).not_to_have_text(before, timeout=TIMEOUT_MS))  # fmt: skip
+            before = flagged.inner_text()
+            timed(record, "change type", page, lambda: multi(0, "Missing episode"),
+                  lambda: expect(flagged).not_to_have_text(before, timeout=TIMEOUT_MS))  # fmt: skip
+            multi(0, None)
+            settle(page, float(page.evaluate("() => Date.now()")))
+            before = flagged.inner_text()
+            timed(record, "change district", page, lambda: multi(3, "Stafford"),
+                  lambda: expect(flagged).not_to_have_text(before, timeout=TIMEOUT_MS))  # fmt: skip
+            multi(3, None)
+            settle(page, float(page.evaluate("() => Date.now()")))
+            pills = page.get_by_role("toolbar", name="Layers").get_by_role("button", name="Density")
+            timed(record, "switch a layer", page, lambda: pills.click(),
+                  lambda: expect(pills).to_have_attribute("aria-pressed", "true",
+                                                          timeout=TIMEOUT_MS))  # fmt: skip
+            pills.click()
+            settle(page, float(page.evaluate("() => Date.now()")))
+            # bring a pin into view: open clusters until single pins show (not timed)
+            for _ in range(8):
+                if frame.locator(MARKER).count() > 0:
+                    break
+                _central(frame, frame.locator(CLUSTER)).click(force=True)
+                page.wait_for_timeout(800)
+            back = page.get_by_role("button", name="Back to the flagged places")
+            page.wait_for_timeout(1_500)  # the clusters' zoom animation
+            if frame.locator(MARKER).count() == 0:
+                print("  (no single pin came into view: click a pin skipped)", flush=True)
+            else:
+                pin = _central(frame, frame.locator(MARKER))
+                timed(record, "click a pin", page,
+                      lambda: pin.click(force=True),
+                      lambda: expect(page.get_by_text("Why it was flagged").or_(
+                          page.get_by_text("Not flagged in this period")).first).to_be_visible(
+                          timeout=TIMEOUT_MS))  # fmt: skip
+                timed(record, "close the panel", page, lambda: back.click(),
+                      lambda: expect(page.get_by_test_id("stDataFrame").first).to_be_visible(
+                          timeout=TIMEOUT_MS))  # fmt: skip
+            table = page.get_by_test_id("stDataFrame").first
+            table.scroll_into_view_if_needed()
+            box = table.bounding_box()
+            assert box is not None
+            timed(record, "click a table row", page,
+                  lambda: page.mouse.click(box["x"] + 16, box["y"] + 35 + 17 + 35 * (number % 5)),
+                  lambda: expect(back).to_be_visible(timeout=TIMEOUT_MS))  # fmt: skip
+            back.click()
+            settle(page, float(page.evaluate("() => Date.now()")))
+            slider = page.get_by_test_id("stSlider").filter(has_text="Hot spots month by month")
+            label = slider.get_by_test_id("stSliderThumbValue")
+            shown = label.inner_text()
+            timed(record, "a playback step", page,
+                  lambda: page.get_by_role("button", name="Play").click(),
+                  lambda: expect(label).not_to_have_text(shown, timeout=TIMEOUT_MS))  # fmt: skip
+            page.get_by_role("button", name="Stop").click()
+            settle(page, float(page.evaluate("() => Date.now()")))
+            slider_reset = page.get_by_role("slider")
+            slider_reset.first.focus()
+            page.keyboard.press("Home")
+            settle(page, float(page.evaluate("() => Date.now()")))
+            timed(record, "open Places", page,
+                  lambda: nav.get_by_role("link", name="Places").click(),
+                  lambda: expect(page.get_by_role("heading", name="Places").first).to_be_visible(
+                      timeout=TIMEOUT_MS))  # fmt: skip
+
+
+def _central(frame, items):
+    """The item nearest the middle of the map (in view, clear of the controls)."""
+    box = frame.locator(".leaflet-container").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def distance(i: int) -> float:
+        b = items.nth(i).bounding_box() or {"x": 1e9, "y": 1e9, "width": 0, "height": 0}
+        return (b["x"] + b["width"] / 2 - cx) ** 2 + (b["y"] + b["height"] / 2 - cy) ** 2
+
+    return items.nth(min(range(items.count()), key=distance))
+
+
+def table(record: Record) -> str:
+    def p95(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+    rows = ["| interaction | n | median s | p95 s | worst s | browser CPU s (median) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    everything: list[float] = []
+    cpus: list[float] = []
+    for name, values in record.seconds.items():
+        everything += values
+        cpus += record.cpu[name]
+        rows.append(
+            f"| {name} | {len(values)} | {statistics.median(values):.2f} | {p95(values):.2f} "
+            f"| {max(values):.2f} | {statistics.median(record.cpu[name]):.2f} |"
+        )
+    if everything:
+        rows.append(
+            f"| **all** | {len(everything)} | {statistics.median(everything):.2f} | "
+            f"{p95(everything):.2f} | {max(everything):.2f} | {statistics.median(cpus):.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("database", nargs="?", help="database URL (default: a fresh demo)")
+    parser.add_argument("--url", help="an app already running (its tiles should be off)")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    record = Record()
+    process = None
+    with tempfile.TemporaryDirectory(prefix="bench-map-") as folder:
+        home = Path(folder)
+        try:
+            if args.url:
+                url = args.url.rstrip("/")
+            else:
+                database = args.database or f"sqlite:///{home / 'demo.db'}"
+                process, url = start_server(database, home)
+            run(url, args.rounds, record)
+        finally:
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+    print()
+    print(table(record))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The Map's base: the tile setting, and the offline layer built from shipped data.
+
+Settings (environment first, then ``.streamlit/secrets.toml``):
+
+* ``SAFER_SPACES_MAP_TILES`` / ``map_tiles``: ``osm`` (OpenStreetMap's standard tiles,
+  the default), ``os`` (Ordnance Survey Maps API), ``none`` (the offline base layer only),
+  or an ``https://`` URL template with ``{z}``, ``{x}`` and ``{y}``;
+* ``SAFER_SPACES_OS_MAPS_KEY`` / ``os_maps_key``: the OS Maps API key, for ``os``;
+* ``SAFER_SPACES_MAP_TILES_ATTRIBUTION`` / ``map_tiles_attribution``: for a URL template.
+
+The offline layer (built-up areas from the density of postcodes in the ONS Postcode
+Directory, and the town names of ``data/towns.csv``) is always drawn under the tiles, so
+the map reads the same when the tiles are off or cannot load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from dashboard.maps import BaseTiles, base_tiles
+from geo.builtup import BNG, built_up_areas, town_ranks
+from store.config import home_dir, setting
+
+__all__ = ["TOWNS_CSV", "offline_base", "tiles_from_settings"]
+
+TOWNS_CSV = Path(__file__).resolve().parents[1] / "data" / "towns.csv"
+
+
+def tiles_from_settings() -> tuple[BaseTiles | None, str | None]:
+    """Return the base tiles the deployment chose, and a problem to show if the setting is wrong.
+
+    Returns
+    -------
+    tuple
+        ``(tiles or None, message or None)``; a wrong setting gives no tiles and says why.
+    """
+    try:
+        return (
+            base_tiles(
+                setting("SAFER_SPACES_MAP_TILES", "map_tiles"),
+                os_key=setting("SAFER_SPACES_OS_MAPS_KEY", "os_maps_key"),
+                attribution=setting("SAFER_SPACES_MAP_TILES_ATTRIBUTION", "map_tiles_attribution"),
+            ),
+            None,
+        )
+    except ValueError as problem:
+        return None, f"The base map is switched off: {problem}."
+
+
+def _cache_file(codes: tuple[str, ...]) -> Path:
+    digest = hashlib.sha256(",".join(sorted(codes)).encode()).hexdigest()[:16]
+    return home_dir() / "cache" / f"built-up-v1-{digest}.parquet"
+
+
+def _built_up(codes: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """Built-up areas of some districts, kept in the working folder after the first time."""
+    path = _cache_file(codes)
+    if path.exists():
+        try:
+            return gpd.read_parquet(path)
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+    from geo.postcodes import load_postcode_directory
+
+    postcodes = load_postcode_directory(codes)
+    areas = built_up_areas(postcodes["easting"].to_numpy(), postcodes["northing"].to_numpy())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        areas.to_parquet(path)
+    except OSError:
+        pass  # a read-only working folder: computed again next time
+    return areas
+
+
+@st.cache_resource(show_spinner="Drawing the offline base map…", max_entries=16)
+def offline_base(
+    codes: tuple[str, ...], district_names: dict[str, str]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Return the built-up areas and the town names of some districts, in WGS84.
+
+    Parameters
+    ----------
+    codes : tuple of str
+        ONS district codes.
+    district_names : dict of str to str
+        District names by code: a town of the same name is labelled from district zoom.
+
+    Returns
+    -------
+    tuple of geopandas.GeoDataFrame
+        ``(built_up, towns)``, both EPSG:4326; towns have ``name`` and ``rank``.
+    """
+    built = _built_up(tuple(sorted(codes))).to_crs(4326)
+    table = pd.read_csv(TOWNS_CSV)
+    table = table.loc[table["district_code"].isin(codes)]
+    ranks = town_ranks(table["weight"].to_numpy())
+    # a town that names its district is labelled with the district at county zoom
+    districts = set(district_names.values())
+    ranks[table["name"].isin(districts).to_numpy() & (ranks < 2)] = 2
+    towns = gpd.GeoDataFrame(
+        {"name": table["name"].to_numpy(), "rank": ranks},
+        geometry=gpd.points_from_xy(table["easting"], table["northing"]),
+        crs=BNG,
+    ).to_crs(4326)
+    return built, towns

@@ -1,0 +1,348 @@
+"""A map a safeguarding lead can read and act on, in a real browser with no internet.
+
+The offline base layer (built-up areas and town names), flagged places clustered so none
+hides another, finding a place or a postcode, a table row that zooms to its place, a link
+that restores the open place and the view, the incident points switched on in a live map,
+and the layout at 1366x768 and 800 px. Screenshots go to ``docs/screenshots/`` (the
+documented sizes) and ``test-output/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.e2e.conftest import DEMO_PASSWORD, REPO_ROOT, sign_in
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Frame, FrameLocator, Page
+
+    from tests.e2e.conftest import AppServer, RequestLog
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+TIMEOUT_MS = 120_000
+MARKER = ".leaflet-marker-pane .awesome-marker"
+CLUSTER = ".leaflet-marker-pane .place-cluster"
+DOCS = REPO_ROOT / "docs" / "screenshots"
+# A postcode in Hanley (Stoke-on-Trent), in the ONS Postcode Directory.
+POSTCODE = "ST1 1HP"
+
+# Elements whose text is wider than their box (cut off, or spilling out), in the page.
+OVERFLOWING_TEXT = """() => {
+    const out = [];
+    for (const el of document.querySelectorAll("body *")) {
+        if (el.closest("iframe, canvas, [data-testid='stDataFrame'], .stPlotlyChart")) continue;
+        const own = Array.from(el.childNodes).some(
+            (n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim().length > 0);
+        if (!own) continue;
+        const style = getComputedStyle(el);
+        if (style.display === "none" || style.visibility === "hidden") continue;
+        if (["auto", "scroll"].includes(style.overflowX)) continue;
+        const clipped = (style.clip && style.clip !== "auto")
+            || (style.clipPath && style.clipPath !== "none");
+        if (clipped) continue;  // visually hidden on purpose
+        if (el.clientWidth === 0) continue;
+        const box = el.getBoundingClientRect();  // skip links and other off-screen helpers
+        if (box.bottom <= 0 || box.right <= 0 || box.width <= 1 || box.height <= 1) continue;
+        if (el.scrollWidth > el.clientWidth + 1) {
+            out.push(el.tagName + ": " + el.textContent.trim().slice(0, 60));
+        }
+    }
+    return out;
+}"""
+
+
+def _open(page: Page, url: str, username: str = "lead") -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, url, username)
+    button = page.get_by_role("button", name="Sign in", exact=True)
+    signed_in = page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")
+    expect(button.or_(page.locator(MAP_IFRAME)).first).to_be_visible(timeout=TIMEOUT_MS)
+    if button.is_visible() and not signed_in.is_visible():
+        page.get_by_label("Username", exact=True).fill(username)
+        page.locator('input[type="password"]').fill(DEMO_PASSWORD)
+        button.click()
+
+
+def _frame_locator(page: Page) -> FrameLocator:
+    from playwright.sync_api import expect
+
+    page.wait_for_selector(MAP_IFRAME, timeout=TIMEOUT_MS)
+    frame = page.frame_locator(MAP_IFRAME)
+    expect(frame.locator(f"{CLUSTER}, {MARKER}").first).to_be_attached(timeout=TIMEOUT_MS)
+    return frame
+
+
+def _frame(page: Page) -> Frame:
+    """The map's frame, to ask Leaflet for its view."""
+    handle = page.locator(MAP_IFRAME).element_handle(timeout=TIMEOUT_MS)
+    assert handle is not None
+    frame = handle.content_frame()
+    assert frame is not None
+    return frame
+
+
+def _view(page: Page) -> tuple[float, float, float]:
+    """The map's centre and zoom, as Leaflet has them."""
+    frame = _frame(page)
+    frame.wait_for_function("() => window.map && window.map.getZoom", timeout=TIMEOUT_MS)
+    lat, lon, zoom = frame.evaluate(
+        "() => [map.getCenter().lat, map.getCenter().lng, map.getZoom()]"
+    )
+    return float(lat), float(lon), float(zoom)
+
+
+def _wait_for_zoom(page: Page, at_least: float) -> None:
+    _frame(page).wait_for_function(
+        f"() => window.map && window.map.getZoom() >= {at_least}", timeout=TIMEOUT_MS
+    )
+
+
+def _idle(page: Page) -> None:
+    """Wait until Streamlit has finished its runs (the header's "Stop" gone for 1.5 s)."""
+    quiet = 0
+    for _ in range(TIMEOUT_MS // 500):
+        running = page.evaluate(
+            """() => {
+                const status = document.querySelector("[data-testid='stStatusWidget']");
+                return !!status && /Stop|Running/.test(status.innerText);
+            }"""
+        )
+        quiet = 0 if running else quiet + 1
+        if quiet >= 3:
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError("the app kept running")
+
+
+def _find(page: Page, text: str) -> None:
+    """Type into the search box and pick what was typed (or the first match)."""
+    box = page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_text("Find a place or postcode", exact=True)
+    )
+    combobox = box.get_by_role("combobox")
+    combobox.click()
+    combobox.fill(text)
+    option = page.get_by_role("option").filter(has_text=re.compile(re.escape(text), re.I))
+    option.first.click()
+
+
+def test_the_offline_base_layer_draws_towns_and_built_up_areas(
+    app_server: AppServer, page: Page, request_log: RequestLog, screenshot_dir: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, app_server.url + "/")
+    frame = _frame_locator(page)
+    areas = frame.locator(".leaflet-offlineBase-pane path")
+    expect(areas.nth(19)).to_be_attached(timeout=TIMEOUT_MS)  # towns and villages
+    labels = frame.locator(".leaflet-offlineLabels-pane .town-label")
+    expect(labels.filter(has_text="Stafford").first).to_be_attached()
+    expect(labels.filter(has_text="Hanley").first).to_be_visible()
+    # the tiles are off here (SAFER_SPACES_MAP_TILES=none): nothing was asked of a tile server
+    assert frame.locator(".leaflet-tile").count() == 0
+    page.screenshot(path=screenshot_dir / "map-offline-base.png")
+    assert request_log.external() == []
+
+
+def test_flagged_places_are_clustered_so_none_hides_another(
+    app_server: AppServer, page: Page, request_log: RequestLog
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, app_server.url + "/")
+    frame = _frame_locator(page)
+    clusters = frame.locator(CLUSTER)
+    expect(clusters.first).to_be_visible(timeout=TIMEOUT_MS)
+    counts = [int(t) for t in clusters.all_inner_texts()]
+    assert counts and max(counts) > 1
+
+    def centres() -> list[tuple[float, float]]:
+        out = []
+        for item in frame.locator(f"{CLUSTER}, {MARKER}").all():
+            box = item.bounding_box()
+            if box is not None and box["width"] > 0:
+                out.append((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
+        return out
+
+    def overlapping(points: list[tuple[float, float]]) -> int:
+        return sum(
+            1
+            for i, a in enumerate(points)
+            for b in points[i + 1 :]
+            if abs(a[0] - b[0]) < 4 and abs(a[1] - b[1]) < 4
+        )
+
+    assert overlapping(centres()) == 0
+    # the biggest cluster opens (zooming in, or spreading pins that share a spot)
+    biggest = clusters.nth(counts.index(max(counts)))
+    before = frame.locator(MARKER).count()
+    for _ in range(6):
+        if not biggest.is_visible():
+            break
+        biggest.click(force=True)
+        page.wait_for_timeout(700)
+        visible = frame.locator(CLUSTER)
+        if visible.count() == 0:
+            break
+        texts = [int(t) for t in visible.all_inner_texts()]
+        biggest = visible.nth(texts.index(max(texts)))
+    assert frame.locator(MARKER).count() > before
+    assert overlapping(centres()) == 0
+    assert request_log.external() == []
+
+
+def test_find_a_place_by_name_and_go_to_a_postcode(
+    app_server: AppServer, page: Page, request_log: RequestLog
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, app_server.url + "/")
+    _frame_locator(page)
+    start = _view(page)
+    table = page.get_by_test_id("stDataFrame").first
+    expect(table).to_be_visible(timeout=TIMEOUT_MS)
+
+    _find(page, POSTCODE)
+    _wait_for_zoom(page, 15)
+    lat, lon, zoom = _view(page)
+    assert zoom >= 15 > start[2]
+    assert 52.9 < lat < 53.1 and -2.25 < lon < -2.1  # Hanley
+
+    _find(page, "Hanley Bus")  # part of a place's name: the first place that matches
+    expect(page.get_by_role("button", name="Back to the flagged places")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    expect(page.get_by_test_id("stHeading").filter(has_text="Hanley Bus")).to_be_visible()
+    page.wait_for_url(re.compile(r"place=\d+"), timeout=TIMEOUT_MS)
+    assert request_log.external() == []
+
+
+def test_a_row_zooms_to_its_place_and_the_link_restores_place_and_view(
+    app_server: AppServer, page: Page, request_log: RequestLog, browser: Browser
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, app_server.url + "/")
+    _frame_locator(page)
+    table = page.get_by_test_id("stDataFrame").first
+    expect(table).to_be_visible(timeout=TIMEOUT_MS)
+    box = table.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the first row's selection box
+    back = page.get_by_role("button", name="Back to the flagged places")
+    expect(back).to_be_visible(timeout=TIMEOUT_MS)
+    heading = page.get_by_test_id("stHeading").filter(has_text=re.compile(".")).last
+    place_name = heading.inner_text()
+    _wait_for_zoom(page, 15)
+    lat, lon, zoom = _view(page)
+    page.wait_for_url(re.compile(r"place=\d+"), timeout=TIMEOUT_MS)
+    # the view in the link once the map has moved to the place (zoom 15 or more)
+    page.wait_for_url(re.compile(r"view=[-\d.]+%2C[-\d.]+%2C1[5-8]"), timeout=TIMEOUT_MS)
+    link = page.url
+
+    copy = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    copy.on("request", lambda req: request_log.urls.append(req.url))
+    _open(copy, link)
+    _frame_locator(copy)
+    expect(copy.get_by_role("button", name="Back to the flagged places")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    expect(copy.get_by_test_id("stHeading").filter(has_text=place_name).first).to_be_visible()
+    _wait_for_zoom(copy, zoom - 0.01)
+    lat2, lon2, zoom2 = _view(copy)
+    assert zoom2 == pytest.approx(zoom, abs=0.01)
+    assert lat2 == pytest.approx(lat, abs=0.002) and lon2 == pytest.approx(lon, abs=0.002)
+    copy.context.close()
+    assert request_log.external() == []
+
+
+def test_incident_points_switched_on_in_a_live_map_are_drawn(
+    app_server: AppServer, page: Page, request_log: RequestLog
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, app_server.url + "/")
+    frame = _frame_locator(page)
+    assert frame.locator(".marker-cluster").count() == 0
+    page.get_by_role("toolbar", name="Layers").get_by_role("button", name="Incident points").click()
+    page.wait_for_url("**layers=**points**", timeout=TIMEOUT_MS)
+    expect(frame.locator(".leaflet-marker-pane .marker-cluster").first).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    expect(frame.locator(".map-legend")).to_contain_text("Incident points")
+    assert request_log.external() == []
+
+
+def test_the_legend_folds_and_lists_only_the_layers_shown(
+    app_server: AppServer, page: Page, request_log: RequestLog
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, app_server.url + "/")
+    frame = _frame_locator(page)
+    legend = frame.locator(".map-legend")
+    if "folded" in (legend.get_attribute("class") or ""):
+        legend.locator(".map-legend-toggle").click()
+    expect(legend).to_contain_text("Hot and cold spots")
+    expect(legend).to_contain_text("Flagged places")
+    expect(legend.get_by_text("Density", exact=True)).to_be_hidden()
+    legend.locator(".map-legend-toggle").click()
+    expect(legend.locator(".map-legend-body")).to_be_hidden()
+    assert request_log.external() == []
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (1920, 1080), (800, 900)])
+def test_nothing_is_cut_off(
+    app_server: AppServer,
+    browser: Browser,
+    request_log: RequestLog,
+    screenshot_dir: Path,
+    width: int,
+    height: int,
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.on("request", lambda req: request_log.urls.append(req.url))
+    try:
+        _open(page, app_server.url + "/")
+        _frame_locator(page)
+        expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=TIMEOUT_MS)
+        _idle(page)
+        page.wait_for_timeout(1_000)  # fonts and the map's own layout
+        overflowing = page.evaluate(OVERFLOWING_TEXT)
+        shot = screenshot_dir / f"map-{width}x{height}.png"
+        page.screenshot(path=shot)
+        if width in (1366, 1920):
+            DOCS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=DOCS / f"map-{width}x{height}.png")
+        assert overflowing == [], overflowing
+        for value in page.get_by_test_id("stMetricValue").all():
+            inner = value.evaluate("(el) => [el.scrollWidth, el.clientWidth, el.innerText]")
+            assert inner[0] <= inner[1] + 1, f"the figure {inner[2]!r} is cut off"
+            assert "…" not in inner[2]
+    finally:
+        context.close()
+    assert request_log.external() == []
+
+
+def test_the_map_downloads_as_a_png_of_the_view(
+    app_server: AppServer, page: Page, request_log: RequestLog, screenshot_dir: Path
+) -> None:
+    _open(page, app_server.url + "/")
+    _frame_locator(page)
+    _idle(page)
+    with page.expect_download(timeout=TIMEOUT_MS) as download:
+        page.get_by_role("button", name="Download map as PNG").click()
+    path = screenshot_dir / "map-download.png"
+    download.value.save_as(path)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 20_000  # a drawn map, not an empty picture
+    assert request_log.external() == []
