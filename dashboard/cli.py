@@ -103,6 +103,22 @@ def _boundaries(args: argparse.Namespace) -> int:
     return 0
 
 
+def _impact_blocks(engine, districts, args, names):  # type: ignore[no-untyped-def]
+    """Return the meeting pack's "Impact of actions" blocks, disclosed for its audience."""
+    from dashboard.impact import pack_blocks
+    from store.disclosure import disclosure_k
+    from store.impact import disclose, impact_figures, read_impact_inputs
+
+    impact = disclose(
+        impact_figures(read_impact_inputs(engine)),
+        districts=districts,
+        suppressed=args.audience != "lead",
+        k=disclosure_k(engine),
+        district_names=names,
+    )
+    return pack_blocks(impact)
+
+
 def _meeting_pack(args: argparse.Namespace) -> int:
     from datetime import date, datetime
 
@@ -150,11 +166,52 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     shown = outlines.loc[outlines["code"].isin(chosen or tuple(known))]
     try:
         written = write_pack(
-            figures, context, shown, Path(args.out), stem=f"meeting-pack-{first}-to-{last}"
+            figures,
+            context,
+            shown,
+            Path(args.out),
+            stem=f"meeting-pack-{first}-to-{last}",
+            extra={"impact": _impact_blocks(engine, chosen or tuple(known), args, known)},
         )
     except PackError as error:
         raise CommandError(str(error)) from error
     print(f"Wrote the meeting pack for {figures.period}: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _impact(args: argparse.Namespace) -> int:
+    from store.impact import csv_table, impact_figures, read_impact_inputs
+
+    if args.window_months < 3:
+        raise CommandError("--window-months must be at least 3.")
+    engine = _database(args)
+    figures = impact_figures(read_impact_inputs(engine), window=args.window_months)
+    table = csv_table(figures)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CommandError(f"there is no folder {out.parent} to write {out.name} into.")
+    partial = out.with_name(f".{out.name}.part")
+    try:
+        table.to_csv(partial, index=False)
+        partial.replace(out)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise CommandError(f"could not write {out} ({error.strerror or error}).") from error
+    words = {
+        "fell": "fell",
+        "rose": "rose",
+        "no_change": "no clear change",
+        "too_few": "too few incidents",
+        "too_soon": "too soon",
+        "no_comparison": "no comparable places",
+    }
+    counts = figures.places["verdict"].map(words).value_counts() if len(table) else {}
+    print(
+        f"Wrote {out}: {len(table)} place(s) with completed actions "
+        f"({args.window_months} months before and after; "
+        + (", ".join(f"{word}: {n}" for word, n in counts.items()) or "none")
+        + "). Exact counts: keep it within the partnership."
+    )
     return 0
 
 
@@ -226,6 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="viewer: small counts hidden, for a steering group (default); lead: exact counts",
     )
     meeting.add_argument("--db", help=db_help)
+
+    impact = add(
+        "impact",
+        _impact,
+        "Did it work? For each place with completed actions, incidents near it before and "
+        "after its first completed action against comparable places (exact counts, a CSV).",
+    )
+    impact.add_argument("--out", required=True, help="the CSV file to write, e.g. impact.csv")
+    impact.add_argument(
+        "--window-months",
+        type=int,
+        default=6,
+        help="months before and after the first completed action (default %(default)s)",
+    )
+    impact.add_argument("--db", help=db_help)
 
     from geo.commands import register
     from store.imports.commands import register as register_import

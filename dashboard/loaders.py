@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dashboard.filters import Filters
     from geo.grid import Grid
     from store.access import Viewer
+    from store.impact import DisclosedImpact, ImpactFigures
     from store.meeting import MeetingFigures
 
 __all__ = [
@@ -333,3 +334,31 @@ def meeting_map(_figures: MeetingFigures, key: tuple, version: str) -> bytes:
 
     districts_shown = districts(version)
     return emerging_map_png(_figures, districts_shown.loc[districts_shown["code"].isin(key[0])])
+
+
+# The impact of actions: computed once for every district, disclosed per reader.
+
+
+@st.cache_data(show_spinner="Measuring the impact of actions...", max_entries=4)
+def impact(version: str, window: int = 6) -> ImpactFigures:
+    """Return the impact of every place's actions (unsuppressed; see :func:`impact_for`)."""
+    from store.impact import impact_figures, read_impact_inputs
+
+    return impact_figures(read_impact_inputs(engine()), window=window)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def impact_for(
+    viewer: Viewer, districts: tuple[str, ...], k: int, version: str, window: int = 6
+) -> DisclosedImpact:
+    """Return the impact of actions in some districts, disclosed for ``viewer.for_cache()``."""
+    from store.disclosure import needs_suppression
+    from store.impact import disclose
+
+    return disclose(
+        impact(version, window),
+        districts=districts,
+        suppressed=needs_suppression(viewer),
+        k=k,
+        district_names=district_names(version),
+    )

@@ -200,7 +200,11 @@ def monthly_table(figures: MeetingFigures) -> pd.DataFrame:
 
 
 def slides(
-    figures: MeetingFigures, districts: gpd.GeoDataFrame, *, map_png: bytes | None = None
+    figures: MeetingFigures,
+    districts: gpd.GeoDataFrame,
+    *,
+    map_png: bytes | None = None,
+    extra: dict[str, list[tuple[str, object]]] | None = None,
 ) -> list[Slide]:
     """Return the pack's slides, in the order of :data:`store.meeting.SLIDES`.
 
@@ -212,6 +216,10 @@ def slides(
         District outlines for the map.
     map_png
         The emerging hot spot map, when already drawn.
+    extra
+        The blocks of slides computed elsewhere, by slide key (e.g. ``"impact"``, from
+        ``dashboard.impact.pack_blocks``); such a slide without blocks says it was not
+        prepared.
     """
     titles = dict(SLIDES)
     empty = ("text", [f"No incidents in this period ({figures.period}) for these filters."])
@@ -242,6 +250,10 @@ def slides(
             )
         elif key == "framework":
             slide.blocks.append(("table", framework_table(figures)))
+        elif extra is not None and key in extra:
+            slide.blocks.extend(extra[key])
+        elif key == "impact":
+            slide.blocks.append(("text", ["The impact of actions was not prepared for this pack."]))
         out.append(Slide(slide.key, titles[key], slide.blocks))
     return out
 
@@ -456,6 +468,7 @@ def write_pack(
     folder: Path,
     *,
     stem: str = "meeting-pack",
+    extra: dict[str, list[tuple[str, object]]] | None = None,
 ) -> list[Path]:
     """Write ``stem``.html, ``stem``.pdf and ``stem``.csv into a folder, all or nothing.
 
@@ -468,7 +481,7 @@ def write_pack(
     if not folder.is_dir():
         raise PackError(f"There is no folder {folder} to write the meeting pack into.")
     try:
-        deck = slides(figures, districts)
+        deck = slides(figures, districts, extra=extra)
         contents = {
             "html": pack_html(figures, context, deck).encode("utf-8"),
             "pdf": pack_pdf(figures, context, deck),

@@ -66,6 +66,7 @@ SLIDES: tuple[tuple[str, str], ...] = (
     ("emerging", "Emerging hot spots"),
     ("decisions", "Places for decision"),
     ("framework", "Performance framework"),
+    ("impact", "Impact of actions"),  # drawn by dashboard.impact_views.meeting_slide
 )
 """The slides in order: (key, title). The screen and the pack both follow this list."""
 

@@ -247,6 +247,7 @@ class Action(Tracked, Base):
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="open")
     completed_on: Mapped[date | None] = mapped_column(Date)
+    kind: Mapped[str | None] = mapped_column(String(24))  # ACTION_KINDS; None counts as "other"
 
     assessment: Mapped[Assessment] = relationship(back_populates="actions")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = [
+    "ACTION_KINDS",
     "ACTION_STATUSES",
     "AGENCIES",
     "AGE_BANDS",
@@ -76,6 +77,10 @@ RISK_LEVELS: dict[str, str] = {"low": "Low", "medium": "Medium", "high": "High"}
 REVIEW_MONTHS: dict[str, int] = {"high": 3, "medium": 6, "low": 12}
 
 ACTION_STATUSES: dict[str, str] = {"open": "Open", "done": "Done", "dropped": "Dropped"}
+
+#: What kind of change an action makes, for pooling the impact of actions by kind.
+#: An action stored without a kind counts as "other".
+ACTION_KINDS: dict[str, str] = {"lighting": "Lighting", "cctv": "CCTV", "licensing_review": "Licensing review", "makesafe_training": "Operation Makesafe training", "patrols": "Patrols", "pspo": "Public Space Protection Order", "other": "Other"}  # noqa: E501
 
 #: How far to trust the information behind a finding.
 RELIABILITY: dict[str, str] = {

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from dashboard import loaders, pack, sidebar
+from dashboard import impact, impact_views, loaders, pack, sidebar
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import ROLES, AccessDenied
 from store.disclosure import legend
@@ -193,6 +193,10 @@ elif key == "framework":
         mime="text/csv",
         icon=":material/download:",
     )
+elif key == "impact":
+    impact_views.meeting_slide(
+        loaders.impact_for(viewer.for_cache(), scope, k, version), presenting=presenting
+    )
 if figures.suppressed:
     st.caption(legend(k))
 if presenting and loaders.demo(version) is not None:
@@ -225,6 +229,11 @@ if not presenting:
                     map_png=None
                     if figures.emerging_cells.empty
                     else loaders.meeting_map(figures, choice, version),
+                    extra={
+                        "impact": impact.pack_blocks(
+                            loaders.impact_for(viewer.for_cache(), scope, k, version)
+                        )
+                    },
                 )
                 st.session_state["meeting_pack"] = {
                     "html": pack.pack_html(figures, context, deck).encode("utf-8"),
