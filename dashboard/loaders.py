@@ -341,10 +341,21 @@ def meeting_map(_figures: MeetingFigures, key: tuple, version: str) -> bytes:
 
 @st.cache_data(show_spinner="Measuring the impact of actions...", max_entries=4)
 def impact(version: str, window: int = 6) -> ImpactFigures:
-    """Return the impact of every place's actions (unsuppressed; see :func:`impact_for`)."""
-    from store.impact import impact_figures, read_impact_inputs
+    """Return the impact of every place's actions (unsuppressed; see :func:`impact_for`).
 
-    return impact_figures(read_impact_inputs(engine()), window=window)
+    Computed over every district from the Map's cached counts, register and grid.
+    """
+    from store.access import Viewer
+    from store.impact import ImpactInputs, impact_figures, load_action_kinds
+
+    codes = tuple(districts(version)["code"])
+    inputs = ImpactInputs(
+        sites=map_sites("incidents", Viewer("", "lead", codes), codes, (), (), version),
+        places=places(version),
+        actions=load_action_kinds(engine()),
+        grid=map_grid(codes, 250, version),
+    )
+    return impact_figures(inputs, window=window)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -83,7 +83,7 @@ MIN_INCIDENTS = 20
 MATCHES = 5
 """At most this many comparison places per place."""
 
-MIN_POOLED = 2
+MIN_POOLED = 3
 """A pooled verdict needs at least this many places with their own estimate."""
 
 ALPHA = 0.05

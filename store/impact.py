@@ -378,13 +378,17 @@ def disclose(
         return DisclosedImpact(places, none, none, suppressed, k, figures.window)
     shown = _disclose_rows(chosen, suppressed=suppressed, k=k)
 
-    def comparison_names(ids: tuple[int, ...]) -> str:
-        return "; ".join(
-            figures.names.get(i, str(i))
-            if figures.districts.get(i) in districts
-            else "a place in another district"
-            for i in ids
-        )
+    def comparison_names(ids: tuple[int, ...], matched_on: str) -> str:
+        if not ids:
+            return ""
+        named = [figures.names.get(i, str(i)) for i in ids if figures.districts.get(i) in districts]
+        elsewhere = len(ids) - len(named)
+        if elsewhere:
+            named.append(
+                f"{elsewhere} place{'s' if elsewhere != 1 else ''} in "
+                f"{'other districts' if elsewhere != 1 else 'another district'}"
+            )
+        return f"{'; '.join(named)} ({matched_on})" if matched_on else "; ".join(named)
 
     from store.vocabulary import PLACE_CATEGORIES
 
@@ -403,7 +407,10 @@ def disclose(
             "p": shown["p"].to_numpy(),
             "verdict": shown["verdict"].to_numpy(),
             "sentence": shown["sentence"].to_numpy(),
-            "comparisons": [comparison_names(ids) for ids in shown["comparison_ids"]],
+            "comparisons": [
+                comparison_names(ids, on)
+                for ids, on in zip(shown["comparison_ids"], shown["matched_on"], strict=True)
+            ],
             "hidden": shown["hidden"].to_numpy(),
         }
     )
