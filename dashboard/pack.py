@@ -456,9 +456,29 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
     return bytes(pdf.output())
 
 
-def pack_csv(figures: MeetingFigures) -> bytes:
-    """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel)."""
-    return figures_table(figures).to_csv(index=False).encode("utf-8-sig")
+def pack_csv(
+    figures: MeetingFigures, extra: dict[str, list[tuple[str, object]]] | None = None
+) -> bytes:
+    """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel).
+
+    ``extra`` are the blocks of slides computed elsewhere (see :func:`slides`): each cell
+    of their tables becomes a row (``measure`` is the row's first cell and the column), and
+    each line of their text a ``note``.
+    """
+    table = figures_table(figures)
+    rows = []
+    for key, blocks in (extra or {}).items():
+        for kind, content in blocks:
+            if kind == "table":
+                frame = content.astype(str)  # type: ignore[union-attr]
+                for record in frame.itertuples(index=False):
+                    for column, value in zip(frame.columns[1:], record[1:], strict=True):
+                        rows.append((key, f"{record[0]}: {column}", figures.period, value))
+            elif kind == "text":
+                rows.extend((key, "note", figures.period, line) for line in content)  # type: ignore[union-attr]
+    if rows:
+        table = pd.concat([table, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
+    return table.to_csv(index=False).encode("utf-8-sig")
 
 
 def write_pack(
@@ -485,7 +505,7 @@ def write_pack(
         contents = {
             "html": pack_html(figures, context, deck).encode("utf-8"),
             "pdf": pack_pdf(figures, context, deck),
-            "csv": pack_csv(figures),
+            "csv": pack_csv(figures, extra),
         }
     except Exception as error:  # a drawing or layout failure: report it, write nothing
         raise PackError(

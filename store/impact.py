@@ -445,6 +445,7 @@ def _pooled(
     pooled = pooled_impact(chosen, figures.counts, groups)
     shown = _disclose_rows(pooled, suppressed=suppressed, k=k)
     shown["group"] = [words(g) for g in pooled["group"]]  # type: ignore[operator]
+    shown = shown.sort_values("group", kind="stable").reset_index(drop=True)
     return shown[["group", "places", *_COUNTS, "effect", "p", "verdict", "sentence"]]
 
 

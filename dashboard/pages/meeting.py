@@ -223,22 +223,23 @@ if not presenting:
         try:
             with st.spinner("Making the pack..."):
                 figures = loaders.meeting(*choice, framework=True)
+                extra = {
+                    "impact": impact.pack_blocks(
+                        loaders.impact_for(viewer.for_cache(), scope, k, version)
+                    )
+                }
                 deck = pack.slides(
                     figures,
                     loaders.districts(version).loc[lambda d: d["code"].isin(scope)],
                     map_png=None
                     if figures.emerging_cells.empty
                     else loaders.meeting_map(figures, choice, version),
-                    extra={
-                        "impact": impact.pack_blocks(
-                            loaders.impact_for(viewer.for_cache(), scope, k, version)
-                        )
-                    },
+                    extra=extra,
                 )
                 st.session_state["meeting_pack"] = {
                     "html": pack.pack_html(figures, context, deck).encode("utf-8"),
                     "pdf": pack.pack_pdf(figures, context, deck),
-                    "csv": pack.pack_csv(figures),
+                    "csv": pack.pack_csv(figures, extra),
                     "stem": f"meeting-pack-{first}-to-{last}",
                     "for": (scope, filters, first, last),
                 }
