@@ -326,8 +326,8 @@ def estimate_effect(
         Boolean, per row: True for the place(s) that had the action.
     stack
         Per row, the stack (the treated place whose comparison set the row belongs to);
-        rows of one stack share month effects, and the variance is clustered by ``place``
-        as given by ``stack`` being not None and ``places``. One stack when None.
+        rows of one stack share month effects. One stack when None. The variance is the
+        quasi-Poisson one (see the module); :func:`pooled_impact` clusters it by place.
 
     Returns
     -------

@@ -104,6 +104,7 @@ def test_a_small_place_gives_too_few_incidents_to_tell():
     assert _one(*_world(7, place_rate=20.0, place_change=0.5))["verdict"] == "fell"
 
 
+@pytest.mark.slow
 def test_the_interval_covers_the_planted_effect_about_95_times_in_100():
     covered = 0
     shared_claims = 0
@@ -116,6 +117,7 @@ def test_the_interval_covers_the_planted_effect_about_95_times_in_100():
     assert shared_claims <= 8  # a change claimed for a shared fall: about 3 in 60 expected
 
 
+@pytest.mark.slow
 def test_overdispersed_counts_widen_the_interval_so_it_still_covers():
     """Counts vary more than Poisson; the quasi-Poisson scaling keeps the coverage."""
     covered = 0
