@@ -400,6 +400,7 @@ def verdict(
     ci_high: float,
     p: float,
     *,
+    own_ratio: float | None = None,
     alpha: float = ALPHA,
     exact: bool = True,
 ) -> tuple[str, str]:
@@ -409,6 +410,9 @@ def verdict(
     ----------
     effect_ratio, ci_low, ci_high, p
         The estimate (:class:`Estimate`).
+    own_ratio
+        The place's own after/before ratio, when known. A relative fall at a place whose
+        incidents did not fall (its comparisons rose more) is said as such, not as a fall.
     alpha
         A change is claimed only when ``p < alpha`` and the interval excludes 1.
     exact
@@ -418,7 +422,8 @@ def verdict(
     Returns
     -------
     tuple of str
-        ``"fell"``, ``"rose"`` or ``"no_change"``, and the sentence.
+        ``"fell"`` or ``"rose"`` (relative to the comparable places) or ``"no_change"``,
+        and the sentence.
 
     Examples
     --------
@@ -428,25 +433,31 @@ def verdict(
     'fell by about 40% more than comparable places (likely)'
     >>> verdict(0.9, 0.6, 1.3, 0.5)
     ('no_change', 'no clear change compared with comparable places')
+    >>> verdict(0.4, 0.3, 0.6, 0.001, own_ratio=1.0)[1]
+    'did not rise as comparable places did: about 60% below their trend (very likely)'
     >>> verdict(1.5, 1.1, 2.0, 0.01, exact=False)[1]
     'rose more than at comparable places (likely)'
     """
     if not (p < alpha and (ci_high < 1 or ci_low > 1)):
         return "no_change", "no clear change compared with comparable places"
     sure = "very likely" if p < alpha / 5 else "likely"
-    if effect_ratio < 1:
-        size = f" by about {_about(1 - effect_ratio)}%" if exact else ""
-        return "fell", (
-            f"fell{size} more than comparable places ({sure})"
-            if exact
-            else f"fell more than at comparable places ({sure})"
-        )
-    size = f" by about {_about(effect_ratio - 1)}%" if exact else ""
-    return "rose", (
-        f"rose{size} more than comparable places ({sure})"
-        if exact
-        else f"rose more than at comparable places ({sure})"
-    )
+    lower = effect_ratio < 1
+    code = "fell" if lower else "rose"
+    size = _about(1 - effect_ratio) if lower else _about(effect_ratio - 1)
+    against = own_ratio is not None and (own_ratio >= 1 if lower else own_ratio <= 1)
+    if against:  # the place held or moved the other way; the comparisons moved more
+        moved = "rise" if lower else "fall"
+        where = "below" if lower else "above"
+        amount = f": about {size}% {where} their trend" if exact else f", {where} their trend"
+        return code, f"did not {moved} as comparable places did{amount} ({sure})"
+    if exact:
+        return code, f"{code} by about {size}% more than comparable places ({sure})"
+    return code, f"{code} more than at comparable places ({sure})"
+
+
+def _own(before: float, after: float) -> float | None:
+    """Return a place's own after/before ratio (None when nothing happened before)."""
+    return float(after) / float(before) if before > 0 else None
 
 
 def _too_few_sentence(minimum: int) -> str:
@@ -624,7 +635,11 @@ def impact_of_actions(
         treated = np.array([True] + [False] * len(chosen))
         estimate = estimate_effect(block, after=after_mask, treated=treated)
         code, sentence = verdict(
-            estimate.effect_ratio, estimate.ci_low, estimate.ci_high, estimate.p
+            estimate.effect_ratio,
+            estimate.ci_low,
+            estimate.ci_high,
+            estimate.p,
+            own_ratio=_own(before[place], after[place]),
         )
         rows.append(
             {
@@ -733,7 +748,11 @@ def pooled_impact(
             places=np.array(place_of),
         )
         code, sentence = verdict(
-            estimate.effect_ratio, estimate.ci_low, estimate.ci_high, estimate.p
+            estimate.effect_ratio,
+            estimate.ci_low,
+            estimate.ci_high,
+            estimate.p,
+            own_ratio=_own(base["before"], base["after"]),  # type: ignore[arg-type]
         )
         rows.append(
             {

@@ -330,8 +330,14 @@ def _disclose_rows(frame: pd.DataFrame, *, suppressed: bool, k: int) -> pd.DataF
         if hide[i]:
             effect[i], p[i] = "", ""
             if row["verdict"] in _ESTIMATED:
+                own = int(row["after"]) / int(row["before"]) if row["before"] else None
                 sentence[i] = verdict(
-                    row["effect_ratio"], row["ci_low"], row["ci_high"], row["p"], exact=False
+                    row["effect_ratio"],
+                    row["ci_low"],
+                    row["ci_high"],
+                    row["p"],
+                    own_ratio=own,
+                    exact=False,
                 )[1]
     for column in _COUNTS:
         out[column] = [_shown(n, suppressed, k) for n in frame[column]]

@@ -279,3 +279,13 @@ def test_comparison_line_follows_the_comparisons_from_the_place_level():
     assert before["expected"].mean() == pytest.approx(before["place"].mean())
     after = line.loc[line["after"]]
     assert after["expected"].mean() > after["place"].mean()
+
+
+def test_a_place_that_held_while_comparable_places_rose_is_not_said_to_have_fallen():
+    row = _one(*_world(9, place_change=1.3, comparison_change=2.6))  # seasons: after is lower
+    assert row["after"] >= row["before"]
+    assert row["verdict"] == "fell"  # relative to the comparable places
+    assert row["sentence"].startswith("did not rise as comparable places did: about")
+    # Control: when the place itself falls, the same relative effect is a fall.
+    fell = _one(*_world(9, place_change=0.5))
+    assert fell["sentence"].startswith("fell by about")
