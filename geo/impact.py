@@ -27,10 +27,10 @@ returns numbers; the verdict sentence is rendered from those numbers at the end.
   (quasi-Poisson) when that is above 1. A place-clustered (sandwich) variance would be
   unreliable here: one place receives the action, so there is one treated cluster.
 * **Pooled** by action kind or by district (:func:`pooled_impact`): the places' own
-  comparisons are stacked, each stack with its own place and month effects, and the
-  variance is the larger of the place-clustered sandwich (a comparison place can sit in
-  several stacks) and the quasi-Poisson one, since few clusters make the sandwich too
-  small.
+  comparisons are stacked as before and after totals, each stack with its own place and
+  period effects, and the variance is the larger of the place-clustered sandwich (a
+  comparison place can sit in several stacks) and the quasi-Poisson one, since few
+  clusters make the sandwich too small.
 * The **verdict refuses to claim too much**: "too few incidents to tell" when the place
   had fewer than :data:`MIN_INCIDENTS` incidents in its two windows together; a fall or
   rise only when the 95% interval excludes no change (p < 0.05: "likely"; p < 0.01:
@@ -676,8 +676,8 @@ def pooled_impact(
     """Pool the places' estimates by a grouping (action kind, district): one estimate per group.
 
     Each place with its own estimate (a verdict of fell, rose or no change) brings its
-    before and after windows and its comparison places as a *stack*; the stacks are
-    fitted together, each with its own place and month effects, and one shared "after the
+    before and after totals and its comparison places' as a *stack*; the stacks are
+    fitted together, each with its own place and period effects, and one shared "after the
     action" effect. The variance is clustered by place (a comparison place may serve several
     stacks), and never smaller than the quasi-Poisson one.
 
@@ -725,21 +725,20 @@ def pooled_impact(
                 }
             )
             continue
-        blocks, afters, treated, stack, place_of = [], [], [], [], []
-        width = int(chosen["window_months"].max())
+        # Each stack as its before and after totals: the stack's own period effect takes
+        # the place of month effects, which keeps the fit small (windows may differ).
+        blocks, treated, stack, place_of = [], [], [], []
         for number, (place, row) in enumerate(chosen.iterrows()):
             month = pd.Period(row["first_action_month"], freq="M")
             w = int(row["window_months"])
-            columns = [*pd.period_range(month - w, month - 1, freq="M")]
-            columns += [*pd.period_range(month + 1, month + w, freq="M")]
             ids = [int(place), *row["comparison_ids"]]
-            block = np.zeros((len(ids), 2 * width))
-            block[:, width - w : width + w] = counts.loc[ids, columns].to_numpy()
-            blocks.append(block)
+            before = counts.loc[ids, list(pd.period_range(month - w, month - 1, freq="M"))]
+            after = counts.loc[ids, list(pd.period_range(month + 1, month + w, freq="M"))]
+            blocks.append(np.column_stack([before.sum(axis=1), after.sum(axis=1)]))
             treated += [True] + [False] * (len(ids) - 1)
             stack += [number] * len(ids)
             place_of += ids
-            afters = [False] * width + [True] * width
+        afters = [False, True]
         estimate = _estimate(
             np.vstack(blocks),
             after=np.array(afters),

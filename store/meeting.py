@@ -65,8 +65,8 @@ SLIDES: tuple[tuple[str, str], ...] = (
     ("districts", "Progress by district"),
     ("emerging", "Emerging hot spots"),
     ("decisions", "Places for decision"),
-    ("framework", "Performance framework"),
     ("impact", "Impact of actions"),  # drawn by dashboard.impact_views.meeting_slide
+    ("framework", "Performance framework"),
 )
 """The slides in order: (key, title). The screen and the pack both follow this list."""
 
