@@ -1275,14 +1275,18 @@ def _plant_impact(
         return all(np.hypot(*(xy[i] - xy[j])) > 4 * _IMPACT_RADIUS_M for j in chosen)
 
     order = np.argsort(-busy, kind="stable")
-    works = next(int(i) for i in order if apart(int(i)))
-    chosen.append(works)
     category = candidates["category"].to_numpy()
+    works = next((int(i) for i in order if busy[i] >= 20 and apart(int(i))), None)
+    if works is None:  # a small demo (few incidents or districts): nothing to plant
+        return incidents, assessments, findings, actions
+    chosen.append(works)
     steady = next(
-        int(i) for i in order if category[i] != category[works] and apart(int(i))
+        (int(i) for i in order if category[i] != category[works] and apart(int(i))), None
     )
-    chosen.append(steady)
     quiet = [int(i) for i in np.flatnonzero((around >= 3) & (around <= 12)) if apart(int(i))]
+    if steady is None or not quiet:
+        return incidents, assessments, findings, actions
+    chosen.append(steady)
     chosen.append(quiet[int(rng.integers(len(quiet)))])
 
     out = incidents.copy()
