@@ -1271,8 +1271,13 @@ def _plant_impact(
     xy = candidates[["easting", "northing"]].to_numpy()
     chosen: list[int] = []
 
-    def apart(i: int) -> bool:  # no two planted places share incidents
-        return all(np.hypot(*(xy[i] - xy[j])) > 4 * _IMPACT_RADIUS_M for j in chosen)
+    patterns = places.loc[places["place_key"].isin([p.place_key for p in PATTERNS])]
+    pattern_xy = patterns[["easting", "northing"]].to_numpy()
+
+    def apart(i: int) -> bool:  # no planted place shares incidents with another or a pattern
+        clear = all(np.hypot(*(xy[i] - xy[j])) > 4 * _IMPACT_RADIUS_M for j in chosen)
+        far = np.hypot(*(pattern_xy - xy[i]).T) > 4 * _IMPACT_RADIUS_M
+        return clear and bool(far.all())
 
     order = np.argsort(-busy, kind="stable")
     category = candidates["category"].to_numpy()
