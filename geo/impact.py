@@ -412,7 +412,8 @@ def verdict(
         The estimate (:class:`Estimate`).
     own_ratio
         The place's own after/before ratio, when known. A relative fall at a place whose
-        incidents did not fall (its comparisons rose more) is said as such, not as a fall.
+        incidents fell by less than 10% (its comparisons rose) is said as such, not as a
+        fall; likewise for a rise.
     alpha
         A change is claimed only when ``p < alpha`` and the interval excludes 1.
     exact
@@ -444,7 +445,8 @@ def verdict(
     lower = effect_ratio < 1
     code = "fell" if lower else "rose"
     size = _about(1 - effect_ratio) if lower else _about(effect_ratio - 1)
-    against = own_ratio is not None and (own_ratio >= 1 if lower else own_ratio <= 1)
+    # A place that held (within 10%) or moved the other way: the comparisons moved more.
+    against = own_ratio is not None and (own_ratio >= 0.9 if lower else own_ratio <= 1.1)
     if against:  # the place held or moved the other way; the comparisons moved more
         moved = "rise" if lower else "fall"
         where = "below" if lower else "above"
