@@ -22,6 +22,7 @@ from store.access import AccessDenied, Viewer
 from store.safe_text import md_text
 from store.text_checks import find_personal, highlight_html, text_warnings
 from store.vocabulary import (
+    ACTION_KINDS,
     ACTION_STATUSES,
     ASSESSMENT_STATUSES,
     CHECKLIST,
@@ -69,6 +70,7 @@ def load_into_state(record: svc.AssessmentRecord) -> None:
         state[_key(aid, f"a{number}.owner_org")] = action.owner_org if action else ""
         state[_key(aid, f"a{number}.due_on")] = action.due_on if action else None
         state[_key(aid, f"a{number}.status")] = action.status if action else "open"
+        state[_key(aid, f"a{number}.kind")] = (action.kind if action else None) or "other"
         state[_key(aid, f"a{number}.remove")] = False
     state[_key(aid, "version")] = record.version
 
@@ -106,7 +108,14 @@ def read_form(aid: int, *, today: date) -> svc.AssessmentForm:
         if get(f"a{number}.remove") or (slot is None and not (description or owner or due)):
             continue
         actions.append(
-            svc.ActionInput(description, owner, due, str(get(f"a{number}.status", "open")), slot)
+            svc.ActionInput(
+                description,
+                owner,
+                due,
+                str(get(f"a{number}.status", "open")),
+                slot,
+                kind=str(get(f"a{number}.kind") or "other"),
+            )
         )
     assessed_on = get("assessed_on")
     risk = get("overall_risk")
@@ -382,12 +391,19 @@ def _finding_row(aid: int, item: str, entry: object, warnings: dict[str, list[st
 def _action_row(
     aid: int, number: int, slot: int | None, warnings: dict[str, list[str]], today: date
 ) -> None:
-    c1, c2, c3, c4, c5 = st.columns([4, 3, 2, 2, 1])
+    c1, c2, kind, c3, c4, c5 = st.columns([4, 3, 2.4, 2, 1.6, 1])
     c1.text_input(
         "Action" if slot else "New action",
         key=_key(aid, f"a{number}.description"),
     )
     c2.text_input("Owner organisation", key=_key(aid, f"a{number}.owner_org"))
+    kind.selectbox(
+        "Kind",
+        list(ACTION_KINDS),
+        format_func=ACTION_KINDS.get,
+        key=_key(aid, f"a{number}.kind"),
+        help="What the action changes; the impact of actions is pooled by kind.",
+    )
     c3.date_input(
         "Due",
         key=_key(aid, f"a{number}.due_on"),
@@ -406,7 +422,13 @@ def _action_row(
     errors = st.session_state.get(ERRORS, {})
     # Errors are keyed by the action's position among the actions sent, not the slot.
     position = _position(aid, number)
-    for column, suffix in ((c1, "description"), (c2, "owner_org"), (c3, "due_on"), (c4, "status")):
+    for column, suffix in (
+        (c1, "description"),
+        (c2, "owner_org"),
+        (kind, "kind"),
+        (c3, "due_on"),
+        (c4, "status"),
+    ):
         message = errors.get(f"actions.{position}.{suffix}") if position is not None else None
         if message:
             column.error(message, icon=":material/error:")
@@ -475,6 +497,7 @@ def _actions_frame(record: svc.AssessmentRecord) -> pd.DataFrame:
         [
             {
                 "Action": a.description,
+                "Kind": label(ACTION_KINDS, a.kind or "other"),
                 "Owner": a.owner_org,
                 "Due": a.due_on,
                 "Status": label(ACTION_STATUSES, a.status),
@@ -482,7 +505,7 @@ def _actions_frame(record: svc.AssessmentRecord) -> pd.DataFrame:
             }
             for a in record.form.actions
         ],
-        columns=["Action", "Owner", "Due", "Status", "Completed"],
+        columns=["Action", "Kind", "Owner", "Due", "Status", "Completed"],
     )
 
 

@@ -103,6 +103,22 @@ def _boundaries(args: argparse.Namespace) -> int:
     return 0
 
 
+def _impact_blocks(engine, districts, args, names):  # type: ignore[no-untyped-def]
+    """Return the meeting pack's "Impact of actions" blocks, disclosed for its audience."""
+    from dashboard.impact import pack_blocks
+    from store.disclosure import disclosure_k
+    from store.impact import disclose, impact_figures, read_impact_inputs
+
+    impact = disclose(
+        impact_figures(read_impact_inputs(engine)),
+        districts=districts,
+        suppressed=args.audience != "lead",
+        k=disclosure_k(engine),
+        district_names=names,
+    )
+    return pack_blocks(impact)
+
+
 def _meeting_pack(args: argparse.Namespace) -> int:
     from datetime import date, datetime
 
@@ -164,6 +180,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
             Path(args.out),
             stem=f"meeting-pack-{first}-to-{last}",
             links=links,
+            extra={"impact": _impact_blocks(engine, chosen or tuple(known), args, known)},
         )
     except PackError as error:
         raise CommandError(str(error)) from error
@@ -212,6 +229,41 @@ def _links(args: argparse.Namespace) -> int:
     )
     what = "clusters" if args.clusters else "links between places"
     print(f"Wrote {len(frame):,} {what} to {out}.")
+
+
+def _impact(args: argparse.Namespace) -> int:
+    from store.impact import csv_table, impact_figures, read_impact_inputs
+
+    if args.window_months < 3:
+        raise CommandError("--window-months must be at least 3.")
+    engine = _database(args)
+    figures = impact_figures(read_impact_inputs(engine), window=args.window_months)
+    table = csv_table(figures)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CommandError(f"there is no folder {out.parent} to write {out.name} into.")
+    partial = out.with_name(f".{out.name}.part")
+    try:
+        table.to_csv(partial, index=False)
+        partial.replace(out)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise CommandError(f"could not write {out} ({error.strerror or error}).") from error
+    words = {
+        "fell": "fell",
+        "rose": "rose",
+        "no_change": "no clear change",
+        "too_few": "too few incidents",
+        "too_soon": "too soon",
+        "no_comparison": "no comparable places",
+    }
+    counts = figures.places["verdict"].map(words).value_counts() if len(table) else {}
+    print(
+        f"Wrote {out}: {len(table)} place(s) with completed actions "
+        f"({args.window_months} months before and after; "
+        + (", ".join(f"{word}: {n}" for word, n in counts.items()) or "none")
+        + "). Exact counts: keep it within the partnership."
+    )
     return 0
 
 
@@ -305,6 +357,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--clusters", action="store_true", help="one row per cluster instead of per link"
     )
     links.add_argument("--db", help=db_help)
+    impact = add(
+        "impact",
+        _impact,
+        "Did it work? For each place with completed actions, incidents near it before and "
+        "after its first completed action against comparable places (exact counts, a CSV).",
+    )
+    impact.add_argument("--out", required=True, help="the CSV file to write, e.g. impact.csv")
+    impact.add_argument(
+        "--window-months",
+        type=int,
+        default=6,
+        help="months before and after the first completed action (default %(default)s)",
+    )
+    impact.add_argument("--db", help=db_help)
 
     from geo.commands import register
     from store.imports.commands import register as register_import

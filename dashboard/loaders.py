@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from geo.grid import Grid
     from store.access import Viewer
     from store.context import ContextPicture
+    from store.impact import DisclosedImpact, ImpactFigures
     from store.links import LinksView
     from store.meeting import MeetingFigures
 
@@ -437,3 +438,40 @@ def mace_links(
     from store.links import links_for
 
     return links_for(engine(), viewer, since=since, until=until, k=k, recent_since=recent_since)
+# The impact of actions: computed once for every district, disclosed per reader.
+
+
+@st.cache_data(show_spinner="Measuring the impact of actions...", max_entries=4)
+def impact(version: str, window: int = 6) -> ImpactFigures:
+    """Return the impact of every place's actions (unsuppressed; see :func:`impact_for`).
+
+    Computed over every district from the Map's cached counts, register and grid.
+    """
+    from store.access import Viewer
+    from store.impact import ImpactInputs, impact_figures, load_action_kinds
+
+    codes = tuple(districts(version)["code"])
+    inputs = ImpactInputs(
+        sites=map_sites("incidents", Viewer("", "lead", codes), codes, (), (), version),
+        places=places(version),
+        actions=load_action_kinds(engine()),
+        grid=map_grid(codes, 250, version),
+    )
+    return impact_figures(inputs, window=window)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def impact_for(
+    viewer: Viewer, districts: tuple[str, ...], k: int, version: str, window: int = 6
+) -> DisclosedImpact:
+    """Return the impact of actions in some districts, disclosed for ``viewer.for_cache()``."""
+    from store.disclosure import needs_suppression
+    from store.impact import disclose
+
+    return disclose(
+        impact(version, window),
+        districts=districts,
+        suppressed=needs_suppression(viewer),
+        k=k,
+        district_names=district_names(version),
+    )

@@ -306,6 +306,7 @@ def build_slide(
     draw_map: MapPicture | None = None,
     *,
     links: pd.DataFrame | None = None,
+    extra: dict[str, list[tuple[str, object]]] | None = None,
 ) -> Slide:
     """Return one slide of :data:`store.meeting.SLIDES` with its blocks.
 
@@ -320,10 +321,16 @@ def build_slide(
     links
         The clusters of linked places for the reader (:func:`links_table`), for the
         Links slide (they are not part of the meeting's figures).
+    extra
+        The blocks of slides computed elsewhere, by slide key (the impact of actions).
     """
     titles = dict(SLIDES)
     if key == "links":
         blocks = [links_block(links)]
+    elif extra is not None and key in extra:
+        blocks = list(extra[key])
+    elif key not in SLIDE_BUILDERS:
+        blocks = [("text", ["Not part of this pack."])]
     else:
         blocks = SLIDE_BUILDERS[key](figures, draw_map or (lambda: b""))
     return Slide(key, titles[key], blocks, "side" if key in SIDE_LAYOUT else "stack")
@@ -335,6 +342,7 @@ def slides(
     *,
     map_png: bytes | None = None,
     links: pd.DataFrame | None = None,
+    extra: dict[str, list[tuple[str, object]]] | None = None,
 ) -> list[Slide]:
     """Return the pack's slides, in the order of :data:`store.meeting.SLIDES`.
 
@@ -348,12 +356,15 @@ def slides(
         The emerging hot spot map, when already drawn.
     links
         The clusters of linked places for the pack's reader (:func:`links_table`).
+    extra
+        The blocks of slides computed elsewhere, by slide key (the impact of actions,
+        ``dashboard.impact.pack_blocks``).
     """
 
     def draw_map() -> bytes:
         return map_png or emerging_map_png(figures, districts)
 
-    return [build_slide(key, figures, draw_map, links=links) for key, _ in SLIDES]
+    return [build_slide(key, figures, draw_map, links=links, extra=extra) for key, _ in SLIDES]
 
 
 def links_table(view: LinksView, district_names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -656,31 +667,38 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
     return bytes(pdf.output())
 
 
-def pack_csv(figures: MeetingFigures, links: pd.DataFrame | None = None) -> bytes:
+def pack_csv(
+    figures: MeetingFigures,
+    links: pd.DataFrame | None = None,
+    extra: dict[str, list[tuple[str, object]]] | None = None,
+) -> bytes:
     """Return every number of the meeting as CSV (UTF-8 with a byte order mark, for Excel).
 
     ``links`` (:func:`links_table`, when given) adds the Links slide's rows: how many
-    clusters the reader may see, and each cluster's summary by its rank.
+    clusters the reader may see, and each cluster's summary by its rank. ``extra`` are the
+    blocks of slides computed elsewhere (see :func:`slides`): each cell of their tables
+    becomes a row (``measure`` is the row's first cell and the column), and each line of
+    their text a ``note``.
     """
     table = figures_table(figures)
+    rows: list[tuple[str, str, str, str]] = []
     if links is not None:
-        extra = [
-            {
-                "slide": "links",
-                "measure": "clusters",
-                "period": figures.period,
-                "value": str(len(links)),
-            }
-        ] + [
-            {
-                "slide": "links",
-                "measure": f"cluster ranked {rank}",
-                "period": figures.period,
-                "value": str(text),
-            }
+        rows.append(("links", "clusters", figures.period, str(len(links))))
+        rows.extend(
+            ("links", f"cluster ranked {rank}", figures.period, str(text))
             for rank, text in zip(links["Rank"], links["Cluster"], strict=True)
-        ]
-        table = pd.concat([table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True)
+        )
+    for key, blocks in (extra or {}).items():
+        for kind, content in blocks:
+            if kind == "table":
+                frame = content.astype(str)  # type: ignore[union-attr]
+                for record in frame.itertuples(index=False):
+                    for column, value in zip(frame.columns[1:], record[1:], strict=True):
+                        rows.append((key, f"{record[0]}: {column}", figures.period, value))
+            elif kind == "text":
+                rows.extend((key, "note", figures.period, line) for line in content)  # type: ignore[union-attr]
+    if rows:
+        table = pd.concat([table, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
     return csv_bytes(table)
 
 
@@ -692,6 +710,7 @@ def write_pack(
     *,
     stem: str = "meeting-pack",
     links: pd.DataFrame | None = None,
+    extra: dict[str, list[tuple[str, object]]] | None = None,
 ) -> list[Path]:
     """Write ``stem``.html, ``stem``.pdf and ``stem``.csv into a folder, all or nothing.
 
@@ -704,11 +723,11 @@ def write_pack(
     if not folder.is_dir():
         raise PackError(f"There is no folder {folder} to write the meeting pack into.")
     try:
-        deck = slides(figures, districts, links=links)
+        deck = slides(figures, districts, links=links, extra=extra)
         contents = {
             "html": pack_html(figures, context, deck).encode("utf-8"),
             "pdf": pack_pdf(figures, context, deck),
-            "csv": pack_csv(figures, links),
+            "csv": pack_csv(figures, links, extra),
         }
     except Exception as error:  # a drawing or layout failure: report it, write nothing
         raise PackError(

@@ -4,9 +4,9 @@ Once an app process has served its first page, a background thread computes what
 kind of account sees first (``store.users.audiences``: the districts and the disclosure,
 not the person): the Map's hot spots and flagged places and the Meeting's opening slides
 for each preset period (last 3 months, last month, last 12 months) with the default
-filters and settings, and the assessment queue's flags. Every 30 s it looks at the data
-version, and warms again when the stored data have changed (an import, an edit) or the
-day has. Other choices are computed when first asked for and then shared, as before.
+filters and settings, the assessment queue's flags and the impact of actions. Every 30 s it
+looks at the data version, and warms again when the stored data have changed (an import, an
+edit) or the day has. Other choices are computed when first asked for and then shared, as before.
 
 The work is the pages' own: the same loaders with the same arguments, so what is warmed is
 what a page then finds in the cache. ``SAFER_SPACES_WARM=0`` switches it off (the tests
@@ -56,6 +56,7 @@ def warm(version: str, today: date) -> int:
     latest = loaders.latest_date(version)
     settings = analysis.DEFAULT_SETTINGS
     loaders.assessment_queue_flags(version)
+    loaders.impact(version)
     views = 0
     for viewer in audiences(loaders.engine()):
         scope = viewer.scope()

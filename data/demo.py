@@ -58,7 +58,14 @@ the place keys are stable across seeds):
   children (by pseudonym) are referred several times with rising risk.
 - **Assessments** cover the busiest places in every status (draft, submitted,
   approved, returned, superseded), with some reviews and actions overdue on
-  the ``end`` date.
+  the ``end`` date. Each action has a kind (lighting, CCTV, licensing review,
+  Makesafe training, patrols or other).
+- **Impact of actions** (``_plant_impact``): three unassessed places get an
+  approved assessment with actions done 8 months before ``end``: at the busiest,
+  incidents nearby fall by about half in the six months after while comparable
+  places carry on ("fell ... more than comparable places"); at the next busiest
+  (another category) nothing changes ("no clear change"); a quiet place has too
+  few incidents to tell. Their reviews are due by ``end``.
 
 Frames use pandas' ``str`` dtype for text columns that are never missing; text
 columns that may be missing (``sex``, ``place_key`` of incidents and referrals)
@@ -1122,6 +1129,15 @@ _ACTIONS = {
     "peer_groups": ("Youth workers to engage the groups that gather here", "youth"),
     "community_views": ("Hold a residents' and traders' meeting on reporting", "council"),
 }
+#: The kind of each checklist item's action (store.vocabulary.ACTION_KINDS); others are "other".
+_ACTION_KINDS = {
+    "lighting": "lighting",
+    "cctv": "cctv",
+    "licensing": "licensing_review",
+    "staff_presence": "makesafe_training",
+    "exploitation_indicators": "patrols",
+    "transport": "patrols",
+}
 _RISK_MEAN = {"low": 0.7, "medium": 1.4, "high": 2.1}
 _REVIEW_MONTHS = {"low": 12, "medium": 6, "high": 3}
 
@@ -1272,6 +1288,7 @@ def _action(
         "due_on": due,
         "status": state,
         "completed_on": completed,
+        "kind": _ACTION_KINDS.get(item, "other"),
     }
 
 
@@ -1286,6 +1303,159 @@ def _ensure_overdue_action(actions: pd.DataFrame, end: date) -> pd.DataFrame:
     out = actions.copy()
     out.loc[candidates[0], ["status", "completed_on"]] = ["open", None]
     return out
+
+
+# --------------------------------------------------------------------------- impact of actions
+
+#: The three places planted for the impact of actions: (role, action items done), in order.
+_IMPACT_PLANTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("works", ("lighting", "cctv")),
+    ("no_change", ("exploitation_indicators",)),
+    ("too_few", ("staff_presence",)),
+)
+_IMPACT_WINDOW = 6
+_IMPACT_RADIUS_M = 200.0
+_IMPACT_FALL = 0.55  # share of the "works" place's incidents after the action moved away
+
+
+def _plant_impact(
+    rng: np.random.Generator,
+    *,
+    end: date,
+    places: pd.DataFrame,
+    incidents: pd.DataFrame,
+    assessments: pd.DataFrame,
+    findings: pd.DataFrame,
+    actions: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Plant three places whose actions (done 8 months before ``end``) work, do not, or are quiet.
+
+    * **works**: the busiest unassessed place (incidents within 200 m in the six months
+      before the action month); after its lighting and CCTV actions, 55% of the incidents
+      near it in the six months after are re-dated to before the before window, so they
+      fall by about half while comparable places do not: "fell by about ... (likely)".
+    * **no change**: the next busiest of another category, with disruption patrols done:
+      its incidents are left as they were: "no clear change".
+    * **too few**: a quiet place (3 to 12 incidents in the twelve months around), with
+      Operation Makesafe training done: "too few incidents to tell".
+
+    Each gets an approved assessment a month before the action, with a review now due.
+    The number of incidents is unchanged (only dates move). Returns the incidents,
+    assessments, findings and actions.
+    """
+    action_month = pd.Period(end, freq="M") - 8
+    before = pd.period_range(action_month - _IMPACT_WINDOW, action_month - 1, freq="M")
+    after = pd.period_range(action_month + 1, action_month + _IMPACT_WINDOW, freq="M")
+    months = pd.to_datetime(incidents["occurred_on"]).dt.to_period("M")
+    if months.min() > before[0] - 1:
+        return incidents, assessments, findings, actions
+    taken = set(assessments["place_key"]) | {p.place_key for p in PATTERNS}
+    located = incidents["easting"].notna().to_numpy()
+    tree = cKDTree(incidents.loc[located, ["easting", "northing"]].to_numpy())
+    rows_of = np.flatnonzero(located)
+    candidates = places.loc[places["active"] & ~places["place_key"].isin(taken)]
+    near = tree.query_ball_point(
+        candidates[["easting", "northing"]].to_numpy(), r=_IMPACT_RADIUS_M
+    )
+    in_before = months.isin(before).to_numpy()
+    in_after = months.isin(after).to_numpy()
+    busy = np.array([in_before[rows_of[i]].sum() for i in near])
+    around = np.array([(in_before | in_after)[rows_of[i]].sum() for i in near])
+    xy = candidates[["easting", "northing"]].to_numpy()
+    chosen: list[int] = []
+
+    patterns = places.loc[places["place_key"].isin([p.place_key for p in PATTERNS])]
+    pattern_xy = patterns[["easting", "northing"]].to_numpy()
+
+    def apart(i: int) -> bool:  # no planted place shares incidents with another or a pattern
+        clear = all(np.hypot(*(xy[i] - xy[j])) > 4 * _IMPACT_RADIUS_M for j in chosen)
+        far = np.hypot(*(pattern_xy - xy[i]).T) > 4 * _IMPACT_RADIUS_M
+        return clear and bool(far.all())
+
+    order = np.argsort(-busy, kind="stable")
+    category = candidates["category"].to_numpy()
+    works = next((int(i) for i in order if busy[i] >= 20 and apart(int(i))), None)
+    if works is None:  # a small demo (few incidents or districts): nothing to plant
+        return incidents, assessments, findings, actions
+    chosen.append(works)
+    steady = next(
+        (int(i) for i in order if category[i] != category[works] and apart(int(i))), None
+    )
+    quiet = [int(i) for i in np.flatnonzero((around >= 3) & (around <= 12)) if apart(int(i))]
+    if steady is None or not quiet:
+        return incidents, assessments, findings, actions
+    chosen.append(steady)
+    chosen.append(quiet[int(rng.integers(len(quiet)))])
+
+    out = incidents.copy()
+    hits = rows_of[np.asarray(near[works], dtype=np.int64)]
+    moved = hits[in_after[hits] & (rng.random(hits.size) < _IMPACT_FALL)]
+    earlier = pd.period_range(months.min(), before[0] - 1, freq="M")
+    new_month = earlier[rng.integers(len(earlier), size=moved.size)]
+    out.loc[moved, "occurred_on"] = [
+        (m.start_time + pd.Timedelta(days=(7 - m.start_time.weekday()) % 7)).date()
+        for m in new_month
+    ]
+    order_rows = np.lexsort((out["source_ref"].to_numpy(), pd.to_datetime(out["occurred_on"])))
+    out = out.iloc[order_rows].reset_index(drop=True)
+
+    new_assessments, new_findings, new_actions = [], [], []
+    number = len(assessments)
+    assessed = (action_month - 1).start_time.date() + timedelta(days=6)
+    done_on = action_month.start_time.date() + timedelta(days=9)
+    for (role, items), index in zip(_IMPACT_PLANTS, chosen, strict=True):
+        place = candidates.iloc[index]
+        number += 1
+        akey = f"A{number:04d}"
+        new_assessments.append(
+            {
+                "assessment_key": akey,
+                "place_key": place["place_key"],
+                "assessing_org": place["responsible_org"],
+                "lead_assessor": _ASSESSORS[number % len(_ASSESSORS)],
+                "assessed_on": assessed,
+                "status": "approved",
+                "overall_risk": "medium",
+                "goals": _GOALS[place["category"]].format(name=place["name"]),
+                "young_people_consulted": True,
+                "families_consulted": role != "too_few",
+                "partners": ", ".join(sorted(_PARTNERS[:3])),
+                "next_review_on": _add_months(assessed, _REVIEW_MONTHS["medium"]),
+                "version": 1,
+            }
+        )
+        for item in CHECKLIST:
+            score = 2 if item in items else 1
+            new_findings.append(
+                {
+                    "assessment_key": akey,
+                    "domain": CHECKLIST[item],
+                    "item": item,
+                    "score": score,
+                    "evidence": _EVIDENCE[item][0 if score >= 2 else 1],
+                    "source": _SOURCES[item][0],
+                    "reliability": "high",
+                }
+            )
+        for item in items:
+            description, owner_kind = _ACTIONS[item]
+            new_actions.append(
+                {
+                    "assessment_key": akey,
+                    "description": description,
+                    "owner_org": _owner(owner_kind, place["district_code"]),
+                    "due_on": _add_months(assessed, 1),
+                    "status": "done",
+                    "completed_on": done_on,
+                    "kind": _ACTION_KINDS.get(item, "other"),
+                }
+            )
+    return (
+        out,
+        _typed(pd.concat([assessments, pd.DataFrame(new_assessments)], ignore_index=True)),
+        _typed(pd.concat([findings, pd.DataFrame(new_findings)], ignore_index=True)),
+        _typed(pd.concat([actions, pd.DataFrame(new_actions)], ignore_index=True)),
+    )
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1365,6 +1535,15 @@ def build_demo(
         rng, end=end, places=places, incidents=incidents
     )
     referrals, place_links = _plant_links(seed=seed, cal=cal, places=places, referrals=referrals)
+    incidents, assessments, findings, actions = _plant_impact(
+        rng,
+        end=end,
+        places=places,
+        incidents=incidents,
+        assessments=assessments,
+        findings=findings,
+        actions=actions,
+    )
     return DemoData(
         places=places.drop(columns="town"),
         incidents=incidents,

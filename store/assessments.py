@@ -34,6 +34,7 @@ from store.models import Action, Assessment, AuditEvent, Finding, Place
 from store.queries import load_assessments
 from store.text_checks import personal_problems
 from store.vocabulary import (
+    ACTION_KINDS,
     ACTION_STATUSES,
     CHECKLIST,
     DOMAINS,
@@ -146,6 +147,7 @@ class ActionInput:
     status: str = "open"
     id: int | None = None
     completed_on: date | None = None
+    kind: str | None = None  # ACTION_KINDS; None keeps the stored kind ("other" if none)
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,8 @@ def validate(form: AssessmentForm, *, complete: bool, today: date) -> dict[str, 
             )
         if action.status not in ACTION_STATUSES:
             errors[f"{key}.status"] = f"The status must be one of {', '.join(ACTION_STATUSES)}."
+        if action.kind is not None and action.kind not in ACTION_KINDS:
+            errors[f"{key}.kind"] = f"The kind must be one of {', '.join(ACTION_KINDS.values())}."
     if complete:  # a draft may hold them (highlighted); submitting may not
         for name, message in personal_problems(free_text(form)).items():
             errors.setdefault(name, message)
@@ -432,7 +436,9 @@ def _record(assessment: Assessment, events: tuple[dict, ...] = ()) -> Assessment
             for f in sorted(assessment.findings, key=lambda f: _item_order(f.item))
         ),
         actions=tuple(
-            ActionInput(a.description, a.owner_org, a.due_on, a.status, a.id, a.completed_on)
+            ActionInput(
+                a.description, a.owner_org, a.due_on, a.status, a.id, a.completed_on, a.kind
+            )
             for a in sorted(assessment.actions, key=lambda a: a.id)
         ),
     )
@@ -607,6 +613,8 @@ def _set_action(action: Action, typed: ActionInput, who: str, today: date) -> No
     elif typed.status != "done":
         action.completed_on = None
     action.status = typed.status
+    if typed.kind is not None:
+        action.kind = typed.kind
     action.updated_by = who
 
 

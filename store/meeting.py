@@ -76,6 +76,7 @@ SLIDES: tuple[tuple[str, str], ...] = (
     ("emerging", "Emerging hot spots"),
     ("decisions", "Places for decision"),
     ("links", "Links between places"),  # issue 19: dashboard.pack.links_table
+    ("impact", "Impact of actions"),  # drawn by dashboard.impact_views.meeting_slide
     ("framework", "Performance framework"),
 )
 """The slides in order: (key, title). The screen and the pack both follow this list; what

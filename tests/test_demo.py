@@ -98,6 +98,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "due_on": "date",
         "status": "str",
         "completed_on": "date_or_none",
+        "kind": "str",
     },
 }
 FRAMES = tuple(COLUMNS)

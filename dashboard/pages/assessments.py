@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, loaders
+from dashboard import auth, impact_views, loaders
 from dashboard.assessment_form import render_assessment
 from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
@@ -269,6 +269,10 @@ with queue:
                 "overall_risk": "Risk",
                 "next_review_on": st.column_config.DateColumn("Review due"),
             },
+        )
+        impact_views.review_evidence(
+            loaders.impact_for(viewer.for_cache(), viewer.districts, k, version),
+            reviews["place_id"].astype(int).tolist(),
         )
         if viewer.may_edit_assessments:
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")

@@ -13,7 +13,7 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import analysis, loaders, sidebar
+from dashboard import analysis, impact_views, loaders, sidebar
 from dashboard.basemap import offline_base, tiles_from_settings
 from dashboard.layers import (
     HOTSPOT_LABELS,
@@ -397,6 +397,12 @@ def _place_panel(place_id: int) -> None:
                 "overdue": st.column_config.CheckboxColumn("Overdue"),
             },
         )
+    impact_views.place_section(
+        loaders.impact_for(seen_as, scope, k, version),
+        loaders.impact(version),
+        place_id,
+        key=f"place_{place_id}",
+    )
     if viewer.may_edit_assessments and st.button(
         "Start an assessment", icon=":material/assignment_add:", key="map_assess", type="primary"
     ):

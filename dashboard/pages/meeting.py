@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from dashboard import auth, loaders, pack, sidebar
+from dashboard import auth, impact, impact_views, loaders, pack, sidebar
 from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import ROLES, AccessDenied
@@ -247,15 +247,20 @@ bar[3].button(
 )
 
 st.header(title)
-links = (
-    pack.links_table(loaders.mace_links(viewer.for_cache(), first, last, None, k, version))
-    if key == "links"
-    else None
-)
-slide = pack.build_slide(
-    key, figures, lambda: loaders.meeting_map(figures, choice, version), links=links
-)
-show_slide(slide, figures)
+if key == "impact":  # drawn by its own view (a chart beside the tables)
+    impact_views.meeting_slide(
+        loaders.impact_for(viewer.for_cache(), scope, k, version), presenting=presenting
+    )
+else:
+    links = (
+        pack.links_table(loaders.mace_links(viewer.for_cache(), first, last, None, k, version))
+        if key == "links"
+        else None
+    )
+    slide = pack.build_slide(
+        key, figures, lambda: loaders.meeting_map(figures, choice, version), links=links
+    )
+    show_slide(slide, figures)
 if key == "headline":
     context_section(viewer, scope, first, last, k, version)
 if key == "framework":
@@ -302,6 +307,11 @@ if not presenting:
                 links = pack.links_table(
                     loaders.mace_links(viewer.for_cache(), first, last, None, k, version)
                 )
+                extra = {
+                    "impact": impact.pack_blocks(
+                        loaders.impact_for(viewer.for_cache(), scope, k, version)
+                    )
+                }
                 deck = pack.slides(
                     figures,
                     loaders.districts(version).loc[lambda d: d["code"].isin(scope)],
@@ -309,11 +319,12 @@ if not presenting:
                     if figures.emerging_cells.empty
                     else loaders.meeting_map(figures, choice, version),
                     links=links,
+                    extra=extra,
                 )
                 st.session_state["meeting_pack"] = {
                     "html": pack.pack_html(figures, context, deck).encode("utf-8"),
                     "pdf": pack.pack_pdf(figures, context, deck),
-                    "csv": pack.pack_csv(figures, links),
+                    "csv": pack.pack_csv(figures, links, extra),
                     "stem": f"meeting-pack-{first}-to-{last}",
                     "for": (scope, filters, first, last),
                 }

@@ -1,0 +1,99 @@
+"""The impact of actions in the demo, the pack, the chart and the command line."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from dashboard import impact as views
+from dashboard.cli import main
+from store.bootstrap import open_database
+from store.demo import demo_info
+from store.impact import CSV_COLUMNS, disclose, impact_figures, read_impact_inputs
+
+
+@pytest.fixture(scope="module")
+def demo_impact(demo_database):
+    engine = open_database(demo_database)
+    end = pd.Period(demo_info(engine)["end"], freq="M")
+    return impact_figures(read_impact_inputs(engine)), end
+
+
+def _planted(figures, end, kinds):
+    rows = figures.places
+    mine = rows.loc[
+        (rows["first_action_month"] == str(end - 8)) & rows["kinds"].map(lambda k: k == kinds)
+    ]
+    assert len(mine) == 1, rows[["place_key", "first_action_month", "kinds"]]
+    return mine.iloc[0]
+
+
+def test_the_demo_shows_all_three_verdicts(demo_impact):
+    figures, end = demo_impact
+    works = _planted(figures, end, ("cctv", "lighting"))
+    assert works["verdict"] == "fell", works.to_dict()
+    assert works["after"] < 0.7 * works["before"]
+    flat = _planted(figures, end, ("patrols",))
+    assert flat["verdict"] == "no_change", flat.to_dict()
+    quiet = _planted(figures, end, ("makesafe_training",))
+    assert quiet["verdict"] == "too_few"
+    assert quiet["sentence"].startswith("too few incidents to tell")
+
+
+def test_the_pack_slide_and_csv_carry_the_impact(demo_impact):
+    figures, _ = demo_impact
+    codes = tuple(figures.places["district_code"].unique())
+    seen = disclose(figures, districts=codes, suppressed=True, k=5)
+    blocks = views.pack_blocks(seen)
+    texts = [line for kind, lines in blocks if kind == "text" for line in lines]
+    assert texts[0].startswith(f"{len(seen.places)} places with completed actions")
+    assert any("association, not proof" in line for line in texts)
+    tables = [content for kind, content in blocks if kind == "table"]
+    assert [t.columns[0] for t in tables] == ["Kind of action", "District", "Place"]
+    counts = ["Before", "After", "Comparable places before", "Comparable places after"]
+    shown = pd.concat([t[counts].astype(str) for t in tables])
+    assert not shown.isin(["1", "2", "3", "4"]).any().any()  # never a count of incidents under k
+    exact = views.pack_blocks(disclose(figures, districts=codes, suppressed=False, k=5))
+    raw = pd.concat([c[counts].astype(str) for kind, c in exact if kind == "table"])
+    assert raw.isin(["1", "2", "3", "4"]).any().any()  # the control: there are small counts
+
+
+def test_the_meeting_pack_from_the_command_line_has_the_impact_slide(demo_database, tmp_path):
+    assert main(["meeting-pack", "--out", str(tmp_path), "--db", demo_database]) == 0
+    page = next(tmp_path.glob("*.html")).read_text()
+    assert "Impact of actions" in page and "comparable places" in page
+    csv = pd.read_csv(next(tmp_path.glob("*.csv")), dtype=str, keep_default_na=False)
+    impact = csv.loc[csv["slide"] == "impact"]
+    assert len(impact) > 10
+    assert impact["measure"].str.endswith(": Verdict").any()
+
+
+def test_the_impact_command_writes_one_row_per_place(demo_database, tmp_path, capsys):
+    out = tmp_path / "impact.csv"
+    assert main(["impact", "--db", demo_database, "--out", str(out), "--window-months", "6"]) == 0
+    table = pd.read_csv(out)
+    assert tuple(table.columns) == CSV_COLUMNS
+    assert table["place_key"].is_unique
+    assert table["verdict"].str.startswith("fell by about").any()
+    assert "place(s) with completed actions" in capsys.readouterr().out
+    assert main(["impact", "--db", demo_database, "--out", str(tmp_path / "no" / "x.csv")]) == 2
+    assert "no folder" in capsys.readouterr().err
+    assert main(["impact", "--db", demo_database, "--out", str(out), "--window-months", "2"]) == 2
+
+
+def test_the_chart_draws_the_place_and_the_comparison_line_with_gaps():
+    line = pd.DataFrame(
+        {
+            "month": ["2026-01", "2026-02", "2026-03"],
+            "place": [10.0, None, 6.0],
+            "expected": [10.0, 11.0, None],
+            "after": [False, False, True],
+        }
+    )
+    figure = views.chart(line, action_month="2026-02")
+    assert [t.name for t in figure.data] == ["This place", "Had it moved like comparable places"]
+    assert pd.isna(figure.data[0].y[1]) and figure.data[0].connectgaps is False
+    png = views.chart_png(line, action_month="2026-02", title="Station")
+    assert io.BytesIO(png).read(8) == b"\x89PNG\r\n\x1a\n"
