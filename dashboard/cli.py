@@ -213,7 +213,9 @@ def _links(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.parent and not out.parent.is_dir():
         raise CommandError(f"the folder {out.parent} does not exist.")
-    frame.loc[:, columns].to_csv(out, index=False)
+    from store.safe_text import csv_text
+
+    out.write_text(csv_text(frame.loc[:, columns], index=False), encoding="utf-8")
     log_event(
         engine,
         actor="command line",
@@ -233,6 +235,7 @@ def _links(args: argparse.Namespace) -> int:
 
 def _impact(args: argparse.Namespace) -> int:
     from store.impact import csv_table, impact_figures, read_impact_inputs
+    from store.safe_text import csv_text
 
     if args.window_months < 3:
         raise CommandError("--window-months must be at least 3.")
@@ -244,7 +247,7 @@ def _impact(args: argparse.Namespace) -> int:
         raise CommandError(f"there is no folder {out.parent} to write {out.name} into.")
     partial = out.with_name(f".{out.name}.part")
     try:
-        table.to_csv(partial, index=False)
+        partial.write_text(csv_text(table, index=False), encoding="utf-8")
         partial.replace(out)
     except OSError as error:
         partial.unlink(missing_ok=True)

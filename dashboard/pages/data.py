@@ -16,7 +16,7 @@ from store.imports import ColumnMapping, ImportFileError, import_file, inspect_f
 from store.imports.batch import missing_fields
 from store.imports.columns import FIELDS, IGNORE, category_codes, exploitation_mapping
 from store.imports.commands import report_path
-from store.safe_text import csv_bytes, md_text
+from store.safe_text import csv_bytes, csv_text, md_text
 from store.users import UserError, audit_log, create_user, list_users, update_user
 from store.vocabulary import EXPLOITATION_TYPES, context_label
 
@@ -195,7 +195,7 @@ def _save_report(report) -> str | None:
     path = report_path(Path(report.file_name), None)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        report.issues.to_csv(path, index=False)
+        path.write_text(csv_text(report.issues), encoding="utf-8")
     except OSError:
         return None
     return str(path.resolve())

@@ -13,8 +13,9 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import analysis, impact_views, loaders, sidebar
+from dashboard import analysis, auth, impact_views, loaders, sidebar
 from dashboard.basemap import offline_base, tiles_from_settings
+from dashboard.downloads import audited_download
 from dashboard.layers import (
     HOTSPOT_LABELS,
     STATE_LABELS,
@@ -832,14 +833,18 @@ def _download_png(returned: dict | None, *, layers: list[str], month: str, cells
             "Directory, OGL v3.0. Base: built-up areas from postcode density.",
         )
 
-    st.download_button(
+    audited_download(
         "Download map as PNG",
         render,
+        engine=loaders.engine(),
+        viewer=viewer,
+        entity="map picture",
         file_name="safer-spaces-map.png",
         mime="image/png",
-        icon=":material/download:",
         key="map_png",
-        on_click="ignore",
+        detail={"districts": sorted(chosen["code"].astype(str)), "period": period},
+        origin=auth.origin(),
+        icon=":material/download:",
     )
 
 
