@@ -174,6 +174,7 @@ def test_cell_size_note_names_an_offered_size_and_no_count(sites, grid) -> None:
     assert analysis.cell_size_note(lots, grid, sizes=(250, 500)) == ""  # the control
     assert analysis.cell_size_note(_sites([]), grid, sizes=(250, 500)) == ""
 
+
 def test_density_for_officers_never_draws_around_fewer_than_k_incidents(sites) -> None:
     few = _sites([(391_000.0, 321_000.0, "2026-10", "cce", 1), (*CLUSTER, "2026-10", "cce", 3)])
     assert not analysis.density_layer(few, viewer=LEAD).empty

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 from pyproj import Transformer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from store.access import Viewer
 from store.db import connect
-from store.models import Incident, Place
+from store.models import AuditEvent, Incident, Place
 from store.users import create_user, list_users
 from tests.e2e.conftest import sign_in
 
@@ -98,6 +98,28 @@ def test_the_viewer_downloads_places_with_small_counts_hidden(
     assert not [c for c in counts if c.isdigit() and 0 < int(c) < 5], counts
 
 
+def _wait_for_attempts(app_server: AppServer, wanted: int) -> None:
+    """Wait until the server has audited this many attempts (the message is always the same)."""
+    import time
+
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        engine = connect(f"sqlite:///{_database(app_server)}", create=False)
+        try:
+            with engine.connect() as connection:
+                done = connection.scalar(
+                    select(func.count())
+                    .select_from(AuditEvent)
+                    .where(AuditEvent.actor == "locked.out@example.gov.uk")
+                )
+        finally:
+            engine.dispose()
+        if done >= wanted:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the server did not audit {wanted} sign-in attempts")
+
+
 def test_a_wrong_password_then_a_lockout(app_server: AppServer, page: Page) -> None:
     from playwright.sync_api import expect
 
@@ -124,6 +146,7 @@ def test_a_wrong_password_then_a_lockout(app_server: AppServer, page: Page) -> N
             timeout=TIMEOUT_MS
         )
         expect(page.get_by_text("more wrong attempt")).to_have_count(0)
+        _wait_for_attempts(app_server, attempt + 1)
     page.get_by_label("Username", exact=True).fill("locked.out@example.gov.uk")
     page.locator('input[type="password"]').fill("the right password")
     button.click()

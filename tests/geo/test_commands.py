@@ -286,3 +286,32 @@ def test_real_cannock_monthly_emerging(shared_data, tmp_path, capsys, monkeypatc
     # the hot cells are in Cannock itself
     cannock = gpd.GeoSeries.from_xy([-2.0312], [52.6907], crs=4326).to_crs(27700).iloc[0]
     assert hot.to_crs(27700).distance(cannock).min() < 1500
+
+
+def test_p_values_choice_and_the_notes(tmp_path, incidents_csv, area_file, capsys):
+    outs = {}
+    for kind in ("exact", "normal"):
+        out = tmp_path / f"{kind}.csv"
+        args = ["hotspots", str(incidents_csv), "--area", str(area_file), "--out", str(out)]
+        assert main([*args, "--p-values", kind]) == 0
+        outs[kind] = pd.read_csv(out)
+        printed = capsys.readouterr()
+        assert f"{kind} p-values" in printed.out
+    assert (outs["exact"]["gi_z"] == outs["normal"]["gi_z"]).all()  # the same statistic
+    assert not np.allclose(outs["exact"]["p"], outs["normal"]["p"])  # read from another tail
+    assert {"inside_share", "analysed"} <= set(outs["exact"].columns)
+    sparse_csv = tmp_path / "few.csv"
+    pd.read_csv(incidents_csv).head(30).to_csv(sparse_csv, index=False)
+    out = tmp_path / "few.geojson"
+    assert main(["hotspots", str(sparse_csv), "--area", str(area_file), "--out", str(out)]) == 0
+    assert "Try cells of about" in capsys.readouterr().err
+
+
+def test_emerging_help_states_the_fdr_family_and_its_default(capsys):
+    parser = argparse.ArgumentParser(prog="safer-spaces")
+    register(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["emerging", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "step (default) = each period's cells are one family" in text
+    assert "space-time" in text and "--p-values {exact,normal,permutation}" in text
