@@ -1334,8 +1334,9 @@ def _plant_impact(
       before the action month); after its lighting and CCTV actions, 55% of the incidents
       near it in the six months after are re-dated to before the before window, so they
       fall by about half while comparable places do not: "fell by about ... (likely)".
-    * **no change**: the next busiest of another category, with disruption patrols done:
-      its incidents are left as they were: "no clear change".
+    * **no change**: the busiest place of another category with at least 20 incidents
+      before whose count after moved by at most 10% of its own accord, with disruption
+      patrols done; its incidents are left as they were: "no clear change".
     * **too few**: a quiet place (3 to 12 incidents in the twelve months around), with
       Operation Makesafe training done: "too few incidents to tell".
 
@@ -1378,9 +1379,15 @@ def _plant_impact(
     if works is None:  # a small demo (few incidents or districts): nothing to plant
         return incidents, assessments, findings, actions
     chosen.append(works)
-    steady = next(
-        (int(i) for i in order if category[i] != category[works] and apart(int(i))), None
-    )
+    later = np.array([in_after[rows_of[i]].sum() for i in near])
+    level = (busy >= 20) & (np.abs(later - busy) <= 0.1 * busy)  # no change of its own
+
+    def steady_ok(i: int, strict: bool) -> bool:
+        return category[i] != category[works] and apart(i) and (bool(level[i]) or not strict)
+
+    steady = next((int(i) for i in order if steady_ok(int(i), True)), None)
+    if steady is None:
+        steady = next((int(i) for i in order if steady_ok(int(i), False)), None)
     quiet = [int(i) for i in np.flatnonzero((around >= 3) & (around <= 12)) if apart(int(i))]
     if steady is None or not quiet:
         return incidents, assessments, findings, actions

@@ -51,7 +51,7 @@ def start_first_flagged(at: AppTest) -> str:
     at.selectbox(key="assess_pick_flagged").select_index(row).run()
     at.button(key="assess_start").click().run()
     assert not at.exception, at.exception
-    return at.subheader[0].value
+    return plain_text(at.subheader[0].value)
 
 
 def fill_complete(
