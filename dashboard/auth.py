@@ -220,7 +220,7 @@ def _demo_accounts_note() -> str:
     lines = [
         f"- **{name}**: {ROLES[account['role']]}"
         + (
-            f" ({account['organisation']}: Cannock Chase and Stafford)"
+            f" ({account['organisation']}: Cannock Chase, Stafford and Tamworth)"
             if account["districts"]
             else ""
         )

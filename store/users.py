@@ -81,7 +81,7 @@ DEMO_ACCOUNTS: dict[str, dict[str, Any]] = {
         "display_name": "Demo district officer",
         "role": "officer",
         "organisation": "Stafford Borough Council",
-        "districts": ("E07000192", "E07000197"),
+        "districts": ("E07000192", "E07000197", "E07000199"),
     },
     "viewer": {
         "display_name": "Demo steering group member",

@@ -69,7 +69,7 @@ def test_the_docstring_examples_hold():
     ("username", "role", "districts"),
     [
         ("lead", "lead", CODES),
-        ("officer", "officer", ("E07000192", "E07000197")),
+        ("officer", "officer", ("E07000192", "E07000197", "E07000199")),
         ("viewer", "viewer", CODES),
         ("admin", "admin", CODES),
     ],
