@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 TIMEOUT_MS = 120_000
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
-OFFICER_DISTRICTS = ["Cannock Chase", "Stafford"]
+OFFICER_DISTRICTS = ["Cannock Chase", "Stafford", "Tamworth"]
 PAIR = re.compile(r"(-?\d{1,3}\.\d{4,})\s*,\s*(-?\d{1,3}\.\d{4,})")
 RING = re.compile(r"\[\s*\[\s*\[[-\d.,\s\[\]]*\]\s*\]\s*\]")
 
