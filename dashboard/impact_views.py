@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard.impact import chart, places_table, pooled_table, summary_line
 from store.impact import ASSOCIATION_NOTE, DisclosedImpact, ImpactFigures, place_chart
+from store.safe_text import md_frame, md_text
 
 __all__ = ["meeting_slide", "place_section", "review_evidence"]
 
@@ -67,7 +68,7 @@ def place_section(
             st.caption(f"Months with fewer than {impact.k} incidents are left blank.")
     st.caption(_counts_line(row, int(figures.window)))
     if row["comparisons"]:
-        st.caption(f"Compared with: {row['comparisons']}.")
+        st.caption(f"Compared with: {md_text(row['comparisons'])}.")
     st.caption(ASSOCIATION_NOTE)
 
 
@@ -77,9 +78,9 @@ def meeting_slide(impact: DisclosedImpact, *, presenting: bool) -> None:
     if impact.places.empty:
         return
     st.markdown("##### By kind of action")
-    st.table(pooled_table(impact.by_kind, "Kind of action"))
+    st.table(md_frame(pooled_table(impact.by_kind, "Kind of action")))
     st.markdown("##### By district")
-    st.table(pooled_table(impact.by_district, "District"))
+    st.table(md_frame(pooled_table(impact.by_district, "District")))
     with st.expander("Each place", expanded=presenting):
         st.dataframe(places_table(impact), hide_index=True, width="stretch")
     st.caption(
@@ -100,7 +101,7 @@ def review_evidence(impact: DisclosedImpact, place_ids: list[int]) -> None:
         icon=":material/query_stats:",
     ):
         for _, row in rows.iterrows():
-            st.markdown(f"**{row['place']}** ({row['kinds'] or 'actions'})")
+            st.markdown(f"**{md_text(row['place'])}** ({md_text(row['kinds'] or 'actions')})")
             _verdict_box(row)
             st.caption(_counts_line(row, impact.window))
         st.caption(ASSOCIATION_NOTE)
