@@ -231,6 +231,7 @@ def _links(args: argparse.Namespace) -> int:
     )
     what = "clusters" if args.clusters else "links between places"
     print(f"Wrote {len(frame):,} {what} to {out}.")
+    return 0
 
 
 def _impact(args: argparse.Namespace) -> int:
