@@ -73,15 +73,19 @@ def place_section(
 
 
 def meeting_slide(impact: DisclosedImpact, *, presenting: bool) -> None:
-    """Draw the Meeting's "Impact of actions" slide."""
+    """Draw the Meeting's "Impact of actions" slide: one pooled table at a time, to fit."""
     st.markdown(summary_line(impact))
     if impact.places.empty:
         return
-    st.markdown("##### By kind of action")
-    st.table(md_frame(pooled_table(impact.by_kind, "Kind of action")))
-    st.markdown("##### By district")
-    st.table(md_frame(pooled_table(impact.by_district, "District")))
-    with st.expander("Each place", expanded=presenting):
+    by_kind, by_district = st.tabs(["By kind of action", "By district"])
+    with by_kind:
+        st.table(md_frame(pooled_table(impact.by_kind, "Kind of action")))
+    with by_district:
+        st.table(md_frame(pooled_table(impact.by_district, "District")))
+    if presenting:  # the places one by one are in the pack and on the screen outside a meeting
+        st.caption(ASSOCIATION_NOTE)
+        return
+    with st.expander("Each place"):
         st.dataframe(places_table(impact), hide_index=True, width="stretch")
     st.caption(
         f"Incidents within 200 m, {impact.window} months before and after each place's first "

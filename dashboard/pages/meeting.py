@@ -10,7 +10,7 @@ from dashboard import auth, impact, impact_views, loaders, pack, sidebar
 from dashboard.downloads import audited_download
 from dashboard.session import current_viewer, disclosure_threshold
 from store.access import ROLES, AccessDenied
-from store.disclosure import legend
+from store.disclosure import D_MAX, legend
 from store.meeting import NOT_COMPARABLE, SLIDES, Figure, MeetingFigures, figures_table
 from store.safe_text import csv_bytes, md_frame, md_text
 
@@ -278,8 +278,13 @@ if key == "framework":
         origin=auth.origin(),
         icon=":material/download:",
     )
-if figures.suppressed:
-    st.caption(legend(k))
+if figures.suppressed:  # on a shared screen the short form: perturbed, by how much, "<k"
+    st.caption(
+        f"Counts are perturbed by at most {D_MAX} (ONS cell key method); <{k} means fewer "
+        f"than {k}."
+        if presenting
+        else legend(k)
+    )
 if presenting and loaders.demo(version) is not None:
     st.caption("Synthetic demonstration data: no real incident, place or assessment is shown.")
 

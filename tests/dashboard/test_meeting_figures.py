@@ -85,7 +85,7 @@ def test_decisions_leave_out_places_with_a_current_assessment(setting, lead_figu
     assert list(decisions["rank"]) == list(range(1, DECISIONS_SHOWN + 1))  # no gaps
     flagged = recent_flags(engine, end=setting[2], months=3)
     skipped = flagged.loc[flagged["id"].isin(current)]
-    assert len(skipped), "no flagged place has a current assessment: the test shows nothing left out"
+    assert len(skipped), "no flagged place has a current assessment: nothing is left out"
     waiting = flagged.loc[~flagged["id"].isin(current)].sort_values("rank")
     assert list(decisions["id"]) == list(waiting["id"].head(DECISIONS_SHOWN))
 

@@ -45,17 +45,17 @@ def _nav(page: Page) -> list[str]:
 @pytest.mark.parametrize(
     ("role", "label", "pages"),
     [
-        ("lead", "Safeguarding lead", ["Map", "Places", "Assessments", "Meeting", "Data"]),
+        ("lead", "Safeguarding lead", ["Map", "Places", "Assessments", "Meeting", "MACE", "Data"]),
         (
             "officer",
             "District or borough council officer",
-            ["Map", "Places", "Assessments", "Meeting"],
+            ["Map", "Places", "Assessments", "Meeting", "MACE"],
         ),
-        ("viewer", "Steering group member", ["Map", "Places", "Assessments", "Meeting"]),
+        ("viewer", "Steering group member", ["Map", "Places", "Assessments", "Meeting", "MACE"]),
         (
             "admin",
             "Data officer or administrator",
-            ["Map", "Places", "Assessments", "Meeting", "Data"],
+            ["Map", "Places", "Assessments", "Meeting", "MACE", "Data"],
         ),
     ],
 )
