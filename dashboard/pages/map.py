@@ -67,7 +67,7 @@ LAYERS = {
     "counts": "Counts per 1 km square",
     "places": "All places",
     "points": "Incident points",
-    "context": CONTEXT_LABEL,
+    "context": "Crime, all ages (police.uk)",  # the layer's own label says it in full
     "links": "Links between places",  # issue 19
 }
 DEFAULT_LAYERS = ("hot", "flags")

@@ -3,7 +3,7 @@
 | role | pages | Data tabs | counts | districts |
 | --- | --- | --- | --- | --- |
 | lead | Map, Places, Assessments, Meeting, Data | Boundaries, Imports | exact | all |
-| officer | Map, Places, Assessments, Meeting | none | small ones hidden | Cannock Chase, Stafford, Tamworth |
+| officer | Map, Places, Assessments, Meeting | none | small ones hidden | three districts |
 | viewer | Map, Places, Assessments, Meeting | none | small ones hidden | all |
 | admin | all five | Boundaries, Imports, Users, Audit log | exact | all |
 """

@@ -203,9 +203,13 @@ def test_hostile_names_render_as_text_and_fetch_nothing(
         expect(page.get_by_role("heading", name="Headline figures")).to_be_visible(
             timeout=TIMEOUT_MS
         )
-        for title in ("Trends by month", "Progress by district", "Emerging hot spots", "Places"):
-            page.get_by_role("button", name="Next").click()
-            _settled(page)
+        for title in ("Progress by district", "Places for decision"):
+            for _ in range(12):  # step on to the slide, wherever it is in the deck
+                if page.get_by_role("heading", name=title).count():
+                    break
+                page.get_by_role("button", name="Next").click()
+                _settled(page)
+            expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=TIMEOUT_MS)
             if title == "Progress by district":  # district names in an st.table
                 table = page.get_by_test_id("stTable")
                 expect(table.get_by_text("=HYPERLINK(").first).to_be_visible(timeout=TIMEOUT_MS)
