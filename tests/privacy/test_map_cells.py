@@ -43,8 +43,18 @@ def test_non_leads_get_cells_of_at_least_250_m():
     )
 
 
-def test_no_hot_cell_is_drawn_for_non_leads_around_fewer_than_k_incidents():
-    # Three incidents at one spot in an empty district: a hot spot for the lead.
+def test_no_hot_cell_is_drawn_for_non_leads_around_fewer_than_k_incidents(monkeypatch):
+    # Three incidents at one spot in an empty district: a hot spot for the lead under the
+    # normal approximation (exact p-values do not call it; the rule must hold either way).
+    from functools import partial
+
+    from geo.emerging import emerging_from_counts
+    from geo.hotspots import gi_star_test
+
+    monkeypatch.setattr(analysis, "gi_star_test", partial(gi_star_test, p_values="normal"))
+    monkeypatch.setattr(
+        analysis, "emerging_from_counts", partial(emerging_from_counts, p_values="normal")
+    )
     lone = _sites([(392_125.0, 322_125.0, "2026-10", "cce", 3)])
     grid = _grid()
     lead = analysis.hot_cells(lone, grid, confidence=90, viewer=LEAD)

@@ -175,9 +175,12 @@ def test_flag_reasons_are_written_from_protected_numbers(k):
             "previous": [1, 30],
             "incidents_key": [300, 77],
             "previous_key": [12, 900],
-            "radius": [200.0, 200.0],
-            "period": ["Aug-Oct 2026", "Aug-Oct 2026"],
-            "reason_detail": ["99% hot spot", ""],
+            "radius_m": [200.0, 200.0],
+            "period_label": ["Aug-Oct 2026", "Aug-Oct 2026"],
+            "hot_bin": [3, 0],
+            "in_hot_spot": [True, False],
+            "trend": ["", ""],
+            "trend_since": ["", ""],
             "reason": ["4 incidents within 200 m ...", "40 incidents within 200 m ..."],
         }
     )
