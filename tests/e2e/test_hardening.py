@@ -170,12 +170,6 @@ def _no_outside_markup(page: Page, listener: Listener) -> None:
             assert frame.locator(selector).count() == 0, (frame.url, selector)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known after the session-4 merge: stepping the 10-slide Meeting as the hostile "
-    "officer timed out on a disabled Next; the same protection passes in "
-    "tests/dashboard/test_text_as_text.py and the control below",
-)
 def test_hostile_names_render_as_text_and_fetch_nothing(
     browser: Browser, hostile_app: tuple[AppServer, str], listener: Listener, screenshot_dir: Path
 ) -> None:
