@@ -199,10 +199,7 @@ def map_flags(
     """Return the period's flagged places (WGS84), reasons disclosed for the viewer."""
     from dashboard.analysis import flagged_places
 
-    sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
-    grid = map_grid(query.districts, query.cell_size, version)
-    places_bng = places(version)
-    places_bng = places_bng.loc[places_bng["district_code"].isin(query.districts)]
+    places_bng, sites, grid = _flag_inputs(viewer, query, version)
     return flagged_places(
         places_bng,
         sites,
@@ -213,6 +210,16 @@ def map_flags(
         viewer=viewer,
         k=k,
     )
+
+
+def _flag_inputs(
+    viewer: Viewer, query: MapQuery, version: str
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, Grid]:
+    """Return the register, the sites and the grid that flags (and why-not) are read from."""
+    sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
+    grid = map_grid(query.districts, query.cell_size, version)
+    places_bng = places(version)
+    return places_bng.loc[places_bng["district_code"].isin(query.districts)], sites, grid
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -238,10 +245,7 @@ def map_why_not(
     """Return why a place is not flagged in the period, counts disclosed for the viewer."""
     from dashboard.analysis import why_not_flagged
 
-    sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
-    grid = map_grid(query.districts, query.cell_size, version)
-    places_bng = places(version)
-    places_bng = places_bng.loc[places_bng["district_code"].isin(query.districts)]
+    places_bng, sites, grid = _flag_inputs(viewer, query, version)
     return why_not_flagged(
         places_bng,
         sites,
