@@ -51,6 +51,7 @@ CLUSTER = ".leaflet-marker-pane .place-cluster"
 PASSWORD = "safer-spaces-demo"
 TIMEOUT_MS = 120_000
 QUIET_MS = 600
+NO_ANSWER_MS = 5_000  # an input the server never answers is settled when it did nothing
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 
 # In every frame: the end of the last long task, and of the last WebSocket message.
@@ -157,8 +158,12 @@ class Record:
         self.cpu.setdefault(name, []).append(cpu)
 
 
-def settle(page, started_ms: float) -> float:
-    """Wait for the settled screen; return when it settled (epoch ms)."""
+def settle(page, started_ms: float, *, answer: bool = False) -> float:
+    """Wait for the settled screen; return when it settled (epoch ms).
+
+    With ``answer``, the screen must first have answered the input (a server message or a
+    long task after ``started_ms``), unless nothing came for ``NO_ANSWER_MS``.
+    """
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     status = page.get_by_test_id("stStatusWidget")
     while time.monotonic() < deadline:
@@ -170,7 +175,8 @@ def settle(page, started_ms: float) -> float:
                 continue
         now = float(page.evaluate("() => Date.now()"))
         running = status.count() > 0 and "Running" in (status.first.inner_text() or "")
-        if not running and now - busy >= QUIET_MS:
+        answered = not answer or busy > started_ms or now - started_ms >= NO_ANSWER_MS
+        if answered and not running and now - busy >= QUIET_MS:
             return busy
         page.wait_for_timeout(100)
     raise TimeoutError("the screen did not settle within the timeout")
@@ -184,7 +190,7 @@ def timed(
     started = float(page.evaluate("() => Date.now()"))
     act()
     done()
-    end = settle(page, started)
+    end = settle(page, started, answer=True)
     record.add(name, (end - started) / 1000, chromium_cpu() - cpu)
     print(f"  {name:<22} {(end - started) / 1000:6.2f} s", flush=True)
 
@@ -297,16 +303,13 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
                           page.get_by_text("Not flagged in this period")).first).to_be_visible(
                           timeout=TIMEOUT_MS))  # fmt: skip
                 timed(record, "close the panel", page, lambda: back.click(),
-                      lambda: expect(page.get_by_test_id("stDataFrame").first).to_be_visible(
-                          timeout=TIMEOUT_MS))  # fmt: skip
-            table = page.get_by_test_id("stDataFrame").first
-            table.scroll_into_view_if_needed()
-            box = table.bounding_box()
-            assert box is not None
+                      lambda: _list_shown(page, back))  # fmt: skip
+            row = _row_point(page, number % 5)
             timed(record, "click a table row", page,
-                  lambda: page.mouse.click(box["x"] + 16, box["y"] + 35 + 17 + 35 * (number % 5)),
+                  lambda: page.mouse.click(*row),
                   lambda: expect(back).to_be_visible(timeout=TIMEOUT_MS))  # fmt: skip
             back.click()
+            _list_shown(page, back)
             settle(page, float(page.evaluate("() => Date.now()")))
             slider = page.get_by_test_id("stSlider").filter(has_text="Hot spots month by month")
             label = slider.get_by_test_id("stSliderThumbValue")
@@ -316,14 +319,46 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
                   lambda: expect(label).not_to_have_text(shown, timeout=TIMEOUT_MS))  # fmt: skip
             page.get_by_role("button", name="Stop").click()
             settle(page, float(page.evaluate("() => Date.now()")))
-            slider_reset = page.get_by_role("slider")
-            slider_reset.first.focus()
+            expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=TIMEOUT_MS)
+            slider.get_by_role("slider").focus()
             page.keyboard.press("Home")
+            expect(label).to_have_text("Whole period", timeout=TIMEOUT_MS)
             settle(page, float(page.evaluate("() => Date.now()")))
             timed(record, "open Places", page,
                   lambda: nav.get_by_role("link", name="Places").click(),
                   lambda: expect(page.get_by_role("heading", name="Places").first).to_be_visible(
                       timeout=TIMEOUT_MS))  # fmt: skip
+
+
+def _list_shown(page, back) -> None:
+    """The panel has closed: the flagged places' list is back."""
+    from playwright.sync_api import expect
+
+    expect(back).to_be_hidden(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Flagged places")).to_be_visible(timeout=TIMEOUT_MS)
+
+
+def _row_point(page, row: int) -> tuple[float, float]:
+    """Where to click to select a row of the flagged table: its selection box, in view.
+
+    The table is a canvas: a row is found by its place (a 35 px header, 35 px rows). The
+    page may have been scrolled by what came before (the map's panel is longer than the
+    table), so the table is brought to the middle of the screen first and the point is
+    checked to be on screen.
+    """
+    from playwright.sync_api import expect
+
+    table = page.get_by_test_id("stDataFrame").first
+    expect(table).to_be_visible(timeout=TIMEOUT_MS)
+    table.evaluate("(el) => el.scrollIntoView({block: 'center', inline: 'nearest'})")
+    page.wait_for_timeout(300)  # the scroll to land
+    box = table.bounding_box()
+    viewport = page.viewport_size
+    assert box is not None and viewport is not None
+    x, y = box["x"] + 16, box["y"] + 35 + 17 + 35 * row
+    if not (0 < y < viewport["height"] and 0 < x < viewport["width"]):
+        raise AssertionError(f"the table's row {row} is off screen at ({x:.0f}, {y:.0f})")
+    return x, y
 
 
 def _central(frame, items):

@@ -509,9 +509,9 @@ def _flag_list() -> None:
 
 def _find() -> None:
     """Find a place by name, or go to a postcode."""
-    names = flags["name"].astype(str).tolist() + [
-        str(n) for n in places["name"] if str(n) not in set(flags["name"].astype(str))
-    ]
+    flagged_names = flags["name"].astype(str).tolist()
+    seen = set(flagged_names)
+    names = flagged_names + [n for n in places["name"].astype(str) if n not in seen]
     wanted = st.selectbox(
         "Find a place or postcode",
         names,
@@ -611,6 +611,8 @@ def _close_panel() -> None:
 @st.fragment
 def _explorer() -> None:
     """The map and its panel: a click, a layer, a month or a row reruns only this."""
+    if st.session_state.get("map_month_next") in month_options:  # playback's next step
+        st.session_state["map_month"] = st.session_state.pop("map_month_next")
     map_column, panel_column = st.columns([3, 2], gap="medium")
     with map_column:
         _find()
