@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from dashboard.maps import BaseTiles, base_tiles
+from dashboard.maps import BaseTiles, base_tiles, offline_areas
 from geo.builtup import BNG, built_up_areas, town_ranks
 from store.config import home_dir, setting
 
-__all__ = ["TOWNS_CSV", "offline_base", "tiles_from_settings"]
+__all__ = ["TOWNS_CSV", "offline_base", "offline_base_areas", "tiles_from_settings"]
 
 TOWNS_CSV = Path(__file__).resolve().parents[1] / "data" / "towns.csv"
 
@@ -108,3 +109,13 @@ def offline_base(
         crs=BNG,
     ).to_crs(4326)
     return built, towns
+
+
+@st.cache_resource(max_entries=16)
+def offline_base_areas(codes: tuple[str, ...], district_names: dict[str, str]) -> dict[str, Any]:
+    """Return the built-up areas of :func:`offline_base` as GeoJSON, made once per districts.
+
+    The map is drawn again on every click; this keeps the slow part (thousands of polygons
+    turned into GeoJSON) out of it. The dict is shared: do not change it.
+    """
+    return offline_areas(offline_base(codes, district_names)[0])

@@ -8,13 +8,13 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import analysis, auth, impact_views, loaders, sidebar
-from dashboard.basemap import offline_base, tiles_from_settings
+from dashboard.basemap import offline_base, offline_base_areas, tiles_from_settings
 from dashboard.downloads import audited_download
 from dashboard.layers import (
     HOTSPOT_LABELS,
@@ -268,9 +268,9 @@ tiles, tile_problem = tiles_from_settings()
 if tile_problem:
     st.warning(tile_problem, icon=":material/map:")
 outlines = mine.assign(geometry=mine.geometry.simplify(20)).to_crs(4326)
-built_up, towns = offline_base(
-    tuple(sorted(viewer.districts)), dict(zip(mine["code"], mine["name"], strict=True))
-)
+_base_key = (tuple(sorted(viewer.districts)), dict(zip(mine["code"], mine["name"], strict=True)))
+built_up, towns = offline_base(*_base_key)
+built_up_areas = offline_base_areas(*_base_key)  # as GeoJSON, made once
 wards = loaders.wards(version)
 wards = wards.loc[wards["district_code"].isin(viewer.districts)]
 wards_wgs84 = wards.assign(geometry=wards.geometry.simplify(15)).to_crs(4326)
@@ -279,7 +279,7 @@ chosen_bounds = tuple(float(v) for v in chosen.to_crs(4326).total_bounds)
 
 def _base_map() -> folium.Map:
     m = offline_map(bounds=tuple(outlines.total_bounds), base=tiles, fit=False)
-    add_offline_base(m, built_up=built_up, towns=towns)
+    add_offline_base(m, built_up=built_up, towns=towns, areas=built_up_areas)
     add_district_outlines(
         m, outlines, approximate=bool(mine["source"].str.startswith("approximate").any())
     )
@@ -302,23 +302,36 @@ def _trend_chart(events: pd.DataFrame, key: str) -> None:
     if trend.empty:
         st.caption("No incidents here in the 12 months to the end of the period.")
     else:
-        figure = px.line(
-            trend,
-            x="month",
-            y="count",
-            color="type",
-            markers=True,
-            labels={"month": "", "count": "Incidents", "type": "Type"},
-            hover_data={"shown": True, "count": False},
-        )
-        figure.update_layout(height=260, margin={"l": 0, "r": 0, "t": 10, "b": 0})
-        figure.update_layout(legend={"orientation": "h", "y": -0.25, "title": ""})
-        st.plotly_chart(figure, width="stretch", key=f"{key}_trend")
+        st.plotly_chart(_trend_figure(trend), width="stretch", key=f"{key}_trend")
         if suppress:
             st.caption(f"Months with fewer than {k} incidents of a type are left blank.")
     ages, sources = st.columns(2)
     ages.dataframe(tables["ages"], hide_index=True, width="stretch")
     sources.dataframe(tables["sources"], hide_index=True, width="stretch")
+
+
+def _trend_figure(trend: pd.DataFrame) -> go.Figure:
+    """One line per type, the figure shown on hover (plotly express took a second a panel)."""
+    traces = [
+        go.Scatter(
+            x=rows["month"],
+            y=rows["count"],
+            mode="lines+markers",
+            name=str(kind),
+            customdata=rows[["shown"]].astype(str).to_numpy(),
+            hovertemplate=f"{md_text(kind)}<br>%{{x}}: %{{customdata[0]}}<extra></extra>",
+        )
+        for kind, rows in trend.groupby("type", sort=False)
+    ]
+    return go.Figure(
+        data=traces,
+        layout={
+            "height": 260,
+            "margin": {"l": 0, "r": 0, "t": 10, "b": 0},
+            "legend": {"orientation": "h", "y": -0.25},
+            "yaxis": {"title": {"text": "Incidents"}},
+        },
+    )
 
 
 def _trend_start() -> str:
