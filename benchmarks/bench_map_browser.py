@@ -293,6 +293,8 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
                 page.wait_for_timeout(800)
             back = page.get_by_role("button", name="Back to the flagged places")
             page.wait_for_timeout(1_500)  # the clusters' zoom animation
+            # each zoom sends the view to the server (for the link): let those runs finish
+            settle(page, float(page.evaluate("() => Date.now()")))
             if frame.locator(MARKER).count() == 0:
                 print("  (no single pin came into view: click a pin skipped)", flush=True)
             else:

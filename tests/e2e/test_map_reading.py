@@ -296,7 +296,39 @@ def test_the_legend_folds_and_lists_only_the_layers_shown(
     assert request_log.external() == []
 
 
-@pytest.mark.parametrize(("width", "height"), [(1366, 768), (1920, 1080), (800, 900)])
+# The pages a lead reads the map's findings on: (URL path, what shows once it has drawn).
+PAGES = {
+    "map": ("/", "map"),
+    "places": ("/places", "Places"),
+    "mace": ("/mace", "Clusters, ranked"),
+}
+SIZES = [(1366, 768), (1920, 1080)]
+
+
+def _drawn(page: Page, name: str) -> None:
+    """Wait until the page has drawn what it shows, and Streamlit is idle."""
+    from playwright.sync_api import expect
+
+    if name == "map":
+        _frame_locator(page)
+        expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=TIMEOUT_MS)
+    else:
+        heading = PAGES[name][1]
+        expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=TIMEOUT_MS)
+    _idle(page)
+    page.wait_for_timeout(1_000)  # fonts and the map's own layout
+
+
+def _figures_whole(page: Page) -> None:
+    """Every headline figure shows in full (no "2,…")."""
+    for value in page.get_by_test_id("stMetricValue").all():
+        inner = value.evaluate("(el) => [el.scrollWidth, el.clientWidth, el.innerText]")
+        assert inner[0] <= inner[1] + 1, f"the figure {inner[2]!r} is cut off"
+        assert "…" not in inner[2], f"the figure {inner[2]!r} is cut off"
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_nothing_is_cut_off(
     app_server: AppServer,
     browser: Browser,
@@ -304,29 +336,75 @@ def test_nothing_is_cut_off(
     screenshot_dir: Path,
     width: int,
     height: int,
+    name: str,
 ) -> None:
-    from playwright.sync_api import expect
-
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.on("request", lambda req: request_log.urls.append(req.url))
     try:
-        _open(page, app_server.url + "/")
-        _frame_locator(page)
-        expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=TIMEOUT_MS)
-        _idle(page)
-        page.wait_for_timeout(1_000)  # fonts and the map's own layout
+        _open(page, app_server.url + PAGES[name][0])
+        _drawn(page, name)
         overflowing = page.evaluate(OVERFLOWING_TEXT)
-        shot = screenshot_dir / f"map-{width}x{height}.png"
-        page.screenshot(path=shot)
-        if width in (1366, 1920):
+        page.screenshot(path=screenshot_dir / f"{name}-{width}x{height}.png")
+        if name == "map":
             DOCS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=DOCS / f"map-{width}x{height}.png")
         assert overflowing == [], overflowing
-        for value in page.get_by_test_id("stMetricValue").all():
-            inner = value.evaluate("(el) => [el.scrollWidth, el.clientWidth, el.innerText]")
-            assert inner[0] <= inner[1] + 1, f"the figure {inner[2]!r} is cut off"
-            assert "…" not in inner[2]
+        _figures_whole(page)
+    finally:
+        context.close()
+    assert request_log.external() == []
+
+
+def test_the_overflow_check_sees_text_cut_off(
+    app_server: AppServer, browser: Browser, request_log: RequestLog
+) -> None:
+    """The control: a label squeezed into a narrow box is reported."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        _open(page, app_server.url + "/places")
+        _drawn(page, "places")
+        assert page.evaluate(OVERFLOWING_TEXT) == []
+        page.get_by_test_id("stMetricLabel").first.evaluate(
+            "(el) => { el.style.width = '12px'; el.style.whiteSpace = 'nowrap';"
+            " el.style.overflow = 'hidden'; }"
+        )
+        assert page.evaluate(OVERFLOWING_TEXT) != []
+    finally:
+        context.close()
+
+
+def test_at_800_px_the_sidebar_folds_and_the_figures_wrap(
+    app_server: AppServer, browser: Browser, request_log: RequestLog, screenshot_dir: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 800, "height": 900})
+    page = context.new_page()
+    page.on("request", lambda req: request_log.urls.append(req.url))
+    try:
+        _open(page, app_server.url + "/")
+        _drawn(page, "map")
+        sidebar = page.get_by_test_id("stSidebar")
+        if sidebar.get_attribute("aria-expanded") == "true":
+            sidebar.hover()  # the fold button shows on hover
+            page.get_by_test_id("stSidebarCollapseButton").get_by_role("button").click()
+        expect(sidebar).to_have_attribute("aria-expanded", "false", timeout=TIMEOUT_MS)
+        _idle(page)
+        page.wait_for_timeout(1_000)  # the map takes the room the sidebar left
+        main = page.get_by_test_id("stMain").bounding_box()
+        assert main is not None and main["x"] < 50 and main["width"] > 700, main
+        # the figures stay on the screen (wrapping onto another line when they must), whole
+        boxes = [b for b in (m.bounding_box() for m in page.get_by_test_id("stMetric").all()) if b]
+        assert len(boxes) == 4 and all(b["x"] + b["width"] <= 800 for b in boxes), boxes
+        _figures_whole(page)
+        assert page.evaluate(OVERFLOWING_TEXT) == []
+        # nothing wider than the screen: no sideways scrolling
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
+        map_box = page.locator(MAP_IFRAME).bounding_box()
+        assert map_box is not None and map_box["x"] + map_box["width"] <= 800
+        page.screenshot(path=screenshot_dir / "map-800x900.png")
     finally:
         context.close()
     assert request_log.external() == []
