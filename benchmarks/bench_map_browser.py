@@ -316,12 +316,13 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
             slider = page.get_by_test_id("stSlider").filter(has_text="Hot spots month by month")
             label = slider.get_by_test_id("stSliderThumbValue")
             shown = label.inner_text()
+            play = page.locator(".st-key-map_play")  # not the header's own "Stop"
             timed(record, "a playback step", page,
-                  lambda: page.get_by_role("button", name="Play").click(),
+                  lambda: play.get_by_role("button", name="Play").click(),
                   lambda: expect(label).not_to_have_text(shown, timeout=TIMEOUT_MS))  # fmt: skip
-            page.get_by_role("button", name="Stop").click()
+            play.get_by_role("button", name="Stop").click()
             settle(page, float(page.evaluate("() => Date.now()")))
-            expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=TIMEOUT_MS)
+            expect(play.get_by_role("button", name="Play")).to_be_visible(timeout=TIMEOUT_MS)
             slider.get_by_role("slider").focus()
             page.keyboard.press("Home")
             expect(label).to_have_text("Whole period", timeout=TIMEOUT_MS)

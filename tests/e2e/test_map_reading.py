@@ -309,6 +309,7 @@ def _drawn(page: Page, name: str) -> None:
     """Wait until the page has drawn what it shows, and Streamlit is idle."""
     from playwright.sync_api import expect
 
+    page.set_default_timeout(TIMEOUT_MS)
     if name == "map":
         _frame_locator(page)
         expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=TIMEOUT_MS)
@@ -342,7 +343,7 @@ def test_nothing_is_cut_off(
     page = context.new_page()
     page.on("request", lambda req: request_log.urls.append(req.url))
     try:
-        _open(page, app_server.url + PAGES[name][0])
+        sign_in(page, app_server.url + PAGES[name][0], "lead")
         _drawn(page, name)
         overflowing = page.evaluate(OVERFLOWING_TEXT)
         page.screenshot(path=screenshot_dir / f"{name}-{width}x{height}.png")
@@ -363,12 +364,12 @@ def test_the_overflow_check_sees_text_cut_off(
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        _open(page, app_server.url + "/places")
+        sign_in(page, app_server.url + "/places", "lead")
         _drawn(page, "places")
         assert page.evaluate(OVERFLOWING_TEXT) == []
-        page.get_by_test_id("stMetricLabel").first.evaluate(
+        page.get_by_test_id("stMetricLabel").first.locator("p").first.evaluate(
             "(el) => { el.style.width = '12px'; el.style.whiteSpace = 'nowrap';"
-            " el.style.overflow = 'hidden'; }"
+            " el.style.overflow = 'hidden'; el.style.textOverflow = 'ellipsis'; }"
         )
         assert page.evaluate(OVERFLOWING_TEXT) != []
     finally:
