@@ -192,7 +192,8 @@ def timed(
     done()
     end = settle(page, started, answer=True)
     record.add(name, (end - started) / 1000, chromium_cpu() - cpu)
-    print(f"  {name:<22} {(end - started) / 1000:6.2f} s", flush=True)
+    spent = record.cpu[name][-1]
+    print(f"  {name:<22} {(end - started) / 1000:6.2f} s  (browser CPU {spent:.2f} s)", flush=True)
 
 
 def run(url: str, rounds: int, record: Record) -> None:
@@ -261,10 +262,10 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
     if True:
         for number in range(rounds):
             print(f"round {number + 1} of {rounds}", flush=True)
-            drawn = frame.locator(CLUSTER).first
+            drawn = frame.locator(f"{CLUSTER}, {MARKER}").first  # the map keeps its view
             timed(record, "open Map", page,
                   lambda: nav.get_by_role("link", name="Map").click(),
-                  lambda: expect(drawn).to_be_visible(timeout=TIMEOUT_MS))  # fmt: skip
+                  lambda: expect(drawn).to_be_attached(timeout=TIMEOUT_MS))  # fmt: skip
             before = flagged.inner_text()
             period = ("Last 12 months", "Last 3 months")[number % 2 == 1]
             timed(record, "change period", page, lambda: pick("Period", period),
@@ -425,8 +426,9 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(timeout=30)
-    print()
-    print(table(record))
+            print()  # what was measured, also when a step failed
+            print(table(record))
+            print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
