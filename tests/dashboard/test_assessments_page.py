@@ -173,9 +173,13 @@ def test_a_viewer_reads_but_cannot_start(demo_database, viewer_role):
 
 def test_any_number_of_actions_with_owners_from_the_list(demo_database):
     at = page(OFFICER)
-    start_first_flagged(at)
+    table = at.dataframe[0].value  # a place never assessed, else one whose review is overdue
+    fresh = table["state"].isin(["No assessment", "Review overdue"]).to_numpy()
+    assert fresh.any()
+    at.selectbox(key="assess_pick_flagged").select_index(int(fresh.argmax())).run()
+    at.button(key="assess_start").click().run()
     aid = at.session_state["assess_open"]
-    assert at.session_state[f"af{aid}.slots"] == [None, None, None]
+    assert at.session_state[f"af{aid}.slots"] == [None, None, None]  # a new draft: 3 rows
     at.button(key=f"af{aid}.add_action").click().run()
     at.button(key=f"af{aid}.add_action").click().run()
     assert at.session_state[f"af{aid}.slots"] == [None] * 5
