@@ -451,7 +451,7 @@ def _action_row(
     today: date,
     owners: dict[str, str],
 ) -> None:
-    c1, c2, kind, c3, c4, c5 = st.columns([4, 3, 2.4, 2, 1.6, 1])
+    c1, c2, kind, c3, c4, c5 = st.columns([3.4, 3.6, 2.2, 2.2, 1.6, 1])
     c1.text_input(
         "Action" if slot else "New action",
         key=_key(aid, f"a{number}.description"),

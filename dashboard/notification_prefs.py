@@ -12,6 +12,8 @@ from store.safe_text import md_text
 
 __all__ = ["notification_preferences"]
 
+SAVED = "notify_saved"
+
 
 def notification_preferences(engine: Engine, viewer: Viewer) -> None:
     """Show where the person's e-mails go, the kinds they receive, and the last ones sent."""
@@ -32,6 +34,8 @@ def notification_preferences(engine: Engine, viewer: Viewer) -> None:
             icon=":material/mail_off:",
         )
     st.subheader("E-mails you receive")
+    if st.session_state.pop(SAVED, False):
+        st.success("Saved your choices.", icon=":material/check_circle:")
     if prefs.address:
         st.caption(f"They go to {md_text(prefs.address)}.")
     else:
@@ -64,7 +68,8 @@ def notification_preferences(engine: Engine, viewer: Viewer) -> None:
             except notes.NotificationError as problem:
                 st.error(md_text(problem), icon=":material/error:")
             else:
-                st.success("Saved your choices.")
+                st.session_state[SAVED] = True
+                st.rerun()  # the address and choices above, as saved
     sent = notes.recent_for(engine, viewer)
     if not sent.empty:
         st.subheader("The last e-mails to you")

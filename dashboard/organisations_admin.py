@@ -17,10 +17,15 @@ from store.safe_text import md_text
 
 __all__ = ["organisations_admin"]
 
+NOTICE = "orgs_notice"
+
 
 def organisations_admin(engine: Engine, viewer: Viewer) -> None:
     """Show the list; add, rename, retire or restore an organisation and set its contact."""
     frame = list_organisations(engine)
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        st.success(md_text(notice), icon=":material/check_circle:")
     st.caption(
         "An action's owner is an organisation from this list or a person with an account. "
         "The contact address receives the reminders of the organisation's actions (due "
@@ -58,7 +63,8 @@ def organisations_admin(engine: Engine, viewer: Viewer) -> None:
             except (OrganisationError, AccessDenied) as error:
                 st.error(md_text(error), icon=":material/error:")
             else:
-                st.success(f"Added {md_text(' '.join(name.split()))}.")
+                st.session_state[NOTICE] = f"Added {' '.join(name.split())}."
+                st.rerun()  # the table above, with it
     with change:
         st.subheader("Change an organisation")
         names = dict(zip(frame["id"], frame["name"], strict=True))
@@ -99,4 +105,5 @@ def organisations_admin(engine: Engine, viewer: Viewer) -> None:
                 except (OrganisationError, AccessDenied) as error:
                     st.error(md_text(error), icon=":material/error:")
                 else:
-                    st.success(f"Saved the changes to {md_text(' '.join(new_name.split()))}.")
+                    st.session_state[NOTICE] = f"Saved the changes to {' '.join(new_name.split())}."
+                    st.rerun()
