@@ -776,11 +776,12 @@ def _claim(engine: Engine, ids: list[int], now: datetime) -> list[int]:
         )
     for notification_id in ids:
         with session_scope(engine) as session:
-            got = session.execute(
+            result = session.execute(
                 update(Notification)
                 .where(Notification.id == notification_id, Notification.status == "pending")
                 .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
-            ).rowcount
+            )
+            got = getattr(result, "rowcount", 0)  # a CursorResult for an UPDATE
         if got:
             claimed.append(notification_id)
     return claimed
@@ -841,6 +842,7 @@ def deliver_pending(
             try:
                 if server is None:
                     server = _connect(settings)
+                assert message is not None
                 server.send_message(message)
             except (smtplib.SMTPException, OSError) as error:
                 text = f"{type(error).__name__}: {error}"[:500]
