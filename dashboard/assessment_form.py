@@ -38,6 +38,8 @@ from store.vocabulary import (
 __all__ = ["load_into_state", "printable_html", "read_form", "render_assessment"]
 
 NEW_ACTION_SLOTS = 3
+#: The owner select box's value for an owner typed before the list (kept as it was).
+TYPED = "text:"
 ERRORS = "assess_errors"
 NOTICE = "assess_notice"
 MINE = "assess_mine"
@@ -66,13 +68,32 @@ def load_into_state(record: svc.AssessmentRecord) -> None:
     state[_key(aid, "slots")] = slots
     for number, slot in enumerate(slots):
         action = next((a for a in form.actions if a.id == slot), None) if slot else None
-        state[_key(aid, f"a{number}.description")] = action.description if action else ""
-        state[_key(aid, f"a{number}.owner_org")] = action.owner_org if action else ""
-        state[_key(aid, f"a{number}.due_on")] = action.due_on if action else None
-        state[_key(aid, f"a{number}.status")] = action.status if action else "open"
-        state[_key(aid, f"a{number}.kind")] = (action.kind if action else None) or "other"
-        state[_key(aid, f"a{number}.remove")] = False
+        _load_action_row(aid, number, action)
     state[_key(aid, "version")] = record.version
+
+
+def _owner_value(action: svc.ActionInput) -> str | None:
+    """Return the owner select box's value: ``org:ID``, ``user:ID``, or ``text:`` a typed owner."""
+    if action.owner:
+        return action.owner
+    return f"{TYPED}{action.owner_org}" if action.owner_org else None
+
+
+def _load_action_row(aid: int, number: int, action: svc.ActionInput | None) -> None:
+    state = st.session_state
+    state[_key(aid, f"a{number}.description")] = action.description if action else ""
+    state[_key(aid, f"a{number}.owner")] = _owner_value(action) if action else None
+    state[_key(aid, f"a{number}.due_on")] = action.due_on if action else None
+    state[_key(aid, f"a{number}.status")] = action.status if action else "open"
+    state[_key(aid, f"a{number}.kind")] = (action.kind if action else None) or "other"
+    state[_key(aid, f"a{number}.remove")] = False
+
+
+def _add_action_row(aid: int) -> None:
+    """Add an empty action row to the form (what was typed in the others stays)."""
+    slots = list(st.session_state.get(_key(aid, "slots"), []))
+    _load_action_row(aid, len(slots), None)
+    st.session_state[_key(aid, "slots")] = [*slots, None]
 
 
 def read_form(aid: int, *, today: date) -> svc.AssessmentForm:
@@ -103,18 +124,20 @@ def read_form(aid: int, *, today: date) -> svc.AssessmentForm:
     actions = []
     for number, slot in enumerate(get("slots", [])):
         description = str(get(f"a{number}.description", "")).strip()
-        owner = str(get(f"a{number}.owner_org", "")).strip()
+        owner = str(get(f"a{number}.owner") or "")
         due = get(f"a{number}.due_on")
         if get(f"a{number}.remove") or (slot is None and not (description or owner or due)):
             continue
+        typed = owner[len(TYPED) :] if owner.startswith(TYPED) else ""
         actions.append(
             svc.ActionInput(
                 description,
-                owner,
+                typed,
                 due,
                 str(get(f"a{number}.status", "open")),
                 slot,
                 kind=str(get(f"a{number}.kind") or "other"),
+                owner="" if typed else (owner or None),
             )
         )
     assessed_on = get("assessed_on")
@@ -334,10 +357,19 @@ def _render_form(engine: Engine, viewer: Viewer, record: svc.AssessmentRecord, t
 
         st.markdown("#### Actions")
         st.caption(
-            "Each with the organisation that owns it and a due date. Empty rows are ignored."
+            "Each with its owner (an organisation or a person from the list an administrator "
+            "keeps on Data > Organisations) and a due date. Empty rows are ignored."
         )
+        owners = _owner_labels(engine, aid)
         for number, slot in enumerate(st.session_state.get(_key(aid, "slots"), [])):
-            _action_row(aid, number, slot, warnings, today)
+            _action_row(aid, number, slot, warnings, today, owners)
+        st.form_submit_button(
+            "Add another action",
+            key=_key(aid, "add_action"),
+            on_click=_add_action_row,
+            args=(aid,),
+            icon=":material/add:",
+        )
 
         b1, b2, _ = st.columns([1, 1, 1])
         b1.form_submit_button(
@@ -388,15 +420,50 @@ def _finding_row(aid: int, item: str, entry: object, warnings: dict[str, list[st
         _field_warnings(f"findings.{item}.evidence", warnings)
 
 
+def _owner_labels(engine: Engine, aid: int) -> dict[str, str]:
+    """Return the owners to offer, by value: the list, plus the owners the rows hold already.
+
+    An owner retired from the list, a switched-off person, or an owner typed before the
+    list stays on its action (and is offered there) until it is changed.
+    """
+    from store.organisations import owner_choices, owners_of
+
+    labels = {choice.ref: choice.label for choice in owner_choices(engine)}
+    state = st.session_state
+    held = [
+        str(state.get(_key(aid, f"a{n}.owner")) or "")
+        for n in range(len(state.get(_key(aid, "slots"), [])))
+    ]
+    missing = [ref for ref in held if ref and ref not in labels and not ref.startswith(TYPED)]
+    for ref, choice in owners_of(engine, missing).items():
+        labels[ref] = f"{choice.label} (retired)" if not choice.active else choice.label
+    for ref in held:
+        if ref.startswith(TYPED):
+            labels[ref] = f"{ref[len(TYPED) :]} (typed before the list)"
+    return labels
+
+
 def _action_row(
-    aid: int, number: int, slot: int | None, warnings: dict[str, list[str]], today: date
+    aid: int,
+    number: int,
+    slot: int | None,
+    warnings: dict[str, list[str]],
+    today: date,
+    owners: dict[str, str],
 ) -> None:
-    c1, c2, kind, c3, c4, c5 = st.columns([4, 3, 2.4, 2, 1.6, 1])
+    c1, c2, kind, c3, c4, c5 = st.columns([3.4, 3.6, 2.2, 2.2, 1.6, 1])
     c1.text_input(
         "Action" if slot else "New action",
         key=_key(aid, f"a{number}.description"),
     )
-    c2.text_input("Owner organisation", key=_key(aid, f"a{number}.owner_org"))
+    c2.selectbox(
+        "Owner",
+        [None, *owners],
+        format_func=lambda ref: "Choose..." if ref is None else owners.get(ref, ref),
+        key=_key(aid, f"a{number}.owner"),
+        help="Who does it: an organisation or a person. They are reminded by e-mail when it "
+        "falls due.",
+    )
     kind.selectbox(
         "Kind",
         list(ACTION_KINDS),
@@ -441,7 +508,7 @@ def _position(aid: int, number: int) -> int | None:
     state = st.session_state
     position = 0
     for index, slot in enumerate(state.get(_key(aid, "slots"), [])):
-        parts = [state.get(_key(aid, f"a{index}.{n}")) for n in ("description", "owner_org")]
+        parts = [state.get(_key(aid, f"a{index}.{n}")) for n in ("description", "owner")]
         empty = not any(str(p or "").strip() for p in parts) and not state.get(
             _key(aid, f"a{index}.due_on")
         )

@@ -271,6 +271,41 @@ def _impact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _send_reminders(args: argparse.Namespace) -> int:
+    """Queue today's due, overdue and weekly e-mails and send every pending one (issue 23)."""
+    from datetime import date
+
+    from store.notifications import NotificationError, send_reminders
+
+    engine = _database(args)
+    today = date.fromisoformat(args.today) if args.today else None
+    try:
+        run = send_reminders(engine, today=today, dry_run=args.dry_run)
+    except NotificationError as error:
+        raise CommandError(str(error)) from error
+    kinds: dict[str, int] = {}
+    for message in run.queued:
+        kinds[message.kind] = kinds.get(message.kind, 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none"
+    if args.dry_run:
+        print(f"Dry run: would queue {len(run.queued)} new e-mails ({summary}); "
+              f"{run.pending_before} queued earlier are waiting. Nothing was sent.")  # fmt: skip
+        for message in run.queued:
+            print(f"  {message.kind}\t{message.recipient}\t{message.subject}")
+        return 0
+    delivery = run.delivery
+    assert delivery is not None
+    print(
+        f"Queued {len(run.queued)} new e-mails ({summary}); sent {len(delivery.sent)}, "
+        f"held back {len(delivery.blocked)} (personal details), "
+        f"failed {len(delivery.failed)} (kept to retry)."
+    )
+    if delivery.failed:
+        print(f"safer-spaces send-reminders: the SMTP server: {delivery.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -375,6 +410,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="months before and after the first completed action (default %(default)s)",
     )
     impact.add_argument("--db", help=db_help)
+
+    reminders = add(
+        "send-reminders",
+        _send_reminders,
+        "Send the e-mails of the day: actions due within 7 days and overdue (to their "
+        "owners), the weekly digest, and any that failed before. Safe to run twice: nothing "
+        "is sent twice. Run it once a day from cron or a systemd timer.",
+    )
+    reminders.add_argument(
+        "--dry-run", action="store_true", help="say what would be sent; send and record nothing"
+    )
+    reminders.add_argument(
+        "--today", metavar="YYYY-MM-DD", help="the day to run for (default: today)"
+    )
+    reminders.add_argument("--db", help=db_help)
 
     from geo.commands import register
     from store.imports.commands import register as register_import

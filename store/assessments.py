@@ -17,6 +17,7 @@ Validation collects every problem at once, by field name, and raises
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from uuid import uuid4
@@ -43,6 +44,8 @@ from store.vocabulary import (
     REVIEW_MONTHS,
     RISK_LEVELS,
 )
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "EDITABLE",
@@ -148,6 +151,9 @@ class ActionInput:
     id: int | None = None
     completed_on: date | None = None
     kind: str | None = None  # ACTION_KINDS; None keeps the stored kind ("other" if none)
+    # issue 23: the owner from the list, "user:ID" or "org:ID" (store.organisations.Owner);
+    # None: found from ``owner_org`` by name; "": no listed owner (a typed one kept as it was)
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -382,8 +388,10 @@ def validate(form: AssessmentForm, *, complete: bool, today: date) -> dict[str, 
         key = f"actions.{number}"
         if not action.description.strip():
             errors[f"{key}.description"] = "Describe the action."
-        if not action.owner_org.strip():
-            errors[f"{key}.owner_org"] = "Enter the organisation that owns the action."
+        if not action.owner_org.strip() and not action.owner:
+            errors[f"{key}.owner_org"] = (
+                "Choose who owns the action: an organisation or a person from the list."
+            )
         if action.due_on is None:
             errors[f"{key}.due_on"] = "Enter the date the action is due."
         elif action.id is None and action.due_on < today:
@@ -413,7 +421,8 @@ def free_text(form: AssessmentForm) -> dict[str, str]:
         fields[f"findings.{finding.item}.source"] = finding.source
     for number, action in enumerate(form.actions):
         fields[f"actions.{number}.description"] = action.description
-        fields[f"actions.{number}.owner_org"] = action.owner_org
+        if not action.owner:  # an owner from the list is a name from the list, not typing
+            fields[f"actions.{number}.owner_org"] = action.owner_org
     return fields
 
 
@@ -437,7 +446,14 @@ def _record(assessment: Assessment, events: tuple[dict, ...] = ()) -> Assessment
         ),
         actions=tuple(
             ActionInput(
-                a.description, a.owner_org, a.due_on, a.status, a.id, a.completed_on, a.kind
+                a.description,
+                a.owner_org,
+                a.due_on,
+                a.status,
+                a.id,
+                a.completed_on,
+                a.kind,
+                _owner_ref(a),
             )
             for a in sorted(assessment.actions, key=lambda a: a.id)
         ),
@@ -604,9 +620,115 @@ def _apply(
         _set_action(action, typed, who, today)
 
 
+def _owner_ref(action: Action) -> str:
+    """Return the action's owner as a reference (``user:ID``, ``org:ID``), "" for a typed one."""
+    if action.owner_user_id is not None:
+        return f"user:{action.owner_user_id}"
+    if action.owner_org_id is not None:
+        return f"org:{action.owner_org_id}"
+    return ""
+
+
+def _resolve_owners(
+    session: Session, actions: tuple[ActionInput, ...], stored: dict[int, Action]
+) -> tuple[tuple[ActionInput, ...], dict[str, str]]:
+    """Return the actions with their owners from the list, and the problems by field.
+
+    An owner is a reference (``user:ID`` or ``org:ID``) to an active person with a role
+    that may act, or an active organisation; or, given by name, an organisation of that
+    name (any case) or a person of that username. An action keeps the owner it has
+    (retired, switched off, or typed before the list) while that is not changed. A typed
+    owner that is not in the list is refused once the list holds an organisation; on a
+    deployment with none listed yet it is kept as typed.
+    """
+    from store.models import Organisation, User
+    from store.organisations import OWNER_ROLES, parse_owner, user_owner_label
+
+    listed = session.scalar(select(func.count()).select_from(Organisation)) or 0
+    resolved: list[ActionInput] = []
+    errors: dict[str, str] = {}
+    for number, typed in enumerate(actions):
+        key = f"actions.{number}.owner_org"
+        before = stored.get(typed.id) if typed.id is not None else None
+        kept_ref = _owner_ref(before) if before is not None else None
+        ref = typed.owner
+        text = " ".join(typed.owner_org.split())
+        if not ref:
+            if before is not None and text == before.owner_org:
+                resolved.append(replace(typed, owner=kept_ref, owner_org=before.owner_org))
+                continue
+            if not text:
+                resolved.append(typed)  # validate() says the owner is missing
+                continue
+            organisation = session.scalar(
+                select(Organisation).where(func.lower(Organisation.name) == text.lower())
+            )
+            user = session.scalar(select(User).where(func.lower(User.username) == text.lower()))
+            if organisation is not None:
+                ref = f"org:{organisation.id}"
+            elif user is not None:
+                ref = f"user:{user.id}"
+            elif listed == 0:
+                resolved.append(replace(typed, owner="", owner_org=text))
+                continue
+            else:
+                errors[key] = (
+                    f"'{text}' is not in the list of owners. Choose an organisation or a "
+                    "person from the list; an administrator adds organisations on "
+                    "Data > Organisations."
+                )
+                resolved.append(typed)
+                continue
+        owner = parse_owner(ref)
+        unchanged = ref == kept_ref
+        if owner is None:
+            errors[key] = "Choose who owns the action from the list."
+            resolved.append(typed)
+        elif owner.kind == "org":
+            organisation = session.get(Organisation, owner.id)
+            if organisation is None:
+                errors[key] = "That organisation is no longer in the list; choose another."
+            elif not organisation.active and not unchanged:
+                errors[key] = (
+                    f"{organisation.name} is retired from the list of organisations; "
+                    "choose another owner."
+                )
+            resolved.append(
+                replace(typed, owner=ref, owner_org=organisation.name if organisation else text)
+            )
+        else:
+            user = session.get(User, owner.id)
+            if user is None:
+                errors[key] = "That person has no account any more; choose another owner."
+            elif not unchanged and (
+                not user.active or user.role not in OWNER_ROLES
+            ):
+                errors[key] = (
+                    f"{user.display_name or user.username} cannot own actions (their account "
+                    "is switched off, or their role cannot update actions); choose another."
+                )
+            resolved.append(
+                replace(
+                    typed, owner=ref, owner_org=user_owner_label(user)[:200] if user else text
+                )
+            )
+    return tuple(resolved), errors
+
+
+def _set_owner(action: Action, typed: ActionInput) -> None:
+    from store.organisations import parse_owner
+
+    if typed.owner is None:  # not resolved: leave the stored owner
+        return
+    owner = parse_owner(typed.owner)
+    action.owner_user_id = owner.id if owner is not None and owner.kind == "user" else None
+    action.owner_org_id = owner.id if owner is not None and owner.kind == "org" else None
+
+
 def _set_action(action: Action, typed: ActionInput, who: str, today: date) -> None:
     action.description = typed.description.strip()
     action.owner_org = typed.owner_org.strip()
+    _set_owner(action, typed)
     action.due_on = typed.due_on
     if typed.status == "done" and action.status != "done":
         action.completed_on = typed.completed_on or today
@@ -784,6 +906,12 @@ def _edit(
     for number, action in enumerate(form.actions):
         if action.id is not None and action.id not in known:
             errors[f"actions.{number}"] = "This action belongs to another assessment."
+    actions, owner_errors = _resolve_owners(
+        session, form.actions, {a.id: a for a in assessment.actions}
+    )
+    for name, message in owner_errors.items():
+        errors.setdefault(name, message)
+    form = replace(form, actions=actions)
     if "version" in errors:
         raise StaleAssessment(errors)
     if errors:
@@ -824,7 +952,10 @@ def submit(
         assessment = _edit(session, viewer, assessment_id, form, expected_version, today, True)
         _transition(session, viewer, assessment, "submit")
         _flush(session, assessment)
-        return assessment.version
+        queued = _queue_notifications(session, viewer, assessment, "submit")
+        version = assessment.version
+    _send_notifications(engine, queued)
+    return version
 
 
 def approve(
@@ -879,7 +1010,48 @@ def approve(
         if assessment.supersedes_id is None and older:
             assessment.supersedes_id = max(older, key=lambda a: (a.assessed_on, a.id)).id
         _flush(session, assessment)
-        return assessment.version
+        queued = _queue_notifications(session, viewer, assessment, "approve")
+        version = assessment.version
+    _send_notifications(engine, queued)
+    return version
+
+
+def _queue_notifications(
+    session: Session, viewer: Viewer, assessment: Assessment, step: str
+) -> list[int]:
+    """Queue the step's e-mails in its transaction (``store.notifications``); return their ids.
+
+    Settings that cannot be read queue nothing: the step itself must not fail for them.
+    """
+    from store import notifications
+
+    try:
+        settings = notifications.smtp_settings()
+    except notifications.NotificationError as problem:
+        _log.warning("Notifications are off: %s", problem)
+        return []
+    return notifications.queue_for_step(
+        session, assessment, step, actor=_who(viewer), settings=settings
+    )
+
+
+def _send_notifications(engine: Engine, queued: list[int]) -> None:
+    """Send the step's e-mails after its commit; a failure leaves them pending, never raises."""
+    if not queued:
+        return
+    from store import notifications
+
+    try:
+        delivery = notifications.deliver_pending(engine, ids=queued)
+    except Exception:  # the change is committed; send-reminders retries what is pending
+        _log.exception("Notifications %s could not be sent; they stay pending.", queued)
+        return
+    if delivery.failed:
+        _log.warning(
+            "Notifications %s could not be sent (%s); send-reminders retries them.",
+            delivery.failed,
+            delivery.error,
+        )
 
 
 def _check_comment(comment: str | None) -> None:
@@ -918,7 +1090,10 @@ def return_for_changes(
         _transition(session, viewer, assessment, "return", comment=comment.strip())
         assessment.review_comment = comment.strip()
         _flush(session, assessment)
-        return assessment.version
+        queued = _queue_notifications(session, viewer, assessment, "return")
+        version = assessment.version
+    _send_notifications(engine, queued)
+    return version
 
 
 def add_action(
@@ -957,8 +1132,11 @@ def add_action(
                 f"This assessment of {assessment.place.name} has been superseded; add the "
                 "action to the current one."
             )
+        (action,), owner_errors = _resolve_owners(session, (replace(action, id=None),), {})
+        if owner_errors:
+            raise AssessmentInvalid({"owner_org": next(iter(owner_errors.values()))})
         row = Action(assessment_id=assessment_id, created_by=_who(viewer))
-        _set_action(row, replace(action, id=None), _who(viewer), today)
+        _set_action(row, action, _who(viewer), today)
         session.add(row)
         session.flush()
         audit.record(
@@ -967,7 +1145,11 @@ def add_action(
             action="action.added",
             entity="action",
             entity_id=row.id,
-            detail={"assessment_id": assessment_id, "owner_org": row.owner_org},
+            detail={
+                "assessment_id": assessment_id,
+                "owner_org": row.owner_org,
+                "owner": _owner_ref(row) or None,
+            },
         )
         return row.id
 
@@ -1002,6 +1184,7 @@ def update_action(
         before = action.status
         today = today or date.today()
         typed = ActionInput(action.description, action.owner_org, action.due_on, status, action.id)
+        # the owner is left as stored (typed.owner is None)
         _set_action(action, typed, _who(viewer), today)
         audit.record(
             session,

@@ -172,6 +172,7 @@ def load_demo(
     """
     from data.demo import DEFAULT_AREA, build_demo
     from geo.boundaries import district_boundaries
+    from store.organisations import adopt_typed_owners
 
     started = datetime.now(UTC)
     with session_scope(engine) as session:
@@ -231,6 +232,7 @@ def load_demo(
                 updated_by=ACTOR,
             ).drop(columns=["assessment_key"])
             session.execute(insert(model), _records(rows))
+        adopt_typed_owners(session, actor=ACTOR)  # issue 23: the demo's owners become the list
 
         seconds = (datetime.now(UTC) - started).total_seconds()
         session.merge(

@@ -42,6 +42,9 @@ __all__ = [
     "Incident",
     "MaceAgendaItem",
     "MacePanel",
+    "Notification",
+    "NotificationPreference",
+    "Organisation",
     "Place",
     "PlaceLink",
     "Referral",
@@ -317,6 +320,10 @@ class Action(Tracked, Base):
     completed_on: Mapped[date | None] = mapped_column(Date)
     kind: Mapped[str | None] = mapped_column(String(24))
     panel_id: Mapped[int | None] = mapped_column(ForeignKey("mace_panels.id"), index=True)
+    # issue 23: the owner is a user or an organisation of the list (owner_org keeps its name,
+    # and the typed text of actions recorded before the list)
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
 
     assessment: Mapped[Assessment | None] = relationship(back_populates="actions")
 
@@ -397,3 +404,63 @@ class Setting(Tracked, Base):
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# issue 23: named owners and e-mail notifications ------------------------------------------
+
+
+class Organisation(Tracked, Base):
+    """An organisation that can own actions, from the list an administrator keeps.
+
+    ``contact_email`` receives the reminders of the organisation's actions; a retired
+    organisation (``active`` false) keeps its actions but takes no new ones.
+    """
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class NotificationPreference(Tracked, Base):
+    """A person's e-mail address for notifications and the kinds they turned off."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    email: Mapped[str | None] = mapped_column(String(200))
+    kinds_off: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Notification(Base):
+    """One e-mail to one address: queued, sent, or held back (the record of what was sent).
+
+    ``key`` names what it is about (kind, record, occasion and recipient) and is unique,
+    so the same notification is never queued, and so never sent, twice. ``status``:
+    ``pending`` (to send, or to retry after a failure), ``sending`` (claimed by one
+    sender), ``sent``, ``blocked`` (the personal-text check stopped it).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    subject: Mapped[str] = mapped_column(String(250))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,10 +8,12 @@ import streamlit as st
 from dashboard import auth, impact_views, loaders
 from dashboard.assessment_form import render_assessment
 from dashboard.downloads import audited_download
+from dashboard.notification_prefs import notification_preferences
 from dashboard.session import current_viewer, disclosure_threshold
 from store import assessments as svc
 from store.access import AccessDenied
 from store.measures import assessment_state
+from store.organisations import actions_owned_by
 from store.safe_text import csv_bytes, md_text
 from store.vocabulary import ACTION_STATUSES, ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
 
@@ -76,6 +78,11 @@ def add_place() -> None:
 place_request = st.session_state.pop("assess_place_id", None)
 if place_request is not None:
     start(int(place_request))
+linked = st.query_params.get("assessment")  # issue 23: the link in a notification e-mail
+if linked is not None:
+    del st.query_params["assessment"]
+    if str(linked).isdigit():
+        open_assessment(int(linked))
 
 if st.session_state.get(OPEN) is not None:
     st.button("Back to my queue", key="assess_back", on_click=lambda: st.session_state.pop(OPEN))
@@ -99,15 +106,8 @@ drafts = listed.loc[listed["status"].isin(["draft", "returned"])]
 submitted = listed.loc[listed["status"] == "submitted"]
 approved = listed.loc[listed["status"] == "approved"]
 reviews = approved.loc[approved["next_review_on"] <= pd.Timestamp(today + SOON)]
-actions = loaders.actions(version)
-actions = actions.loc[
-    actions["district_code"].isin(viewer.districts)
-    & (actions["status"] == "open")
-    & (actions["due_on"] <= pd.Timestamp(today + SOON))
-    & ~actions["assessment_status"].isin(["superseded"])
-]
-if viewer.organisation:
-    actions = actions.loc[actions["owner_org"] == viewer.organisation]
+# issue 23: the actions the viewer owns, in person or through their organisation
+actions = actions_owned_by(engine, viewer, due_by=today + SOON)
 
 scope = "all districts" if len(viewer.districts) == len(names) else ", ".join(
     names.get(c, c) for c in viewer.districts
@@ -123,9 +123,9 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Flagged, no current assessment", len(waiting))
 c2.metric("Drafts and returned", len(drafts))
 c3.metric("Reviews due in 30 days or overdue", len(reviews))
-c4.metric("Actions due for your organisation", len(actions))
+c4.metric("Your actions due in 30 days or overdue", len(actions))
 
-queue, everything = st.tabs(["My queue", "All assessments"])
+queue, everything, notices = st.tabs(["My queue", "All assessments", "Notifications"])
 with queue:
     st.subheader("Flagged places without a current assessment")
     st.caption(
@@ -293,13 +293,13 @@ with queue:
                 on_click=start,
                 args=(due_place,),
             )
-    owner = viewer.organisation or "your districts"
-    st.subheader(f"Actions for {md_text(owner)} due in the next 30 days or overdue")
+    owner = f"you or {viewer.organisation}" if viewer.organisation else "you"
+    st.subheader(f"Actions {md_text(owner)} own, due in the next 30 days or overdue")
     if actions.empty:
-        st.success("No actions are due.")
+        st.success("No actions of yours are due.")
     else:
         st.dataframe(
-            actions[["place_name", "description", "due_on"]].assign(
+            actions[["place_name", "description", "owned", "due_on"]].assign(
                 overdue=actions["due_on"] < pd.Timestamp(today)
             ),
             hide_index=True,
@@ -308,6 +308,7 @@ with queue:
             column_config={
                 "place_name": "Place",
                 "description": "Action",
+                "owned": "Owned by",
                 "due_on": st.column_config.DateColumn("Due"),
                 "overdue": st.column_config.CheckboxColumn("Overdue"),
             },
@@ -340,6 +341,9 @@ with queue:
                 svc.update_action(engine, viewer, int(action_id), status=status, today=today)
                 loaders.actions.clear()
                 st.rerun()
+
+with notices:  # issue 23: the person's own notification preferences
+    notification_preferences(engine, viewer)
 
 with everything:
     table = listed.assign(

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import auth, loaders, uploads
 from dashboard.downloads import audited_download
+from dashboard.organisations_admin import organisations_admin
 from dashboard.session import current_viewer
 from geo.boundaries import BoundaryError, read_boundary_file
 from store.access import ROLES, AccessDenied
@@ -330,7 +331,7 @@ if viewer.role not in ("lead", "admin"):
     st.error("The Data page is for data officers and safeguarding leads.", icon=":material/block:")
     st.stop()
 boundaries, imports, *admin_tabs = st.tabs(
-    ["Boundaries", "Imports", *(["Users", "Audit log"] if viewer.is_admin else [])]
+    ["Boundaries", "Imports", *(["Users", "Organisations", "Audit log"] if viewer.is_admin else [])]
 )
 
 with boundaries:
@@ -387,7 +388,7 @@ with imports:
     imports_tab(viewer, version)
 
 if admin_tabs:
-    users_tab, audit_tab = admin_tabs
+    users_tab, organisations_tab, audit_tab = admin_tabs
     engine = loaders.engine()
     district_names = loaders.district_names(version)
 
@@ -499,6 +500,9 @@ if admin_tabs:
                             st.error(md_text(error), icon=":material/error:")
                         else:
                             st.success(f"Saved the changes to {md_text(who)}.")
+
+    with organisations_tab:  # issue 23: the organisations that own actions
+        organisations_admin(engine, viewer)
 
     with audit_tab:
         st.caption(

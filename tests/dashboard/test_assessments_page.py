@@ -66,7 +66,8 @@ def fill_complete(
     at.selectbox(key=f"af{aid}.overall_risk").set_value("high")
     at.text_area(key=f"af{aid}.goals").input(goals)
     at.text_input(key=f"af{aid}.a0.description").input("Repair the lamps on the main path")
-    at.text_input(key=f"af{aid}.a0.owner_org").input("Staffordshire County Council")
+    owner = at.selectbox(key=f"af{aid}.a0.owner")
+    owner.select_index(owner.options.index("Staffordshire County Council"))
     at.date_input(key=f"af{aid}.a0.due_on").set_value(date.today() + timedelta(days=60))
 
 
@@ -168,3 +169,38 @@ def test_a_viewer_reads_but_cannot_start(demo_database, viewer_role):
     assert any("cannot" in i.value or "not record" in i.value for i in at.info)
     with pytest.raises(KeyError):
         at.selectbox(key="assess_pick_flagged")
+
+
+def test_any_number_of_actions_with_owners_from_the_list(demo_database):
+    at = page(OFFICER)
+    table = at.dataframe[0].value  # a place never assessed, else one whose review is overdue
+    fresh = table["state"].isin(["No assessment", "Review overdue"]).to_numpy()
+    assert fresh.any()
+    at.selectbox(key="assess_pick_flagged").select_index(int(fresh.argmax())).run()
+    at.button(key="assess_start").click().run()
+    aid = at.session_state["assess_open"]
+    assert at.session_state[f"af{aid}.slots"] == [None, None, None]  # a new draft: 3 rows
+    at.button(key=f"af{aid}.add_action").click().run()
+    at.button(key=f"af{aid}.add_action").click().run()
+    assert at.session_state[f"af{aid}.slots"] == [None] * 5
+    owners = at.selectbox(key=f"af{aid}.a4.owner").options
+    assert owners[0] == "Choose..."
+    assert {"Staffordshire Police", "Stafford Borough Council"} <= set(owners)
+    assert "Demo district officer (Stafford Borough Council)" in owners
+    assert not any(o.startswith("Demo steering group member") for o in owners)  # cannot act
+    for number in range(5):
+        at.text_input(key=f"af{aid}.a{number}.description").input(f"Action number {number + 1}")
+        box = at.selectbox(key=f"af{aid}.a{number}.owner")
+        box.select_index(box.options.index("Staffordshire Police"))
+        at.date_input(key=f"af{aid}.a{number}.due_on").set_value(
+            date.today() + timedelta(days=10 + number)
+        )
+    at.button(key=f"af{aid}.save").click().run()
+    assert not at.exception, at.exception
+    assert any("Draft saved" in s.value for s in at.success), errors(at)
+    from store import assessments as svc
+    from store.db import connect
+
+    stored = svc.load_assessment(connect(demo_database), OFFICER, aid).form.actions
+    assert [a.owner_org for a in stored] == ["Staffordshire Police"] * 5
+    assert len({a.owner for a in stored}) == 1 and stored[0].owner.startswith("org:")

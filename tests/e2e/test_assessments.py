@@ -100,7 +100,7 @@ def fill(page: Page) -> None:
     choose(page, "Overall risk", "High")
     page.get_by_label("Goals for the place").fill("Make the place feel safe after dark.")
     page.get_by_label("New action").first.fill("Repair the lamps on the main path")
-    page.get_by_label("Owner organisation").first.fill("Staffordshire County Council")
+    choose(page, "Owner", "Staffordshire County Council")
     due = page.get_by_test_id("stDateInput").filter(has=page.get_by_text("Due", exact=True))
     due.first.get_by_role("spinbutton").first.click()
     page.keyboard.type("31122099")
