@@ -13,6 +13,11 @@ page says why: a timer fragment checks every few seconds, so the screen clears b
 itself, not only at the next click. Signing out moves the person's epoch on in the
 database (``store.users.end_sessions``), which ends every other session of theirs,
 in any browser or app process, at its next run or timer check.
+
+A reload keeps a local sign-in (issue 23): the app keeps a signed, expiring cookie
+(``dashboard.session_cookie``) that names the person and their session epoch, refreshed
+as they work; a reload within the idle limit and with no sign-out since resumes the
+session. With the organisation's sign-in, Streamlit's own identity cookie does this.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy import Engine
 
-from dashboard import loaders
+from dashboard import loaders, session_cookie
 from store.access import ROLES, AccessDenied, Viewer
 from store.audit import log_event
 from store.safe_text import md_text
@@ -38,6 +43,7 @@ from store.users import (
     ensure_demo_users,
     session_epoch,
     sign_in_policy,
+    viewer_for,
     viewer_for_identity,
 )
 
@@ -56,6 +62,7 @@ VIEWER_KEY = "viewer"
 ACTIVITY_KEY = "auth_last_activity"
 NOTICE_KEY = "auth_notice"
 EPOCH_KEY = "auth_epoch"
+COOKIE_ISSUED = "auth_cookie_issued"
 ENDED_ELSEWHERE = "You signed out in another window, so this one has ended too. Sign in again."
 
 
@@ -166,7 +173,7 @@ def signed_in_viewer(engine: Engine) -> Viewer | None:
         if viewer is not None:
             _start(engine, viewer)
         return viewer
-    return None
+    return _from_cookie(engine)
 
 
 def _start(engine: Engine, viewer: Viewer) -> None:
@@ -174,6 +181,69 @@ def _start(engine: Engine, viewer: Viewer) -> None:
     st.session_state[VIEWER_KEY] = viewer
     st.session_state[ACTIVITY_KEY] = time.time()
     st.session_state[EPOCH_KEY] = session_epoch(engine, viewer.username)
+
+
+# Stay signed in (issue 23): the signed session cookie of the local sign-in -----------------
+
+
+def _cookie_value() -> str | None:
+    try:
+        value = st.context.cookies.get(session_cookie.COOKIE)
+    except (AttributeError, RuntimeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _from_cookie(engine: Engine) -> Viewer | None:
+    """Return the viewer a valid session cookie names (a reload), or None.
+
+    The cookie must be correctly signed, issued within the idle limit and carry the
+    person's current session epoch (no sign-out since); the account must still be
+    active with a role and districts. Resuming is audited.
+    """
+    idle = sign_in_policy().idle_minutes
+    claim = session_cookie.read(_cookie_value(), key=session_cookie.secret(), max_age=idle * 60)
+    if claim is None or session_epoch(engine, claim.username) != claim.epoch:
+        return None
+    if claim.username in DEMO_ACCOUNTS and not demo_accounts_enabled():
+        return None
+    try:
+        viewer = viewer_for(engine, claim.username)
+    except AccessDenied:
+        return None
+    log_event(
+        engine,
+        actor=viewer.username,
+        action="resume session",
+        detail={"method": "session cookie"},
+        origin=origin(),
+    )
+    st.session_state[VIEWER_KEY] = viewer
+    st.session_state[ACTIVITY_KEY] = time.time()
+    st.session_state[EPOCH_KEY] = claim.epoch
+    return viewer
+
+
+def _keep_cookie(viewer: Viewer) -> None:
+    """Issue a fresh session cookie now and then, so it lasts the idle limit after activity."""
+    if oidc_configured():  # Streamlit's own identity cookie keeps the organisation's sign-in
+        return
+    idle = sign_in_policy().idle_minutes
+    now = time.time()
+    if now - st.session_state.get(COOKIE_ISSUED, 0.0) < watch_interval(idle):
+        return
+    epoch = st.session_state.get(EPOCH_KEY)
+    if epoch is None:
+        return
+    token = session_cookie.issue(viewer.username, epoch, key=session_cookie.secret())
+    st.session_state[COOKIE_ISSUED] = now
+    st.html(session_cookie.set_cookie_script(token, int(idle * 60)), unsafe_allow_javascript=True)
+
+
+def _drop_cookie() -> None:
+    """Clear this browser's session cookie (on the sign-in page: nobody is signed in here)."""
+    if _cookie_value() is not None or NOTICE_KEY in st.session_state:
+        st.html(session_cookie.set_cookie_script(None, 0), unsafe_allow_javascript=True)
 
 
 def _ended_elsewhere(engine: Engine, viewer: Viewer) -> bool:
@@ -245,6 +315,7 @@ def sign_in_page(engine: Engine, *, demo: bool) -> None:
     """
     st.title("Safer Spaces")
     st.caption("Places where children are at risk of exploitation, and what is being done.")
+    _drop_cookie()
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.info(notice, icon=":material/logout:")
@@ -291,3 +362,4 @@ def render_session(engine: Engine, viewer: Viewer) -> None:
             sign_out(engine, viewer)
             st.rerun()
         st.fragment(_watch, run_every=watch_interval(sign_in_policy().idle_minutes))(engine)
+        _keep_cookie(viewer)
