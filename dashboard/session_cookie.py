@@ -99,14 +99,14 @@ def set_cookie_script(value: str | None, max_age: int) -> str:
     """Return a script that sets (or, for None, clears) the cookie on the app's own address.
 
     ``SameSite=Strict``, the whole site's path, ``Secure`` over HTTPS. The value is
-    written as a JSON string, so nothing in it can break out of the script.
+    written as a JSON string with ``<`` escaped, so nothing in it can break out of the script.
     """
     if value is None:
         attributes = "; Path=/; Max-Age=0; SameSite=Strict"
         body = '""'
     else:
         attributes = f"; Path=/; Max-Age={int(max_age)}; SameSite=Strict"
-        body = json.dumps(value)
+        body = json.dumps(value).replace("<", "\\u003c")  # no "</script>" inside
     return (
         "<script>(function(){var secure = window.location.protocol === 'https:' ? "
         f"'; Secure' : ''; document.cookie = {json.dumps(COOKIE)} + '=' + {body} + "
