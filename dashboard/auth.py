@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from dashboard import loaders, session_cookie
 from store.access import ROLES, AccessDenied, Viewer
 from store.audit import log_event
+from store.models import AuditEvent
 from store.safe_text import md_text
 from store.users import (
     DEMO_ACCOUNTS,
@@ -134,7 +136,47 @@ def _oidc_viewer(engine: Engine) -> Viewer | None:
     if not st.user.get("is_logged_in", False):
         return None
     claims: Mapping[str, Any] = st.user.to_dict()
+    if _signed_out_since(engine, claims):
+        st.session_state[NOTICE_KEY] = ENDED_ELSEWHERE
+        return None
     return viewer_for_identity(engine, claims, origin())
+
+
+def _signed_out_since(engine: Engine, claims: Mapping[str, Any]) -> bool:
+    """Return True when the person signed out (anywhere) after this identity was issued.
+
+    Streamlit's identity cookie outlives a sign-out in another browser; the ID token's
+    ``iat`` (issued at) against the audit log's sign-outs ends it there too.
+    """
+    issued = claims.get("iat")
+    address = next(
+        (
+            claims[n]
+            for n in ("email", "preferred_username", "upn")
+            if isinstance(claims.get(n), str)
+        ),
+        None,
+    )
+    if not isinstance(issued, int | float) or address is None:
+        return False
+    rows = _sign_outs(engine, address.strip().lower())
+    return any(at.timestamp() > issued + 1 for at in rows)
+
+
+def _sign_outs(engine: Engine, username: str) -> list[datetime]:
+    """Return when the person last signed out by choice (not a time-out), newest first."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(AuditEvent.at, AuditEvent.detail)
+            .where(func.lower(AuditEvent.actor) == username, AuditEvent.action == "sign out")
+            .order_by(AuditEvent.id.desc())
+            .limit(20)
+        ).all()
+    return [
+        at if at.tzinfo else at.replace(tzinfo=UTC)
+        for at, detail in rows
+        if (detail or {}).get("reason") == "signed out"
+    ]
 
 
 def signed_in_viewer(engine: Engine) -> Viewer | None:

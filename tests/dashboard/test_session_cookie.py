@@ -55,3 +55,28 @@ def test_the_script_writes_the_value_as_a_json_string():
     assert script.count("</script>") == 1 and script.endswith("</script>")
     assert "Max-Age=1800; SameSite=Strict" in script
     assert "Max-Age=0" in sc.set_cookie_script(None, 0)
+
+
+def test_an_organisation_identity_issued_before_a_sign_out_has_ended(engine):
+    from dashboard.auth import _signed_out_since
+    from store.audit import log_event
+
+    issued = int(time.time()) - 60
+    claims = {"email": "Olu.Officer@Stafford.example.gov.uk", "iat": issued}
+    assert not _signed_out_since(engine, claims)  # control: no sign-out yet
+    log_event(
+        engine,
+        actor="olu.officer@stafford.example.gov.uk",
+        action="sign out",
+        detail={"reason": "timed out"},
+    )
+    assert not _signed_out_since(engine, claims)  # a time-out elsewhere ends only that tab
+    log_event(
+        engine,
+        actor="olu.officer@stafford.example.gov.uk",
+        action="sign out",
+        detail={"reason": "signed out"},
+    )
+    assert _signed_out_since(engine, claims)
+    assert not _signed_out_since(engine, {**claims, "iat": int(time.time()) + 5})  # signed in again
+    assert not _signed_out_since(engine, {"email": "someone@else.example", "iat": issued})

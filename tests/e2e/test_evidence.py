@@ -39,6 +39,11 @@ def test_officer_attaches_a_photo_without_its_location_and_prints_the_pdf(
     context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = context.new_page()
     try:
+        page.goto(app_server.url)  # the first run builds the demo: give it time, once
+        ready = page.get_by_role("button", name="Sign in", exact=True)
+        expect(ready.or_(page.get_by_role("button", name="Sign out")).first).to_be_visible(
+            timeout=600_000
+        )
         sign_in(page, f"{app_server}/assessments", "officer")
         name = start_first_flagged(page)
         section = page.get_by_role("heading", name="Evidence from the visit")

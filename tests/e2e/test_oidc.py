@@ -106,7 +106,7 @@ def _provider_sign_in(page: Page, app: AppServer, email: str) -> None:
 
     page.goto(app.url)
     button = page.get_by_role("button", name="Sign in with your organisation")
-    expect(button).to_be_visible(timeout=TIMEOUT_MS)
+    expect(button).to_be_visible(timeout=600_000)  # the first run builds the demo
     _users(app)  # the demo database exists once the app has answered
     button.click()
     page.locator('input[name="sub"]').fill(email, timeout=TIMEOUT_MS)
@@ -133,12 +133,26 @@ def test_sign_in_maps_the_email_to_role_and_districts_then_sign_out(
         )
         page.reload()  # Streamlit's identity cookie keeps the organisation's sign-in
         expect(sidebar.get_by_text("Olu Officer")).to_be_visible(timeout=TIMEOUT_MS)
+
+        other = browser.new_context(viewport={"width": 1366, "height": 768})
+        elsewhere = other.new_page()  # the same person in another browser
+        _provider_sign_in(elsewhere, oidc_app, OFFICER_EMAIL)
+        elsewhere_bar = elsewhere.get_by_test_id("stSidebar")
+        expect(elsewhere_bar.get_by_text("Olu Officer")).to_be_visible(timeout=TIMEOUT_MS)
+
+        page.wait_for_timeout(2_000)  # a sign-out a moment after the other sign-in
         sidebar.get_by_role("button", name="Sign out").click()
         page.goto(oidc_app.url)
         expect(page.get_by_role("button", name="Sign in with your organisation")).to_be_visible(
             timeout=TIMEOUT_MS
         )
         expect(sidebar.get_by_role("button", name="Sign out")).to_have_count(0)
+        elsewhere.reload()  # its identity cookie is still there, but the person signed out
+        expect(
+            elsewhere.get_by_role("button", name="Sign in with your organisation")
+        ).to_be_visible(timeout=TIMEOUT_MS)
+        expect(elsewhere_bar.get_by_role("button", name="Sign out")).to_have_count(0)
+        other.close()
     finally:
         context.close()
 
