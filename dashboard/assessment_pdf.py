@@ -177,10 +177,12 @@ def _events(record: svc.AssessmentRecord) -> pd.DataFrame:
 def _photo(pdf: _Pdf, item: evidence_store.EvidenceItem, content: bytes) -> None:
     width, height = item.width or 4, item.height or 3
     room_w = pdf.w - pdf.l_margin - pdf.r_margin
-    scale = min(room_w / width, 110 / height)
-    w, h = width * scale, height * scale
-    if pdf.get_y() + h + 12 > pdf.h - 16:
+    room_h = pdf.h - 16 - 12 - pdf.get_y()  # below: the caption and the footer
+    if room_h < 60:  # too little left on this page: a new one
         pdf.add_page()
+        room_h = pdf.h - 16 - 12 - pdf.get_y()
+    scale = min(room_w / width, min(110, room_h) / height)
+    w, h = width * scale, height * scale
     pdf.image(io.BytesIO(content), x=pdf.l_margin + (room_w - w) / 2, w=w, h=h)
     caption = withhold_personal(item.caption) or "(no caption)"
     pdf.set_font("DejaVu", "", 8.5)

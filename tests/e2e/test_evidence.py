@@ -86,8 +86,9 @@ def test_officer_attaches_a_photo_without_its_location_and_prints_the_pdf(
         for width, height in ((1366, 768), (1920, 1080)):
             page.set_viewport_size({"width": width, "height": height})
             page.wait_for_timeout(500)
-            page.get_by_role("heading", name="Evidence from the visit").scroll_into_view_if_needed()
-            page.mouse.wheel(0, -250)
+            page.get_by_role("heading", name="Evidence from the visit").evaluate(
+                "el => el.scrollIntoView({block: 'start'})"
+            )
             page.wait_for_timeout(300)
             page.screenshot(path=SHOTS / f"evidence-form-{width}x{height}.png")
 
