@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import math
 from dataclasses import replace
 from datetime import date
 
@@ -825,6 +826,7 @@ def _evidence(
         type=kinds,
         key=_key(aid, f"ev.file{st.session_state.get(_key(aid, 'ev.round'), 0)}"),
         help="Location, camera and other details in the file are removed when it is attached.",
+        max_upload_size=max(1, math.ceil(limit)),  # the browser's limit; checked again on attach
     )
     c2.text_input(
         "Caption (about the place, optional)",
