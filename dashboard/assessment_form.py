@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import math
 from dataclasses import replace
 from datetime import date
 
@@ -16,8 +17,10 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboard.assessment_pdf import assessment_pdf_for
 from dashboard.downloads import audited_download
 from store import assessments as svc
+from store import evidence as evidence_store
 from store.access import AccessDenied, Viewer
 from store.safe_text import md_text
 from store.text_checks import find_personal, highlight_html, text_warnings
@@ -767,5 +770,142 @@ def render_assessment(
         detail={"assessment": record.id, "version": record.version, "format": "html"},
         icon=":material/print:",
     )
+    audited_download(
+        "Download the assessment as PDF",
+        lambda: assessment_pdf_for(engine, viewer, aid, district_names=district_names, today=today),
+        engine=engine,
+        viewer=viewer,
+        entity="assessment",
+        file_name=f"assessment-{record.id}-v{record.version}.pdf",
+        mime="application/pdf",
+        key=_key(aid, "print_pdf"),
+        detail={"assessment": record.id, "version": record.version, "format": "pdf"},
+        icon=":material/picture_as_pdf:",
+    )
+    _evidence(engine, viewer, record, editable=editable)
     st.markdown("#### History of this place")
     _history(engine, viewer, record)
+
+
+# --------------------------------------------------------------------------- evidence (issue 23)
+
+
+def _attach(engine: Engine, viewer: Viewer, aid: int) -> None:
+    """Attach the chosen file (a button callback): checked, cleaned and stored in memory."""
+    from dashboard.auth import origin
+
+    state = st.session_state
+    upload = state.get(_key(aid, f"ev.file{state.get(_key(aid, 'ev.round'), 0)}"))
+    if upload is None:
+        state[_key(aid, "ev.notice")] = ("error", "Choose a photo or a PDF first.")
+        return
+    try:
+        evidence_store.add_evidence(
+            engine,
+            viewer,
+            aid,
+            upload.getvalue(),
+            caption=str(state.get(_key(aid, "ev.caption"), "")),
+            origin=origin(),
+        )
+    except (evidence_store.EvidenceRefused, AccessDenied, svc.IllegalTransition) as refusal:
+        state[_key(aid, "ev.notice")] = ("error", f"Nothing was attached. {refusal}")
+        return
+    except ValueError as problem:  # a wrong setting (evidence_max_mb)
+        state[_key(aid, "ev.notice")] = ("error", str(problem))
+        return
+    state[_key(aid, "ev.notice")] = (
+        "success",
+        "Attached. Location and camera details were removed from the file.",
+    )
+    state[_key(aid, "ev.round")] = state.get(_key(aid, "ev.round"), 0) + 1  # empty the chooser
+    state[_key(aid, "ev.caption")] = ""
+
+
+def _detach(engine: Engine, viewer: Viewer, aid: int, attachment_id: int) -> None:
+    from dashboard.auth import origin
+
+    try:
+        evidence_store.remove_evidence(engine, viewer, attachment_id, origin=origin())
+    except (AccessDenied, svc.IllegalTransition, LookupError) as refusal:
+        st.session_state[_key(aid, "ev.notice")] = ("error", str(refusal))
+        return
+    st.session_state[_key(aid, "ev.notice")] = ("success", "Removed.")
+
+
+def _evidence(
+    engine: Engine, viewer: Viewer, record: svc.AssessmentRecord, *, editable: bool
+) -> None:
+    """Photos and documents from the visit: thumbnails, downloads, and (while editable) upload."""
+    aid = record.id
+    items = evidence_store.list_evidence(engine, viewer, aid)
+    st.markdown("#### Evidence from the visit")
+    notice = st.session_state.pop(_key(aid, "ev.notice"), None)
+    if notice:
+        kind, message = notice
+        (st.success if kind == "success" else st.error)(md_text(message))
+    if not items:
+        st.caption("No photos or documents attached.")
+    for row_start in range(0, len(items), 4):
+        columns = st.columns(4)
+        for column, item in zip(columns, items[row_start : row_start + 4], strict=False):
+            with column.container(border=True):
+                if item.thumbnail:
+                    st.image(item.thumbnail, width="stretch")
+                else:
+                    st.markdown(":material/picture_as_pdf: PDF document")
+                st.caption(
+                    f"{item.kind.capitalize()} {item.number} · {item.size / 1024:,.0f} KB · "
+                    f"added by {md_text(item.added_by)}"
+                )
+                if item.caption:
+                    st.text(item.caption)
+                audited_download(
+                    "Download",
+                    lambda item=item: evidence_store.evidence_content(engine, viewer, item.id),
+                    engine=engine,
+                    viewer=viewer,
+                    entity="evidence",
+                    file_name=item.file_name,
+                    mime=item.mime,
+                    key=_key(aid, f"ev.get{item.id}"),
+                    detail={"assessment": aid, "attachment": item.id},
+                    icon=":material/download:",
+                )
+                if editable:
+                    st.button(
+                        "Remove",
+                        key=_key(aid, f"ev.del{item.id}"),
+                        on_click=_detach,
+                        args=(engine, viewer, aid, item.id),
+                        icon=":material/delete:",
+                    )
+    if not editable:
+        return
+    st.warning(evidence_store.FACES_REMINDER, icon=":material/face_retouching_off:")
+    limit = evidence_store.max_bytes() / (1024 * 1024)
+    kinds = ["jpg", "jpeg", "png", "pdf"] + (
+        ["heic", "heif"] if evidence_store.heic_supported() else []
+    )
+    c1, c2 = st.columns([3, 2])
+    c1.file_uploader(
+        f"Photo (JPEG, PNG{', HEIC' if 'heic' in kinds else ''}) or PDF, up to {limit:g} MB",
+        type=kinds,
+        key=_key(aid, f"ev.file{st.session_state.get(_key(aid, 'ev.round'), 0)}"),
+        help="Location, camera and other details in the file are removed when it is attached.",
+        max_upload_size=max(1, math.ceil(limit)),  # the browser's limit; checked again on attach
+    )
+    c2.text_input(
+        "Caption (about the place, optional)",
+        key=_key(aid, "ev.caption"),
+        max_chars=300,
+        placeholder="e.g. Broken lamp by the north gate",
+    )
+    c2.button(
+        "Attach",
+        key=_key(aid, "ev.attach"),
+        on_click=_attach,
+        args=(engine, viewer, aid),
+        icon=":material/attach_file:",
+        type="primary",
+    )

@@ -13,20 +13,27 @@ page says why: a timer fragment checks every few seconds, so the screen clears b
 itself, not only at the next click. Signing out moves the person's epoch on in the
 database (``store.users.end_sessions``), which ends every other session of theirs,
 in any browser or app process, at its next run or timer check.
+
+A reload keeps a local sign-in (issue 23): the app keeps a signed, expiring cookie
+(``dashboard.session_cookie``) that names the person and their session epoch, refreshed
+as they work; a reload within the idle limit and with no sign-out since resumes the
+session. With the organisation's sign-in, Streamlit's own identity cookie does this.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
-from dashboard import loaders
+from dashboard import loaders, session_cookie
 from store.access import ROLES, AccessDenied, Viewer
 from store.audit import log_event
+from store.models import AuditEvent
 from store.safe_text import md_text
 from store.users import (
     DEMO_ACCOUNTS,
@@ -38,6 +45,7 @@ from store.users import (
     ensure_demo_users,
     session_epoch,
     sign_in_policy,
+    viewer_for,
     viewer_for_identity,
 )
 
@@ -56,6 +64,7 @@ VIEWER_KEY = "viewer"
 ACTIVITY_KEY = "auth_last_activity"
 NOTICE_KEY = "auth_notice"
 EPOCH_KEY = "auth_epoch"
+COOKIE_ISSUED = "auth_cookie_issued"
 ENDED_ELSEWHERE = "You signed out in another window, so this one has ended too. Sign in again."
 
 
@@ -127,7 +136,47 @@ def _oidc_viewer(engine: Engine) -> Viewer | None:
     if not st.user.get("is_logged_in", False):
         return None
     claims: Mapping[str, Any] = st.user.to_dict()
+    if _signed_out_since(engine, claims):
+        st.session_state[NOTICE_KEY] = ENDED_ELSEWHERE
+        return None
     return viewer_for_identity(engine, claims, origin())
+
+
+def _signed_out_since(engine: Engine, claims: Mapping[str, Any]) -> bool:
+    """Return True when the person signed out (anywhere) after this identity was issued.
+
+    Streamlit's identity cookie outlives a sign-out in another browser; the ID token's
+    ``iat`` (issued at) against the audit log's sign-outs ends it there too.
+    """
+    issued = claims.get("iat")
+    address = next(
+        (
+            claims[n]
+            for n in ("email", "preferred_username", "upn")
+            if isinstance(claims.get(n), str)
+        ),
+        None,
+    )
+    if not isinstance(issued, int | float) or address is None:
+        return False
+    rows = _sign_outs(engine, address.strip().lower())
+    return any(at.timestamp() > issued + 1 for at in rows)
+
+
+def _sign_outs(engine: Engine, username: str) -> list[datetime]:
+    """Return when the person last signed out by choice (not a time-out), newest first."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(AuditEvent.at, AuditEvent.detail)
+            .where(func.lower(AuditEvent.actor) == username, AuditEvent.action == "sign out")
+            .order_by(AuditEvent.id.desc())
+            .limit(20)
+        ).all()
+    return [
+        at if at.tzinfo else at.replace(tzinfo=UTC)
+        for at, detail in rows
+        if (detail or {}).get("reason") == "signed out"
+    ]
 
 
 def signed_in_viewer(engine: Engine) -> Viewer | None:
@@ -166,7 +215,7 @@ def signed_in_viewer(engine: Engine) -> Viewer | None:
         if viewer is not None:
             _start(engine, viewer)
         return viewer
-    return None
+    return _from_cookie(engine)
 
 
 def _start(engine: Engine, viewer: Viewer) -> None:
@@ -174,6 +223,69 @@ def _start(engine: Engine, viewer: Viewer) -> None:
     st.session_state[VIEWER_KEY] = viewer
     st.session_state[ACTIVITY_KEY] = time.time()
     st.session_state[EPOCH_KEY] = session_epoch(engine, viewer.username)
+
+
+# Stay signed in (issue 23): the signed session cookie of the local sign-in -----------------
+
+
+def _cookie_value() -> str | None:
+    try:
+        value = st.context.cookies.get(session_cookie.COOKIE)
+    except (AttributeError, RuntimeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _from_cookie(engine: Engine) -> Viewer | None:
+    """Return the viewer a valid session cookie names (a reload), or None.
+
+    The cookie must be correctly signed, issued within the idle limit and carry the
+    person's current session epoch (no sign-out since); the account must still be
+    active with a role and districts. Resuming is audited.
+    """
+    idle = sign_in_policy().idle_minutes
+    claim = session_cookie.read(_cookie_value(), key=session_cookie.secret(), max_age=idle * 60)
+    if claim is None or session_epoch(engine, claim.username) != claim.epoch:
+        return None
+    if claim.username in DEMO_ACCOUNTS and not demo_accounts_enabled():
+        return None
+    try:
+        viewer = viewer_for(engine, claim.username)
+    except AccessDenied:
+        return None
+    log_event(
+        engine,
+        actor=viewer.username,
+        action="resume session",
+        detail={"method": "session cookie"},
+        origin=origin(),
+    )
+    st.session_state[VIEWER_KEY] = viewer
+    st.session_state[ACTIVITY_KEY] = time.time()
+    st.session_state[EPOCH_KEY] = claim.epoch
+    return viewer
+
+
+def _keep_cookie(viewer: Viewer) -> None:
+    """Issue a fresh session cookie now and then, so it lasts the idle limit after activity."""
+    if oidc_configured():  # Streamlit's own identity cookie keeps the organisation's sign-in
+        return
+    idle = sign_in_policy().idle_minutes
+    now = time.time()
+    if now - st.session_state.get(COOKIE_ISSUED, 0.0) < watch_interval(idle):
+        return
+    epoch = st.session_state.get(EPOCH_KEY)
+    if epoch is None:
+        return
+    token = session_cookie.issue(viewer.username, epoch, key=session_cookie.secret())
+    st.session_state[COOKIE_ISSUED] = now
+    st.html(session_cookie.set_cookie_script(token, int(idle * 60)), unsafe_allow_javascript=True)
+
+
+def _drop_cookie() -> None:
+    """Clear this browser's session cookie (on the sign-in page: nobody is signed in here)."""
+    if _cookie_value() is not None or NOTICE_KEY in st.session_state:
+        st.html(session_cookie.set_cookie_script(None, 0), unsafe_allow_javascript=True)
 
 
 def _ended_elsewhere(engine: Engine, viewer: Viewer) -> bool:
@@ -245,6 +357,7 @@ def sign_in_page(engine: Engine, *, demo: bool) -> None:
     """
     st.title("Safer Spaces")
     st.caption("Places where children are at risk of exploitation, and what is being done.")
+    _drop_cookie()
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.info(notice, icon=":material/logout:")
@@ -291,3 +404,4 @@ def render_session(engine: Engine, viewer: Viewer) -> None:
             sign_out(engine, viewer)
             st.rerun()
         st.fragment(_watch, run_every=watch_interval(sign_in_policy().idle_minutes))(engine)
+        _keep_cookie(viewer)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "Action",
     "Assessment",
+    "Attachment",
     "AuditEvent",
     "Base",
     "ContextEvent",
@@ -464,3 +465,28 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Attachment(Tracked, Base):
+    """Evidence from a visit (issue 23): a photo or PDF of an assessment, metadata stripped.
+
+    The file is held in ``content`` or, when the ``evidence_dir`` setting names a folder,
+    in that folder under ``stored_name`` (``store.evidence``). It holds no original file name.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))  # photo or document
+    mime: Mapped[str] = mapped_column(String(40))
+    caption: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    stored_name: Mapped[str | None] = mapped_column(String(100))
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)
