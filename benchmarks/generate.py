@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _national(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from national import generate_national
+
     from store.db import connect, describe_url, upgrade
 
     if not args.url.startswith("postgresql"):
