@@ -153,7 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         help=f"last day of the data (default {DEFAULT_END})",
     )
     parser.add_argument("--cache-dir", type=Path, help="where district outlines are cached")
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help="all English districts (PostgreSQL only; benchmarks/national.py), committed in "
+        "chunks; defaults then 10,000,000 incidents, 1,000,000 referrals, 20,000 places",
+    )
+    parser.add_argument("--places", type=int, default=20_000, help="places (--national)")
     args = parser.parse_args(argv)
+    if args.national:
+        return _national(args, parser)
     print(
         f"Filling {describe_url(args.url)}: {args.incidents:,} incidents, "
         f"{args.referrals:,} referrals, {args.months} months to {args.end}, seed {args.seed}",
@@ -181,6 +190,41 @@ def main(argv: list[str] | None = None) -> int:
     print(pd.Series(stored, name="rows").rename_axis("table").to_frame().to_string())
     rate = (stored["incidents"] + stored["referrals"]) / max(timings[1][1], 1e-9)
     print(f"{rate:,.0f} events a second (built and stored)")
+    return 0
+
+
+def _national(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from national import generate_national
+
+    from store.db import connect, describe_url, upgrade
+
+    if not args.url.startswith("postgresql"):
+        parser.error("--national needs a PostgreSQL database")
+    incidents = args.incidents if "--incidents" in sys.argv else 10_000_000
+    referrals = args.referrals if "--referrals" in sys.argv else 1_000_000
+    print(
+        f"Filling {describe_url(args.url)} (national): {incidents:,} incidents, "
+        f"{referrals:,} referrals, {args.places:,} places, {args.months} months to {args.end}",
+        flush=True,
+    )
+    total = time.perf_counter()
+    engine = connect(args.url)
+    upgrade(engine)
+    timings = [("schema", time.perf_counter() - total)]
+    timings += generate_national(
+        engine,
+        incidents=incidents,
+        referrals=referrals,
+        places=args.places,
+        months=args.months,
+        end=args.end,
+        seed=args.seed,
+        say=lambda line: print(line, flush=True),
+    )
+    timings.append(("total", time.perf_counter() - total))
+    print(pd.DataFrame(timings, columns=["stage", "seconds"]).round(1).to_string(index=False))
+    print(pd.Series(counts(engine), name="rows").rename_axis("table").to_frame().to_string())
+    engine.dispose()
     return 0
 
 

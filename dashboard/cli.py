@@ -439,12 +439,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] in (["hotspots"], ["emerging"]):  # issue 21: a fast start, no database layer
+        from geo.commands import main as analysis_main
+
+        return analysis_main(words)  # (it reports its own errors)
+    args = build_parser().parse_args(argv)
     from geo.boundaries import BoundaryError
     from store.boundaries import BoundaryStoreError
     from store.db import DatabaseError
     from store.demo import DemoError
 
-    args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
     except (DatabaseError, DemoError, BoundaryError, BoundaryStoreError, CommandError) as error:

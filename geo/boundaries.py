@@ -463,8 +463,20 @@ def district_boundaries(
     --------
     approximate_district_boundaries : How the boundaries are built.
     """
+    # A cached set is read before the codes are checked against the postcode directory:
+    # loading the directory takes longer than anything else (issue 21), and the cache is
+    # only ever written for codes that were checked.
+    asked = [codes] if isinstance(codes, str) else list(codes)
+    normal = list(dict.fromkeys(str(c).strip().upper() for c in asked))
+    folder = cache_dir if cache_dir is not None else default_cache_dir()
+    early = _cache_path(normal, folder)
+    if normal and all(_CODE_RE.match(c) for c in normal) and early.exists():
+        try:
+            return _read_cache(early, normal)
+        except BoundaryError:
+            pass  # warned about and rebuilt below, after the codes are checked
     wanted = _validate_codes(codes)
-    path = _cache_path(wanted, cache_dir if cache_dir is not None else default_cache_dir())
+    path = _cache_path(wanted, folder)
     if path.exists():
         try:
             return _read_cache(path, wanted)

@@ -27,27 +27,26 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
+# Heavy libraries (geopandas, scipy, h3, the analysis modules) are imported inside the
+# functions that use them, so that the command line starts at once and ``--help`` or
+# a usage error never waits for them.
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy as np
 
-from geo.emerging import ESRI_CATEGORIES, emerging_cells, emerging_hotspots
-from geo.grid import DEFAULT_CELL_SIZE, build_grid
-from geo.hotspots import (
-    DEFAULT_MIN_SHARE,
-    P_VALUES,
-    cell_size_advice,
-    coverage_message,
-    coverage_share,
-    hotspot_cells,
-)
-from geo.points import BNG, HotspotInputError, PeriodFreq, bng_xy, read_points_csv
+    from geo.points import PeriodFreq
 
 __all__ = ["default_area", "main", "read_area", "register"]
 
 _AREA_SHARE = 0.01
+# Mirrors of the analysis modules' defaults, for the parser (tests/geo/test_commands_fast.py
+# checks that they agree with geo.grid.DEFAULT_CELL_SIZE, geo.hotspots.P_VALUES and
+# geo.hotspots.DEFAULT_MIN_SHARE).
+DEFAULT_CELL_SIZE = 250.0
+P_VALUES: tuple[str, ...] = ("exact", "normal", "permutation")
+DEFAULT_MIN_SHARE = 0.5
 _OUTPUTS = (".geojson", ".json", ".csv")
 
 _AREA_HELP = (
@@ -78,6 +77,10 @@ def read_area(spec: str) -> gpd.GeoDataFrame:
     geo.boundaries.BoundaryError
         When a district code is unknown.
     """
+    import geopandas as gpd
+
+    from geo.points import BNG, HotspotInputError
+
     path = Path(spec)
     looks_like_file = path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp", ".zip")
     if path.exists() or looks_like_file:
@@ -103,7 +106,9 @@ def read_area(spec: str) -> gpd.GeoDataFrame:
     return district_boundaries(codes)
 
 
-def default_area(points: gpd.GeoDataFrame, *, share: float = _AREA_SHARE) -> gpd.GeoDataFrame:
+def default_area(
+    points: gpd.GeoDataFrame | tuple[np.ndarray, np.ndarray], *, share: float = _AREA_SHARE
+) -> gpd.GeoDataFrame:
     """Return the districts that hold at least ``share`` of the incidents.
 
     Each incident is assigned to the district of its nearest postcode in the ONS
@@ -113,7 +118,7 @@ def default_area(points: gpd.GeoDataFrame, *, share: float = _AREA_SHARE) -> gpd
     Parameters
     ----------
     points
-        Incident points with a CRS.
+        Incident points with a CRS, or their eastings and northings (EPSG:27700).
     share
         The smallest share of incidents for a district to be included.
 
@@ -127,12 +132,15 @@ def default_area(points: gpd.GeoDataFrame, *, share: float = _AREA_SHARE) -> gpd
     HotspotInputError
         When there are no incidents or no district holds enough of them.
     """
+    import numpy as np
+    import pandas as pd
     from scipy.spatial import cKDTree
 
     from geo.boundaries import district_boundaries
+    from geo.points import HotspotInputError, bng_xy
     from geo.postcodes import load_postcode_directory
 
-    x, y = bng_xy(points)
+    x, y = points if isinstance(points, tuple) else bng_xy(points)
     if x.size == 0:
         raise HotspotInputError("There are no incidents, so there is no area to analyse.")
     directory = load_postcode_directory()
@@ -155,6 +163,8 @@ def default_area(points: gpd.GeoDataFrame, *, share: float = _AREA_SHARE) -> gpd
 
 
 def _check_out(out: str) -> Path:
+    from geo.points import HotspotInputError
+
     path = Path(out)
     if path.suffix.lower() not in _OUTPUTS:
         raise HotspotInputError(
@@ -166,6 +176,10 @@ def _check_out(out: str) -> Path:
 
 
 def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
+    import pandas as pd
+
+    from geo.points import BNG
+
     if path.suffix.lower() == ".csv":
         table = pd.DataFrame(frame.drop(columns="geometry"))
         centres = frame.geometry.to_crs(BNG).centroid.to_crs(frame.crs)
@@ -180,11 +194,16 @@ def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
 
 
 def _load(
-    args: argparse.Namespace, *, freq: PeriodFreq = "month"
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str]:
-    points = read_points_csv(
-        args.input, x=args.x, y=args.y, period_column=args.period_column, freq=freq
-    )
+    args: argparse.Namespace, *, freq: PeriodFreq = "month", periods: bool = True
+) -> tuple[gpd.GeoDataFrame | tuple[np.ndarray, np.ndarray], gpd.GeoDataFrame, str]:
+    from geo.points import read_points_csv, read_points_xy
+
+    if periods:
+        points: Any = read_points_csv(
+            args.input, x=args.x, y=args.y, period_column=args.period_column, freq=freq
+        )
+    else:  # hot spots pool every row: only the coordinates are read (pyarrow)
+        points = read_points_xy(args.input, x=args.x, y=args.y)
     if args.area:
         return points, read_area(args.area), f"area {args.area}"
     area = default_area(points)
@@ -199,9 +218,12 @@ def _p_values(args: argparse.Namespace) -> str:
 
 
 def _hotspots(args: argparse.Namespace) -> int:
+    from geo.grid import build_grid
+    from geo.hotspots import hotspot_cells
+
     out = _check_out(args.out)
     start = time.perf_counter()
-    points, area, where = _load(args)
+    points, area, where = _load(args, periods=False)
     grid = build_grid(area, cell_size=args.cell_size, kind=args.grid)
     p_values = _p_values(args)
     cells = hotspot_cells(
@@ -238,9 +260,17 @@ _LEVEL_NAMES = ((3, "99%"), (2, "95%"), (1, "90%"))
 
 
 def _emerging(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from geo.emerging import ESRI_CATEGORIES, emerging_cells, emerging_hotspots
+    from geo.grid import build_grid
+    from geo.hotspots import cell_size_advice, coverage_message, coverage_share
+    from geo.points import HotspotInputError
+
     out = _check_out(args.out)
     start = time.perf_counter()
     points, area, where = _load(args, freq=args.period)
+    assert not isinstance(points, tuple)
     if "period" not in points.columns:
         raise HotspotInputError(
             f"{Path(args.input).name} has no Month or date column; name it with --period-column."

@@ -176,11 +176,29 @@ def _check_size(cell_size: float) -> float:
 
 
 def _overlaps(cells: np.ndarray, area: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
-    """Return (overlaps with positive area, lies wholly inside) for each cell."""
+    """Return (overlaps with positive area, lies wholly inside) for each cell.
+
+    Only the cells that the area's outline touches need the exact (slow) tests: every
+    other cell lies wholly inside or wholly outside, as its centre does. The touched
+    cells are found with an R-tree of the outline's segments (issue 21: testing every
+    cell of a county against its outline took most of a hot-spot run).
+    """
     shapely.prepare(area)
-    hit = shapely.intersects(cells, area)
-    inside = np.zeros(cells.shape, dtype=bool)
-    inside[hit] = shapely.contains(area, cells[hit])
+    bounds = shapely.bounds(cells)
+    centre_x = (bounds[:, 0] + bounds[:, 2]) / 2
+    centre_y = (bounds[:, 1] + bounds[:, 3]) / 2
+    hit = shapely.contains_xy(area, centre_x, centre_y)
+    inside = hit.copy()
+    parts = shapely.get_parts(shapely.get_parts(shapely.boundary(area)))
+    coords, ring = shapely.get_coordinates(parts, return_index=True)
+    same = ring[:-1] == ring[1:]
+    segments = shapely.linestrings(np.stack((coords[:-1][same], coords[1:][same]), axis=1))
+    touched = np.zeros(cells.shape, dtype=bool)
+    if segments.size:
+        touched[np.unique(shapely.STRtree(segments).query(cells, predicate="intersects")[0])] = True
+    hit[touched] = shapely.intersects(cells[touched], area)
+    inside[touched] = False
+    inside[touched & hit] = shapely.contains(area, cells[touched & hit])
     edge = hit & ~inside
     if edge.any():
         overlap = shapely.area(shapely.intersection(cells[edge], area))

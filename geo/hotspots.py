@@ -807,7 +807,7 @@ def coverage_share(counts: np.ndarray, grid: Grid) -> float:
 
 
 def hotspot_cells(
-    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    points: gpd.GeoDataFrame | gpd.GeoSeries | tuple[np.ndarray, np.ndarray],
     grid: Grid,
     *,
     corrected: bool = True,
@@ -825,8 +825,10 @@ def hotspot_cells(
     Parameters
     ----------
     points
-        Incident points with a CRS. Points outside the grid's area are left out
-        and counted in ``result.attrs["points_outside"]``.
+        Incident points with a CRS, or their eastings and northings (EPSG:27700,
+        checked already, as :func:`geo.points.read_points_xy` gives them). Points
+        outside the grid's area are left out and counted in
+        ``result.attrs["points_outside"]``.
     grid
         The cells (:func:`geo.grid.build_grid`).
     corrected
@@ -868,7 +870,7 @@ def hotspot_cells(
             "many cells. Use a smaller cell size or a larger area."
         )
     name = _p_values_name(inference)
-    x, y = bng_xy(points)
+    x, y = points if isinstance(points, tuple) else bng_xy(points)
     cell = locate_xy(grid, x, y)
     counts = count_points(grid, cell)
     outside = int((cell < 0).sum())

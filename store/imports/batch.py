@@ -728,11 +728,41 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
                 f"VALUES ({', '.join('?' * len(names))})"
             )
             connection.exec_driver_sql(sql, list(values))
+        elif _copy_rows(connection, table.__tablename__, names, values):
+            pass  # PostgreSQL through psycopg: COPY, in this same transaction (issue 21)
         else:
             connection.execute(insert(table), [dict(zip(names, r, strict=True)) for r in values])
         _store_links(connection, table, fresh[unique.key], plan)
     plan.pending_links.clear()
     report.accepted += int(new.sum())
+
+
+def _copy_rows(connection: Connection, table: str, names: list[str], rows: Any) -> bool:
+    """Write rows with PostgreSQL's ``COPY ... FROM STDIN``; False when the driver is not psycopg.
+
+    The copy runs on the connection's own transaction, so a later failure still rolls
+    back everything the import wrote. A database error is raised as SQLAlchemy's
+    (``IntegrityError`` for a broken constraint), as an ``INSERT`` would raise it.
+    """
+    raw = connection.connection.driver_connection
+    if connection.dialect.name != "postgresql" or not hasattr(raw, "cursor"):
+        return False
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is the app's PostgreSQL driver
+        return False
+    if not isinstance(raw, psycopg.Connection):
+        return False
+    sql = f"COPY {table} ({', '.join(names)}) FROM STDIN"
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.errors.IntegrityError as error:
+        raise IntegrityError(sql, None, error) from error
+    except psycopg.Error as error:
+        raise DBAPIError(sql, None, error) from error
+    return True
 
 
 def _store_links(connection: Connection, table: Any, refs: Any, plan: Plan) -> None:

@@ -102,6 +102,27 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
+def _table_of(relation: str | None) -> str | None:
+    """Return the table a relation belongs to: incidents' partitions (0009) are incidents_*."""
+    if relation and relation.startswith("incidents_"):
+        return "incidents"
+    return relation
+
+
+def _parent_index(connection: Connection, name: str | None) -> str | None:
+    """Return the index on the partitioned table that a partition's index belongs to."""
+    while name:
+        parent = connection.exec_driver_sql(
+            "SELECT p.inhparent::regclass::text FROM pg_inherits p "
+            "WHERE p.inhrelid = to_regclass(%(name)s)",
+            {"name": name},
+        ).scalar()
+        if parent is None:
+            return name
+        name = parent
+    return name
+
+
 def table_reads(connection: Connection, statement: str, parameters: Any) -> list[str]:
     """Return how each read of incidents or referrals is done, e.g. ``"index ix_..."``."""
     if connection.dialect.name == "postgresql":
@@ -109,11 +130,12 @@ def table_reads(connection: Connection, statement: str, parameters: Any) -> list
         plan = result.scalar_one()[0]["Plan"]
         reads = []
         for node in _nodes(plan):
-            if node.get("Relation Name") in ("incidents", "referrals"):
+            if _table_of(node.get("Relation Name")) in ("incidents", "referrals"):
                 kind = node["Node Type"]
-                reads.append("scan" if kind == "Seq Scan" else f"index {node.get('Index Name')}")
+                index = _parent_index(connection, node.get("Index Name"))
+                reads.append("scan" if kind == "Seq Scan" else f"index {index}")
             if node["Node Type"] == "Bitmap Index Scan":
-                reads.append(f"index {node['Index Name']}")
+                reads.append(f"index {_parent_index(connection, node['Index Name'])}")
         return reads
     rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     reads = []

@@ -1,7 +1,7 @@
 """named owners of actions (users or organisations of a list) and e-mail notifications
 
 Revision ID: 0010_owners_notifications
-Revises: 0008_audit_immutable
+Revises: 0009_partitions
 Create Date: 2026-11-28 23:30:00
 
 - ``organisations``: the list of organisations an administrator keeps (name, contact
@@ -22,7 +22,7 @@ from alembic import op
 
 
 revision = '0010_owners_notifications'
-down_revision = '0008_audit_immutable'
+down_revision = '0009_partitions'
 branch_labels = None
 depends_on = None
 

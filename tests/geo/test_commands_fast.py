@@ -1,0 +1,144 @@
+"""Issue 21: the hotspots command as a whole process (lazy imports, pyarrow, cached area)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+import geo.boundaries as boundaries
+from geo import commands
+from geo.grid import DEFAULT_CELL_SIZE
+from geo.hotspots import DEFAULT_MIN_SHARE, P_VALUES
+from geo.points import HotspotInputError, bng_xy, read_points_csv, read_points_xy
+
+from .conftest import X0, Y0
+
+TO_WGS84 = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+CODE = "E07000199"
+
+
+@pytest.fixture
+def points_csv(tmp_path, rng):
+    x = np.concatenate((rng.uniform(X0, X0 + 3000, 300), rng.normal(X0 + 1125, 80, 80)))
+    y = np.concatenate((rng.uniform(Y0, Y0 + 3000, 300), rng.normal(Y0 + 1125, 80, 80)))
+    lon, lat = TO_WGS84.transform(x, y)
+    frame = pd.DataFrame({"Month": "2025-01", "Longitude": lon, "Latitude": lat})
+    frame.loc[5, ["Longitude", "Latitude"]] = np.nan  # a row without a location
+    path = tmp_path / "points.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_the_parser_defaults_mirror_the_analysis_modules():
+    assert commands.DEFAULT_CELL_SIZE == DEFAULT_CELL_SIZE
+    assert commands.P_VALUES == P_VALUES
+    assert commands.DEFAULT_MIN_SHARE == DEFAULT_MIN_SHARE
+
+
+def test_the_fast_reader_gives_what_the_careful_one_gives(points_csv):
+    with pytest.warns(UserWarning, match="1 of 380 rows"):
+        fast = read_points_xy(points_csv)
+    with pytest.warns(UserWarning, match="1 of 380 rows"):
+        careful = bng_xy(read_points_csv(points_csv, period_column=""))
+    assert fast[0].size == 379
+    np.testing.assert_allclose(fast[0], careful[0], atol=1e-6)
+    np.testing.assert_allclose(fast[1], careful[1], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Longitude,Latitude\n-2.1,north\n-2.2,52.6\n",
+        "Longitude,Latitude\n-2.1,95\n",
+        "Longitude,Latitude\n-2.1,\n-2.2,52.6\n",
+        "Name,Place\nx,y\n",
+    ],
+    ids=["text", "range", "one-coordinate", "no-columns"],
+)
+def test_the_fast_reader_reports_problems_as_the_careful_one(tmp_path, body):
+    path = tmp_path / "bad.csv"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(HotspotInputError) as careful:
+        bng_xy(read_points_csv(path, period_column=""))
+    with pytest.raises(HotspotInputError) as fast:
+        read_points_xy(path)
+    assert str(fast.value) == str(careful.value)
+
+
+def _fake_outline(codes):
+    box = shapely.MultiPolygon([shapely.box(X0, Y0, X0 + 3000, Y0 + 3000)])
+    return gpd.GeoDataFrame(
+        {"code": list(codes), "name": "test", "source": "test (approximate)"},
+        geometry=[box] * len(codes),
+        crs=27700,
+    )
+
+
+def test_area_codes_are_built_once_then_read_from_the_cache(
+    tmp_path, points_csv, monkeypatch, capsys
+):
+    monkeypatch.setenv("SAFER_SPACES_HOME", str(tmp_path / "home"))
+    built: list[list[str]] = []
+    directory_loads: list[int] = []
+    monkeypatch.setattr(
+        boundaries,
+        "approximate_district_boundaries",
+        lambda codes: built.append(list(codes)) or _fake_outline(codes),
+    )
+    monkeypatch.setattr(
+        boundaries,
+        "_known_codes",
+        lambda: directory_loads.append(1) or frozenset({CODE, "E07000198"}),
+    )
+    out = tmp_path / "cells.csv"
+    run = ["hotspots", str(points_csv), "--area", CODE, "--out", str(out)]
+    assert commands.main(run) == 0
+    assert built == [[CODE]] and directory_loads == [1]
+    out.unlink()
+    assert commands.main(run) == 0  # the second call: neither rebuilt nor the directory read
+    assert out.is_file()
+    assert built == [[CODE]] and directory_loads == [1]
+    # control: other codes are not in the cache, so the counters do see a build
+    other = ["hotspots", str(points_csv), "--area", "E07000198", "--out", str(out)]
+    assert commands.main(other) == 0
+    assert built == [[CODE], ["E07000198"]] and directory_loads == [1, 1]
+    capsys.readouterr()
+
+
+HEAVY = ("streamlit", "sqlalchemy", "folium", "alembic", "plotly")
+PROBE = """
+import sys
+from dashboard.cli import main
+status = main(sys.argv[1:])
+{extra}
+loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))
+print("LOADED", ",".join(loaded), status)
+"""
+
+
+def _loaded(args, extra=""):
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(extra=extra, heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))
+    return line.split()[1:]
+
+
+def test_hotspots_never_imports_the_app_or_the_database_layer(tmp_path, points_csv):
+    area = tmp_path / "area.geojson"
+    _fake_outline(["x"]).to_file(area, driver="GeoJSON")
+    args = ["hotspots", str(points_csv), "--area", str(area), "--out", str(tmp_path / "c.csv")]
+    assert _loaded(args) == ["0"]  # no heavy module, and exit status 0
+    # control: the probe does see a module once something imports it
+    assert _loaded(args, extra="import sqlalchemy") == ["sqlalchemy", "0"]
