@@ -19,12 +19,6 @@ if TYPE_CHECKING:
 CHILD = "Speak to Jordan Smith (15) about who he meets at the park"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known after the session-4 merge (issue 17 stays open): after the assessment "
-    "browser tests, starting the officer's next place from the queue fails in this test; "
-    "the refusal itself is covered by tests/store/test_assessments.py and the AppTest pages",
-)
 def test_a_childs_name_and_age_in_an_action_cannot_be_submitted(
     app_server: AppServer, browser: Browser, screenshot_dir: Path
 ) -> None:
