@@ -602,3 +602,29 @@ def test_control_the_same_search_finds_context_counts_without_perturbation(
     print("control", context_control_scores)
     for role in ("officer", "viewer"):
         assert context_control_scores[f"{role} context"]["recovered_small"] > 0
+
+
+def test_control_the_union_search_pins_a_small_count_of_people_when_exact():
+    """The links' search can find a count: exact halves of a period give the small half away.
+
+    9 young people over two months, 5 of them in the first, the second not shown (under k):
+    at least 9 - 5 = 4 in the second, and under 5, so exactly 4. Perturbed, the same
+    search does not pin it.
+    """
+    from store.disclosure import disclose
+
+    exact = Intruder(k=K, protected=False)
+    exact.see("whole", 9, 9)
+    exact.see("first", 5, 5)
+    exact.see("second", f"<{K}", 4)
+    exact.knows_union("whole", ("first", "second"))
+    assert exact.score()["recovered_small"] == 1
+    pinned = 0
+    for key in range(0, 256, 7):  # over many cell keys of the two shown counts
+        noisy = Intruder(k=K, protected=True)
+        noisy.see("whole", disclose(9, key, k=K), 9)
+        noisy.see("first", disclose(5, 3 * key + 1, k=K), 5)
+        noisy.see("second", f"<{K}", 4)
+        noisy.knows_union("whole", ("first", "second"))
+        pinned += noisy.score()["recovered_small"]
+    assert pinned == 0
