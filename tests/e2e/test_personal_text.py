@@ -10,6 +10,8 @@ depended on which tests ran before it and in what order.
 from __future__ import annotations
 
 import re
+import secrets
+import string
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,7 +27,10 @@ if TYPE_CHECKING:
 
 CHILD = "Speak to Jordan Smith (15) about who he meets at the park"
 STAFFORD = "E07000197"  # one of the demo officer's districts
-OWN_PLACE = "Personal Text Check Recreation Ground"
+#: A name of its own each run (letters only), so the test also runs against an app already used.
+OWN_PLACE = "Personal Text Check Recreation Ground " + "".join(
+    secrets.choice(string.ascii_lowercase) for _ in range(6)
+)
 
 
 def a_postcode_in(district: str) -> str:
@@ -70,9 +75,11 @@ def test_a_childs_name_and_age_in_an_action_cannot_be_submitted(
     settle(page)
     page.get_by_role("button", name="Submit for review").click()
 
-    expect(page.get_by_text("it was not submitted: personal details remain")).to_be_visible(
-        timeout=TIMEOUT_MS
-    )
+    # App messages pass through store.safe_text.md_text, which puts a word joiner (U+2060)
+    # after a colon so that no ":directive[...]" can start there: match either form.
+    expect(
+        page.get_by_text(re.compile("it was not submitted:\u2060? personal details remain"))
+    ).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_text(re.compile("name with an age 'Jordan Smith \\(15'"))).to_be_visible()
     marked = page.locator("mark", has_text="Jordan Smith (15")
     expect(marked.first).to_be_visible()
