@@ -145,9 +145,7 @@ def context_picture(
     label = "; ".join(context_label(s) for s in sources) if sources else context_label()
     rows["key"] = rows["key"].fillna(0).astype("int64")
     by_type = (
-        rows.groupby("crime_type")
-        .agg(events=("key", "size"), key=("key", "sum"))
-        .reset_index()
+        rows.groupby("crime_type").agg(events=("key", "size"), key=("key", "sum")).reset_index()
         if len(rows)
         else pd.DataFrame(
             {
