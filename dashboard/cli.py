@@ -123,7 +123,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     from datetime import date, datetime
 
     from dashboard.filters import Filters
-    from dashboard.pack import PackError, pack_context, write_pack
+    from dashboard.pack import CONTEXT_KEY, PackError, pack_context, write_pack
     from store import queries
     from store.access import ROLES
     from store.demo import demo_info
@@ -180,12 +180,33 @@ def _meeting_pack(args: argparse.Namespace) -> int:
             Path(args.out),
             stem=f"meeting-pack-{first}-to-{last}",
             links=links,
-            extra={"impact": _impact_blocks(engine, chosen or tuple(known), args, known)},
+            extra={
+                "impact": _impact_blocks(engine, chosen or tuple(known), args, known),
+                CONTEXT_KEY: _context_blocks(engine, reader, figures, first, last),
+            },
         )
     except PackError as error:
         raise CommandError(str(error)) from error
     print(f"Wrote the meeting pack for {figures.period}: " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _context_blocks(engine, reader, figures, first: str, last: str) -> list:  # type: ignore[no-untyped-def]
+    """Return the pack's context section (police.uk, all ages) read for the pack's reader."""
+    from datetime import date
+
+    from dashboard.pack import context_blocks
+    from store.context import context_picture
+
+    picture = context_picture(
+        engine,
+        reader,
+        districts=reader.districts,
+        first=date.fromisoformat(f"{first}-01"),
+        last=date.fromisoformat(f"{last}-01"),
+        k=figures.k,
+    )
+    return context_blocks(picture, period=figures.period, protected=figures.suppressed, k=figures.k)
 
 
 def _links(args: argparse.Namespace) -> int:

@@ -30,17 +30,20 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from dashboard.charts import emerging_map_png, trend_png
-from store.disclosure import legend
+from store.context import ContextPicture
+from store.disclosure import D_MAX, legend
 from store.links import LinksView
 from store.meeting import NOT_COMPARABLE, SLIDES, WORK_KEYS, Figure, MeetingFigures, figures_table
 from store.safe_text import csv_bytes
 
 __all__ = [
+    "CONTEXT_KEY",
     "SLIDE_BUILDERS",
     "PackContext",
     "PackError",
     "Slide",
     "build_slide",
+    "context_blocks",
     "emerging_figures",
     "pack_context",
     "pack_csv",
@@ -364,7 +367,59 @@ def slides(
     def draw_map() -> bytes:
         return map_png or emerging_map_png(figures, districts)
 
-    return [build_slide(key, figures, draw_map, links=links, extra=extra) for key, _ in SLIDES]
+    deck = [build_slide(key, figures, draw_map, links=links, extra=extra) for key, _ in SLIDES]
+    if extra and extra.get(CONTEXT_KEY):  # context: its own section, after the slides
+        deck.append(Slide(CONTEXT_KEY, CONTEXT_TITLE, list(extra[CONTEXT_KEY])))
+    return deck
+
+
+CONTEXT_KEY = "context"
+"""The key of the pack's context section in ``extra`` (see :func:`context_blocks`)."""
+
+CONTEXT_TITLE = "Context: crime of people of all ages (not child exploitation)"
+
+
+def context_blocks(
+    picture: ContextPicture, *, period: str, protected: bool, k: int
+) -> list[tuple[str, object]]:
+    """Return the pack's context section: public crime of all ages, apart from exploitation.
+
+    ``picture`` is already read for the pack's reader (``store.context.context_picture``):
+    its counts are perturbed for a role without point access. The section names the
+    source and says "all ages" in its title, its first line and its table's heading; it is
+    never part of the exploitation measures. Empty when no context is stored for the period.
+
+    Examples
+    --------
+    >>> picture = ContextPicture("Police-recorded crime, all ages (police.uk)", 30,
+    ...     pd.DataFrame({"crime_type": ["Burglary", "All types"], "events": [30, 30]}),
+    ...     pd.DataFrame(), ("police.uk",))
+    >>> blocks = context_blocks(picture, period="Aug-Oct 2026", protected=False, k=5)
+    >>> blocks[0][1][0]
+    'Police-recorded crime, all ages (police.uk), Aug-Oct 2026: 30.'
+    >>> list(blocks[1][1].columns)
+    ['Crime type (all ages, police.uk)', 'Crimes']
+    """
+    if picture.empty:
+        return []
+    total = picture.total if isinstance(picture.total, str) else f"{picture.total:,}"
+    sources = ", ".join(picture.sources)
+    lines = [
+        f"{picture.label}, {period}: {total}.",
+        "Public crime of people of all ages, recorded by the police. It says nothing about "
+        "children and is not counted in the exploitation figures, hot spots, flags or "
+        "measures of this pack.",
+    ]
+    if protected:
+        lines.append(
+            f"These counts are perturbed like the others (ONS cell key method, at most {D_MAX} "
+            f"either way); <{k} means fewer than {k}."
+        )
+    table = picture.by_type.rename(
+        columns={"crime_type": f"Crime type (all ages, {sources})", "events": "Crimes"}
+    )
+    table["Crimes"] = [v if isinstance(v, str) else f"{v:,}" for v in table["Crimes"]]
+    return [("text", lines), ("table", table.reset_index(drop=True))]
 
 
 def links_table(view: LinksView, district_names: dict[str, str] | None = None) -> pd.DataFrame:

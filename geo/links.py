@@ -216,7 +216,10 @@ def link_graph(
         One row per record at a place, with :data:`MEMBER_COLUMNS`: ``place``
         (place key), ``young_person`` and ``person_of_concern`` (pseudonyms, or
         None), ``month`` (``YYYY-MM`` of the record). Only the records of the
-        period wanted.
+        period wanted. Optional ``young_key`` and ``concern_key``: each person's
+        key for the cell key method (0-255, the same on every row of that
+        person); when given, every count of distinct people gets a ``<count>_key``
+        column beside it, the sum of the keys of the people counted.
     districts
         ``{place key: district code}``, for the districts a cluster crosses.
     min_young_people
@@ -259,11 +262,16 @@ def link_graph(
     concern_codes, _ = pd.factorize(members["person_of_concern"], use_na_sentinel=True)
     young = _shared(codes, np.asarray(young_codes), months)
     concern = _shared(codes, np.asarray(concern_codes), months)
+    keyed = "young_key" in members.columns and "concern_key" in members.columns
+    young["key"] = _person_keys(members, np.asarray(young_codes), "young_key")[young["person"]]
+    concern["key"] = _person_keys(members, np.asarray(concern_codes), "concern_key")[
+        concern["person"]
+    ]
 
     def per_pair(shared: pd.DataFrame, name: str) -> pd.DataFrame:
         return shared.groupby(["a", "b"], sort=False).agg(
             **{name: ("person", "size"), f"first_{name}": ("first", "min")},
-            **{f"last_{name}": ("last", "max")},
+            **{f"last_{name}": ("last", "max"), f"{name}_key": ("key", "sum")},
         )
 
     pairs = per_pair(young, "young_people").join(
@@ -272,6 +280,8 @@ def link_graph(
     pairs = pairs.reset_index()
     pairs["young_people"] = pairs["young_people"].fillna(0).astype(np.int64)
     pairs["persons_of_concern"] = pairs["persons_of_concern"].fillna(0).astype(np.int64)
+    for column in ("young_people_key", "persons_of_concern_key"):
+        pairs[column] = pairs[column].fillna(0).astype(np.int64)
     pairs = pairs.loc[pairs["young_people"] >= min_young_people]
     a = pairs["a"].to_numpy(dtype=np.int64)
     b = pairs["b"].to_numpy(dtype=np.int64)
@@ -281,6 +291,8 @@ def link_graph(
     a, b, first, last = a[order], b[order], first[order], last[order]
     young_n = pairs["young_people"].to_numpy(dtype=np.int64)[order]
     concern_n = pairs["persons_of_concern"].to_numpy(dtype=np.int64)[order]
+    young_k = pairs["young_people_key"].to_numpy(dtype=np.int64)[order]
+    concern_k = pairs["persons_of_concern_key"].to_numpy(dtype=np.int64)[order]
 
     cluster_of = communities(a, b, young_n + concern_n, size=len(keys), seed=seed)
     ca, cb = cluster_of[a], cluster_of[b]
@@ -302,7 +314,22 @@ def link_graph(
     district_of = np.array([districts.get(k) for k in keys.tolist()], dtype=object)
     clusters = _clusters(kept, young, concern, keys, district_of, cluster_of, recent_since)
     places = _places(kept, young, concern, keys, district_of, cluster_of)
+    if not keyed:  # the key sums leave only when the caller gave keys
+        clusters = clusters.drop(columns=[c for c in clusters if c.endswith("_key")])
+        places = places.drop(columns=[c for c in places if c.endswith("_key")])
+    else:
+        links = links.assign(young_people_key=young_k, persons_of_concern_key=concern_k)
     return LinkGraph(links=links, clusters=clusters, places=places)
+
+
+def _person_keys(members: pd.DataFrame, codes: np.ndarray, column: str) -> np.ndarray:
+    """Return each person code's key (0 for all when ``column`` is absent); index -1 is 0."""
+    size = int(codes.max()) + 2 if codes.size else 1
+    out = np.zeros(size, dtype=np.int64)
+    if column in members.columns and codes.size:
+        has = codes >= 0
+        out[codes[has]] = members[column].to_numpy()[has].astype(np.int64)
+    return out
 
 
 def _on_kept(shared: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
@@ -346,6 +373,8 @@ def _clusters(
     concern_in = _on_kept(concern, inside)
     table["young_people"] = young_in.groupby("cluster")["person"].nunique()
     table["persons_of_concern"] = concern_in.groupby("cluster")["person"].nunique()
+    table["young_people_key"] = _distinct_keys(young_in, "cluster")
+    table["persons_of_concern_key"] = _distinct_keys(concern_in, "cluster")
     table["links"] = inside.groupby("cluster").size()
     both = pd.concat(
         [young_in[["cluster", "first", "last"]], concern_in[["cluster", "first", "last"]]]
@@ -353,11 +382,17 @@ def _clusters(
     table["first"] = both.groupby("cluster")["first"].min()
     table["last"] = both.groupby("cluster")["last"].max()
     table["new_young_people"] = 0
+    table["new_young_people_key"] = 0
     if recent_since is not None and len(young_in):
         recent = int(_month_number(pd.Series([recent_since]))[0])
-        seen = young_in.groupby(["cluster", "person"])["first"].min()
-        table["new_young_people"] = (seen >= recent).groupby(level="cluster").sum()
-    for column in ("young_people", "persons_of_concern", "links", "new_young_people"):
+        seen = young_in.groupby(["cluster", "person"]).agg(
+            first=("first", "min"), key=("key", "first")
+        )
+        new = seen["first"] >= recent
+        table["new_young_people"] = new.groupby(level="cluster").sum()
+        table["new_young_people_key"] = seen["key"].where(new, 0).groupby(level="cluster").sum()
+    key_columns = ("young_people_key", "persons_of_concern_key", "new_young_people_key")
+    for column in ("young_people", "persons_of_concern", "links", "new_young_people", *key_columns):
         table[column] = table[column].fillna(0).astype(np.int64)
     dated = table["first"].notna().to_numpy()
     for column, words in (("first", "first_month"), ("last", "last_month")):
@@ -368,7 +403,12 @@ def _clusters(
     table = table.rename_axis("cluster").reset_index()
     table["places"] = table["places"].astype(np.int64)
     table["districts"] = table["districts"].astype(np.int64)
-    return table.loc[:, list(CLUSTER_COLUMNS)]
+    return table.loc[:, [*CLUSTER_COLUMNS, *key_columns]]
+
+
+def _distinct_keys(shared: pd.DataFrame, by: str) -> pd.Series:
+    """Return the sum of the keys of the distinct people in each ``by`` group."""
+    return shared.drop_duplicates([by, "person"]).groupby(by)["key"].sum()
 
 
 def _places(
@@ -387,16 +427,18 @@ def _places(
     )  # fmt: skip
     degree = ends.groupby("place")["other"].nunique()
 
-    def people(shared: pd.DataFrame) -> pd.Series:
+    def people(shared: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         on = _on_kept(shared, kept)
         both = pd.concat(
-            [on[["a", "person"]].rename(columns={"a": "place"}),
-             on[["b", "person"]].rename(columns={"b": "place"})]
+            [on[["a", "person", "key"]].rename(columns={"a": "place"}),
+             on[["b", "person", "key"]].rename(columns={"b": "place"})]
         )  # fmt: skip
-        return both.groupby("place")["person"].nunique()
+        return both.groupby("place")["person"].nunique(), _distinct_keys(both, "place")
 
-    young_n = people(young).reindex(degree.index, fill_value=0)
-    concern_n = people(concern).reindex(degree.index, fill_value=0)
+    (young_n, young_k), (concern_n, concern_k) = people(young), people(concern)
+    young_n, young_k, concern_n, concern_k = (
+        s.reindex(degree.index, fill_value=0) for s in (young_n, young_k, concern_n, concern_k)
+    )
     index = degree.index.to_numpy(dtype=np.int64)
     frame = pd.DataFrame(
         {
@@ -406,8 +448,10 @@ def _places(
             "linked_places": degree.to_numpy(dtype=np.int64),
             "young_people": young_n.to_numpy(dtype=np.int64),
             "persons_of_concern": concern_n.to_numpy(dtype=np.int64),
+            "young_people_key": young_k.to_numpy(dtype=np.int64),
+            "persons_of_concern_key": concern_k.to_numpy(dtype=np.int64),
         },
-        columns=list(PLACE_COLUMNS),
+        columns=[*PLACE_COLUMNS, "young_people_key", "persons_of_concern_key"],
     )
     return frame.sort_values("place").reset_index(drop=True)
 

@@ -7,10 +7,13 @@ referrals, never counted in exploitation figures, flags or the Meeting's
 exploitation measures. Every label names the source and says "all ages"
 (:func:`store.vocabulary.context_label`).
 
-Counts for a role without point access go through ``store.disclosure``: the
-table by crime type with its total row through ``suppress_table`` (primary
-and secondary suppression), each square's count through ``suppress_count``.
-Leads and administrators get exact counts.
+Counts for a role without point access go through ``store.disclosure``'s cell
+key method, as counts of incidents and referrals do: every count is read with
+the sum of its events' record keys, and each (every crime type, the total
+"All types", every square) is perturbed on its own by the published table, so
+no difference between two periods, two sets of types or a total and its parts
+gives a true small count. The colour level of a square is worked out from the
+counts as shown. Leads and administrators get exact counts.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from store.access import Viewer
-from store.disclosure import K_DEFAULT, needs_suppression, suppress_count, suppress_table
+from store.disclosure import K_DEFAULT, disclose, disclose_counts, needs_suppression
 from store.models import ContextEvent
 from store.vocabulary import context_label
 
@@ -118,6 +121,7 @@ def context_picture(
         ContextEvent.crime_type,
         ContextEvent.easting,
         ContextEvent.northing,
+        ContextEvent.record_key,
     ).where(ContextEvent.district_code.in_(codes))
     if first is not None:
         query = query.where(ContextEvent.month >= first)
@@ -128,7 +132,7 @@ def context_picture(
     with engine.connect() as connection:
         rows = pd.DataFrame(
             connection.execute(query).all(),
-            columns=["source", "crime_type", "easting", "northing"],
+            columns=["source", "crime_type", "easting", "northing", "key"],
         )
         stored = tuple(
             connection.execute(
@@ -139,13 +143,29 @@ def context_picture(
         )
     sources = tuple(sorted(rows["source"].unique()))
     label = "; ".join(context_label(s) for s in sources) if sources else context_label()
+    rows["key"] = rows["key"].fillna(0).astype("int64")
     by_type = (
-        rows.groupby("crime_type").size().rename("events").reset_index()
+        rows.groupby("crime_type").agg(events=("key", "size"), key=("key", "sum")).reset_index()
         if len(rows)
-        else pd.DataFrame({"crime_type": pd.Series(dtype=object), "events": pd.Series(dtype=int)})
+        else pd.DataFrame(
+            {
+                "crime_type": pd.Series(dtype=object),
+                "events": pd.Series(dtype="int64"),
+                "key": pd.Series(dtype="int64"),
+            }
+        )
     )
     by_type = pd.concat(
-        [by_type, pd.DataFrame({"crime_type": ["All types"], "events": [len(rows)]})],
+        [
+            by_type,
+            pd.DataFrame(
+                {
+                    "crime_type": ["All types"],
+                    "events": [len(rows)],
+                    "key": [int(rows["key"].sum())],
+                }
+            ),
+        ],
         ignore_index=True,
     )
     located = rows.dropna(subset=["easting", "northing"])
@@ -155,20 +175,25 @@ def context_picture(
             northing=(located["northing"] // SQUARE * SQUARE).astype(int),
         )
         .groupby(["easting", "northing"])
-        .size()
-        .rename("events")
+        .agg(events=("key", "size"), key=("key", "sum"))
         .reset_index()
     )
-    counts = squares["events"].to_numpy(dtype=float)
+    total: int | str = len(rows)
+    protected = needs_suppression(viewer)
+    if protected:  # the cell key method: each count perturbed on its own, totals too
+        shown = disclose_counts(by_type["events"].to_numpy(), by_type["key"].to_numpy(), k=k)
+        by_type["events"] = pd.Series(shown, index=by_type.index, dtype=object)
+        shown = disclose_counts(squares["events"].to_numpy(), squares["key"].to_numpy(), k=k)
+        squares["events"] = pd.Series(shown, index=squares.index, dtype=object)
+        total = disclose(len(rows), int(rows["key"].sum()), k=k)
+    # The colour from the counts as shown ("<k" is the lowest level): no true count leaks.
+    counts = np.array(
+        [0.0 if isinstance(v, str) else float(v) for v in squares["events"]], dtype=float
+    )
     top = counts.max() if len(counts) else 1.0
     squares["level"] = np.minimum(3, np.ceil(3 * counts / max(top, 1.0))).astype(int)
-    total: int | str = len(rows)
-    if needs_suppression(viewer):
-        by_type = suppress_table(by_type, ["events"], k=k, total_row=True)
-        squares["events"] = [suppress_count(int(n), k=k) for n in squares["events"]]
-        small = squares["events"].map(lambda v: isinstance(v, str))
-        squares.loc[small, "level"] = 0
-        total = suppress_count(len(rows), k=k)
+    by_type = by_type.drop(columns="key")
+    squares = squares.drop(columns="key")
     return ContextPicture(
         label=label,
         total=total,

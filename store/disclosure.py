@@ -24,9 +24,11 @@ k is a setting of the deployment (``settings`` key ``"disclosure_k"``, read by
 :func:`disclosure_k`), 5 unless set; the published table is for k = 5 and the table for
 another k is built by the same published rule.
 
-The older rules, :func:`suppress_count` and :func:`suppress_table` (primary and secondary
-suppression), remain for tables that hold no record keys; they do not stand up to
-differencing across filters and are not used for counts of children.
+Every count a non-lead sees goes through the cell key method: incidents and referrals,
+context events (police.uk, ``store.context``), the people linking places
+(``store.links``, one key per person) and the impact of actions (``store.impact``). The
+older rules of primary and secondary suppression are gone: they did not stand up to
+differencing across filters.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ from store.models import Setting
 
 __all__ = [
     "D_MAX",
-    "HIDDEN",
     "KEY_RANGE",
     "K_DEFAULT",
     "PTABLE_PATH",
@@ -69,16 +70,11 @@ __all__ = [
     "protect_table",
     "ptable",
     "set_disclosure_k",
-    "suppress_count",
-    "suppress_table",
-    "suppressed_mask",
     "unprotected",
 ]
 
 K_DEFAULT = 5
 SETTING_KEY = "disclosure_k"
-HIDDEN = "*"
-"""How a count hidden by secondary suppression is shown (it may be any size)."""
 
 
 def needs_suppression(viewer: Viewer) -> bool:
@@ -102,26 +98,6 @@ def _check_k(k: int) -> int:
     return int(k)
 
 
-def suppress_count(n: int, *, k: int = K_DEFAULT) -> int | str:
-    """Return a single count as it may be shown: ``"<k"`` for 1 to k-1, else the count.
-
-    Use it for headline figures and tooltips. A single figure has no row or
-    column to protect, so there is no secondary suppression here.
-
-    Examples
-    --------
-    >>> suppress_count(3)
-    '<5'
-    >>> suppress_count(0), suppress_count(5), suppress_count(12)
-    (0, 5, 12)
-    >>> suppress_count(7, k=10)
-    '<10'
-    """
-    k = _check_k(k)
-    n = int(n)
-    return f"<{k}" if 0 < n < k else n
-
-
 def legend(k: int = K_DEFAULT) -> str:
     """Return the sentence that explains protected counts, for a caption under them.
 
@@ -133,154 +109,6 @@ def legend(k: int = K_DEFAULT) -> str:
     True
     """
     return perturbation_note(k)
-
-
-def _lines(shape: tuple[int, int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield the (row indices, column indices) of each row and each column of the grid."""
-    rows, columns = shape
-    if columns > 1:
-        for r in range(rows):
-            yield np.full(columns, r), np.arange(columns)
-    if rows > 1:
-        for c in range(columns):
-            yield np.arange(rows), np.full(rows, c)
-
-
-def _reveals(values: np.ndarray, primary: np.ndarray, k: int) -> bool:
-    """Return True when the hidden cells of one line give themselves away.
-
-    That is so when exactly one cell is hidden (the total minus the visible
-    cells is its value), or when every hidden cell is a primary one and their
-    sum is as small (all 1) or as large (all k-1) as primary cells can be.
-    """
-    count = int(primary.size)
-    if count == 0:
-        return False
-    if count == 1:
-        return True
-    if bool(primary.all()):
-        total = float(values.sum())
-        return total in (count, count * (k - 1))
-    return False
-
-
-def suppressed_mask(
-    values: np.ndarray, *, k: int = K_DEFAULT, margins_fixed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return which cells of a grid of counts to hide: (primary, secondary) boolean grids.
-
-    Parameters
-    ----------
-    values
-        A 2-D array of non-negative counts (NaN for cells that are not counts).
-    k
-        The threshold: counts from 1 to k-1 are hidden.
-    margins_fixed
-        How many trailing rows are totals of the rows above them (0 or 1);
-        they are checked for small counts but never hidden to protect others.
-
-    Returns
-    -------
-    numpy.ndarray, numpy.ndarray
-        The primary and secondary suppression masks, of the shape of ``values``.
-
-    Examples
-    --------
-    >>> primary, secondary = suppressed_mask(np.array([[3.0], [10.0], [20.0]]))
-    >>> primary.ravel().tolist(), secondary.ravel().tolist()
-    ([True, False, False], [False, True, False])
-    """
-    k = _check_k(k)
-    grid = np.asarray(values, dtype=float)
-    counts = np.nan_to_num(grid, nan=0.0)
-    primary = (counts > 0) & (counts < k)
-    hidden = primary.copy()
-    body = grid.shape[0] - margins_fixed
-    if body <= 0:
-        return primary, np.zeros_like(primary)
-    candidates = ~np.isnan(grid)
-    candidates[body:, :] = False
-    changed = True
-    while changed:
-        changed = False
-        for rows, columns in _lines((body, grid.shape[1])):
-            line_hidden = hidden[rows, columns]
-            if not _reveals(
-                counts[rows, columns][line_hidden], primary[rows, columns][line_hidden], k
-            ):
-                continue
-            free = candidates[rows, columns] & ~line_hidden
-            if not free.any():
-                continue
-            line_counts = counts[rows, columns]
-            # The smallest non-zero visible count; a zero only when nothing else is left.
-            order = np.where(free, np.where(line_counts > 0, line_counts, np.inf), np.nan)
-            if np.isinf(np.nanmin(order)):
-                pick = int(np.flatnonzero(free)[0])
-            else:
-                pick = int(np.nanargmin(order))
-            hidden[rows[pick], columns[pick]] = True
-            changed = True
-    return primary, hidden & ~primary
-
-
-def suppress_table(
-    frame: pd.DataFrame,
-    count_columns: list[str],
-    *,
-    k: int = K_DEFAULT,
-    total_row: bool = False,
-) -> pd.DataFrame:
-    """Return a copy of a table of counts that is safe for a role without point access.
-
-    Parameters
-    ----------
-    frame
-        The table; other columns (names, codes, shares) are kept as they are.
-    count_columns
-        The columns holding counts. Each row and each of these columns is
-        treated as a line whose total a reader might know.
-    k
-        The threshold: counts from 1 to k-1 are shown as ``"<k"``.
-    total_row
-        True when the last row holds the totals of the rows above it; its
-        small counts are hidden, but it is never used to hide others.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The table with small counts shown as ``"<k"`` and counts hidden to
-        protect them shown as ``"*"`` (see :func:`legend`); count columns that
-        hide anything become text (object) columns.
-
-    Examples
-    --------
-    >>> table = pd.DataFrame({"district": ["A", "B", "C"], "incidents": [3, 12, 40]})
-    >>> suppress_table(table, ["incidents"])
-      district incidents
-    0        A        <5
-    1        B         *
-    2        C        40
-    """
-    k = _check_k(k)
-    missing = [c for c in count_columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"The table has no column {', '.join(map(str, missing))} to suppress.")
-    result = frame.copy()
-    if frame.empty or not count_columns:
-        return result
-    values = frame[count_columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    if (values < 0).any():
-        raise ValueError("Counts cannot be negative; check the table before suppressing it.")
-    primary, secondary = suppressed_mask(values, k=k, margins_fixed=1 if total_row else 0)
-    for j, column in enumerate(count_columns):
-        if not (primary[:, j].any() or secondary[:, j].any()):
-            continue
-        shown = result[column].astype(object)
-        shown[primary[:, j]] = f"<{k}"
-        shown[secondary[:, j]] = HIDDEN
-        result[column] = shown
-    return result
 
 
 def disclosure_k(engine: Engine) -> int:

@@ -18,18 +18,23 @@ Definitions:
 * an action stored without a kind counts as "other".
 
 Disclosure: leads and admins see every number. Others (``store.disclosure``) see the
-verdict and the counts as :func:`store.disclosure.suppress_count` shows them; where a
-count of the place or its comparisons is from 1 to k-1, the effect ratio, its interval and
-the size of the change are hidden as well, since with the other counts they would give
-the small count away. This is association, not proof: other things change at a place at
-the same time as an action.
+verdict and the counts perturbed by the cell key method, as every other count of
+incidents: each count (before, after, the comparisons' before and after, each pooled
+total, each month of the chart) is read with the sum of its incidents' record keys and
+shown as :func:`store.disclosure.disclose_counts` shows it. Where a shown count could
+stand for a true count from 0 to k-1 (``"<k"``, or a perturbed value the published table
+allows from a small count), the effect ratio, its interval, its p-value and the size of
+the change are hidden as well, since with the other counts they would give the small
+count away; the rule reads only what is shown, so hiding tells nothing more. The chart's
+lines are drawn from the perturbed monthly counts. This is association, not proof: other
+things change at a place at the same time as an action.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import geopandas as gpd
@@ -48,7 +53,7 @@ from geo.impact import (
     verdict,
 )
 from geo.points import HotspotWarning
-from store.disclosure import suppress_count
+from store.disclosure import disclose_counts, possible_counts
 from store.models import Action, Assessment
 from store.sites import as_points, flag_sites
 from store.vocabulary import ACTION_KINDS, label
@@ -138,6 +143,10 @@ class ImpactFigures:
         Place id -> district code.
     window
         Months before and after.
+    keys
+        The sums of the record keys of the incidents in ``counts`` (same shape), for the
+        cell key method; ``places`` carries them per count as ``before_key``,
+        ``after_key``, ``comparison_before_key`` and ``comparison_after_key``.
     """
 
     places: pd.DataFrame
@@ -145,6 +154,7 @@ class ImpactFigures:
     names: dict[int, str]
     districts: dict[int, str]
     window: int
+    keys: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def load_action_kinds(engine: Engine) -> pd.DataFrame:
@@ -215,6 +225,11 @@ def impact_figures(
     points = as_points(sites)
     months = pd.period_range(sites["month"].min(), sites["month"].max(), freq="M")
     counts = monthly_counts_near(located, points, radius=radius, weight_column="n", months=months)
+    keys = (
+        monthly_counts_near(located, points, radius=radius, weight_column="key", months=months)
+        if "key" in points
+        else counts * 0
+    )
     active = located.loc[located["active"].astype(bool)] if "active" in located else located
 
     @lru_cache(maxsize=64)
@@ -237,12 +252,43 @@ def impact_figures(
         kinds=[_kinds(actions, row) for row in results.itertuples()],
     )
     return ImpactFigures(
-        places=results,
+        places=_with_keys(results, keys),
         counts=counts,
         names={int(k): str(v) for k, v in info["name"].items()},
         districts={int(k): str(v) for k, v in info["district_code"].items()},
         window=window,
+        keys=keys,
     )
+
+
+def _with_keys(results: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """Add the record-key sum beside each count of :func:`geo.impact.impact_of_actions`.
+
+    The same windows and places as the counts: the place's own before and after months,
+    and the comparison places' totals over them.
+    """
+    sums: dict[str, list[object]] = {f"{c}_key": [] for c in _COUNTS}
+    for row in results.itertuples():
+        w = row.window_months
+        usable = pd.notna(w) and int(w) > 0 and pd.notna(row.before)
+        if not usable:
+            for column in sums:
+                sums[column].append(pd.NA)
+            continue
+        month = pd.Period(str(row.first_action_month), freq="M")
+        before = list(pd.period_range(month - int(w), month - 1, freq="M"))
+        after = list(pd.period_range(month + 1, month + int(w), freq="M"))
+        place = int(row.place_id)
+        ids = [int(i) for i in (row.comparison_ids or ())]
+        sums["before_key"].append(int(keys.loc[place, before].sum()))
+        sums["after_key"].append(int(keys.loc[place, after].sum()))
+        sums["comparison_before_key"].append(
+            int(keys.loc[ids, before].to_numpy().sum()) if ids else pd.NA
+        )
+        sums["comparison_after_key"].append(
+            int(keys.loc[ids, after].to_numpy().sum()) if ids else pd.NA
+        )
+    return results.assign(**{c: pd.array(v, dtype="Int64") for c, v in sums.items()})
 
 
 def _kinds(actions: pd.DataFrame, row: object) -> tuple[str, ...]:
@@ -292,15 +338,22 @@ class DisclosedImpact:
     window: int
 
 
-def _shown(n: object, suppressed: bool, k: int) -> str:
+def _shown(n: object, key: object, suppressed: bool, k: int) -> str:
+    """Return a count as text: exact, or perturbed from its key sum (cell key method)."""
     if n is None or pd.isna(n):  # type: ignore[call-overload]
         return ""
-    shown = suppress_count(int(n), k=k) if suppressed else int(n)  # type: ignore[call-overload]
+    if not suppressed:
+        return f"{int(n):,}"  # type: ignore[call-overload]
+    key_sum = 0 if key is None or pd.isna(key) else int(key)  # type: ignore[call-overload]
+    (shown,) = disclose_counts(np.array([int(n)]), np.array([key_sum]), k=k)  # type: ignore[call-overload]
     return shown if isinstance(shown, str) else f"{shown:,}"
 
 
-def _small(row: pd.Series, k: int) -> bool:
-    return any(0 < int(row[c]) < k for c in _COUNTS if pd.notna(row[c]))
+def _could_be_small(shown: str, k: int) -> bool:
+    """Return True when a shown count could stand for a true count from 0 to k-1."""
+    if not shown:
+        return False
+    return min(possible_counts(shown.replace(",", ""), k=k)) < k
 
 
 def _effect(row: pd.Series) -> str:
@@ -318,10 +371,23 @@ def _p(p: float) -> str:
 def _disclose_rows(frame: pd.DataFrame, *, suppressed: bool, k: int) -> pd.DataFrame:
     """Return counts as text, hiding the size of a change where a small count could leak."""
     out = frame.copy()
-    hide = (
-        np.array([_small(row, k) for _, row in frame.iterrows()], dtype=bool)
-        if suppressed and len(frame)
-        else np.zeros(len(frame), dtype=bool)
+    shown = {
+        column: [
+            _shown(n, key, suppressed, k)
+            for n, key in zip(
+                frame[column],
+                frame[f"{column}_key"] if f"{column}_key" in frame else [None] * len(frame),
+                strict=True,
+            )
+        ]
+        for column in _COUNTS
+    }
+    hide = np.array(
+        [
+            suppressed and any(_could_be_small(shown[c][i], k) for c in _COUNTS)
+            for i in range(len(frame))
+        ],
+        dtype=bool,
     )
     effect = [_effect(row) for _, row in frame.iterrows()]
     p = [_p(v) for v in frame["p"]]
@@ -340,7 +406,8 @@ def _disclose_rows(frame: pd.DataFrame, *, suppressed: bool, k: int) -> pd.DataF
                     exact=False,
                 )[1]
     for column in _COUNTS:
-        out[column] = [_shown(n, suppressed, k) for n in frame[column]]
+        out[column] = shown[column]
+    out = out.drop(columns=[c for c in out.columns if str(c).endswith("_key")])
     return out.assign(effect=effect, p=p, sentence=sentence, hidden=hide)
 
 
@@ -448,11 +515,41 @@ def _pooled(
     suppressed: bool,
     k: int,
 ) -> pd.DataFrame:
-    pooled = pooled_impact(chosen, figures.counts, groups)
+    pooled = _pooled_keys(pooled_impact(chosen, figures.counts, groups), chosen, groups)
     shown = _disclose_rows(pooled, suppressed=suppressed, k=k)
     shown["group"] = [words(g) for g in pooled["group"]]  # type: ignore[operator]
     shown = shown.sort_values("group", kind="stable").reset_index(drop=True)
     return shown[["group", "places", *_COUNTS, "effect", "p", "verdict", "sentence"]]
+
+
+def _pooled_keys(
+    pooled: pd.DataFrame, chosen: pd.DataFrame, groups: dict[int, tuple[str, ...]]
+) -> pd.DataFrame:
+    """Add the record-key sums beside the pooled counts (the same places as they add up).
+
+    :func:`geo.impact.pooled_impact` adds the counts of the places with an estimate in
+    each group; their key sums are added over the same places. The counts are added here
+    too and must agree with the pooled ones, so the two never drift apart.
+    """
+    usable = chosen.loc[chosen["verdict"].isin(list(_ESTIMATED))]
+    totals: dict[str, dict[str, int]] = {}
+    for row in usable.itertuples():
+        for group in groups.get(int(row.place_id), ()):
+            acc = totals.setdefault(str(group), dict.fromkeys([*_COUNTS, *KEYS], 0))
+            for column in (*_COUNTS, *KEYS):
+                value = getattr(row, column)
+                acc[column] += 0 if pd.isna(value) else int(value)
+    out = pooled.copy()
+    for column in _COUNTS:
+        added = [totals.get(str(g), {}).get(column, 0) for g in out["group"]]
+        if [int(v) for v in out[column]] != added:
+            raise AssertionError(f"The pooled {column} counts and their key sums disagree.")
+    for column in KEYS:
+        out[column] = [totals.get(str(g), {}).get(column, 0) for g in out["group"]]
+    return out
+
+
+KEYS = tuple(f"{c}_key" for c in _COUNTS)
 
 
 def place_chart(
@@ -464,19 +561,49 @@ def place_chart(
     -------
     pandas.DataFrame or None
         :func:`geo.impact.comparison_line` columns (``month``, ``place``, ``expected``,
-        ``after``); for a suppressed reader, months where the place's count is from 1 to
-        k-1 are blank, and so is the comparison line where the comparisons' total is.
+        ``after``); for a suppressed reader the place's months are perturbed (blank where
+        shown as ``"<k"``) and the comparison line is drawn from the comparisons'
+        perturbed monthly totals (blank where those show ``"<k"``).
     """
     rows = figures.places.loc[figures.places["place_id"] == place_id]
     if rows.empty or pd.isna(rows.iloc[0]["window_months"]) or rows.iloc[0]["window_months"] < 1:
         return None
     line = comparison_line(figures.counts, rows.iloc[0].to_dict())
     if suppressed:
-        small = (line["place"] > 0) & (line["place"] < k)
-        line.loc[small, "place"] = np.nan
-        hidden = (line["comparisons"] > 0) & (line["comparisons"] < k)
-        line.loc[hidden, "expected"] = np.nan
+        # Each month of the place, and the comparisons' total of each month, perturbed as
+        # every count is; the comparison line is drawn again from the perturbed figures.
+        result = rows.iloc[0]
+        ids = [int(i) for i in (result["comparison_ids"] or ())]
+        months = [pd.Period(m, freq="M") for m in line["month"]]
+        place = int(place_id)
+        own = _perturbed(figures.counts.loc[place, months], figures.keys.loc[place, months], k)
+        others = (
+            _perturbed(
+                figures.counts.loc[ids, months].sum(axis=0),
+                figures.keys.loc[ids, months].sum(axis=0),
+                k,
+            )
+            if ids
+            else np.full(len(months), np.nan)
+        )
+        month = pd.Period(str(result["first_action_month"]), freq="M")
+        before = np.array([m < month for m in months])
+        shown_own, shown_others = own[before], others[before]
+        usable = ~np.isnan(shown_own) & ~np.isnan(shown_others)
+        scale = (
+            shown_own[usable].mean() / shown_others[usable].mean()
+            if ids and usable.any() and shown_others[usable].mean() > 0
+            else np.nan
+        )
+        line["place"] = own
+        line["expected"] = others * scale
     return line.drop(columns=["comparisons"])
+
+
+def _perturbed(counts: pd.Series, keys: pd.Series, k: int) -> np.ndarray:
+    """Return monthly counts perturbed (cell key method), NaN where shown as ``"<k"``."""
+    shown = disclose_counts(counts.to_numpy(dtype=np.int64), keys.to_numpy(dtype=np.int64), k=k)
+    return np.array([np.nan if isinstance(v, str) else float(v) for v in shown], dtype=float)
 
 
 def csv_table(figures: ImpactFigures) -> pd.DataFrame:

@@ -8,15 +8,25 @@ builds the graph (``geo.links``) and returns frames fit for the viewer:
 * officers and viewers see only links between places in their districts that
   at least k distinct young people share (k the deployment's disclosure
   threshold, never less than 2, so a lone link is never among them); clusters
-  are found on those links alone, and every count passes through the
-  disclosure call (``store.disclosure.suppress_count``) as other counts do.
+  are found on those links alone, and every count of people is perturbed by
+  the cell key method (``store.disclosure.disclose_counts``) as other counts
+  are, so that no difference between two periods, two clusters or a cluster
+  and its links gives a true small count.
 
-Pseudonyms are read into this module's frames and never returned.
+A count of distinct people needs a key per *person*, not per record (a young
+person's many referrals are one person): each pseudonym's key is a number from
+0 to 255 drawn from a hash of the pseudonym (:func:`person_key`). Pseudonyms are
+keyed hashes with the deployment's secret, so the keys are as unpredictable as
+record keys, and the same person always brings the same key to every count.
+
+Pseudonyms are read into this module's frames and never returned; nor are the
+key sums.
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,7 +35,7 @@ from sqlalchemy import Engine, String, and_, cast, null, or_, select, union_all
 
 from geo.links import CLUSTER_COLUMNS, LINK_COLUMNS, LinkGraph, link_graph, rank_clusters
 from store.access import Viewer
-from store.disclosure import K_DEFAULT, needs_suppression, suppress_count
+from store.disclosure import K_DEFAULT, KEY_RANGE, disclose_counts, needs_suppression
 from store.models import Assessment, Incident, Place, PlaceLink, Referral
 
 __all__ = [
@@ -33,6 +43,7 @@ __all__ = [
     "LinksView",
     "links_for",
     "month_bounds",
+    "person_key",
     "read_members",
 ]
 
@@ -60,6 +71,22 @@ def month_bounds(since: str | None, until: str | None) -> tuple[date | None, dat
         year, month = (int(p) for p in until.split("-"))
         last = date(year, month, calendar.monthrange(year, month)[1])
     return first, last
+
+
+def person_key(pseudonym: object) -> int:
+    """Return a person's key for the cell key method: 0 to 255 from a hash of the pseudonym.
+
+    Examples
+    --------
+    >>> person_key("abc") == person_key("abc") and 0 <= person_key("abc") < 256
+    True
+    >>> person_key(None)
+    0
+    """
+    if not isinstance(pseudonym, str) or not pseudonym:
+        return 0
+    digest = hashlib.blake2b(pseudonym.encode("utf-8"), digest_size=8, person=b"cellkey")
+    return int.from_bytes(digest.digest(), "big") % KEY_RANGE
 
 
 def read_members(
@@ -116,6 +143,8 @@ def read_members(
             "month": months.to_numpy(dtype=object),
         }
     )
+    members["young_key"] = [person_key(p) for p in members["young_person"]]
+    members["concern_key"] = [person_key(p) for p in members["person_of_concern"]]
     district_of = dict(zip(register["place_key"], register["district_code"], strict=True))
     return members, district_of
 
@@ -160,12 +189,22 @@ def _assessed_places(engine: Engine) -> set[str]:
         return set(connection.scalars(query))
 
 
-def _protect(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+def _protect(frame: pd.DataFrame, k: int, *, protected: bool) -> pd.DataFrame:
+    """Return the frame with counts of people perturbed (cell key method) and key sums dropped."""
     out = frame.copy()
-    for column in PROTECTED_COUNTS:
-        if column in out:
-            out[column] = [suppress_count(int(v), k=k) for v in out[column].tolist()]
-    return out
+    if protected:
+        for column in PROTECTED_COUNTS:
+            if column not in out:
+                continue
+            counts = out[column].to_numpy(dtype="int64")
+            key = f"{column}_key"
+            keys = out[key].to_numpy(dtype="int64") if key in out else counts * 0
+            if len(out) and key not in out:
+                raise KeyError(f"The counts of {column} have no record-key sums beside them.")
+            out[column] = pd.Series(
+                disclose_counts(counts, keys, k=k), index=out.index, dtype=object
+            )
+    return out.drop(columns=[c for c in out.columns if str(c).endswith("_key")])
 
 
 def links_for(
@@ -230,8 +269,9 @@ def links_for(
         easting=graph.places["place"].map(register["easting"]),
         northing=graph.places["place"].map(register["northing"]),
     )
-    if protected:
-        links, clusters, places = _protect(links, k), _protect(clusters, k), _protect(places, k)
+    links, clusters, places = (
+        _protect(frame, k, protected=protected) for frame in (links, clusters, places)
+    )
     assert list(links.columns[: len(LINK_COLUMNS)]) == list(LINK_COLUMNS)
     assert set(CLUSTER_COLUMNS) <= set(clusters.columns)
     return LinksView(

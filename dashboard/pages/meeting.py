@@ -317,6 +317,12 @@ if not presenting:
                         loaders.impact_for(viewer.for_cache(), scope, k, version)
                     )
                 }
+                crime, _ = loaders.context_picture(
+                    viewer.for_cache(), scope, first, last, (), k, version
+                )  # context (all ages): its own section, never in the exploitation measures
+                extra[pack.CONTEXT_KEY] = pack.context_blocks(
+                    crime, period=figures.period, protected=figures.suppressed, k=k
+                )
                 deck = pack.slides(
                     figures,
                     loaders.districts(version).loc[lambda d: d["code"].isin(scope)],

@@ -126,7 +126,10 @@ def test_officers_never_see_a_link_under_k(linked: Engine) -> None:
     assert view.protected and view.min_young_people == 5
     assert len(view.links) == 1
     assert all(isinstance(v, int) and v >= 5 for v in shown_counts(view))
-    assert view.links["persons_of_concern"].tolist() == ["<5"]
+    # 1 person of concern: perturbed by the cell key method, never shown as 1 to 4
+    (concern,) = view.links["persons_of_concern"].tolist()
+    assert concern == "<5" or concern >= 5
+    assert not any(str(c).endswith("_key") for f in (view.links, view.places) for c in f)
     k = keys(linked)
     assert set(view.places["place"]) == {k["Alpha Park"], k["Beta Station"]}
     # a lone link is never shown, whatever k says

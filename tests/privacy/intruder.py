@@ -6,6 +6,11 @@ the protection switched off (the control) a number is exact and ``"<k"`` means 0
 They know that some shown counts are sums of others (a total and its parts, a period and
 its months, a set of districts and its districts) and narrow every interval by those sums
 until nothing changes. A true count is *recovered* when its interval shrinks to one value.
+
+Counts of distinct people (the MACE links) do not add up over periods: a young person
+seen in both halves of a period is counted once in the whole. For them the intruder knows
+a *union*: the whole is at least its largest part and at most the sum of its parts, so a
+part is at least the whole less the other parts (:meth:`Intruder.knows_union`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class Intruder:
     shown: dict[Hashable, int | str] = field(default_factory=dict)
     truth: dict[Hashable, int] = field(default_factory=dict)
     sums: list[tuple[Hashable, tuple[Hashable, ...]]] = field(default_factory=list)
+    unions: list[tuple[Hashable, tuple[Hashable, ...]]] = field(default_factory=list)
 
     def see(self, cell: Hashable, shown: int | str, true: int) -> None:
         """Record a shown count of a cell (the same cell must always show the same)."""
@@ -39,6 +45,11 @@ class Intruder:
         """Record that ``total`` is the sum of ``parts`` (every one seen)."""
         if total in self.shown and all(p in self.shown for p in parts) and len(parts) > 1:
             self.sums.append((total, parts))
+
+    def knows_union(self, total: Hashable, parts: tuple[Hashable, ...]) -> None:
+        """Record that ``total`` counts the distinct members of ``parts`` together."""
+        if total in self.shown and all(p in self.shown for p in parts) and len(parts) > 1:
+            self.unions.append((total, parts))
 
     def _interval(self, shown: int | str) -> tuple[int, int]:
         if self.protected:
@@ -67,6 +78,20 @@ class Intruder:
                     new_p = (max(lo_p, new_t[0] - others_hi), min(hi_p, new_t[1] - others_lo))
                     if new_p != bounds[p]:
                         bounds[p], changed = new_p, True
+            for total, parts in self.unions:
+                lo_t, hi_t = bounds[total]
+                new_t = (
+                    max(lo_t, *(bounds[p][0] for p in parts)),
+                    min(hi_t, sum(bounds[p][1] for p in parts)),
+                )
+                if new_t != bounds[total]:
+                    bounds[total], changed = new_t, True
+                hi_sum = sum(bounds[p][1] for p in parts)
+                for p in parts:
+                    lo_p, hi_p = bounds[p]
+                    new_p = (max(lo_p, new_t[0] - (hi_sum - hi_p)), min(hi_p, new_t[1]))
+                    if new_p != bounds[p]:
+                        bounds[p], changed = new_p, True
             if not changed:
                 break
         return bounds
@@ -80,7 +105,7 @@ class Intruder:
         simply its true count (hidden or perturbed).
         """
         bounds = self.attack()
-        in_sums = {c for total, parts in self.sums for c in (total, *parts)}
+        in_sums = {c for total, parts in self.sums + self.unions for c in (total, *parts)}
         out = dict.fromkeys(("tried_small", "recovered_small", "tried", "recovered"), 0)
         for cell in in_sums:
             true = self.truth[cell]

@@ -21,7 +21,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from dashboard.analysis import MapSettings, flagged_places, period_totals
 from geo.grid import build_grid
@@ -418,3 +418,213 @@ def test_shown_counts_are_never_small_and_move_at_most_d(demo):
             assert abs(value - true) <= D_MAX
     assert viewer.sees_points is False
     assert np.mean([isinstance(v, str) for v in shown]) < 0.5
+
+
+# Context counts (police.uk, all ages) and the MACE links ----------------------------------
+
+CRIME_TYPES = ("Anti-social behaviour", "Burglary", "Drugs", "Shoplifting", "Vehicle crime")
+CRIME_RATES = (0.7, 2.0, 4.0, 9.0, 25.0)  # events a month in each district: many small counts
+
+
+@pytest.fixture(scope="module")
+def context_demo(demo):
+    """The demo with police.uk context events in every district for its last quarter."""
+    from store.models import ContextEvent
+
+    engine, codes = demo
+    latest = pd.Period(queries.latest_event_date(engine), freq="M")
+    rng = np.random.default_rng(KEY_SEED + 2)
+    rows = []
+    for district in codes:
+        for month in _months(str(latest), 3):
+            for crime, rate in zip(CRIME_TYPES, CRIME_RATES, strict=True):
+                for i in range(int(rng.poisson(rate))):
+                    rows.append(
+                        {
+                            "source": "police.uk",
+                            "source_ref": f"ctx-{district}-{month}-{crime}-{i}",
+                            "crime_type": crime,
+                            "month": date.fromisoformat(f"{month}-01"),
+                            "easting": None,
+                            "northing": None,
+                            "district_code": district,
+                            "record_key": int(rng.integers(0, 256)),
+                        }
+                    )
+    with engine.begin() as connection:
+        connection.execute(insert(ContextEvent), rows)
+    yield engine, codes
+    with engine.begin() as connection:
+        connection.execute(delete(ContextEvent))
+
+
+def collect_context(engine, viewer, district_sets, *, intruder, by_type=()) -> None:
+    """Read the context counts (by crime type and in total) for every choice; feed the intruder.
+
+    Every run of adjacent months in the last quarter for each district set, and the
+    all-but-one crime type choices for the quarter in the district sets ``by_type``. A crime
+    type missing from a table is seen as 0 (the intruder knows it has no event).
+    """
+    from store.context import context_picture
+    from store.models import ContextEvent
+
+    latest = pd.Period(queries.latest_event_date(engine), freq="M")
+    months = _months(str(latest), 3)
+    runs = [(months[i], months[j]) for i in range(3) for j in range(i, 3)]
+    with engine.connect() as connection:
+        stored = pd.DataFrame(
+            connection.execute(
+                select(ContextEvent.district_code, ContextEvent.month, ContextEvent.crime_type)
+            ).all(),
+            columns=["district", "month", "crime_type"],
+        )
+    stored["month"] = pd.to_datetime(stored["month"]).dt.strftime("%Y-%m")
+
+    def true(scope, types, first, last) -> int:
+        chosen = stored["district"].isin(scope) & stored["crime_type"].isin(types)
+        chosen &= (stored["month"] >= first) & (stored["month"] <= last)
+        return int(chosen.sum())
+
+    for districts in district_sets:
+        scope = viewer.scope(districts)
+        key = tuple(sorted(scope))
+        choices = [()] + [tuple(t for t in CRIME_TYPES if t != left) for left in CRIME_TYPES]
+        for (first, last), types in itertools.product(runs, choices):
+            if types and ((first, last) != (months[0], months[-1]) or districts not in by_type):
+                continue
+            chosen = tuple(sorted(types or CRIME_TYPES))
+            picture = context_picture(
+                engine,
+                viewer,
+                districts=scope,
+                first=date.fromisoformat(f"{first}-01"),
+                last=date.fromisoformat(f"{last}-01"),
+                types=types,
+                k=K,
+            )
+            shown = dict(zip(picture.by_type["crime_type"], picture.by_type["events"], strict=True))
+            assert shown["All types"] == picture.total  # one cell, one shown count
+            for crime in chosen:
+                cell = ("context", key, (crime,), first, last)
+                intruder.see(cell, shown.get(crime, 0), true(scope, (crime,), first, last))
+            cell = ("context", key, chosen, first, last)
+            intruder.see(cell, shown["All types"], true(scope, chosen, first, last))
+
+
+def collect_links(engine, viewer, codes, *, intruder) -> None:
+    """Read the MACE links for every run of adjacent months; feed the intruder.
+
+    A link that the viewer saw in one period and not in another is seen as ``"<k"`` there
+    (its young people were under k). The whole of a period is the union of its halves.
+    """
+    from store.links import links_for
+
+    latest = pd.Period(queries.latest_event_date(engine), freq="M")
+    months = _months(str(latest), 4)
+    runs = [(months[i], months[j]) for i in range(4) for j in range(i, 4)]
+    lead = Viewer("lead", "lead", codes)
+    views, truth = {}, {}
+    for first, last in runs:
+        view = links_for(engine, viewer, since=first, until=last, k=K)
+        exact = links_for(engine, lead, since=first, until=last, k=K)
+        truth[first, last] = {
+            (a, b): (int(y), int(p))
+            for a, b, y, p in exact.links[
+                ["place_a", "place_b", "young_people", "persons_of_concern"]
+            ].itertuples(index=False)
+        }
+        views[first, last] = view.links
+    pairs = {
+        (a, b)
+        for links in views.values()
+        for a, b in zip(links["place_a"], links["place_b"], strict=True)
+    }
+    for (first, last), links in views.items():
+        seen = {
+            (a, b): (y, p)
+            for a, b, y, p in links[
+                ["place_a", "place_b", "young_people", "persons_of_concern"]
+            ].itertuples(index=False)
+        }
+        for pair in pairs:
+            young, concern = truth[first, last].get(pair, (0, 0))
+            if pair in seen:
+                intruder.see(("link", *pair, first, last), seen[pair][0], young)
+                intruder.see(("concern", *pair, first, last), seen[pair][1], concern)
+            else:
+                intruder.see(("link", *pair, first, last), f"<{K}", young)
+    for cell in list(intruder.shown):
+        kind, a, b, first, last = cell
+        for split in _months_between(first, last)[:-1]:
+            after = str(pd.Period(split, freq="M") + 1)
+            intruder.knows_union(cell, ((kind, a, b, first, split), (kind, a, b, after, last)))
+
+
+def run_context_and_links(engine, codes, *, protected: bool) -> dict[str, dict]:
+    """Return the intruder's score on context counts and on links, as officer and viewer."""
+    scores = {}
+    for name in ("officer", "viewer"):
+        viewer, sets, by_type = plan(codes)[name]
+        intruder = Intruder(k=K, protected=protected)
+        collect_context(engine, viewer, sets, intruder=intruder, by_type=by_type)
+        add_sums(intruder)
+        scores[f"{name} context"] = intruder.score()
+        intruder = Intruder(k=K, protected=protected)
+        collect_links(engine, viewer, codes, intruder=intruder)
+        scores[f"{name} links"] = intruder.score()
+    return scores
+
+
+@pytest.fixture(scope="module")
+def context_scores(context_demo):
+    return run_context_and_links(*context_demo, protected=True)
+
+
+@pytest.fixture(scope="module")
+def context_control_scores(context_demo):
+    with unprotected():
+        return run_context_and_links(*context_demo, protected=False)
+
+
+@pytest.mark.parametrize("role", ["officer", "viewer"])
+@pytest.mark.parametrize("what", ["context", "links"])
+def test_no_small_context_or_link_count_can_be_worked_out(context_scores, role, what):
+    score = context_scores[f"{role} {what}"]
+    print(role, what, score)
+    assert score["tried"] > 0  # the search did attack perturbed counts
+    assert score["recovered_small"] == 0
+    assert score["recovered"] == 0
+
+
+def test_control_the_same_search_finds_context_counts_without_perturbation(
+    context_control_scores,
+):
+    print("control", context_control_scores)
+    for role in ("officer", "viewer"):
+        assert context_control_scores[f"{role} context"]["recovered_small"] > 0
+
+
+def test_control_the_union_search_pins_a_small_count_of_people_when_exact():
+    """The links' search can find a count: exact halves of a period give the small half away.
+
+    9 young people over two months, 5 of them in the first, the second not shown (under k):
+    at least 9 - 5 = 4 in the second, and under 5, so exactly 4. Perturbed, the same
+    search does not pin it.
+    """
+    from store.disclosure import disclose
+
+    exact = Intruder(k=K, protected=False)
+    exact.see("whole", 9, 9)
+    exact.see("first", 5, 5)
+    exact.see("second", f"<{K}", 4)
+    exact.knows_union("whole", ("first", "second"))
+    assert exact.score()["recovered_small"] == 1
+    pinned = 0
+    for key in range(0, 256, 7):  # over many cell keys of the two shown counts
+        noisy = Intruder(k=K, protected=True)
+        noisy.see("whole", disclose(9, key, k=K), 9)
+        noisy.see("first", disclose(5, 3 * key + 1, k=K), 5)
+        noisy.see("second", f"<{K}", 4)
+        noisy.knows_union("whole", ("first", "second"))
+        pinned += noisy.score()["recovered_small"]
+    assert pinned == 0

@@ -55,13 +55,25 @@ def test_control_plain_to_csv_would_carry_the_formula():
 
 
 def test_no_page_writes_a_csv_or_offers_a_download_but_through_the_safe_helpers():
-    """A new export that skips csv_bytes or the audited download fails here."""
+    """A new export that skips csv_bytes or the audited download fails here.
+
+    No XLSX is written anywhere (openpyxl only reads imports): a new workbook export
+    would show up here and must neutralise its cells through ``store.safe_text`` as CSV.
+    """
     offenders = []
     for path in sorted((ROOT / "dashboard").rglob("*.py")) + sorted((ROOT / "store").rglob("*.py")):
         if path.name in {"safe_text.py", "downloads.py"} or "migrations" in path.parts:
             continue
         text = path.read_text()
-        for pattern in (r"\.to_csv\(", r"\.to_excel\(", r"\.download_button\("):
+        patterns = (
+            r"\.to_csv\(",
+            r"\.to_excel\(",
+            r"\.download_button\(",
+            r"Workbook\(",
+            r"xlsxwriter",
+            r"ExcelWriter",
+        )
+        for pattern in patterns:
             if re.search(pattern, text):
                 offenders.append(f"{path.relative_to(ROOT)}: {pattern}")
     assert offenders == []

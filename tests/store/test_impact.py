@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert, select
 from store import assessments as svc
 from store.access import Viewer
 from store.db import session_scope
+from store.disclosure import D_MAX, possible_counts
 from store.impact import (
     CSV_COLUMNS,
     ImpactFigures,
@@ -36,6 +37,7 @@ def _fill(engine: Engine, seed: int = 11) -> dict[str, int]:
     """A district with a treated park (incidents halve after its lighting), six comparison
     parks, and a quiet hotel with an action but too few incidents. Returns ids by key."""
     rng = np.random.default_rng(seed)
+    keys = np.random.default_rng(seed + 1)  # record keys from a fixed draw: the same noise each run
     x0, y0 = ORIGIN
     specs = [("TREATED", "park", 20.0, 0.5)]
     specs += [(f"COMPARE{i}", "park", float(rng.uniform(14, 28)), 1.0) for i in range(6)]
@@ -75,6 +77,7 @@ def _fill(engine: Engine, seed: int = 11) -> dict[str, int]:
                             "easting": x0 + 1500.0 * number + 50.0,
                             "northing": y0,
                             "district_code": STAFFORD,
+                            "record_key": int(keys.integers(0, 256)),
                         }
                     )
         session.execute(insert(Incident), rows)
@@ -146,11 +149,31 @@ def test_a_reader_without_point_access_never_sees_a_count_under_k(filled):
     quiet = seen.places.set_index("place").loc["Quiet hotel"]
     raw = figures.places.set_index("place_key").loc["QUIET"]
     assert 0 < raw["before"] < 5 or 0 < raw["after"] < 5  # the control: a small count exists
-    for column in ("before", "after"):
-        value = int(raw[column])
-        assert quiet[column] == ("<5" if 0 < value < 5 else str(value))
+    for column in ("before", "after"):  # perturbed (cell key method), never 1 to 4
+        value, shown = int(raw[column]), quiet[column]
+        assert shown == "<5" or int(shown.replace(",", "")) >= 5
+        assert value in possible_counts(shown)
+    assert not any(c.endswith("_key") for c in seen.places.columns)
     lead = disclose(figures, districts=(STAFFORD,), suppressed=False, k=5)
     assert lead.places.set_index("place").loc["Quiet hotel", "before"] == str(int(raw["before"]))
+
+
+def test_a_readers_counts_are_perturbed_the_same_way_every_time(filled):
+    engine, _ = filled
+    figures = impact_figures(read_impact_inputs(engine))
+    seen = disclose(figures, districts=(STAFFORD,), suppressed=True, k=5)
+    again = disclose(
+        impact_figures(read_impact_inputs(engine)), districts=(STAFFORD,), suppressed=True, k=5
+    )
+    assert seen.places.equals(again.places)
+    treated = seen.places.set_index("place").loc["Treated park"]
+    raw = figures.places.set_index("place_key").loc["TREATED"]
+    moved = 0
+    for column in ("before", "after", "comparison_before", "comparison_after"):
+        shown = int(treated[column].replace(",", ""))
+        assert abs(shown - int(raw[column])) <= D_MAX
+        moved += shown != int(raw[column])
+    assert moved > 0  # the noise is there (four counts all unmoved: 1 key in 30 or so)
 
 
 def test_the_chart_blanks_small_months_for_a_suppressed_reader(filled):
@@ -159,13 +182,15 @@ def test_the_chart_blanks_small_months_for_a_suppressed_reader(filled):
     exact = place_chart(figures, ids["TREATED"], suppressed=False, k=5)
     hidden = place_chart(figures, ids["TREATED"], suppressed=True, k=5)
     small = (exact["place"] > 0) & (exact["place"] < 5)
-    assert hidden.loc[small, "place"].isna().all()
-    assert (hidden.loc[~small, "place"] == exact.loc[~small, "place"]).all()
+    assert small.any()  # the control: there are small months to protect
+    shown = hidden["place"].dropna()
+    assert (shown >= 5).all()  # a month is blank or perturbed, never 1 to 4
+    assert ((shown - exact.loc[shown.index, "place"]).abs() <= D_MAX).all()
     assert exact["place"].notna().all()
     assert place_chart(figures, ids["COMPARE0"], suppressed=False, k=5) is None
 
 
-def _figures_with(before: int, after: int) -> ImpactFigures:
+def _figures_with(before: int, after: int, after_key: int = 0) -> ImpactFigures:
     """One place's result, built by hand: a big fall to a small count."""
     places = pd.DataFrame(
         {
@@ -189,18 +214,28 @@ def _figures_with(before: int, after: int) -> ImpactFigures:
             "category": ["transport_hub"],
             "district_code": [STAFFORD],
             "kinds": [("cctv",)],
+            "before_key": pd.array([before * 128], dtype="Int64"),
+            "after_key": pd.array([after_key], dtype="Int64"),
+            "comparison_before_key": pd.array([300 * 128], dtype="Int64"),
+            "comparison_after_key": pd.array([310 * 128], dtype="Int64"),
         }
     )
     return ImpactFigures(places, pd.DataFrame(), {1: "Station"}, {1: STAFFORD}, 6)
 
 
 def test_the_size_of_a_change_to_a_small_count_is_hidden_as_well():
-    """With 80 before and comparisons visible, a ratio would give the hidden '3' away."""
-    seen = disclose(_figures_with(80, 3), districts=(STAFFORD,), suppressed=True, k=5)
-    row = seen.places.iloc[0]
-    assert row["after"] == "<5"
-    assert row["effect"] == "" and row["p"] == ""
-    assert "%" not in row["sentence"] and row["sentence"].startswith("fell more than")
+    """With 80 before and comparisons visible, a ratio would give the small '3' away."""
+    shown_as = set()
+    for after_key in range(256):  # whatever the small count's cell key, perturbed up or not
+        seen = disclose(
+            _figures_with(80, 3, after_key), districts=(STAFFORD,), suppressed=True, k=5
+        )
+        row = seen.places.iloc[0]
+        shown_as.add(row["after"])
+        assert row["after"] == "<5" or int(row["after"]) >= 5
+        assert row["effect"] == "" and row["p"] == ""
+        assert "%" not in row["sentence"] and row["sentence"].startswith("fell more than")
+    assert "<5" in shown_as and len(shown_as) > 1  # both "<5" and perturbed values were tried
     # Control: the same place for a lead, and a suppressed reader when no count is small.
     lead = disclose(_figures_with(80, 3), districts=(STAFFORD,), suppressed=False, k=5)
     assert (
