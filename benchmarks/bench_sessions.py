@@ -335,7 +335,9 @@ async def sign_in(session: AppSession, state: dict) -> float:
     if not session.elements:
         await session.open()
     session.set(session.find("text_input", "Username"), string_value=state["username"])
-    session.set(session.find("text_input", "Password"), string_value=PASSWORD)
+    session.set(
+        session.find("text_input", "Password"), string_value=state.get("password", PASSWORD)
+    )
     submit = session.find("button", "Sign in")
     seconds += await session.send(trigger=submit.id)
     session.find("button", "Sign out")  # signed in
