@@ -51,6 +51,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -76,7 +77,7 @@ PASSWORD = "safer-spaces-demo"
 ACCOUNTS = ("lead", "officer", "viewer")
 PERIODS = ("Last 12 months", "Last 3 months", "Last month")
 UNAVAILABLE = "The database is unavailable"
-STEP_TIMEOUT_S = 60.0
+STEP_TIMEOUT_S = 120.0
 FINISHED = ForwardMsg.ScriptFinishedStatus
 DONE = {FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
 CACHE_RUNS = 2  # the browser forgets a cached message not used for this many runs
@@ -135,6 +136,7 @@ class AppSession:
             subprotocols=[Subprotocol("streamlit")],
             max_size=None,
             open_timeout=self.timeout,
+            ping_interval=None,  # as a browser: no keep-alive pings to answer
         )
         self._reader = asyncio.create_task(self._read())
         await self.send()
@@ -818,7 +820,15 @@ def main() -> None:
     parser.add_argument("--think", default="10,30", help="reading time, min,max seconds")
     parser.add_argument("--timeout", type=float, default=STEP_TIMEOUT_S, help="per request")
     parser.add_argument("--no-browser", action="store_true", help="no Chromium beside them")
+    parser.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="do not wait for the app processes to warm their caches (the first people pay)",
+    )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the app processes too
+    if args.no_warm_up:
+        os.environ["SAFER_SPACES_WARM"] = "0"
 
     home = Path(tempfile.mkdtemp(prefix="bench-sessions-"))
     print(
@@ -829,7 +839,8 @@ def main() -> None:
     servers = [bl.start_server(args.url, home) for _ in range(args.servers)]
     levels = []
     try:
-        print("warm-up of each app process (s):", warm_up(servers, home / "timings.tsv"))
+        if not args.no_warm_up:
+            print("warm-up of each app process (s):", warm_up(servers, home / "timings.tsv"))
         for sessions in (int(v) for v in args.levels.split(",")):
             level = run_level(servers, sessions, args)
             report(level)
