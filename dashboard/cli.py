@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -66,10 +68,64 @@ def _serve(args: argparse.Namespace) -> int:
     ]
     print(f"Safer Spaces on http://{args.address}:{args.port} (Ctrl+C to stop)", flush=True)
     cwd = ROOT if (ROOT / ".streamlit" / "config.toml").is_file() else None
+    return _run_server(command, env=env, cwd=cwd)
+
+
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
+)
+STOP_GRACE_S = 15.0  # how long Streamlit may take to stop before it is killed
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before Streamlit starts: be sent SIGTERM when ``serve`` dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # serve died before the line above
+            os._exit(1)
+
+
+def _run_server(command: list[str], *, env: dict[str, str], cwd: Path | None) -> int:
+    """Run Streamlit as a child process that stops when ``serve`` stops.
+
+    SIGTERM, SIGINT (Ctrl+C) and SIGHUP sent to ``serve`` are passed on to Streamlit,
+    which is given ``STOP_GRACE_S`` seconds to close its sessions before it is killed, so
+    the port is free when ``serve`` returns. On Linux the child is also sent SIGTERM if
+    ``serve`` itself is killed (SIGKILL). Returns 0 after a requested stop, else
+    Streamlit's exit code.
+    """
+    parent = os.getpid()
+    child = subprocess.Popen(
+        command,
+        env=env,
+        cwd=cwd,
+        preexec_fn=(lambda: _die_with_parent(parent)) if os.name == "posix" else None,
+    )
+    asked: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        asked.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {number: signal.signal(number, forward) for number in STOP_SIGNALS}
     try:
-        return subprocess.call(command, env=env, cwd=cwd)
-    except KeyboardInterrupt:
-        return 0
+        deadline: float | None = None
+        while True:
+            try:
+                code = child.wait(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                if asked and deadline is None:
+                    deadline = time.monotonic() + STOP_GRACE_S
+                if deadline is not None and time.monotonic() > deadline:
+                    child.kill()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 0 if asked else code
 
 
 def _upgrade(args: argparse.Namespace) -> int:
