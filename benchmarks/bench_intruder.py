@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from store import queries
     from store.db import connect, upgrade
-    from store.demo import load_demo
+    from data.load import load_demo
     from store.disclosure import unprotected
     from store.models import Incident
     from tests.privacy.intruder import Intruder, largest_perturbation

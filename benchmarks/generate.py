@@ -108,7 +108,7 @@ def generate(
 ) -> list[tuple[str, float]]:
     """Create the schema and fill an empty database; return (stage, seconds) pairs."""
     from store.db import connect, upgrade
-    from store.demo import load_demo
+    from data.load import load_demo
 
     timings = []
     started = time.perf_counter()
@@ -138,7 +138,7 @@ def generate(
 def main(argv: list[str] | None = None) -> int:
     from data.demo import DEFAULT_END
     from store.db import DatabaseError, connect, describe_url
-    from store.demo import DemoError
+    from data.load import DemoError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="an empty database: sqlite:///FILE or postgresql+psycopg://")

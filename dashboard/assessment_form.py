@@ -14,11 +14,11 @@ from datetime import date
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
 
 from dashboard.downloads import audited_download
 from store import assessments as svc
 from store.access import AccessDenied, Viewer
+from store.db import Engine
 from store.safe_text import md_text
 from store.text_checks import find_personal, highlight_html, text_warnings
 from store.vocabulary import (

@@ -22,11 +22,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Engine
 
 from dashboard import loaders
 from store.access import ROLES, AccessDenied, Viewer
 from store.audit import log_event
+from store.db import Engine
 from store.safe_text import md_text
 from store.users import (
     DEMO_ACCOUNTS,

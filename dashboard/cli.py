@@ -28,7 +28,7 @@ def _database(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from store.demo import load_demo
+    from data.load import load_demo
 
     engine = _database(args)
     print("Building the synthetic demo (Staffordshire and Stoke-on-Trent)...", flush=True)
@@ -43,8 +43,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from config.settings import home_dir
+
     env = dict(os.environ)
-    env["SAFER_SPACES_HOME"] = str(Path(env.get("SAFER_SPACES_HOME") or "var").resolve())
+    env["SAFER_SPACES_HOME"] = str(home_dir().resolve())
     if args.db:
         env["SAFER_SPACES_DATABASE_URL"] = args.db
     command = [
@@ -81,9 +83,9 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _boundaries(args: argparse.Namespace) -> int:
+    from config.settings import home_dir
     from geo.boundaries import district_boundaries, read_boundary_file
     from store.boundaries import save_boundaries
-    from store.config import home_dir
 
     if (args.file is None) == (args.approximate is None):
         raise CommandError("give either a boundary FILE or --approximate CODES, not both.")
@@ -124,9 +126,9 @@ def _meeting_pack(args: argparse.Namespace) -> int:
 
     from dashboard.filters import Filters
     from dashboard.pack import PackError, pack_context, write_pack
+    from data.load import demo_info
     from store import queries
     from store.access import ROLES
-    from store.demo import demo_info
     from store.disclosure import disclosure_k
     from store.meeting import complete_month_end, figures_for
 
@@ -389,10 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    from data.load import DemoError
     from geo.boundaries import BoundaryError
     from store.boundaries import BoundaryStoreError
     from store.db import DatabaseError
-    from store.demo import DemoError
 
     args = build_parser().parse_args(argv)
     try:

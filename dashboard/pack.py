@@ -30,7 +30,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from dashboard.charts import emerging_map_png, trend_png
-from store.disclosure import legend
+from store import reads
 from store.links import LinksView
 from store.meeting import NOT_COMPARABLE, SLIDES, WORK_KEYS, Figure, MeetingFigures, figures_table
 from store.safe_text import csv_bytes
@@ -460,7 +460,7 @@ def _notes(figures: MeetingFigures, context: PackContext) -> list[str]:
         f"Prepared for: {context.audience}. Made {context.generated}.",
     ]
     if figures.suppressed:
-        lines.append(legend(figures.k))
+        lines.append(reads.note(figures.k))
     lines.append(context.attribution)
     return lines
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from store import audit
 from store.access import AccessDenied, Viewer
+from store.audience import Audience
 from store.db import session_scope
 from store.models import Action, Assessment, AuditEvent, Finding, Place
 from store.queries import load_assessments
@@ -61,7 +62,6 @@ __all__ = [
     "approve",
     "changes",
     "create_draft",
-    "flags_for",
     "free_text",
     "list_assessments",
     "load_assessment",
@@ -521,8 +521,8 @@ def list_assessments(engine: Engine, viewer: Viewer) -> pd.DataFrame:
     return frame if viewer.districts else frame.head(0)
 
 
-def approval_dates(engine: Engine, viewer: Viewer) -> pd.Series:
-    """Return when each assessment in the viewer's districts was approved, from the audit log.
+def approval_dates(engine: Engine, viewer: Viewer | Audience) -> pd.Series:
+    """Return when each assessment in the reader's districts was approved, from the audit log.
 
     Returns
     -------
@@ -1170,23 +1170,3 @@ def recent_flags(engine: Engine, *, end: date, months: int = 3) -> pd.DataFrame:
         last=str(last),
     )
     return pd.DataFrame(flags.drop(columns="geometry"))
-
-
-def flags_for(viewer: Viewer, flags: pd.DataFrame, *, k: int) -> pd.DataFrame:
-    """Return the flags in the viewer's districts, with counts disclosed for the viewer.
-
-    For a viewer without point access (``store.disclosure.needs_suppression``) the
-    ``incidents`` and ``previous`` counts are perturbed by the cell key method (from
-    ``incidents_key`` and ``previous_key``) and the reason is written again from the
-    perturbed numbers (``store.disclosure.disclose_flags``). The key sums never leave here.
-    """
-    from store.disclosure import disclose_flags, needs_suppression
-
-    mine = flags.loc[flags["district_code"].isin(viewer.districts)].copy()
-    if needs_suppression(viewer):
-        mine = disclose_flags(mine, k=k)
-        for column in ("incidents", "previous"):
-            mine[column] = [str(n) for n in mine[column]]
-    else:
-        mine = mine.drop(columns=["incidents_key", "previous_key"], errors="ignore")
-    return mine.reset_index(drop=True)

@@ -8,8 +8,9 @@ import streamlit as st
 from dashboard import auth, impact_views, loaders
 from dashboard.assessment_form import render_assessment
 from dashboard.downloads import audited_download
-from dashboard.session import current_viewer, disclosure_threshold
+from dashboard.session import current_audience, current_viewer
 from store import assessments as svc
+from store import reads
 from store.access import AccessDenied
 from store.measures import assessment_state
 from store.safe_text import csv_bytes, md_text
@@ -20,6 +21,7 @@ SOON = timedelta(days=30)
 
 version = loaders.data_version()
 viewer = current_viewer()
+audience = current_audience()
 engine = loaders.engine()
 today = date.today()
 names = loaders.district_names(version)
@@ -90,8 +92,7 @@ if st.session_state.get(OPEN) is not None:
 # The queue -----------------------------------------------------------------------------------
 
 listed = svc.list_assessments(engine, viewer)
-k = disclosure_threshold(version)
-flags = svc.flags_for(viewer, loaders.assessment_queue_flags(version), k=k)
+flags = reads.queue_flags(loaders.assessment_queue_flags(version), audience)
 state = assessment_state(listed, today=today).set_index("place_id")["state"]
 flags = flags.assign(state=flags["id"].map(state).fillna("none"))
 waiting = flags.loc[flags["state"] != "current"]
@@ -100,9 +101,9 @@ submitted = listed.loc[listed["status"] == "submitted"]
 approved = listed.loc[listed["status"] == "approved"]
 reviews = approved.loc[approved["next_review_on"] <= pd.Timestamp(today + SOON)]
 actions = loaders.actions(version)
+actions = reads.in_scope(actions, audience)
 actions = actions.loc[
-    actions["district_code"].isin(viewer.districts)
-    & (actions["status"] == "open")
+    (actions["status"] == "open")
     & (actions["due_on"] <= pd.Timestamp(today + SOON))
     & ~actions["assessment_status"].isin(["superseded"])
 ]
@@ -271,7 +272,7 @@ with queue:
             },
         )
         impact_views.review_evidence(
-            loaders.impact_for(viewer.for_cache(), viewer.districts, k, version),
+            loaders.impact_for(audience, audience.districts, version),
             reviews["place_id"].astype(int).tolist(),
         )
         if viewer.may_edit_assessments:

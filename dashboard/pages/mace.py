@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.session import current_viewer, disclosure_threshold
+from dashboard.session import current_audience, current_viewer
 from geo.links import cluster_sentence
 from store.access import AccessDenied
 from store.audit import log_event
@@ -28,7 +28,8 @@ viewer = current_viewer()
 version = loaders.data_version()
 latest = loaders.latest_date(version)
 names = loaders.district_names(version)
-k = disclosure_threshold(version)
+audience = current_audience()
+k = audience.k
 
 WINDOWS = {"12": "Last 12 months", "6": "Last 6 months", "3": "Last 3 months", "all": "All data"}
 
@@ -179,7 +180,7 @@ window = window or "12"
 until = _month(latest, 0)
 since = None if window == "all" else _month(latest, int(window) - 1)
 recent = _month(latest, 2)
-view = loaders.mace_links(viewer.for_cache(), since, until, recent, k, version)
+view = loaders.mace_links(audience, since, until, recent, version)
 
 opened = ("mace", since, until)
 if st.session_state.get("mace_logged") != opened:

@@ -11,7 +11,7 @@ import pytest
 import shapely
 from sqlalchemy import func, insert, select
 
-from dashboard import analysis
+from store import reads as analysis
 from geo.grid import build_grid
 from store.access import AccessDenied, Viewer
 from store.db import session_scope

@@ -9,7 +9,7 @@ import pytest
 
 from store import queries
 from store.assessments import recent_flags
-from store.bootstrap import open_database
+from data.bootstrap import open_database
 from store.measures import assessment_state
 from store.meeting import (
     DECISIONS_SHOWN,

@@ -19,7 +19,7 @@ from dashboard import pack
 from dashboard.filters import Filters
 from geo.grid import build_grid
 from store import queries
-from store.bootstrap import open_database
+from data.bootstrap import open_database
 from store.meeting import SLIDES, complete_month_end, meeting_figures, read_inputs
 from store.safe_text import plain_text
 from tests.dashboard.conftest import APP

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from dashboard import pack
 from dashboard.cli import main
 from store import queries
-from store.bootstrap import open_database
+from data.bootstrap import open_database
 from store.meeting import SLIDES, figures_for
 
 CONTEXT = pack.pack_context(

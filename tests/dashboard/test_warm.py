@@ -13,16 +13,16 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import dashboard.analysis
+import store.reads
 import store.meeting
 from dashboard import loaders, warm
-from store.bootstrap import open_database
+from data.bootstrap import open_database
 from store.users import audiences
 from tests.dashboard.conftest import APP
 from tests.dashboard.test_roles import PAGES, demo_viewer
 
 COSTLY = {
-    dashboard.analysis: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
+    store.reads: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
     store.meeting: ("meeting_figures",),
 }
 

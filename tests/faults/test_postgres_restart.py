@@ -17,7 +17,7 @@ import pytest
 
 from dashboard.resilience import MESSAGE
 from store.db import connect, upgrade
-from store.demo import load_demo
+from data.load import load_demo
 from tests.e2e.conftest import (
     APP_SCRIPT,
     REPO_ROOT,

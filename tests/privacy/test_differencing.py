@@ -23,12 +23,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import bindparam, select, update
 
-from dashboard.analysis import MapSettings, flagged_places, period_totals
+from store.reads import MapSettings, flagged_places, period_totals
 from geo.grid import build_grid
 from store import queries
 from store.access import Viewer
 from store.db import connect, upgrade
-from store.demo import load_demo
+from data.load import load_demo
 from store.disclosure import unprotected
 from store.meeting import meeting_figures, read_inputs
 from store.models import Incident, Referral

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dashboard import analysis
+from store import reads as analysis
 from dashboard.filters import Filters
 from geo.grid import build_grid
 from store.access import Viewer

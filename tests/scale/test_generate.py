@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from store.db import connect
-from store.demo import demo_info
+from data.load import demo_info
 from store.models import Assessment, District, Incident, Place, Referral, User
 from tests.scale.conftest import GENERATE, REPO, SMALL, run_generator, url_of
 

@@ -21,7 +21,7 @@ import pytest
 import shapely
 from sqlalchemy import Connection, Engine, event, insert, text
 
-from dashboard.analysis import MapQuery, events_near, incident_points
+from store.reads import MapQuery, events_near, incident_points
 from store.access import Viewer
 from store.models import District, Incident, Referral
 from store.queries import EventFilter, load_events
