@@ -105,20 +105,14 @@ def _boundaries(args: argparse.Namespace) -> int:
     return 0
 
 
-def _impact_blocks(engine, districts, args, names):  # type: ignore[no-untyped-def]
+def _impact_blocks(engine, districts, audience, names):  # type: ignore[no-untyped-def]
     """Return the meeting pack's "Impact of actions" blocks, disclosed for its audience."""
     from dashboard.impact import pack_blocks
-    from store.disclosure import disclosure_k
-    from store.impact import disclose, impact_figures, read_impact_inputs
+    from store import reads
+    from store.impact import impact_figures, read_impact_inputs
 
-    impact = disclose(
-        impact_figures(read_impact_inputs(engine)),
-        districts=districts,
-        suppressed=args.audience != "lead",
-        k=disclosure_k(engine),
-        district_names=names,
-    )
-    return pack_blocks(impact)
+    figures = impact_figures(read_impact_inputs(engine))
+    return pack_blocks(reads.impact(figures, audience, districts=districts, district_names=names))
 
 
 def _meeting_pack(args: argparse.Namespace) -> int:
@@ -128,8 +122,8 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     from dashboard.pack import PackError, pack_context, write_pack
     from data.load import demo_info
     from store import queries
-    from store.access import ROLES
-    from store.disclosure import disclosure_k
+    from store.access import ROLES, Viewer
+    from store.audience import audience_of
     from store.meeting import complete_month_end, figures_for
 
     engine = _database(args)
@@ -144,6 +138,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     latest = queries.latest_event_date(engine)
     if latest is None:
         raise CommandError("the database holds no incidents yet, so there is no meeting to report.")
+    audience = audience_of(engine, Viewer("command line", args.audience, chosen or tuple(known)))
     filters = Filters(period=args.period, districts=chosen)
     first, last = filters.months(complete_month_end(engine) or latest)  # whole months only
     figures = figures_for(
@@ -152,8 +147,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
         first=first,
         last=last,
         today=date.today(),
-        suppressed=args.audience != "lead",
-        k=disclosure_k(engine),
+        audience=audience,
     )
     batches = queries.load_import_batches(engine)
     context = pack_context(
@@ -167,13 +161,9 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     )
     shown = outlines.loc[outlines["code"].isin(chosen or tuple(known))]
     from dashboard.pack import links_table
-    from store.access import Viewer
-    from store.links import links_for
+    from store import reads
 
-    reader = Viewer("command line", args.audience, chosen or tuple(known))
-    links = links_table(
-        links_for(engine, reader, since=first, until=last, k=disclosure_k(engine)), known
-    )
+    links = links_table(reads.links(engine, audience, since=first, until=last), known)
     try:
         written = write_pack(
             figures,
@@ -182,7 +172,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
             Path(args.out),
             stem=f"meeting-pack-{first}-to-{last}",
             links=links,
-            extra={"impact": _impact_blocks(engine, chosen or tuple(known), args, known)},
+            extra={"impact": _impact_blocks(engine, chosen or tuple(known), audience, known)},
         )
     except PackError as error:
         raise CommandError(str(error)) from error

@@ -69,6 +69,12 @@ class Audience:
         )
 
     @classmethod
+    def for_role(cls, role: str, districts: tuple[str, ...], k: int = 5) -> Audience:
+        """Return the audience of any person with ``role`` over ``districts`` (the command
+        line's ``--audience``, the benchmarks and tests)."""
+        return cls.of(Viewer("", role, tuple(districts)), k)
+
+    @classmethod
     def before_disclosure(cls, districts: tuple[str, ...]) -> Audience:
         """Return the audience of figures computed once and disclosed per reader afterwards.
 

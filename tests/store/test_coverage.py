@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from store import assessments as svc
-from store import measures, queries
+from store import measures, queries, reads
 from store.access import Viewer
+from store.audience import Audience
 from store.db import session_scope
 from store.models import Incident
 from tests.store.test_assessments import CANNOCK, EAST, LEAD, OFFICER, STAFFORD, complete_form, seed
@@ -185,7 +186,7 @@ def test_flag_reasons_are_written_from_protected_numbers(k):
         }
     )
     officer = Viewer("o", "officer", (CANNOCK,))
-    shown = svc.flags_for(officer, flags, k=k)
+    shown = reads.queue_flags(flags, Audience.of(officer, k))
     assert "incidents_key" not in shown and "previous_key" not in shown
     small, large = shown["reason"].tolist()
     assert small.startswith((f"<{k} incidents", *(f"{n} incidents" for n in range(k, 10))))
@@ -193,5 +194,5 @@ def test_flag_reasons_are_written_from_protected_numbers(k):
     assert " 4 " not in f" {small} " and "from 1)" not in small
     assert abs(int(large.split()[0]) - 40) <= 5
     assert large.startswith(f"{large.split()[0]} incidents within 200 m in Aug-Oct 2026 (")
-    lead = svc.flags_for(Viewer("l", "lead", (CANNOCK,)), flags, k=k)
+    lead = reads.queue_flags(flags, Audience.of(Viewer("l", "lead", (CANNOCK,)), k))
     assert lead["reason"].tolist() == flags["reason"].tolist()
