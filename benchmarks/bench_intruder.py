@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    from data.load import load_demo
     from store import queries
     from store.db import connect, upgrade
-    from data.load import load_demo
     from store.disclosure import unprotected
     from store.models import Incident
     from tests.privacy.intruder import Intruder, largest_perturbation

@@ -35,8 +35,8 @@ def measure(path: Path) -> dict[str, str]:
     from dashboard import pack
     from dashboard.charts import emerging_map_png
     from store import queries
-    from store.db import connect
     from store.audience import Audience
+    from store.db import connect
     from store.meeting import figures_for
 
     engine = connect(f"sqlite:///{path}")

@@ -71,7 +71,8 @@ class Audience:
     @classmethod
     def for_role(cls, role: str, districts: tuple[str, ...], k: int = 5) -> Audience:
         """Return the audience of any person with ``role`` over ``districts`` (the command
-        line's ``--audience``, the benchmarks and tests)."""
+        line's ``--audience``, the benchmarks and tests).
+        """
         return cls.of(Viewer("", role, tuple(districts)), k)
 
     @classmethod

@@ -13,8 +13,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import store.reads
 import store.meeting
+import store.reads
 from dashboard import loaders, warm
 from data.bootstrap import open_database
 from store.users import audiences

@@ -16,8 +16,8 @@ from datetime import date
 import pytest
 
 from dashboard.resilience import MESSAGE
-from store.db import connect, upgrade
 from data.load import load_demo
+from store.db import connect, upgrade
 from tests.e2e.conftest import (
     APP_SCRIPT,
     REPO_ROOT,
