@@ -81,6 +81,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -700,7 +701,7 @@ class _Plan:
     group: np.ndarray  # which generating component drew it
 
 
-def _part(k: int, **columns: object) -> dict[str, np.ndarray]:
+def _part(k: int, **columns: Any) -> dict[str, np.ndarray]:
     """One generating component of the plan; scalars are repeated ``k`` times."""
     return {
         name: np.asarray(value) if np.ndim(value) else np.full(k, value)

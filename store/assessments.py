@@ -580,9 +580,9 @@ def _apply(
         if item not in wanted:
             assessment.findings.remove(finding)
     for item, typed in wanted.items():
-        finding = by_item.get(item)
-        if finding is None:
-            finding = Finding(item=item, created_by=who)
+        found = by_item.get(item)
+        finding = found if found is not None else Finding(item=item, created_by=who)
+        if found is None:
             assessment.findings.append(finding)
         finding.domain = CHECKLIST[item].domain
         finding.score = int(typed.score) if typed.score is not None else 0
@@ -596,18 +596,19 @@ def _apply(
     for action_id, action in stored.items():
         if action_id not in kept:
             assessment.actions.remove(action)
-    for typed in form.actions:
-        action = stored.get(typed.id) if typed.id is not None else None
-        if action is None:
-            action = Action(created_by=who)
+    for typed_action in form.actions:
+        known = stored.get(typed_action.id) if typed_action.id is not None else None
+        action = known if known is not None else Action(created_by=who)
+        if known is None:
             assessment.actions.append(action)
-        _set_action(action, typed, who, today)
+        _set_action(action, typed_action, who, today)
 
 
 def _set_action(action: Action, typed: ActionInput, who: str, today: date) -> None:
     action.description = typed.description.strip()
     action.owner_org = typed.owner_org.strip()
-    action.due_on = typed.due_on
+    if typed.due_on is not None:  # required: the form's check refuses an action without one
+        action.due_on = typed.due_on
     if typed.status == "done" and action.status != "done":
         action.completed_on = typed.completed_on or today
     elif typed.status != "done":
@@ -996,8 +997,8 @@ def update_action(
         )
     with session_scope(engine) as session:
         action = session.get(Action, action_id)
-        if action is None:
-            raise LookupError(f"There is no action number {action_id}.")
+        if action is None or action.assessment_id is None:
+            raise LookupError(f"There is no assessment action number {action_id}.")
         _get(session, viewer, action.assessment_id)
         before = action.status
         today = today or date.today()

@@ -70,8 +70,9 @@ class Audience:
 
     @classmethod
     def for_role(cls, role: str, districts: tuple[str, ...], k: int = 5) -> Audience:
-        """Return the audience of any person with ``role`` over ``districts`` (the command
-        line's ``--audience``, the benchmarks and tests).
+        """Return the audience of anyone with ``role`` over ``districts``.
+
+        For the command line's ``--audience``, the benchmarks and tests.
         """
         return cls.of(Viewer("", role, tuple(districts)), k)
 

@@ -119,7 +119,7 @@ def load_events(
         One row per event; ``occurred_on`` as datetime64, coordinates in
         EPSG:27700 metres (NaN for events with no location).
     """
-    model = {"incidents": Incident, "referrals": Referral}[kind]
+    model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
     query = event_filter.apply(select(*(getattr(model, c) for c in columns)), model)
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)

@@ -476,7 +476,7 @@ def import_file(
         encoding=file.encoding,
         delimiter=file.delimiter,
     )
-    table = _TABLES[kind]
+    table: Any = _TABLES[kind]
     unique = table.place_key if kind == "places" else table.source_ref
 
     def tell(share: float, text: str) -> None:
@@ -559,7 +559,7 @@ def import_file(
                             created_by=actor,
                             updated_by=actor,
                         )
-                    ).inserted_primary_key[0]
+                    ).inserted_primary_key[0]  # type: ignore[index]  # an insert has one
                     report.batch_id = batch_id
                     report.columns_used = {c: f for c, f in used.items() if f in FIELDS[kind]}
                     report.identifiers_dropped = identifiers
@@ -808,16 +808,17 @@ def rollback_batch(engine: Engine, batch_id: int, viewer: Viewer) -> dict[str, i
                 (PlaceLink.import_batch_id == batch_id) | PlaceLink.place_id.in_(places)
             )
         )
-        for model in (Incident, Referral):
+        for linked in (Incident, Referral):
             connection.execute(
-                update(model).where(model.place_id.in_(places)).values(place_id=None)
+                update(linked).where(linked.place_id.in_(places)).values(place_id=None)
             )
-        for name, model in (
+        stored: tuple[tuple[str, Any], ...] = (
             ("incidents", Incident),
             ("referrals", Referral),
             ("context", ContextEvent),
             ("places", Place),
-        ):
+        )
+        for name, model in stored:
             result = connection.execute(delete(model).where(model.import_batch_id == batch_id))
             removed[name] = int(result.rowcount or 0)
         connection.execute(delete(ImportBatch).where(ImportBatch.id == batch_id))

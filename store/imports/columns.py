@@ -28,9 +28,9 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from store.imports.report import ImportFileError
 from store.models import Setting
@@ -599,7 +599,7 @@ def store_mapping(
 ) -> None:
     """Remember a source's mapping (in the caller's transaction)."""
     key = mapping_key(kind, source)
-    table = Setting.__table__
+    table = cast(Table, Setting.__table__)
     exists = connection.scalar(select(Setting.key).where(Setting.key == key))
     value = mapping.to_dict()
     if exists:

@@ -581,7 +581,7 @@ def _where(frame: pd.DataFrame, plan: Plan, issues: _Issues, *, snap: bool) -> d
         "easting": e,
         "northing": n,
         "district_code": codes,
-        "ward_code": np.where(good, ward, None),
+        "ward_code": np.where(good, ward, None),  # type: ignore[call-overload]
         "place_id": place,
         "online": online,
         "without_location": keep_without,
@@ -604,7 +604,7 @@ def _events(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
     keep = issues.open
     band = _age_band(frame, days, plan)
     precision = plan.settings.date_precision
-    coarse = coarsen_dates(days, precision)
+    coarse = coarsen_dates(days, precision)  # type: ignore[arg-type]  # checked on load
     coarse = np.where(month_only, coarsen_dates(days, "month"), coarse)
     precision_of = np.where(month_only | (precision == "month"), "month", precision)
     sex = _vocabulary(_text(frame, "sex"), _SEXES) if "sex" in frame else None

@@ -293,7 +293,10 @@ def test_events_near_a_place_have_no_coordinates(engine) -> None:
 def test_opening_a_panel_is_audited(engine) -> None:
     _fill(engine)
     analysis.record_panel_view(
-        engine, Viewer("officer", "officer", (A,)), analysis.Click("place", "7"), detail={"first": "2026-10"}
+        engine,
+        Viewer("officer", "officer", (A,)),
+        analysis.Click("place", "7"),
+        detail={"first": "2026-10"},
     )
     with session_scope(engine) as session:
         event = session.scalars(select(AuditEvent)).one()
