@@ -459,7 +459,7 @@ def points_layer(points: pd.DataFrame, *, name: str = "Incidents (points)") -> f
         The layer, holding one marker cluster.
     """
     group = folium.FeatureGroup(name=name)
-    data = [
+    data: list[list[float | str]] = [
         [float(lat), float(lon), label(EXPLOITATION_TYPES, str(category))]
         for lat, lon, category in zip(points["lat"], points["lon"], points["category"], strict=True)
     ]

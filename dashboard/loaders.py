@@ -301,10 +301,13 @@ def map_aggregates(audience: Audience, query: MapQuery, version: str) -> gpd.Geo
     """Return the period's incidents and referrals per 1 km square (WGS84), disclosed."""
     from store.reads import aggregate_squares
 
-    chosen = {"types": query.types, "first": query.first, "last": query.last}
+    def chosen(kind: str) -> pd.DataFrame:
+        sites = _map_sites_for(query, audience, version, kind)
+        return sites_in(sites, types=query.types, first=query.first, last=query.last)
+
     return aggregate_squares(
-        sites_in(_map_sites_for(query, audience, version), **chosen),
-        sites_in(_map_sites_for(query, audience, version, "referrals"), **chosen),
+        chosen("incidents"),
+        chosen("referrals"),
         audience=audience,
     )
 
@@ -332,6 +335,14 @@ def map_area_events(
 
 
 # The Meeting page: one cached MeetingFigures per viewer scope and choice, shared with the pack.
+
+
+MeetingChoice = tuple[
+    tuple[str, ...], "Audience", tuple[str, ...], tuple[str, ...], tuple[str, ...],
+    tuple[str, str], date, str,
+]  # fmt: skip
+"""The positional arguments of :func:`meeting`: districts, audience, types, ages,
+agencies, months, today and the data version."""
 
 
 @st.cache_data(show_spinner="Preparing the meeting's figures...", max_entries=16)
@@ -401,7 +412,7 @@ def meeting_month_end(version: str) -> date | None:
 
 def meeting_choice(
     audience: Audience, scope: tuple[str, ...], filters: Filters, today: date, version: str
-) -> tuple:
+) -> MeetingChoice:
     """Return the arguments of :func:`meeting` (its cache key) for an audience's choice."""
     months = filters.months(meeting_month_end(version) or latest_date(version))
     choice = (scope, audience, filters.types, filters.ages, filters.agencies)

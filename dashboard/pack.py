@@ -658,7 +658,7 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
                 _pdf_figures(pdf, content, figures)  # type: ignore[arg-type]
             elif kind == "text":
                 pdf.set_font("DejaVu", "", 11)
-                for line in content:  # type: ignore[union-attr]
+                for line in content:  # type: ignore[attr-defined]
                     pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
             elif kind == "table":
                 _pdf_table(pdf, content)  # type: ignore[arg-type]
@@ -691,12 +691,12 @@ def pack_csv(
     for key, blocks in (extra or {}).items():
         for kind, content in blocks:
             if kind == "table":
-                frame = content.astype(str)  # type: ignore[union-attr]
+                frame = content.astype(str)  # type: ignore[attr-defined]
                 for record in frame.itertuples(index=False):
                     for column, value in zip(frame.columns[1:], record[1:], strict=True):
                         rows.append((key, f"{record[0]}: {column}", figures.period, value))
             elif kind == "text":
-                rows.extend((key, "note", figures.period, line) for line in content)  # type: ignore[union-attr]
+                rows.extend((key, "note", figures.period, line) for line in content)  # type: ignore[attr-defined]
     if rows:
         table = pd.concat([table, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
     return csv_bytes(table)
@@ -741,8 +741,8 @@ def write_pack(
             staged.append((Path(temporary), folder / f"{stem}.{suffix}"))
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
-        for temporary, final in staged:
-            os.replace(temporary, final)
+        for part, final in staged:
+            os.replace(part, final)
             placed.append(final)
     except OSError as error:
         for path in [*(t for t, _ in staged), *placed]:

@@ -1,6 +1,9 @@
 """Assessments: my queue, the assessment form, a lead's review, history and exports."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from functools import partial
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -29,7 +32,7 @@ names = loaders.district_names(version)
 st.title("Place assessments")
 
 
-def named(names: dict) -> object:
+def named(names: dict) -> Callable[[Any], str]:
     """Return a format_func showing the name for each option (the option itself if unknown)."""
     return lambda option: str(names.get(option, option))
 
@@ -183,7 +186,7 @@ with queue:
             st.selectbox(
                 "Category",
                 list(PLACE_CATEGORIES),
-                format_func=PLACE_CATEGORIES.get,
+                format_func=partial(label, PLACE_CATEGORIES),
                 key="assess_new_category",
             )
             if "category" in errors:
@@ -213,7 +216,7 @@ with queue:
             args=(chosen,),
         )
 
-    columns = {
+    columns: dict[str, Any] = {
         "place_name": "Place",
         "status": "Status",
         "assessed_on": st.column_config.DateColumn("Assessed"),
@@ -334,11 +337,11 @@ with queue:
             status = c2.selectbox(
                 "New status",
                 ["done", "dropped"],
-                format_func=ACTION_STATUSES.get,
+                format_func=partial(label, ACTION_STATUSES),
                 key="assess_action_status",
             )
             if c3.button("Update", key="assess_action_update", disabled=action_id is None):
-                svc.update_action(engine, viewer, int(action_id), status=status, today=today)
+                svc.update_action(engine, viewer, int(action_id or 0), status=status, today=today)
                 loaders.actions.clear()
                 st.rerun()
 

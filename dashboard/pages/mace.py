@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from html import escape  # plotly reads <b>, <a> and <br> in its text: names are shown as text
 
 import pandas as pd
@@ -122,7 +123,7 @@ def panel_record(clusters: pd.DataFrame, sentences: dict[int, str]) -> None:
         st.form("mace_action_form"),
     ):
         kind = st.selectbox(
-            "Kind", list(ACTION_KINDS), format_func=ACTION_KINDS.get, key="mace_kind"
+            "Kind", list(ACTION_KINDS), format_func=partial(label, ACTION_KINDS), key="mace_kind"
         )
         description = st.text_input("Action", key="mace_action_text")
         owner = st.text_input("Owning organisation", key="mace_action_owner")
@@ -155,7 +156,7 @@ def panel_record(clusters: pd.DataFrame, sentences: dict[int, str]) -> None:
             status = st.selectbox(
                 "Outcome",
                 list(ACTION_STATUSES),
-                format_func=ACTION_STATUSES.get,
+                format_func=partial(label, ACTION_STATUSES),
                 key="mace_outcome_status",
             )
             if st.form_submit_button("Save the outcome"):
@@ -174,7 +175,7 @@ st.caption(
     "places not assessed. A cluster across districts may be a county line."
 )
 window = st.segmented_control(
-    "Period", list(WINDOWS), format_func=WINDOWS.get, default="12", key="mace_window"
+    "Period", list(WINDOWS), format_func=partial(label, WINDOWS), default="12", key="mace_window"
 )
 window = window or "12"
 until = _month(latest, 0)

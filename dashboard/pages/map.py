@@ -2,6 +2,7 @@
 
 import time
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import folium
@@ -272,7 +273,8 @@ built_up, towns = offline_base(
 )
 wards = loaders.wards_for(seen_as, version)
 wards_wgs84 = wards.assign(geometry=wards.geometry.simplify(15)).to_crs(4326)
-chosen_bounds = tuple(float(v) for v in chosen.to_crs(4326).total_bounds)
+_west, _south, _east, _north = (float(v) for v in chosen.to_crs(4326).total_bounds)
+chosen_bounds = (_west, _south, _east, _north)
 
 
 def _base_map() -> folium.Map:
@@ -618,7 +620,7 @@ def _explorer() -> None:
             "Layers",
             list(offered),
             selection_mode="multi",
-            format_func=offered.get,
+            format_func=partial(label, offered),
             key="map_layers",
             wrap=True,
         )

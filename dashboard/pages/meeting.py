@@ -1,6 +1,7 @@
 """Meeting: the steering group's slides on a shared screen, and the pack to send after."""
 
 from datetime import date, datetime
+from typing import cast
 
 import pandas as pd
 import streamlit as st
@@ -154,7 +155,7 @@ def highlight(table: pd.DataFrame) -> Styler:
 def show_block(kind: str, content: object, figures: MeetingFigures) -> None:
     """Draw one block of a slide (see :class:`dashboard.pack.Slide`)."""
     if kind == "figures":
-        heading, items = content  # type: ignore[misc]
+        heading, items = cast(tuple[str, list[Figure]], content)
         show_figures(heading, items, figures)
     elif kind == "text":
         lines = [md_text(line) for line in content]  # type: ignore[attr-defined]
@@ -176,7 +177,7 @@ def show_slide(slide: pack.Slide, figures: MeetingFigures) -> None:
             with left:
                 kind, content = slide.blocks[0]
                 if kind == "figures":
-                    heading, items = content  # type: ignore[misc]
+                    heading, items = cast(tuple[str, list[Figure]], content)
                     st.markdown(f"**{heading}**")
                     for fig in items:
                         st.metric(fig.label, fig.value, border=True)
@@ -349,7 +350,7 @@ if not presenting:
         ):
             audited_download(
                 words,
-                lambda data=made[kind]: data,
+                lambda data=made[kind]: data,  # type: ignore[misc]
                 engine=loaders.engine(),
                 viewer=viewer,
                 entity="meeting pack",

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -57,7 +58,7 @@ table = pd.DataFrame(
 categories = st.multiselect(
     "Category",
     list(PLACE_CATEGORIES),
-    format_func=PLACE_CATEGORIES.get,
+    format_func=partial(label, PLACE_CATEGORIES),
     key="places_category",
     placeholder="All categories",
 )
