@@ -144,7 +144,7 @@ SETTINGS: tuple[Setting, ...] = (
 DATABASE_SETTINGS: tuple[DatabaseSetting, ...] = (
     DatabaseSetting(
         "k", "disclosure_k", 5,
-        "Counts of 1 to k-1 are shown as <k to officers and viewers (3 to 20).",
+        "Counts of 1 to k-1 are shown as <k to officers and viewers (2 to 50).",
     ),
     DatabaseSetting(
         "date_precision", "import", "week",

@@ -337,7 +337,7 @@ if viewer.role not in ("lead", "admin"):
     st.error("The Data page is for data officers and safeguarding leads.", icon=":material/block:")
     st.stop()
 boundaries, imports, *admin_tabs = st.tabs(
-    ["Boundaries", "Imports", *(["Users", "Audit log"] if viewer.is_admin else [])]
+    ["Boundaries", "Imports", *(["Users", "Audit log", "Settings"] if viewer.is_admin else [])]
 )
 
 with boundaries:
@@ -394,7 +394,7 @@ with imports:
     imports_tab(viewer, version)
 
 if admin_tabs:
-    users_tab, audit_tab = admin_tabs
+    users_tab, audit_tab, settings_tab = admin_tabs
     engine = loaders.engine()
     district_names = loaders.district_names(version)
 
@@ -532,3 +532,9 @@ if admin_tabs:
             detail={"rows": len(log), "format": "csv"},
             origin=auth.origin(),
         )
+
+    with settings_tab:
+        from dashboard.settings_view import settings_tab as show_settings
+
+        if show_settings(engine, viewer):
+            loaders.data_version.clear()
