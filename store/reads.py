@@ -351,7 +351,7 @@ def protect(
     """
     if audience.exact:
         return frame.drop(columns=keys)
-    return protect_table(frame, counts, keys, k=audience.k).drop(columns=keys)
+    return protect_table(frame, counts, keys, k=audience.k)  # the key sums dropped there
 
 
 def period_totals(sites: pd.DataFrame, *, audience: Audience) -> dict[str, int | str]:
