@@ -40,6 +40,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from config.settings import home_dir
+from geo.points import BNG
 from geo.postcodes import load_postcode_directory
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "read_boundary_file",
 ]
 
-BNG = "EPSG:27700"
 """British National Grid: the CRS of every frame this module returns."""
 
 DEFAULT_AREA: tuple[str, ...] = (

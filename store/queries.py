@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, Select, func, select
 
+from geo.points import BNG
 from store.models import (
     Action,
     Assessment,
@@ -42,7 +43,6 @@ __all__ = [
     "load_wards",
 ]
 
-BNG = "EPSG:27700"
 
 
 @dataclass(frozen=True)

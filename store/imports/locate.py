@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Connection, select
 
 from geo.anonymise import snap_to_grid
+from geo.points import BNG, WGS84
 from geo.postcodes import FOUND, NOT_A_POSTCODE, NOT_IN_DIRECTORY, lookup_postcodes
 from store.models import District, Place, Ward
 
@@ -97,7 +98,7 @@ class Located:
 
 @lru_cache(maxsize=1)
 def _wgs84_to_bng() -> Transformer:
-    return Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+    return Transformer.from_crs(WGS84, BNG, always_xy=True)
 
 
 def _between(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
