@@ -106,8 +106,6 @@ def test_days_to_approval_takes_the_first_approval_after_the_flag():
     # 11: no audit event, so its assessment date, 1 Jan: 31 days. 12: only a draft.
     assert table["assessment_id"].to_dict() == {10: 2, 11: 3}
     assert table["days"].to_dict() == {10: 100, 11: 31}
-    assert measures.median_days_to_approval(since, ASSESSMENTS, approved_on) == 65.5
-    assert measures.median_days_to_approval(since.loc[[12]], ASSESSMENTS) is None
 
 
 def test_coverage_measures_on_real_rows(engine):
@@ -160,7 +158,6 @@ def test_coverage_measures_on_real_rows(engine):
     result = measures.days_to_approval(since, loaded, approvals)
     assert result["place_id"].tolist() == [places[STAFFORD]]
     assert result["days"].tolist() == [80]
-    assert measures.median_days_to_approval(since, loaded, approvals) == 80.0
     assert measures.overdue_reviews(loaded, today=today + timedelta(days=91))[
         "place_id"
     ].tolist() == [places[STAFFORD]]
