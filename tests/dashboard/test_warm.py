@@ -21,6 +21,9 @@ from store.users import audiences
 from tests.dashboard.conftest import APP
 from tests.dashboard.test_roles import PAGES, demo_viewer
 
+# Warm-up: every audience's opening views computed, a few minutes; CI runs it.
+pytestmark = pytest.mark.slow
+
 COSTLY = {
     store.reads: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
     store.meeting: ("meeting_figures",),
