@@ -1153,7 +1153,7 @@ def recent_flags(engine: Engine, *, end: date, months: int = 3) -> pd.DataFrame:
     -------
     pandas.DataFrame
         :data:`store.sites.FLAG_COLUMNS`: every district, unsuppressed. Pass it through
-        :func:`flags_for` before showing it.
+        :func:`store.reads.queue_flags` before showing it.
     """
     from geo.grid import build_grid
     from store import queries
