@@ -242,8 +242,7 @@ def _flag_inputs(
     """Return the register, the sites and the grid that flags (and why-not) are read from."""
     sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
     grid = map_grid(query.districts, query.cell_size, version)
-    places_bng = places(version)
-    return places_bng.loc[places_bng["district_code"].isin(query.districts)], sites, grid
+    return places_for(audience, version, query.districts), sites, grid
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -367,11 +366,12 @@ def meeting(
     """
     from store.assessments import approval_dates
     from store.meeting import MeetingInputs, meeting_figures
+    from store.reads import in_scope
 
     districts = audience.scope(districts)
 
     def mine(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.loc[frame["district_code"].isin(districts)]
+        return in_scope(frame, audience, districts)
 
     inputs = MeetingInputs(
         incidents=map_sites("incidents", audience, districts, ages, agencies, version),
