@@ -144,3 +144,26 @@ def test_control_a_cycle_between_packages_is_caught(copy_of_project):
     (copy_of_project / "geo" / "leaky.py").write_text("from dashboard import loaders\n")
     cycles = package_cycles(copy_of_project)
     assert any("geo/leaky.py imports dashboard" in cycle for cycle in cycles)
+
+
+# Numbers first, words last: disclosure works on numbers, never on sentences.
+DISCLOSING = ("store/disclosure.py", "store/reads.py", "store/audience.py", "store/meeting.py")
+
+
+def regex_in_disclosure(root: Path) -> list[str]:
+    """Return the disclosing modules that import ``re`` (a regular expression over words)."""
+    return [
+        rel
+        for rel in DISCLOSING
+        if "re" in imports_of(root / rel, rel.removesuffix(".py").replace("/", "."))
+    ]
+
+
+def test_no_regular_expression_in_disclosure():
+    assert regex_in_disclosure(ROOT) == []
+
+
+def test_control_a_regular_expression_in_disclosure_is_caught(copy_of_project):
+    reads = copy_of_project / "store" / "reads.py"
+    reads.write_text("import re\n" + reads.read_text(encoding="utf-8"), encoding="utf-8")
+    assert regex_in_disclosure(copy_of_project) == ["store/reads.py"]
