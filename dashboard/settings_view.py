@@ -43,7 +43,9 @@ def settings_tab(engine: Engine, viewer: Viewer) -> list[str]:
     now = current(engine)
     helps = {s.name: s.help for s in settings.DATABASE_SETTINGS}
     with st.form("settings_form"):
-        k = st.number_input("k", 2, 50, int(now["k"]), help=helps["k"], key="settings_k")
+        k = st.number_input(
+            "disclosure threshold k", 2, 50, int(now["k"]), help=helps["k"], key="settings_k"
+        )
         precision = st.selectbox(
             "date precision",
             ["day", "week", "month"],
