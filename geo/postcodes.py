@@ -159,7 +159,8 @@ def lookup_postcodes(values: Iterable[object]) -> pd.DataFrame:
     empty = (compact == "").to_numpy(bool)
     unfound = np.where(shaped, NOT_IN_DIRECTORY, NOT_A_POSTCODE)
     status = np.where(found, FOUND, np.where(empty, NO_POSTCODE, unfound))
-    postcode = np.where(found, rows["postcode"].to_numpy(dtype=object), None)
+    postcode = rows["postcode"].to_numpy(dtype=object).copy()
+    postcode[~found] = None
     unknown = np.flatnonzero(~found & shaped)
     postcode[unknown] = [normalise_postcode(v) for v in compact.iloc[unknown]]
     return pd.DataFrame(
