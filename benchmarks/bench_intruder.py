@@ -51,6 +51,7 @@ def headline(engine, codes: tuple[str, ...], today: date) -> list[tuple[str, str
     import pandas as pd
 
     from store import queries
+    from store.audience import Audience
     from store.meeting import figures_for
 
     last = pd.Period(queries.latest_event_date(engine), freq="M")
@@ -62,10 +63,10 @@ def headline(engine, codes: tuple[str, ...], today: date) -> list[tuple[str, str
             first=str(last - 2),
             last=str(last),
             today=today,
-            suppressed=suppressed,
+            audience=Audience.for_role(role, codes),
             framework_months=0,
         )
-        for suppressed in (False, True)
+        for role in ("lead", "viewer")
     )
     for a, b in zip(
         lead.headline[:2] + lead.by_type, viewer.headline[:2] + viewer.by_type, strict=True
@@ -94,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    from data.load import load_demo
     from store import queries
     from store.db import connect, upgrade
-    from store.demo import load_demo
     from store.disclosure import unprotected
     from store.models import Incident
     from tests.privacy.intruder import Intruder, largest_perturbation

@@ -62,7 +62,7 @@ _EVENT_COLUMNS = (
 
 def build_base(folder: Path) -> Path:
     """Build the 20,000-incident demo database once."""
-    from store.bootstrap import open_database
+    from data.bootstrap import open_database
 
     path = folder / "demo-20000.db"
     if not path.exists():

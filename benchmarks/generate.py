@@ -107,8 +107,8 @@ def generate(
     cache_dir: Path | None = None,
 ) -> list[tuple[str, float]]:
     """Create the schema and fill an empty database; return (stage, seconds) pairs."""
+    from data.load import load_demo
     from store.db import connect, upgrade
-    from store.demo import load_demo
 
     timings = []
     started = time.perf_counter()
@@ -137,8 +137,8 @@ def generate(
 
 def main(argv: list[str] | None = None) -> int:
     from data.demo import DEFAULT_END
+    from data.load import DemoError
     from store.db import DatabaseError, connect, describe_url
-    from store.demo import DemoError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="an empty database: sqlite:///FILE or postgresql+psycopg://")

@@ -176,9 +176,9 @@ def generate_national(
     say: Callable[[str], None] = print,
 ) -> list[tuple[str, float]]:
     """Fill an empty, migrated PostgreSQL database; return (stage, seconds) pairs."""
+    from config.settings import home_dir
     from geo.boundaries import district_boundaries
     from geo.postcodes import load_postcode_directory
-    from store.config import home_dir
     from store.models import District, Place
     from store.vocabulary import PLACE_CATEGORIES
 

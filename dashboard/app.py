@@ -11,7 +11,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine  # noqa: E402
 
 from dashboard import (  # noqa: E402
     auth,
@@ -24,7 +23,7 @@ from dashboard import (  # noqa: E402
     warm,
 )
 from store.access import AccessDenied  # noqa: E402
-from store.db import DatabaseError, is_unavailable, ping  # noqa: E402
+from store.db import DatabaseError, Engine, is_unavailable, ping  # noqa: E402
 from store.safe_text import md_text  # noqa: E402
 from store.users import demo_accounts_enabled  # noqa: E402
 

@@ -12,16 +12,18 @@ import itertools
 import math
 from dataclasses import replace
 from datetime import date
+from functools import partial
+from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
 
 from dashboard.assessment_pdf import assessment_pdf_for
 from dashboard.downloads import audited_download
 from store import assessments as svc
 from store import evidence as evidence_store
 from store.access import AccessDenied, Viewer
+from store.db import Engine
 from store.safe_text import md_text
 from store.text_checks import find_personal, highlight_html, text_warnings
 from store.vocabulary import (
@@ -35,6 +37,7 @@ from store.vocabulary import (
     REVIEW_MONTHS,
     RISK_LEVELS,
     SCORES,
+    ChecklistItem,
     label,
 )
 
@@ -107,7 +110,7 @@ def read_form(aid: int, *, today: date) -> svc.AssessmentForm:
     """
     state = st.session_state
 
-    def get(name: str, default: object = None) -> object:
+    def get(name: str, default: object = None) -> Any:  # what a widget holds
         return state.get(_key(aid, name), default)
 
     findings = []
@@ -175,7 +178,7 @@ def _warnings(form: svc.AssessmentForm) -> dict[str, list[str]]:
 def _act(engine: Engine, viewer: Viewer, aid: int, step: str, today: date) -> None:
     """Run a save or a lifecycle step from a button callback, keeping what was typed."""
     state = st.session_state
-    version = state.get(_key(aid, "version"))
+    version: Any = state.get(_key(aid, "version"))
     state[ERRORS] = {}
     state[HIGHLIGHTS] = {}
     try:
@@ -392,11 +395,11 @@ def _render_form(engine: Engine, viewer: Viewer, record: svc.AssessmentRecord, t
         )
 
 
-def _finding_row(aid: int, item: str, entry: object, warnings: dict[str, list[str]]) -> None:
+def _finding_row(aid: int, item: str, entry: ChecklistItem, warnings: dict[str, list[str]]) -> None:
     c1, c2, c3, c4 = st.columns([2, 4, 2, 2])
     c1.selectbox(
         entry.label,
-        [None, *SCORES],
+        [None, *SCORES],  # type: ignore[list-item]  # None: not assessed
         format_func=lambda s: "Not assessed" if s is None else SCORES[s],
         key=_key(aid, f"f.{item}.score"),
         help=entry.help,
@@ -470,7 +473,7 @@ def _action_row(
     kind.selectbox(
         "Kind",
         list(ACTION_KINDS),
-        format_func=ACTION_KINDS.get,
+        format_func=partial(label, ACTION_KINDS),
         key=_key(aid, f"a{number}.kind"),
         help="What the action changes; the impact of actions is pooled by kind.",
     )
@@ -484,7 +487,7 @@ def _action_row(
     c4.selectbox(
         "Status",
         list(ACTION_STATUSES),
-        format_func=ACTION_STATUSES.get,
+        format_func=partial(label, ACTION_STATUSES),
         key=_key(aid, f"a{number}.status"),
     )
     if slot:
@@ -862,7 +865,7 @@ def _evidence(
                     st.text(item.caption)
                 audited_download(
                     "Download",
-                    lambda item=item: evidence_store.evidence_content(engine, viewer, item.id),
+                    partial(evidence_store.evidence_content, engine, viewer, item.id),
                     engine=engine,
                     viewer=viewer,
                     entity="evidence",

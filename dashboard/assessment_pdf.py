@@ -27,11 +27,11 @@ import matplotlib
 import pandas as pd
 from fpdf import FPDF
 from fpdf.fonts import FontFace
-from sqlalchemy import Engine
 
 from store import assessments as svc
 from store import evidence as evidence_store
 from store.access import Viewer
+from store.db import Engine
 from store.text_checks import find_personal
 from store.vocabulary import (
     ACTION_KINDS,

@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Engine, func, select
 
 from dashboard import loaders, session_cookie
 from store.access import ROLES, AccessDenied, Viewer
-from store.audit import log_event
-from store.models import AuditEvent
+from store.audit import chosen_sign_outs, log_event
+from store.db import Engine
 from store.safe_text import md_text
 from store.users import (
     DEMO_ACCOUNTS,
@@ -159,24 +157,8 @@ def _signed_out_since(engine: Engine, claims: Mapping[str, Any]) -> bool:
     )
     if not isinstance(issued, int | float) or address is None:
         return False
-    rows = _sign_outs(engine, address.strip().lower())
+    rows = chosen_sign_outs(engine, address.strip().lower())
     return any(at.timestamp() > issued + 1 for at in rows)
-
-
-def _sign_outs(engine: Engine, username: str) -> list[datetime]:
-    """Return when the person last signed out by choice (not a time-out), newest first."""
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(AuditEvent.at, AuditEvent.detail)
-            .where(func.lower(AuditEvent.actor) == username, AuditEvent.action == "sign out")
-            .order_by(AuditEvent.id.desc())
-            .limit(20)
-        ).all()
-    return [
-        at if at.tzinfo else at.replace(tzinfo=UTC)
-        for at, detail in rows
-        if (detail or {}).get("reason") == "signed out"
-    ]
 
 
 def signed_in_viewer(engine: Engine) -> Viewer | None:

@@ -23,9 +23,9 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from config.settings import home_dir, raw
 from dashboard.maps import BaseTiles, base_tiles, offline_areas
 from geo.builtup import BNG, built_up_areas, town_ranks
-from store.config import home_dir, setting
 
 __all__ = ["TOWNS_CSV", "offline_base", "offline_base_areas", "tiles_from_settings"]
 
@@ -43,9 +43,9 @@ def tiles_from_settings() -> tuple[BaseTiles | None, str | None]:
     try:
         return (
             base_tiles(
-                setting("SAFER_SPACES_MAP_TILES", "map_tiles"),
-                os_key=setting("SAFER_SPACES_OS_MAPS_KEY", "os_maps_key"),
-                attribution=setting("SAFER_SPACES_MAP_TILES_ATTRIBUTION", "map_tiles_attribution"),
+                raw("map_tiles"),
+                os_key=raw("os_maps_key"),
+                attribution=raw("map_tiles_attribution"),
             ),
             None,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 from types import SimpleNamespace
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
@@ -43,7 +44,7 @@ EMERGING_COLOURS: dict[str, str] = {
 }
 """Colour of each simple emerging category, on the map and in its legend."""
 
-_STYLE = {
+_STYLE: dict[str, Any] = {
     "font.size": 15,
     "axes.titlesize": 18,
     "axes.spines.top": False,
@@ -71,7 +72,7 @@ def chart_marks(figures: MeetingFigures) -> dict[str, str]:
     return {month: ", ".join(words) for month, words in marks.items()}
 
 
-def text_box(label: Text, renderer: object) -> Bbox:
+def text_box(label: Text, renderer: Any) -> Bbox:
     """Return the box of a label's words and their white ground.
 
     An annotation's own window extent also holds its arrow, which grows as it moves.
@@ -80,7 +81,7 @@ def text_box(label: Text, renderer: object) -> Bbox:
     ground = label.get_bbox_patch()
     if ground is None:
         return words
-    pad = getattr(ground.get_boxstyle(), "pad", 0.3) * label.get_fontsize()  # points
+    pad = float(getattr(ground.get_boxstyle(), "pad", 0.3)) * float(label.get_fontsize())
     return words.padded(pad * label.figure.dpi / 72)
 
 
@@ -105,7 +106,7 @@ def trend_figure(figures: MeetingFigures) -> plt.Figure | None:
         return None
     months = list(pd.PeriodIndex(monthly["month"], freq="M").strftime("%b\n%Y"))
     top = float(values.max().max())
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # a dict of rc keys
         figure, axes = plt.subplots(figsize=(12, 4.8), layout="constrained")
         axes.plot(months, values["incidents"], marker="o", lw=3, color="#1f4e79", label="Incidents")
         axes.plot(months, values["referrals"], marker="s", lw=3, color="#c55a11", label="Referrals")
@@ -152,7 +153,7 @@ def separate(figure: plt.Figure, labels: list, *, direction: float = 1.0) -> Non
     placed: list[Bbox] = []
     for label in labels:
         label.set_in_layout(False)  # the layout is the axes'; labels move within them
-    renderer = figure.canvas.get_renderer()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg's
     figure.canvas.draw()
     for label in labels:
         for _ in range(12):
@@ -167,7 +168,7 @@ def separate(figure: plt.Figure, labels: list, *, direction: float = 1.0) -> Non
 def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object) -> None:
     """Move labels up until none touches another; grow the axes to hold them under the legend."""
     separate(figure, labels)
-    renderer = figure.canvas.get_renderer()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg's
     for _ in range(8):  # keep every label under the legend, inside the axes
         figure.canvas.draw()
         boxes = [text_box(label, renderer) for label in labels]
@@ -219,7 +220,7 @@ def emerging_map_figure(
     title
         A title above the map.
     """
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # a dict of rc keys
         figure, axes = plt.subplots(figsize=(10, 8.5), layout="constrained")
         outlines = districts.to_crs(27700)
         outlines.boundary.plot(ax=axes, color="#555555", linewidth=0.8)

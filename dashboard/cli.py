@@ -30,7 +30,7 @@ def _database(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from store.demo import load_demo
+    from data.load import load_demo
 
     engine = _database(args)
     print("Building the synthetic demo (Staffordshire and Stoke-on-Trent)...", flush=True)
@@ -45,8 +45,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from config.settings import home_dir
+
     env = dict(os.environ)
-    env["SAFER_SPACES_HOME"] = str(Path(env.get("SAFER_SPACES_HOME") or "var").resolve())
+    env["SAFER_SPACES_HOME"] = str(home_dir().resolve())
     if args.db:
         env["SAFER_SPACES_DATABASE_URL"] = args.db
     command = [
@@ -137,9 +139,9 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _boundaries(args: argparse.Namespace) -> int:
+    from config.settings import home_dir
     from geo.boundaries import district_boundaries, read_boundary_file
     from store.boundaries import save_boundaries
-    from store.config import home_dir
 
     if (args.file is None) == (args.approximate is None):
         raise CommandError("give either a boundary FILE or --approximate CODES, not both.")
@@ -159,20 +161,14 @@ def _boundaries(args: argparse.Namespace) -> int:
     return 0
 
 
-def _impact_blocks(engine, districts, args, names):  # type: ignore[no-untyped-def]
+def _impact_blocks(engine, districts, audience, names):  # type: ignore[no-untyped-def]
     """Return the meeting pack's "Impact of actions" blocks, disclosed for its audience."""
     from dashboard.impact import pack_blocks
-    from store.disclosure import disclosure_k
-    from store.impact import disclose, impact_figures, read_impact_inputs
+    from store import reads
+    from store.impact import impact_figures, read_impact_inputs
 
-    impact = disclose(
-        impact_figures(read_impact_inputs(engine)),
-        districts=districts,
-        suppressed=args.audience != "lead",
-        k=disclosure_k(engine),
-        district_names=names,
-    )
-    return pack_blocks(impact)
+    figures = impact_figures(read_impact_inputs(engine))
+    return pack_blocks(reads.impact(figures, audience, districts=districts, district_names=names))
 
 
 def _meeting_pack(args: argparse.Namespace) -> int:
@@ -180,10 +176,10 @@ def _meeting_pack(args: argparse.Namespace) -> int:
 
     from dashboard.filters import Filters
     from dashboard.pack import CONTEXT_KEY, PackError, pack_context, write_pack
+    from data.load import demo_info
     from store import queries
-    from store.access import ROLES
-    from store.demo import demo_info
-    from store.disclosure import disclosure_k
+    from store.access import ROLES, Viewer
+    from store.audience import audience_of
     from store.meeting import complete_month_end, figures_for
 
     engine = _database(args)
@@ -198,6 +194,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     latest = queries.latest_event_date(engine)
     if latest is None:
         raise CommandError("the database holds no incidents yet, so there is no meeting to report.")
+    audience = audience_of(engine, Viewer("command line", args.audience, chosen or tuple(known)))
     filters = Filters(period=args.period, districts=chosen)
     first, last = filters.months(complete_month_end(engine) or latest)  # whole months only
     figures = figures_for(
@@ -206,8 +203,7 @@ def _meeting_pack(args: argparse.Namespace) -> int:
         first=first,
         last=last,
         today=date.today(),
-        suppressed=args.audience != "lead",
-        k=disclosure_k(engine),
+        audience=audience,
     )
     batches = queries.load_import_batches(engine)
     context = pack_context(
@@ -221,13 +217,9 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     )
     shown = outlines.loc[outlines["code"].isin(chosen or tuple(known))]
     from dashboard.pack import links_table
-    from store.access import Viewer
-    from store.links import links_for
+    from store import reads
 
-    reader = Viewer("command line", args.audience, chosen or tuple(known))
-    links = links_table(
-        links_for(engine, reader, since=first, until=last, k=disclosure_k(engine)), known
-    )
+    links = links_table(reads.links(engine, audience, since=first, until=last), known)
     try:
         written = write_pack(
             figures,
@@ -237,8 +229,8 @@ def _meeting_pack(args: argparse.Namespace) -> int:
             stem=f"meeting-pack-{first}-to-{last}",
             links=links,
             extra={
-                "impact": _impact_blocks(engine, chosen or tuple(known), args, known),
-                CONTEXT_KEY: _context_blocks(engine, reader, figures, first, last),
+                "impact": _impact_blocks(engine, chosen or tuple(known), audience, known),
+                CONTEXT_KEY: _context_blocks(engine, audience, figures, first, last),
             },
         )
     except PackError as error:
@@ -247,20 +239,19 @@ def _meeting_pack(args: argparse.Namespace) -> int:
     return 0
 
 
-def _context_blocks(engine, reader, figures, first: str, last: str) -> list:  # type: ignore[no-untyped-def]
-    """Return the pack's context section (police.uk, all ages) read for the pack's reader."""
+def _context_blocks(engine, audience, figures, first: str, last: str) -> list:  # type: ignore[no-untyped-def]
+    """Return the pack's context section (police.uk, all ages) read for the pack's audience."""
     from datetime import date
 
     from dashboard.pack import context_blocks
-    from store.context import context_picture
+    from store import reads
 
-    picture = context_picture(
+    picture = reads.context(
         engine,
-        reader,
-        districts=reader.districts,
+        audience,
+        districts=audience.viewer.districts,
         first=date.fromisoformat(f"{first}-01"),
         last=date.fromisoformat(f"{last}-01"),
-        k=figures.k,
     )
     return context_blocks(picture, period=figures.period, protected=figures.suppressed, k=figures.k)
 
@@ -522,10 +513,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return analysis_main(words)  # (it reports its own errors)
     args = build_parser().parse_args(argv)
+    from data.load import DemoError
     from geo.boundaries import BoundaryError
     from store.boundaries import BoundaryStoreError
     from store.db import DatabaseError
-    from store.demo import DemoError
 
     try:
         return int(args.handler(args))

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Engine
 
 from store.access import Viewer
 from store.audit import log_event
+from store.db import Engine
 
 __all__ = ["audited_download", "downloader"]
 

@@ -11,7 +11,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
+
+from store.audience import Audience
 from store.queries import EventFilter
+from store.reads import MapQuery, period_months
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES
 
 __all__ = [
@@ -19,6 +23,7 @@ __all__ = [
     "Filters",
     "filters_from_params",
     "filters_to_params",
+    "map_query",
     "month_end",
     "refuse_outside_scope",
 ]
@@ -282,3 +287,50 @@ def refuse_outside_scope(
         if remaining:
             kept["districts"] = ",".join(remaining)
     return kept, refused
+
+
+def map_query(
+    filters: Filters,
+    scope: tuple[str, ...],
+    latest: date,
+    months: pd.Series,
+    *,
+    audience: Audience | None = None,
+) -> MapQuery:
+    """Return what the map shows for the sidebar's filters, within a viewer's scope.
+
+    Parameters
+    ----------
+    filters
+        The sidebar's choice.
+    scope
+        The districts to read (``Audience.scope``).
+    latest
+        The newest data date: the end of the preset periods.
+    months
+        The months that have data (``"YYYY-MM"``): an open-ended period starts at the first.
+    audience
+        Who will see it: the cell size is at least its ``min_cell_size``.
+
+    Examples
+    --------
+    >>> q = map_query(Filters("quarter"), ("E07000197",), date(2026, 10, 5), pd.Series([]))
+    >>> q.first, q.last, q.cell_size
+    ('2026-08', '2026-10', 250)
+    >>> map_query(Filters("all"), ("E07000197",), date(2026, 10, 5), pd.Series(["2024-01"])).first
+    '2024-01'
+    """
+    first, last = period_months(*filters.window(latest))
+    known = months.dropna()
+    cell_size = filters.cell_size
+    if audience is not None:
+        cell_size = audience.cell_size(cell_size)
+    return MapQuery(
+        districts=scope,
+        types=filters.types,
+        ages=filters.ages,
+        agencies=filters.agencies,
+        first=first or (str(known.min()) if not known.empty else f"{latest:%Y-%m}"),
+        last=last or f"{latest:%Y-%m}",
+        cell_size=cell_size,
+    )

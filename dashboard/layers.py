@@ -348,7 +348,7 @@ def density_layer(bands: gpd.GeoDataFrame, *, name: str = "Density") -> folium.F
     ----------
     bands
         In EPSG:4326 with ``band`` (1 lowest), ``level_min`` and ``level_max``
-        (incidents per km²), as ``dashboard.analysis.density_layer`` returns them.
+        (incidents per km²), as ``store.reads.density_layer`` returns them.
     name
         The layer's name in the layer control.
 
@@ -397,7 +397,7 @@ def aggregates_layer(
     ----------
     squares
         In EPSG:4326 with ``incidents`` and ``referrals`` (numbers, or text where
-        suppressed) and ``level`` (0-3), as ``dashboard.analysis.aggregate_squares``.
+        suppressed) and ``level`` (0-3), as ``store.reads.aggregate_squares``.
     size_km
         The squares' side, for the layer's name.
     name
@@ -459,7 +459,7 @@ def points_layer(points: pd.DataFrame, *, name: str = "Incidents (points)") -> f
         The layer, holding one marker cluster.
     """
     group = folium.FeatureGroup(name=name)
-    data = [
+    data: list[list[float | str]] = [
         [float(lat), float(lon), label(EXPLOITATION_TYPES, str(category))]
         for lat, lon, category in zip(points["lat"], points["lon"], points["category"], strict=True)
     ]

@@ -12,22 +12,22 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
 
+from data.bootstrap import open_database
+from data.load import demo_info
 from store import queries
-from store.bootstrap import open_database
-from store.demo import demo_info
+from store.db import Engine
 from store.sites import sites_in
 
 if TYPE_CHECKING:
-    from dashboard.analysis import MapQuery, MapSettings, MonthlyPicture
     from dashboard.filters import Filters
     from geo.grid import Grid
-    from store.access import Viewer
+    from store.audience import Audience
     from store.context import ContextPicture
     from store.impact import DisclosedImpact, ImpactFigures
     from store.links import LinksView
     from store.meeting import MeetingFigures
+    from store.reads import MapQuery, MapSettings, MonthlyPicture
 
 __all__ = [
     "actions",
@@ -92,6 +92,31 @@ def events(kind: str, event_filter: queries.EventFilter, version: str) -> pd.Dat
     return queries.load_events(engine(), event_filter, kind=kind)
 
 
+def districts_for(
+    audience: Audience, version: str, wanted: tuple[str, ...] = ()
+) -> gpd.GeoDataFrame:
+    """Return the district boundaries (EPSG:27700) in the audience's scope (or those wanted)."""
+    from store.reads import in_scope
+
+    return in_scope(districts(version), audience, wanted, column="code")
+
+
+def wards_for(audience: Audience, version: str) -> gpd.GeoDataFrame:
+    """Return the ward boundaries (EPSG:27700) in the audience's districts."""
+    from store.reads import in_scope
+
+    return in_scope(wards(version), audience)
+
+
+def places_for(
+    audience: Audience, version: str, wanted: tuple[str, ...] = ()
+) -> gpd.GeoDataFrame:
+    """Return the place register (EPSG:27700) in the audience's districts (or those wanted)."""
+    from store.reads import in_scope
+
+    return in_scope(places(version), audience, wanted)
+
+
 @st.cache_data(show_spinner=False)
 def latest_date(version: str) -> date:
     """Return the newest incident date, the end of the preset periods."""
@@ -121,14 +146,14 @@ def import_batches(version: str) -> pd.DataFrame:
 def assessment_queue_flags(version: str) -> pd.DataFrame:
     """Return every place flagged over the last 3 months of data (all districts, unsuppressed).
 
-    Pass the result through ``store.assessments.flags_for`` for the viewer.
+    Pass the result through ``store.reads.queue_flags`` for the audience.
     """
     from store.assessments import recent_flags
 
     return recent_flags(engine(), end=latest_date(version), months=3)
 
 
-# The Map page: dashboard.analysis behind the cache. Viewers, queries and settings are
+# The Map page: store.reads behind the cache. Viewers, queries and settings are
 # frozen dataclasses of plain values, so they key the cache; frames are not arguments.
 
 
@@ -143,63 +168,63 @@ def map_grid(districts: tuple[str, ...], cell_size: int, version: str) -> Grid:
 @st.cache_data(show_spinner="Counting incidents...", max_entries=16)
 def map_sites(
     kind: str,
-    viewer: Viewer,
+    audience: Audience,
     districts: tuple[str, ...],
     ages: tuple[str, ...],
     agencies: tuple[str, ...],
     version: str,
 ) -> pd.DataFrame:
     """Return incidents or referrals per location, month and type, every month."""
-    from dashboard.analysis import read_sites
+    from store.reads import read_sites
 
     return read_sites(
-        engine(), viewer, kind=kind, districts=districts, ages=ages, agencies=agencies
+        engine(), audience, kind=kind, districts=districts, ages=ages, agencies=agencies
     )
 
 
 def _map_sites_for(
-    query: MapQuery, viewer: Viewer, version: str, kind: str = "incidents"
+    query: MapQuery, audience: Audience, version: str, kind: str = "incidents"
 ) -> pd.DataFrame:
-    return map_sites(kind, viewer, query.districts, query.ages, query.agencies, version)
+    return map_sites(kind, audience, query.districts, query.ages, query.agencies, version)
 
 
 @st.cache_data(show_spinner="Finding hot spots...", max_entries=32)
 def map_hot_cells(
-    viewer: Viewer, query: MapQuery, confidence: int, k: int, version: str
+    audience: Audience, query: MapQuery, confidence: int, version: str
 ) -> gpd.GeoDataFrame:
-    """Return the period's significant Gi* cells (WGS84), counts disclosed for the viewer."""
-    from dashboard.analysis import hot_cells
+    """Return the period's significant Gi* cells (WGS84), counts disclosed for the audience."""
+    from store.reads import hot_cells
 
     sites = sites_in(
-        _map_sites_for(query, viewer, version),
+        _map_sites_for(query, audience, version),
         types=query.types,
         first=query.first,
         last=query.last,
     )
     grid = map_grid(query.districts, query.cell_size, version)
-    return hot_cells(sites, grid, confidence=confidence, viewer=viewer, k=k)
+    return hot_cells(sites, grid, confidence=confidence, audience=audience)
 
 
 @st.cache_data(show_spinner="Stepping through the months...", max_entries=16)
 def map_monthly(
-    viewer: Viewer, query: MapQuery, confidence: int, k: int, version: str
+    audience: Audience, query: MapQuery, confidence: int, version: str
 ) -> MonthlyPicture:
     """Return Gi* month by month over the 12 months to the period's end."""
-    from dashboard.analysis import monthly_picture
+    from store.reads import monthly_picture
 
-    sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
+    sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
     grid = map_grid(query.districts, query.cell_size, version)
-    return monthly_picture(sites, grid, last=query.last, confidence=confidence, viewer=viewer, k=k)
+    return monthly_picture(sites, grid, last=query.last, confidence=confidence, audience=audience)
 
 
 @st.cache_data(show_spinner="Flagging places...", max_entries=32)
 def map_flags(
-    viewer: Viewer, query: MapQuery, settings: MapSettings, k: int, version: str
+    audience: Audience, query: MapQuery, settings: MapSettings, version: str
 ) -> gpd.GeoDataFrame:
-    """Return the period's flagged places (WGS84), reasons disclosed for the viewer."""
-    from dashboard.analysis import flagged_places
+    """Return the period's flagged places (WGS84), reasons disclosed for the audience."""
+    from store.reads import flagged_places
 
-    places_bng, sites, grid = _flag_inputs(viewer, query, version)
+    places_bng, sites, grid = _flag_inputs(audience, query, version)
     return flagged_places(
         places_bng,
         sites,
@@ -207,29 +232,27 @@ def map_flags(
         first=query.first,
         last=query.last,
         settings=settings,
-        viewer=viewer,
-        k=k,
+        audience=audience,
     )
 
 
 def _flag_inputs(
-    viewer: Viewer, query: MapQuery, version: str
+    audience: Audience, query: MapQuery, version: str
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, Grid]:
     """Return the register, the sites and the grid that flags (and why-not) are read from."""
-    sites = sites_in(_map_sites_for(query, viewer, version), types=query.types)
+    sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
     grid = map_grid(query.districts, query.cell_size, version)
-    places_bng = places(version)
-    return places_bng.loc[places_bng["district_code"].isin(query.districts)], sites, grid
+    return places_for(audience, version, query.districts), sites, grid
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def map_cell_note(viewer: Viewer, query: MapQuery, version: str) -> str:
+def map_cell_note(audience: Audience, query: MapQuery, version: str) -> str:
     """Return the note on a cell size too small for the period's incidents (or "")."""
-    from dashboard.analysis import cell_size_note
     from dashboard.filters import CELL_SIZES
+    from store.reads import cell_size_note
 
     sites = sites_in(
-        _map_sites_for(query, viewer, version),
+        _map_sites_for(query, audience, version),
         types=query.types,
         first=query.first,
         last=query.last,
@@ -240,12 +263,12 @@ def map_cell_note(viewer: Viewer, query: MapQuery, version: str) -> str:
 
 @st.cache_data(show_spinner="Looking at the place...", max_entries=32)
 def map_why_not(
-    viewer: Viewer, query: MapQuery, settings: MapSettings, k: int, version: str, place_id: int
+    audience: Audience, query: MapQuery, settings: MapSettings, version: str, place_id: int
 ) -> str:
-    """Return why a place is not flagged in the period, counts disclosed for the viewer."""
-    from dashboard.analysis import why_not_flagged
+    """Return why a place is not flagged in the period, counts disclosed for the audience."""
+    from store.reads import why_not_flagged
 
-    places_bng, sites, grid = _flag_inputs(viewer, query, version)
+    places_bng, sites, grid = _flag_inputs(audience, query, version)
     return why_not_flagged(
         places_bng,
         sites,
@@ -254,97 +277,109 @@ def map_why_not(
         first=query.first,
         last=query.last,
         settings=settings,
-        viewer=viewer,
-        k=k,
+        audience=audience,
     )
 
 
 @st.cache_data(show_spinner="Estimating the density...", max_entries=16)
-def map_density(viewer: Viewer, query: MapQuery, k: int, version: str) -> gpd.GeoDataFrame:
+def map_density(audience: Audience, query: MapQuery, version: str) -> gpd.GeoDataFrame:
     """Return the period's kernel density bands (WGS84)."""
-    from dashboard.analysis import density_layer
+    from store.reads import density_layer
 
     sites = sites_in(
-        _map_sites_for(query, viewer, version),
+        _map_sites_for(query, audience, version),
         types=query.types,
         first=query.first,
         last=query.last,
     )
-    return density_layer(sites, viewer=viewer, k=k)
+    return density_layer(sites, audience=audience)
 
 
 @st.cache_data(show_spinner="Counting per square...", max_entries=16)
-def map_aggregates(viewer: Viewer, query: MapQuery, k: int, version: str) -> gpd.GeoDataFrame:
+def map_aggregates(audience: Audience, query: MapQuery, version: str) -> gpd.GeoDataFrame:
     """Return the period's incidents and referrals per 1 km square (WGS84), disclosed."""
-    from dashboard.analysis import aggregate_squares
+    from store.reads import aggregate_squares
 
-    chosen = {"types": query.types, "first": query.first, "last": query.last}
+    def chosen(kind: str) -> pd.DataFrame:
+        sites = _map_sites_for(query, audience, version, kind)
+        return sites_in(sites, types=query.types, first=query.first, last=query.last)
+
     return aggregate_squares(
-        sites_in(_map_sites_for(query, viewer, version), **chosen),
-        sites_in(_map_sites_for(query, viewer, version, "referrals"), **chosen),
-        viewer=viewer,
-        k=k,
+        chosen("incidents"),
+        chosen("referrals"),
+        audience=audience,
     )
 
 
 @st.cache_data(show_spinner="Reading incident points...", max_entries=8)
-def map_points(viewer: Viewer, query: MapQuery, version: str) -> tuple[pd.DataFrame | None, int]:
+def map_points(
+    audience: Audience, query: MapQuery, version: str
+) -> tuple[pd.DataFrame | None, int]:
     """Return the period's incident points for a viewer with point access, if few enough."""
-    from dashboard.analysis import incident_points
+    from store.reads import incident_points
 
-    return incident_points(engine(), viewer, query)
+    return incident_points(engine(), audience, query)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def map_area_events(
-    viewer: Viewer, query: MapQuery, area_wkb: bytes, first: str, version: str
+    audience: Audience, query: MapQuery, area_wkb: bytes, first: str, version: str
 ) -> pd.DataFrame:
     """Return the incidents inside an area (EPSG:27700 WKB) from ``first`` to the period's end."""
     import shapely
 
-    from dashboard.analysis import events_near
+    from store.reads import events_near
 
-    return events_near(engine(), viewer, query, area=shapely.from_wkb(area_wkb), first=first)
+    return events_near(engine(), audience, query, area=shapely.from_wkb(area_wkb), first=first)
 
 
 # The Meeting page: one cached MeetingFigures per viewer scope and choice, shared with the pack.
 
 
+MeetingChoice = tuple[
+    tuple[str, ...], "Audience", tuple[str, ...], tuple[str, ...], tuple[str, ...],
+    tuple[str, str], date, str,
+]  # fmt: skip
+"""The positional arguments of :func:`meeting`: districts, audience, types, ages,
+agencies, months, today and the data version."""
+
+
 @st.cache_data(show_spinner="Preparing the meeting's figures...", max_entries=16)
 def meeting(
     districts: tuple[str, ...],
-    viewer: Viewer,
+    audience: Audience,
     types: tuple[str, ...],
     ages: tuple[str, ...],
     agencies: tuple[str, ...],
     months: tuple[str, str],
-    k: int,
     today: date,
     version: str,
     framework: bool = True,
 ) -> MeetingFigures:
     """Return the meeting's figures for districts the caller has checked are in scope.
 
-    ``viewer`` is ``Viewer.for_cache()``: it decides the disclosure, and the counts per
+    ``audience`` decides the scope and the disclosure, and the counts per
     spot come from the same cached read as the Map's (:func:`map_sites`), as do the
     register, assessments and actions. Without ``framework`` the performance framework
     (the costliest part, a flagging per month) is left empty: the slides before it do not
     wait for it.
     """
     from store.assessments import approval_dates
-    from store.disclosure import needs_suppression
     from store.meeting import MeetingInputs, meeting_figures
+    from store.reads import in_scope
+
+    districts = audience.scope(districts)
 
     def mine(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.loc[frame["district_code"].isin(districts)]
+        return in_scope(frame, audience, districts)
 
     inputs = MeetingInputs(
-        incidents=map_sites("incidents", viewer, districts, ages, agencies, version),
-        referrals=map_sites("referrals", viewer, districts, ages, agencies, version),
+        incidents=map_sites("incidents", audience, districts, ages, agencies, version),
+        referrals=map_sites("referrals", audience, districts, ages, agencies, version),
         places=mine(places(version)),
         assessments=mine(assessments(version)),
         actions=mine(actions(version)),
-        approvals=approval_dates(engine(), viewer),
+        approvals=approval_dates(engine(), audience),
         grid=map_grid(districts, 250, version),
         district_names=district_names(version),
         districts=districts,
@@ -361,8 +396,7 @@ def meeting(
         last=months[1],
         types=types,
         today=today,
-        suppressed=needs_suppression(viewer),
-        k=k,
+        audience=audience,
         framework_months=12 if framework else 0,
         activity_end=month_end(date.fromisoformat(f"{months[1]}-01")) if ends_early else today,
     )
@@ -377,12 +411,12 @@ def meeting_month_end(version: str) -> date | None:
 
 
 def meeting_choice(
-    viewer: Viewer, scope: tuple[str, ...], filters: Filters, k: int, today: date, version: str
-) -> tuple:
-    """Return the arguments of :func:`meeting` (its cache key) for a viewer's choice."""
+    audience: Audience, scope: tuple[str, ...], filters: Filters, today: date, version: str
+) -> MeetingChoice:
+    """Return the arguments of :func:`meeting` (its cache key) for an audience's choice."""
     months = filters.months(meeting_month_end(version) or latest_date(version))
-    choice = (scope, viewer.for_cache(), filters.types, filters.ages, filters.agencies)
-    return (*choice, months, k, today, version)
+    choice = (scope, audience, filters.types, filters.ages, filters.agencies)
+    return (*choice, months, today, version)
 
 
 @st.cache_data(show_spinner="Drawing the map of emerging hot spots...", max_entries=16)
@@ -400,8 +434,8 @@ def meeting_map(_figures: MeetingFigures, key: tuple, version: str) -> bytes:
 
 @st.cache_data(show_spinner="Counting police-recorded crime (all ages)...", max_entries=16)
 def context_picture(
-    viewer: Viewer, districts: tuple[str, ...], first: str, last: str, types: tuple[str, ...],
-    k: int, version: str,
+    audience: Audience, districts: tuple[str, ...], first: str, last: str,
+    types: tuple[str, ...], version: str,
 ) -> tuple[ContextPicture, gpd.GeoDataFrame]:  # fmt: skip
     """Return context events (public crime, all ages) for an audience, and their squares to draw.
 
@@ -411,14 +445,14 @@ def context_picture(
     import shapely
 
     from store.context import SQUARE
-    from store.context import context_picture as read
+    from store.reads import context
 
     def month(text: str) -> date | None:
         return date.fromisoformat(f"{text}-01") if text else None
 
-    picture = read(
-        engine(), viewer, districts=districts, first=month(first), last=month(last),
-        types=types, k=k,
+    picture = context(
+        engine(), audience, districts=districts, first=month(first), last=month(last),
+        types=types,
     )  # fmt: skip
     e = picture.squares["easting"].to_numpy(dtype=float)
     n = picture.squares["northing"].to_numpy(dtype=float)
@@ -435,13 +469,14 @@ def context_picture(
 
 @st.cache_data(show_spinner="Joining the dots between places...", max_entries=16)
 def mace_links(
-    viewer: Viewer, since: str | None, until: str | None, recent_since: str | None, k: int,
+    audience: Audience, since: str | None, until: str | None, recent_since: str | None,
     version: str,
 ) -> LinksView:  # fmt: skip
-    """Return :func:`store.links.links_for` for ``viewer`` (``Viewer.for_cache()``)."""
-    from store.links import links_for
+    """Return the links between places as ``audience`` may see them (``store.reads.links``)."""
+    from store.reads import links
 
-    return links_for(engine(), viewer, since=since, until=until, k=k, recent_since=recent_since)
+    return links(engine(), audience, since=since, until=until, recent_since=recent_since)
+
 # The impact of actions: computed once for every district, disclosed per reader.
 
 
@@ -451,12 +486,12 @@ def impact(version: str, window: int = 6) -> ImpactFigures:
 
     Computed over every district from the Map's cached counts, register and grid.
     """
-    from store.access import Viewer
+    from store.audience import Audience
     from store.impact import ImpactInputs, impact_figures, load_action_kinds
 
     codes = tuple(districts(version)["code"])
     inputs = ImpactInputs(
-        sites=map_sites("incidents", Viewer("", "lead", codes), codes, (), (), version),
+        sites=map_sites("incidents", Audience.before_disclosure(codes), codes, (), (), version),
         places=places(version),
         actions=load_action_kinds(engine()),
         grid=map_grid(codes, 250, version),
@@ -466,16 +501,14 @@ def impact(version: str, window: int = 6) -> ImpactFigures:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def impact_for(
-    viewer: Viewer, districts: tuple[str, ...], k: int, version: str, window: int = 6
+    audience: Audience, districts: tuple[str, ...], version: str, window: int = 6
 ) -> DisclosedImpact:
-    """Return the impact of actions in some districts, disclosed for ``viewer.for_cache()``."""
-    from store.disclosure import needs_suppression
-    from store.impact import disclose
+    """Return the impact of actions in some districts, disclosed for ``audience``."""
+    from store.reads import impact as disclosed
 
-    return disclose(
+    return disclosed(
         impact(version, window),
+        audience,
         districts=districts,
-        suppressed=needs_suppression(viewer),
-        k=k,
         district_names=district_names(version),
     )

@@ -662,7 +662,7 @@ def assert_offline(html_text: str) -> None:
 
 
 def fast_marker_cluster(
-    data: list[list[float]], *, callback: str | None = None, **kwargs: Any
+    data: list[list[float | str]], *, callback: str | None = None, **kwargs: Any
 ) -> FastMarkerCluster:
     """Return a ``folium.plugins.FastMarkerCluster`` that uses the vendored plugin.
 

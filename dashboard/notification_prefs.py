@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy import Engine
 
 from dashboard import auth
 from store import notifications as notes
 from store.access import AccessDenied, Viewer
+from store.db import Engine
 from store.safe_text import md_text
 
 __all__ = ["notification_preferences"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy import Engine
 
 from dashboard import auth
 from store.access import AccessDenied, Viewer
+from store.db import Engine
 from store.organisations import (
     OrganisationError,
     add_organisation,

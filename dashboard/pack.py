@@ -30,8 +30,8 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from dashboard.charts import emerging_map_png, trend_png
+from store import reads
 from store.context import ContextPicture
-from store.disclosure import D_MAX, legend
 from store.links import LinksView
 from store.meeting import NOT_COMPARABLE, SLIDES, WORK_KEYS, Figure, MeetingFigures, figures_table
 from store.safe_text import csv_bytes
@@ -412,8 +412,8 @@ def context_blocks(
     ]
     if protected:
         lines.append(
-            f"These counts are perturbed like the others (ONS cell key method, at most {D_MAX} "
-            f"either way); <{k} means fewer than {k}."
+            "These counts are perturbed like the others (ONS cell key method, at most "
+            f"{reads.D_MAX} either way); <{k} means fewer than {k}."
         )
     table = picture.by_type.rename(
         columns={"crime_type": f"Crime type (all ages, {sources})", "events": "Crimes"}
@@ -515,7 +515,7 @@ def _notes(figures: MeetingFigures, context: PackContext) -> list[str]:
         f"Prepared for: {context.audience}. Made {context.generated}.",
     ]
     if figures.suppressed:
-        lines.append(legend(figures.k))
+        lines.append(reads.note(figures.k))
     lines.append(context.attribution)
     return lines
 
@@ -713,7 +713,7 @@ def pack_pdf(figures: MeetingFigures, context: PackContext, deck: list[Slide]) -
                 _pdf_figures(pdf, content, figures)  # type: ignore[arg-type]
             elif kind == "text":
                 pdf.set_font("DejaVu", "", 11)
-                for line in content:  # type: ignore[union-attr]
+                for line in content:  # type: ignore[attr-defined]
                     pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
             elif kind == "table":
                 _pdf_table(pdf, content)  # type: ignore[arg-type]
@@ -746,12 +746,12 @@ def pack_csv(
     for key, blocks in (extra or {}).items():
         for kind, content in blocks:
             if kind == "table":
-                frame = content.astype(str)  # type: ignore[union-attr]
+                frame = content.astype(str)  # type: ignore[attr-defined]
                 for record in frame.itertuples(index=False):
                     for column, value in zip(frame.columns[1:], record[1:], strict=True):
                         rows.append((key, f"{record[0]}: {column}", figures.period, value))
             elif kind == "text":
-                rows.extend((key, "note", figures.period, line) for line in content)  # type: ignore[union-attr]
+                rows.extend((key, "note", figures.period, line) for line in content)  # type: ignore[attr-defined]
     if rows:
         table = pd.concat([table, pd.DataFrame(rows, columns=table.columns)], ignore_index=True)
     return csv_bytes(table)
@@ -796,8 +796,8 @@ def write_pack(
             staged.append((Path(temporary), folder / f"{stem}.{suffix}"))
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
-        for temporary, final in staged:
-            os.replace(temporary, final)
+        for part, final in staged:
+            os.replace(part, final)
             placed.append(final)
     except OSError as error:
         for path in [*(t for t, _ in staged), *placed]:

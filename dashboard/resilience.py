@@ -18,9 +18,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import streamlit as st
-from sqlalchemy.exc import DBAPIError
 
-from store.db import is_unavailable
+from store.db import is_driver_error, is_unavailable
 
 __all__ = ["MESSAGE", "RETRY_SECONDS", "database_guard", "explain", "reached"]
 
@@ -88,7 +87,7 @@ def database_guard(
         st.session_state[ATTEMPTS_KEY] = attempt
         log.warning("database unavailable (attempt %d): %s", attempt, _first_line(error))
         slot.warning(explain(error, attempt=attempt, wait=wait), icon=":material/cloud_off:")
-        if on_outage is not None and isinstance(error, DBAPIError):
+        if on_outage is not None and is_driver_error(error):
             on_outage()
         time.sleep(wait)
         st.rerun()

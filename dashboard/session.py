@@ -9,10 +9,11 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard import auth, loaders
 from store.access import Viewer
-from store.disclosure import disclosure_k
+from store.audience import Audience, threshold
 
 __all__ = [
     "WANTED",
+    "current_audience",
     "current_viewer",
     "destination",
     "disclosure_threshold",
@@ -84,5 +85,13 @@ def destination(pages: list, current: object) -> tuple | None:  # type: ignore[t
 
 @st.cache_data(ttl=60, show_spinner=False)
 def disclosure_threshold(version: str) -> int:
-    """Return the deployment's disclosure threshold k (see ``store.disclosure``)."""
-    return disclosure_k(loaders.engine())
+    """Return the deployment's disclosure threshold k (see ``store.audience.threshold``)."""
+    return threshold(loaders.engine())
+
+
+def current_audience() -> Audience:
+    """Return what the signed-in person may be sent (built here, the one place, per run).
+
+    Every read a page makes takes it: the districts, point access, k and exact-or-perturbed.
+    """
+    return Audience.of(current_viewer(), disclosure_threshold(loaders.data_version()))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from store.config import home_dir, setting
+from config.settings import home_dir, raw
 
 __all__ = ["COOKIE", "Claim", "issue", "read", "secret", "set_cookie_script"]
 
@@ -43,7 +43,7 @@ class Claim:
 
 def secret() -> str:
     """Return the secret that signs session cookies (the setting, else the kept random one)."""
-    configured = setting("SAFER_SPACES_SESSION_SECRET", "session_secret")
+    configured = raw("session_secret")
     if configured:
         return configured
     path = Path(home_dir()) / "session.key"

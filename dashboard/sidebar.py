@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import streamlit as st
 
@@ -18,7 +19,7 @@ from dashboard.filters import (
 from store.access import Viewer
 from store.audit import log_event
 from store.safe_text import md_text
-from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES
+from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES, label
 
 __all__ = ["current", "render"]
 
@@ -88,7 +89,9 @@ def render(version: str, viewer: Viewer) -> Filters:
     latest = loaders.latest_date(version)
     with st.sidebar:
         st.header("Filters")
-        period = st.selectbox("Period", list(PERIODS), format_func=PERIODS.get, key="f_period")
+        period = st.selectbox(
+            "Period", list(PERIODS), format_func=partial(label, PERIODS), key="f_period"
+        )
         start = end = None
         if period == "custom":
             chosen = st.date_input("From and to", key="f_range", max_value=date.today())
@@ -97,28 +100,28 @@ def render(version: str, viewer: Viewer) -> Filters:
         types = st.multiselect(
             "Exploitation type",
             list(EXPLOITATION_TYPES),
-            format_func=EXPLOITATION_TYPES.get,
+            format_func=partial(label, EXPLOITATION_TYPES),
             key="f_types",
             placeholder="All types",
         )
         ages = st.multiselect(
             "Age band",
             list(AGE_BANDS),
-            format_func=AGE_BANDS.get,
+            format_func=partial(label, AGE_BANDS),
             key="f_ages",
             placeholder="All ages",
         )
         agencies = st.multiselect(
             "Source agency",
             list(AGENCIES),
-            format_func=AGENCIES.get,
+            format_func=partial(label, AGENCIES),
             key="f_agencies",
             placeholder="All agencies",
         )
         districts = st.multiselect(
             "District",
             list(names),
-            format_func=names.get,
+            format_func=partial(label, names),
             key="f_districts",
             placeholder="All districts" if viewer.sees_points else "All my districts",
         )

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
+from config.settings import raw
+
 __all__ = ["ENVIRONMENT", "label", "read", "timed"]
 
 ENVIRONMENT = "SAFER_SPACES_TIMINGS"
@@ -29,7 +31,7 @@ def label(page: str) -> None:
 @contextmanager
 def timed() -> Iterator[None]:
     """Time the block and append a line to the file named by ``SAFER_SPACES_TIMINGS``."""
-    path = os.environ.get(ENVIRONMENT)
+    path = raw("timings")
     if not path:
         yield
         return

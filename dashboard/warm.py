@@ -22,10 +22,12 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import analysis, loaders, timings
-from dashboard.filters import Filters
+from config.settings import switched_on
+from dashboard import loaders, timings
+from dashboard.filters import Filters, map_query
 from dashboard.session import disclosure_threshold
-from store.config import switched_on
+from store.audience import Audience
+from store.reads import DEFAULT_SETTINGS
 from store.users import audiences
 
 __all__ = ["ENVIRONMENT", "PRESETS", "start", "warm"]
@@ -54,20 +56,21 @@ def warm(version: str, today: date) -> int:
     """
     k = disclosure_threshold(version)
     latest = loaders.latest_date(version)
-    settings = analysis.DEFAULT_SETTINGS
+    settings = DEFAULT_SETTINGS
     loaders.assessment_queue_flags(version)
     loaders.impact(version)
     views = 0
     for viewer in audiences(loaders.engine()):
-        scope = viewer.scope()
-        months = loaders.map_sites("incidents", viewer, scope, (), (), version)["month"]
+        audience = Audience.of(viewer, k)
+        scope = audience.scope()
+        months = loaders.map_sites("incidents", audience, scope, (), (), version)["month"]
         for preset in PRESETS:
             filters = Filters(period=preset)
-            query = analysis.map_query(filters, scope, latest, months)
-            loaders.map_monthly(viewer, query, settings.confidence, k, version)
-            loaders.map_hot_cells(viewer, query, settings.confidence, k, version)
-            loaders.map_flags(viewer, query, settings, k, version)
-            choice = loaders.meeting_choice(viewer, scope, filters, k, today, version)
+            query = map_query(filters, scope, latest, months, audience=audience)
+            loaders.map_monthly(audience, query, settings.confidence, version)
+            loaders.map_hot_cells(audience, query, settings.confidence, version)
+            loaders.map_flags(audience, query, settings, version)
+            choice = loaders.meeting_choice(audience, scope, filters, today, version)
             loaders.meeting(*choice, framework=False)
             views += 1
     return views
@@ -94,7 +97,7 @@ def _keep_warm() -> None:
 @st.cache_resource(show_spinner=False)
 def start() -> threading.Thread | None:
     """Start the warming thread, once per app process (unless switched off)."""
-    if not switched_on(ENVIRONMENT):
+    if not switched_on("warm"):
         return None
     # The loaders' spinners have no page to show on in this thread; Streamlit says so on
     # every call, which is noise here.

@@ -81,11 +81,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from config.demo import DEMO_PSEUDONYM_KEY
 from geo.anonymise import age_bands, keyed_pseudonyms, snap_to_grid
 from geo.boundaries import DEFAULT_AREA
 from geo.postcodes import load_postcode_directory
@@ -108,10 +110,6 @@ __all__ = [
     "build_demo",
     "load_towns",
 ]
-
-#: DEMO ONLY. A published key for the synthetic demo's pseudonyms. A real
-#: deployment keeps its own secret key outside the code and never uses this one.
-DEMO_PSEUDONYM_KEY: bytes = b"safer-spaces-DEMO-ONLY-public-key-never-use-for-real-data"
 
 #: The last day of the demo's default window; fixed so the demo is reproducible.
 DEFAULT_END: date = date(2026, 10, 31)
@@ -703,7 +701,7 @@ class _Plan:
     group: np.ndarray  # which generating component drew it
 
 
-def _part(k: int, **columns: object) -> dict[str, np.ndarray]:
+def _part(k: int, **columns: Any) -> dict[str, np.ndarray]:
     """One generating component of the plan; scalars are repeated ``k`` times."""
     return {
         name: np.asarray(value) if np.ndim(value) else np.full(k, value)

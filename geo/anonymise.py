@@ -8,7 +8,6 @@ scalars or on whole arrays; coordinates are EPSG:27700 metres.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -260,11 +259,7 @@ def keyed_pseudonym(value: str, *, key: bytes, length: int = 16) -> str:
     >>> len(keyed_pseudonym("INC-1", key=b"demo", length=24))
     24
     """
-    if not 8 <= length <= 64:
-        raise ValueError(f"length must be between 8 and 64 hex digits, got {length}")
-    if not key:
-        raise ValueError("an empty key gives no protection: pass the deployment's secret")
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:length]
+    return str(keyed_pseudonyms([value], key=key, length=length)[0])
 
 
 def keyed_pseudonyms(values: Iterable[str], *, key: bytes, length: int = 16) -> np.ndarray:
@@ -288,5 +283,19 @@ def keyed_pseudonyms(values: Iterable[str], *, key: bytes, length: int = 16) -> 
     --------
     >>> keyed_pseudonyms(["INC-1", "INC-1"], key=b"demo").tolist()
     ['3e3f32a76eb93a14', '3e3f32a76eb93a14']
+    >>> keyed_pseudonyms(["INC-1"], key=b"")
+    Traceback (most recent call last):
+    ...
+    ValueError: an empty key gives no protection: pass the deployment's secret
+
+    The one implementation: the import path (``store.imports.pipeline``) and the demo call
+    it, so the checks on the key and the length hold everywhere.
     """
-    return np.array([keyed_pseudonym(v, key=key, length=length) for v in values], dtype=object)
+    if not 8 <= length <= 64:
+        raise ValueError(f"length must be between 8 and 64 hex digits, got {length}")
+    if not key:
+        raise ValueError("an empty key gives no protection: pass the deployment's secret")
+    digest = hmac.digest
+    return np.array(
+        [digest(key, v.encode("utf-8"), "sha256").hex()[:length] for v in values], dtype=object
+    )

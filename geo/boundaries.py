@@ -39,6 +39,8 @@ import pyogrio
 import shapely
 from scipy.spatial import cKDTree
 
+from config.settings import home_dir
+from geo.points import BNG
 from geo.postcodes import load_postcode_directory
 
 __all__ = [
@@ -53,7 +55,6 @@ __all__ = [
     "read_boundary_file",
 ]
 
-BNG = "EPSG:27700"
 """British National Grid: the CRS of every frame this module returns."""
 
 DEFAULT_AREA: tuple[str, ...] = (
@@ -374,8 +375,7 @@ def default_cache_dir() -> Path:
         ``$SAFER_SPACES_HOME/cache`` when that variable is set, else ``var/cache``
         relative to the working folder.
     """
-    home = os.environ.get("SAFER_SPACES_HOME")
-    return Path(home) / "cache" if home else Path("var") / "cache"
+    return home_dir() / "cache"
 
 
 _CACHE_LAYER = "districts"

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.points import BNG
+
 __all__ = ["BNG", "built_up_areas", "town_ranks"]
 
-BNG = "EPSG:27700"
 
 
 def built_up_areas(

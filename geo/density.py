@@ -32,7 +32,6 @@ __all__ = [
     "DensitySurface",
     "Kernel",
     "density_bands",
-    "density_cells",
     "kernel_density",
 ]
 
@@ -220,32 +219,6 @@ def _boxes(surface: DensitySurface, rows: np.ndarray, cols: np.ndarray) -> np.nd
     xs = surface.x0 + cols * surface.cell_size
     ys = surface.y0 + rows * surface.cell_size
     return shapely.box(xs, ys, xs + surface.cell_size, ys + surface.cell_size)
-
-
-def density_cells(
-    surface: DensitySurface, *, min_density: float = 0.0, crs: str = WGS84
-) -> gpd.GeoDataFrame:
-    """Return the raster cells above a density as squares, for a map.
-
-    Parameters
-    ----------
-    surface
-        From :func:`kernel_density`.
-    min_density
-        Leave out cells at or below this density (per km²).
-    crs
-        Output CRS (WGS84 for display by default).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        ``density`` (per km²) and the cell square.
-    """
-    rows, cols = np.nonzero(surface.values > min_density)
-    frame = gpd.GeoDataFrame(
-        {"density": surface.values[rows, cols]}, geometry=_boxes(surface, rows, cols), crs=BNG
-    )
-    return frame if crs == BNG else frame.to_crs(crs)
 
 
 def density_bands(

@@ -31,7 +31,7 @@ import shapely
 from pyproj import Transformer
 from scipy import sparse
 
-from geo.points import BNG, WGS84, HotspotInputError, bng_xy
+from geo.points import BNG, WGS84, HotspotInputError
 
 __all__ = [
     "DEFAULT_CELL_SIZE",
@@ -43,7 +43,6 @@ __all__ = [
     "contiguity",
     "count_points",
     "h3_resolution",
-    "locate_points",
     "locate_xy",
 ]
 
@@ -425,32 +424,6 @@ def locate_xy(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         inside = shapely.contains_xy(grid.area, x[edge], y[edge])
         cell[edge[~inside]] = -1
     return cell
-
-
-def locate_points(grid: Grid, points: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
-    """Return the cell of each incident point, or -1 outside the area.
-
-    Works on points in any CRS (they are projected to EPSG:27700).
-
-    Parameters
-    ----------
-    grid
-        The grid.
-    points
-        Incident points with a CRS.
-
-    Returns
-    -------
-    numpy.ndarray
-        int64 cell index per point; -1 for points outside the area.
-
-    Raises
-    ------
-    HotspotInputError
-        When the points have no CRS or unusable coordinates.
-    """
-    x, y = bng_xy(points)
-    return locate_xy(grid, x, y)
 
 
 def count_points(

@@ -25,6 +25,7 @@ from pyproj import CRS, Transformer
 
 __all__ = [
     "BNG",
+    "COORDINATE_NAMES",
     "WGS84",
     "HotspotInputError",
     "HotspotWarning",
@@ -49,10 +50,24 @@ WGS84 = "EPSG:4326"
 PeriodFreq = Literal["month", "quarter"]
 """The time steps the analysis understands."""
 
-_LON_NAMES = ("longitude", "lon", "lng", "long", "x_longitude")
-_LAT_NAMES = ("latitude", "lat", "y_latitude")
-_EAST_NAMES = ("easting", "eastings", "x_bng", "bng_easting", "oseast1m")
-_NORTH_NAMES = ("northing", "northings", "y_bng", "bng_northing", "osnrth1m")
+COORDINATE_NAMES: dict[str, tuple[str, ...]] = {
+    "longitude": ("longitude", "lon", "lng", "long", "x_longitude", "wgs84_lon", "x_lon"),
+    "latitude": ("latitude", "lat", "y_latitude", "wgs84_lat", "y_lat"),
+    "easting": (
+        "easting", "eastings", "x_bng", "bng_easting", "bng_e", "os_easting", "oseast1m", "x",
+        "geometry_easting",
+    ),
+    "northing": (
+        "northing", "northings", "y_bng", "bng_northing", "bng_n", "os_northing", "osnrth1m",
+        "y", "geometry_northing",
+    ),
+}  # fmt: skip
+"""The one list of column names (lower case, spaces and hyphens as ``_``) read as
+coordinates: by the hot-spot commands and by imports (``store.imports.columns``)."""
+_LON_NAMES = COORDINATE_NAMES["longitude"]
+_LAT_NAMES = COORDINATE_NAMES["latitude"]
+_EAST_NAMES = COORDINATE_NAMES["easting"]
+_NORTH_NAMES = COORDINATE_NAMES["northing"]
 _PERIOD_NAMES = ("month", "period", "date", "incident_date", "occurred", "time")
 
 # British National Grid's valid extent (metres), with a margin for the sea.

@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from store import audit
 from store.access import AccessDenied, Viewer
+from store.audience import Audience
 from store.db import session_scope
 from store.models import Action, Assessment, AuditEvent, Finding, Place
 from store.queries import load_assessments
@@ -64,7 +65,6 @@ __all__ = [
     "approve",
     "changes",
     "create_draft",
-    "flags_for",
     "free_text",
     "list_assessments",
     "load_assessment",
@@ -537,8 +537,8 @@ def list_assessments(engine: Engine, viewer: Viewer) -> pd.DataFrame:
     return frame if viewer.districts else frame.head(0)
 
 
-def approval_dates(engine: Engine, viewer: Viewer) -> pd.Series:
-    """Return when each assessment in the viewer's districts was approved, from the audit log.
+def approval_dates(engine: Engine, viewer: Viewer | Audience) -> pd.Series:
+    """Return when each assessment in the reader's districts was approved, from the audit log.
 
     Returns
     -------
@@ -596,9 +596,9 @@ def _apply(
         if item not in wanted:
             assessment.findings.remove(finding)
     for item, typed in wanted.items():
-        finding = by_item.get(item)
-        if finding is None:
-            finding = Finding(item=item, created_by=who)
+        found = by_item.get(item)
+        finding = found if found is not None else Finding(item=item, created_by=who)
+        if found is None:
             assessment.findings.append(finding)
         finding.domain = CHECKLIST[item].domain
         finding.score = int(typed.score) if typed.score is not None else 0
@@ -612,12 +612,12 @@ def _apply(
     for action_id, action in stored.items():
         if action_id not in kept:
             assessment.actions.remove(action)
-    for typed in form.actions:
-        action = stored.get(typed.id) if typed.id is not None else None
-        if action is None:
-            action = Action(created_by=who)
+    for typed_action in form.actions:
+        known = stored.get(typed_action.id) if typed_action.id is not None else None
+        action = known if known is not None else Action(created_by=who)
+        if known is None:
             assessment.actions.append(action)
-        _set_action(action, typed, who, today)
+        _set_action(action, typed_action, who, today)
 
 
 def _owner_ref(action: Action) -> str:
@@ -729,7 +729,8 @@ def _set_action(action: Action, typed: ActionInput, who: str, today: date) -> No
     action.description = typed.description.strip()
     action.owner_org = typed.owner_org.strip()
     _set_owner(action, typed)
-    action.due_on = typed.due_on
+    if typed.due_on is not None:  # required: the form's check refuses an action without one
+        action.due_on = typed.due_on
     if typed.status == "done" and action.status != "done":
         action.completed_on = typed.completed_on or today
     elif typed.status != "done":
@@ -1178,8 +1179,8 @@ def update_action(
         )
     with session_scope(engine) as session:
         action = session.get(Action, action_id)
-        if action is None:
-            raise LookupError(f"There is no action number {action_id}.")
+        if action is None or action.assessment_id is None:
+            raise LookupError(f"There is no assessment action number {action_id}.")
         _get(session, viewer, action.assessment_id)
         before = action.status
         today = today or date.today()
@@ -1335,7 +1336,7 @@ def recent_flags(engine: Engine, *, end: date, months: int = 3) -> pd.DataFrame:
     -------
     pandas.DataFrame
         :data:`store.sites.FLAG_COLUMNS`: every district, unsuppressed. Pass it through
-        :func:`flags_for` before showing it.
+        :func:`store.reads.queue_flags` before showing it.
     """
     from geo.grid import build_grid
     from store import queries
@@ -1353,23 +1354,3 @@ def recent_flags(engine: Engine, *, end: date, months: int = 3) -> pd.DataFrame:
         last=str(last),
     )
     return pd.DataFrame(flags.drop(columns="geometry"))
-
-
-def flags_for(viewer: Viewer, flags: pd.DataFrame, *, k: int) -> pd.DataFrame:
-    """Return the flags in the viewer's districts, with counts disclosed for the viewer.
-
-    For a viewer without point access (``store.disclosure.needs_suppression``) the
-    ``incidents`` and ``previous`` counts are perturbed by the cell key method (from
-    ``incidents_key`` and ``previous_key``) and the reason is written again from the
-    perturbed numbers (``store.disclosure.disclose_flags``). The key sums never leave here.
-    """
-    from store.disclosure import disclose_flags, needs_suppression
-
-    mine = flags.loc[flags["district_code"].isin(viewer.districts)].copy()
-    if needs_suppression(viewer):
-        mine = disclose_flags(mine, k=k)
-        for column in ("incidents", "previous"):
-            mine[column] = [str(n) for n in mine[column]]
-    else:
-        mine = mine.drop(columns=["incidents_key", "previous_key"], errors="ignore")
-    return mine.reset_index(drop=True)

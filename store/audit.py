@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from store.db import session_scope
 from store.models import AuditEvent
 
-__all__ = ["log_event", "record"]
+__all__ = ["chosen_sign_outs", "log_event", "record"]
 
 
 def record(
@@ -63,3 +64,32 @@ def log_event(
             detail=detail,
             origin=origin,
         )
+
+
+def chosen_sign_outs(engine: Engine, username: str) -> list[datetime]:
+    """Return when the person last signed out by choice (not a time-out), newest first.
+
+    Parameters
+    ----------
+    engine : Engine
+        The database.
+    username : str
+        The person, in lower case (compared without case).
+
+    Returns
+    -------
+    list of datetime
+        Up to the last 20 sign-outs the person chose, as aware UTC times.
+    """
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(AuditEvent.at, AuditEvent.detail)
+            .where(func.lower(AuditEvent.actor) == username, AuditEvent.action == "sign out")
+            .order_by(AuditEvent.id.desc())
+            .limit(20)
+        ).all()
+    return [
+        at if at.tzinfo else at.replace(tzinfo=UTC)
+        for at, detail in rows
+        if (detail or {}).get("reason") == "signed out"
+    ]

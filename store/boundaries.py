@@ -51,7 +51,7 @@ def save_boundaries(
         raise BoundaryStoreError(
             "Boundaries must be in British National Grid (EPSG:27700) to be stored."
         )
-    model = {"district": District, "ward": Ward}[kind]
+    model: type[District] | type[Ward] = Ward if kind == "ward" else District
     with session_scope(engine) as session:
         if kind == "ward":
             known = set(session.scalars(select(District.code)))
@@ -62,7 +62,8 @@ def save_boundaries(
                     f"({', '.join(missing)}). "
                     "Import those districts' boundaries first."
                 )
-        existing = {row.code: row for row in session.scalars(select(model))}
+        rows: list[District | Ward] = list(session.scalars(select(model)))  # type: ignore[arg-type]
+        existing = {row.code: row for row in rows}
         counts = {"added": 0, "replaced": 0}
         for row in boundaries.itertuples():
             values = {

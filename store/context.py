@@ -30,7 +30,7 @@ from store.disclosure import K_DEFAULT, disclose, disclose_counts, needs_suppres
 from store.models import ContextEvent
 from store.vocabulary import context_label
 
-__all__ = ["SQUARE", "ContextPicture", "context_months", "context_picture"]
+__all__ = ["SQUARE", "ContextPicture", "context_picture"]
 
 #: Side of the squares context counts are shown in, in metres.
 SQUARE = 1000
@@ -70,17 +70,6 @@ class ContextPicture:
     def empty(self) -> bool:
         """True when no context event is stored for the period and districts."""
         return not len(self.sources)
-
-
-def context_months(engine: Engine, viewer: Viewer) -> tuple[date | None, date | None]:
-    """Return the first and last month of the context events in the viewer's districts."""
-    with engine.connect() as connection:
-        first, last = connection.execute(
-            select(func.min(ContextEvent.month), func.max(ContextEvent.month)).where(
-                ContextEvent.district_code.in_(viewer.districts)
-            )
-        ).one()
-    return first, last
 
 
 def context_picture(

@@ -20,13 +20,15 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.config import database_url
+from config.settings import database_url
 
 __all__ = [
     "DatabaseError",
+    "Engine",
     "connect",
     "describe_url",
     "is_current",
+    "is_driver_error",
     "is_unavailable",
     "ping",
     "session_scope",
@@ -55,6 +57,14 @@ def describe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<a database address that could not be read>"
+
+
+def is_driver_error(error: BaseException) -> bool:
+    """Return True for an error the database driver raised (a connection that failed).
+
+    False for :class:`DatabaseError` (the database could not be opened at all).
+    """
+    return isinstance(error, DBAPIError)
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -106,7 +116,7 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
     Parameters
     ----------
     url
-        A SQLAlchemy URL; the configured one (see ``store.config``) when None.
+        A SQLAlchemy URL; the configured one (see ``config.settings``) when None.
     create
         For SQLite, create the file's folder when it is missing. When False a
         missing SQLite file is an error.

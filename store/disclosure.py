@@ -302,7 +302,9 @@ def build_ptable(
     if rows < k + 2 * d_max:
         raise ValueError(f"The table needs at least {k + 2 * d_max} rows for k = {k}.")
     rng = np.random.default_rng(seed)
-    pcv, ckey, pvalue = [], [], []
+    pcv: list[int] = []
+    ckey: list[int] = []
+    pvalue: list[int] = []
     for c in range(rows + 1):
         if c == 0:
             outcomes = np.array([0])

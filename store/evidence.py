@@ -31,10 +31,10 @@ from uuid import uuid4
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from config.settings import raw
 from store import audit
 from store.access import Viewer
 from store.assessments import EDITABLE, IllegalTransition, _get
-from store.config import setting
 from store.db import session_scope
 from store.models import Attachment
 from store.text_checks import personal_data_warnings
@@ -127,16 +127,16 @@ def max_bytes() -> int:
     ValueError
         When the setting is not a positive number.
     """
-    raw = setting("SAFER_SPACES_EVIDENCE_MAX_MB", "evidence_max_mb")
-    if raw is None:
+    text = raw("evidence_max_mb")
+    if text is None:
         return 10 * 1024 * 1024
     try:
-        megabytes = float(raw)
+        megabytes = float(text)
     except ValueError:
         megabytes = -1.0
     if megabytes <= 0:
         raise ValueError(
-            f"The setting evidence_max_mb (SAFER_SPACES_EVIDENCE_MAX_MB) is {raw!r}; "
+            f"The setting evidence_max_mb (SAFER_SPACES_EVIDENCE_MAX_MB) is {text!r}; "
             "it must be a number of megabytes above 0, e.g. 10."
         )
     return int(megabytes * 1024 * 1024)
@@ -144,8 +144,8 @@ def max_bytes() -> int:
 
 def evidence_folder() -> Path | None:
     """Return the folder that keeps evidence files (``evidence_dir``), or None for the database."""
-    raw = setting("SAFER_SPACES_EVIDENCE_DIR", "evidence_dir")
-    return Path(raw) if raw else None
+    folder = raw("evidence_dir")
+    return Path(folder) if folder else None
 
 
 def heic_supported() -> bool:

@@ -20,7 +20,6 @@ __all__ = [
     "district_progress",
     "flagged_coverage",
     "flagged_since",
-    "median_days_to_approval",
     "monthly_counts",
     "overdue_actions",
     "overdue_reviews",
@@ -295,14 +294,6 @@ def days_to_approval(
     days = (first["approved_on"] - first["flagged_since"]).dt.days
     columns = ["place_id", "flagged_since", "assessment_id", "approved_on"]
     return first[columns].assign(days=days.astype(int)).reset_index(drop=True)
-
-
-def median_days_to_approval(
-    since: pd.Series, assessments: pd.DataFrame, approved_on: pd.Series | None = None
-) -> float | None:
-    """Return the median days from flagged to approved (:func:`days_to_approval`), or None."""
-    days = days_to_approval(since, assessments, approved_on)["days"]
-    return float(days.median()) if len(days) else None
 
 
 # Periods of the meeting: incidents to the last complete month, the work to today -----------

@@ -40,6 +40,7 @@ from geo.emerging import emerging_hotspots
 from geo.flags import period_label
 from geo.grid import Grid, cells_frame
 from geo.points import WGS84, HotspotWarning
+from store.audience import Audience
 from store.disclosure import disclose, disclose_flags, protect_table
 from store.measures import (
     activity_window,
@@ -470,8 +471,9 @@ def read_inputs(
     agencies: tuple[str, ...] = (),
     grid: Grid,
     district_names: dict[str, str],
+    audience: Audience,
 ) -> MeetingInputs:
-    """Read what the meeting needs for some districts (the caller checks the viewer's scope).
+    """Read what the meeting needs for some districts within an audience's scope.
 
     Parameters
     ----------
@@ -487,16 +489,16 @@ def read_inputs(
         ONS code to name.
     """
     from store import queries
-    from store.access import Viewer
     from store.assessments import approval_dates
 
+    districts = audience.scope(districts)
     return MeetingInputs(
         incidents=read_sites(engine, districts, ages=ages, agencies=agencies),
         referrals=read_sites(engine, districts, kind="referrals", ages=ages, agencies=agencies),
         places=queries.load_places(engine, districts),
         assessments=queries.load_assessments(engine, districts),
         actions=queries.load_actions(engine, districts),
-        approvals=approval_dates(engine, Viewer("meeting", "lead", districts)),
+        approvals=approval_dates(engine, audience),
         grid=grid,
         district_names=district_names,
         districts=districts,
@@ -510,8 +512,7 @@ def figures_for(
     first: str,
     last: str,
     today: date,
-    suppressed: bool,
-    k: int = 5,
+    audience: Audience,
     types: tuple[str, ...] = (),
     ages: tuple[str, ...] = (),
     agencies: tuple[str, ...] = (),
@@ -520,7 +521,7 @@ def figures_for(
 ) -> MeetingFigures:
     """Read the stored data and compute the meeting's figures (see :func:`meeting_figures`).
 
-    ``districts`` must already be limited to the viewer's scope. The grid is the default
+    ``districts`` are those wanted, within the audience's scope. The grid is the default
     250 m British National Grid over the districts unless one is given.
     """
     from geo.grid import build_grid
@@ -531,7 +532,13 @@ def figures_for(
     if grid is None:
         grid = build_grid(outlines.loc[outlines["code"].isin(districts)])
     inputs = read_inputs(
-        engine, districts, ages=ages, agencies=agencies, grid=grid, district_names=names
+        engine,
+        audience.scope(districts),
+        ages=ages,
+        agencies=agencies,
+        grid=grid,
+        district_names=names,
+        audience=audience,
     )
     return meeting_figures(
         inputs,
@@ -539,8 +546,7 @@ def figures_for(
         last=last,
         types=types,
         today=today,
-        suppressed=suppressed,
-        k=k,
+        audience=audience,
         framework_months=framework_months,
     )
 
@@ -647,8 +653,7 @@ def meeting_figures(
     last: str,
     types: tuple[str, ...] = (),
     today: date,
-    suppressed: bool,
-    k: int = 5,
+    audience: Audience,
     framework_months: int = 12,
     activity_end: date | None = None,
 ) -> MeetingFigures:
@@ -665,8 +670,9 @@ def meeting_figures(
         Exploitation types chosen (all when empty).
     today
         The date against which reviews and actions are due.
-    suppressed, k
-        Whether this viewer's counts from 1 to k-1 are hidden (``"<k"``).
+    audience
+        Who will read it: unless ``exact``, every count is perturbed and those from 1 to
+        k-1 read ``"<k"``.
     framework_months
         Months in the performance framework, ending with ``last``; 0 leaves it empty (its
         columns only), for the slides before it: it is the costliest part.
@@ -683,6 +689,7 @@ def meeting_figures(
     MeetingFigures
         Every figure, ready to show.
     """
+    suppressed, k = not audience.exact, audience.k
     show = _Discloser(suppressed, k)
     length = len(month_range(first, last))
     prev_first, prev_last = _shift(first, -length), _shift(first, -1)

@@ -278,7 +278,7 @@ class Assessment(Tracked, Base):
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__: ClassVar = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's own attribute)
 
     place: Mapped[Place] = relationship(back_populates="assessments")
     findings: Mapped[list[Finding]] = relationship(

@@ -23,7 +23,7 @@ leaves them ``pending`` and the change stands. ``safer-spaces send-reminders`` (
 from cron or a systemd timer) queues the due, overdue and weekly ones, and sends every
 pending message; two runs at once claim each message once.
 
-Settings (environment first, then ``.streamlit/secrets.toml``; see ``store.config``):
+Settings (environment first, then ``.streamlit/secrets.toml``; see ``config.settings``):
 
 ``SAFER_SPACES_SMTP_HOST`` (secrets: ``smtp_host``)
     The SMTP server. Unset: no notifications are queued or sent.
@@ -58,9 +58,9 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from config.settings import raw
 from store import audit
 from store.access import AccessDenied, Viewer
-from store.config import setting
 from store.db import session_scope
 from store.models import (
     Action,
@@ -158,14 +158,14 @@ def smtp_settings() -> SmtpSettings:
         For a TLS mode other than ``starttls``, ``ssl`` or ``none``, or a port that is
         not a number.
     """
-    host = setting("SAFER_SPACES_SMTP_HOST", "smtp_host")
-    tls = (setting("SAFER_SPACES_SMTP_TLS", "smtp_tls") or "starttls").strip().lower()
+    host = raw("smtp_host")
+    tls = (raw("smtp_tls") or "starttls").strip().lower()
     if tls not in ("starttls", "ssl", "none"):
         raise NotificationError(
             f"The SMTP TLS setting is '{tls}'; use starttls, ssl or none "
             "(SAFER_SPACES_SMTP_TLS or smtp_tls in .streamlit/secrets.toml)."
         )
-    raw_port = setting("SAFER_SPACES_SMTP_PORT", "smtp_port")
+    raw_port = raw("smtp_port")
     default_port = {"starttls": 587, "ssl": 465, "none": 25}[tls]
     try:
         port = int(raw_port) if raw_port else default_port
@@ -173,14 +173,14 @@ def smtp_settings() -> SmtpSettings:
         raise NotificationError(
             f"The SMTP port is '{raw_port}'; it must be a number such as {default_port}."
         ) from error
-    base = (setting("SAFER_SPACES_BASE_URL", "base_url") or "http://localhost:8501").rstrip("/")
+    base = (raw("base_url") or "http://localhost:8501").rstrip("/")
     return SmtpSettings(
         host=host.strip() if host else None,
         port=port,
         tls=tls,
-        user=setting("SAFER_SPACES_SMTP_USER", "smtp_user"),
-        password=setting("SAFER_SPACES_SMTP_PASSWORD", "smtp_password"),
-        sender=setting("SAFER_SPACES_SMTP_FROM", "smtp_from")
+        user=raw("smtp_user"),
+        password=raw("smtp_password"),
+        sender=raw("smtp_from")
         or f"safer-spaces@{(host or 'localhost').strip()}",
         base_url=base,
     )

@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, Select, func, select
 
+from geo.points import BNG
 from store.models import (
     Action,
     Assessment,
@@ -35,12 +36,13 @@ __all__ = [
     "load_assessments",
     "load_districts",
     "load_events",
+    "load_events_in",
     "load_import_batches",
     "load_places",
+    "load_points",
     "load_wards",
 ]
 
-BNG = "EPSG:27700"
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def load_events(
         One row per event; ``occurred_on`` as datetime64, coordinates in
         EPSG:27700 metres (NaN for events with no location).
     """
-    model = {"incidents": Incident, "referrals": Referral}[kind]
+    model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
     query = event_filter.apply(select(*(getattr(model, c) for c in columns)), model)
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
@@ -297,3 +299,64 @@ def data_version(engine: Engine) -> str:
             ).one()
             parts.append(f"{count}@{newest}")
     return "|".join(parts)
+
+
+def load_points(
+    engine: Engine, chosen: EventFilter, *, limit: int
+) -> tuple[pd.DataFrame | None, int]:
+    """Return the located incidents that match a filter, if there are at most ``limit``.
+
+    Returns
+    -------
+    pandas.DataFrame or None, int
+        ``easting``, ``northing``, ``category`` per incident (None above ``limit``), and
+        how many located incidents match.
+    """
+    counted = chosen.apply(
+        select(func.count()).select_from(Incident).where(Incident.easting.is_not(None)), Incident
+    )
+    rows = chosen.apply(
+        select(Incident.easting, Incident.northing, Incident.category).where(
+            Incident.easting.is_not(None)
+        ),
+        Incident,
+    )
+    with engine.connect() as connection:
+        total = int(connection.scalar(counted) or 0)
+        if total > limit:
+            return None, total
+        return pd.read_sql(rows, connection), total
+
+
+def load_events_in(
+    engine: Engine, chosen: EventFilter, area: shapely.Geometry
+) -> pd.DataFrame:
+    """Return the incidents that match a filter inside an area (EPSG:27700), no coordinates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``category``, ``occurred_on`` (datetime64), ``age_band``, ``source_agency`` and
+        ``record_key``.
+    """
+    minx, miny, maxx, maxy = area.bounds
+    query = chosen.apply(
+        select(
+            Incident.easting,
+            Incident.northing,
+            Incident.category,
+            Incident.occurred_on,
+            Incident.age_band,
+            Incident.source_agency,
+            Incident.record_key,
+        ).where(Incident.easting.between(minx, maxx), Incident.northing.between(miny, maxy)),
+        Incident,
+    )
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    inside = shapely.contains_xy(
+        area, frame["easting"].to_numpy(dtype=float), frame["northing"].to_numpy(dtype=float)
+    )
+    frame = frame.loc[inside].drop(columns=["easting", "northing"]).reset_index(drop=True)
+    frame["occurred_on"] = pd.to_datetime(frame["occurred_on"])
+    return frame

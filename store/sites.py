@@ -11,6 +11,7 @@ Meeting page all call it, so "flagged" means the same on every screen.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -59,7 +60,7 @@ first, see :class:`geo.flags.FlagFigures`) and the record key sums of its counts
 ``store.disclosure``."""
 
 
-def _month_of(engine: Engine, column: object) -> object:
+def _month_of(engine: Engine, column: Any) -> Any:
     if engine.dialect.name == "sqlite":
         return func.strftime("%Y-%m", column)
     return func.to_char(column, "YYYY-MM")
@@ -97,7 +98,7 @@ def read_sites(
         the sum of their record keys (``store.disclosure``: any count made by adding
         ``n`` over rows gets its cell key by adding ``key`` over the same rows).
     """
-    model = {"incidents": Incident, "referrals": Referral}[kind]
+    model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
     month = _month_of(engine, model.occurred_on).label("month")
     keys = (model.easting, model.northing, month, model.category)
     query = select(*keys, func.count().label("n"), func.sum(model.record_key).label("key")).where(

@@ -39,9 +39,9 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from config import settings
 from store.access import ROLES, AccessDenied, Viewer
 from store.audit import log_event, record
-from store.config import setting, switched_on
 from store.db import session_scope
 from store.models import AuditEvent, District, User
 
@@ -117,7 +117,7 @@ class UserError(ValueError):
 
 def demo_accounts_enabled() -> bool:
     """Return False when the deployment switched the demo accounts off (see the module notes)."""
-    return switched_on("SAFER_SPACES_DEMO_ACCOUNTS", "demo_accounts")
+    return settings.switched_on("demo_accounts")
 
 
 @dataclass(frozen=True)
@@ -132,20 +132,11 @@ class SignInPolicy:
 
 def sign_in_policy() -> SignInPolicy:
     """Return the policy from the environment or secrets, defaults where unset or unreadable."""
-    defaults = SignInPolicy()
-    values: dict[str, Any] = {}
-    for field, env, name, kind in (
-        ("max_failures", "SAFER_SPACES_MAX_FAILED_SIGN_INS", "max_failed_sign_ins", int),
-        ("lock_minutes", "SAFER_SPACES_LOCK_MINUTES", "lock_minutes", float),
-        ("idle_minutes", "SAFER_SPACES_IDLE_MINUTES", "idle_minutes", float),
-    ):
-        raw = setting(env, name)
-        try:
-            number = kind(raw) if raw is not None else None
-        except ValueError:
-            number = None
-        values[field] = number if number is not None and number > 0 else getattr(defaults, field)
-    return SignInPolicy(**values)
+    return SignInPolicy(
+        max_failures=int(settings.value("max_failed_sign_ins") or SignInPolicy.max_failures),
+        lock_minutes=float(settings.value("lock_minutes") or SignInPolicy.lock_minutes),
+        idle_minutes=float(settings.value("idle_minutes") or SignInPolicy.idle_minutes),
+    )
 
 
 def _b64(raw: bytes) -> str:

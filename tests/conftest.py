@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from store.db import connect, upgrade
 from store.models import Base
@@ -53,13 +53,44 @@ def pg_engine() -> Iterator[Engine]:
         "PostgreSQL is not available: set SAFER_SPACES_TEST_PG_URL "
         '(eval "$(bash .ci/start-postgres)")',
     )
-    engine = connect(PG_URL)
+    engine = connect(_worker_database(PG_URL))
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def _worker_database(url: str) -> str:
+    """Return a PostgreSQL database of this pytest-xdist worker's own (``-n 2``), made if new.
+
+    Without xdist the database named by the URL itself; with it ``<name>_gw0``, ``<name>_gw1``:
+    the storage tests empty their tables, so two workers must never share one.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the hypothesis suites slow: the local loop (``-m "not slow"``) leaves them to CI."""
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.slow)
 
 
 def _empty(engine: Engine) -> None:

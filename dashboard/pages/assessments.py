@@ -1,6 +1,9 @@
 """Assessments: my queue, the assessment form, a lead's review, history and exports."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from functools import partial
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -9,8 +12,9 @@ from dashboard import auth, impact_views, loaders
 from dashboard.assessment_form import render_assessment
 from dashboard.downloads import audited_download
 from dashboard.notification_prefs import notification_preferences
-from dashboard.session import current_viewer, disclosure_threshold
+from dashboard.session import current_audience, current_viewer
 from store import assessments as svc
+from store import reads
 from store.access import AccessDenied
 from store.measures import assessment_state
 from store.organisations import actions_owned_by
@@ -22,6 +26,7 @@ SOON = timedelta(days=30)
 
 version = loaders.data_version()
 viewer = current_viewer()
+audience = current_audience()
 engine = loaders.engine()
 today = date.today()
 names = loaders.district_names(version)
@@ -29,7 +34,7 @@ names = loaders.district_names(version)
 st.title("Place assessments")
 
 
-def named(names: dict) -> object:
+def named(names: dict) -> Callable[[Any], str]:
     """Return a format_func showing the name for each option (the option itself if unknown)."""
     return lambda option: str(names.get(option, option))
 
@@ -97,8 +102,7 @@ if st.session_state.get(OPEN) is not None:
 # The queue -----------------------------------------------------------------------------------
 
 listed = svc.list_assessments(engine, viewer)
-k = disclosure_threshold(version)
-flags = svc.flags_for(viewer, loaders.assessment_queue_flags(version), k=k)
+flags = reads.queue_flags(loaders.assessment_queue_flags(version), audience)
 state = assessment_state(listed, today=today).set_index("place_id")["state"]
 flags = flags.assign(state=flags["id"].map(state).fillna("none"))
 waiting = flags.loc[flags["state"] != "current"]
@@ -182,7 +186,7 @@ with queue:
             st.selectbox(
                 "Category",
                 list(PLACE_CATEGORIES),
-                format_func=PLACE_CATEGORIES.get,
+                format_func=partial(label, PLACE_CATEGORIES),
                 key="assess_new_category",
             )
             if "category" in errors:
@@ -212,7 +216,7 @@ with queue:
             args=(chosen,),
         )
 
-    columns = {
+    columns: dict[str, Any] = {
         "place_name": "Place",
         "status": "Status",
         "assessed_on": st.column_config.DateColumn("Assessed"),
@@ -271,7 +275,7 @@ with queue:
             },
         )
         impact_views.review_evidence(
-            loaders.impact_for(viewer.for_cache(), viewer.districts, k, version),
+            loaders.impact_for(audience, audience.districts, version),
             reviews["place_id"].astype(int).tolist(),
         )
         if viewer.may_edit_assessments:
@@ -334,11 +338,11 @@ with queue:
             status = c2.selectbox(
                 "New status",
                 ["done", "dropped"],
-                format_func=ACTION_STATUSES.get,
+                format_func=partial(label, ACTION_STATUSES),
                 key="assess_action_status",
             )
             if c3.button("Update", key="assess_action_update", disabled=action_id is None):
-                svc.update_action(engine, viewer, int(action_id), status=status, today=today)
+                svc.update_action(engine, viewer, int(action_id or 0), status=status, today=today)
                 loaders.actions.clear()
                 st.rerun()
 

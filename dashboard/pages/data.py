@@ -1,7 +1,9 @@
 """Data: boundaries, imports and the demo, for the data officer."""
 
 import tempfile
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +21,7 @@ from store.imports.columns import FIELDS, IGNORE, category_codes, exploitation_m
 from store.imports.commands import report_path
 from store.safe_text import csv_bytes, csv_text, md_text
 from store.users import UserError, audit_log, create_user, list_users, update_user
-from store.vocabulary import EXPLOITATION_TYPES, context_label
+from store.vocabulary import EXPLOITATION_TYPES, context_label, label
 
 #: The largest file the page takes; bigger ones go through ``safer-spaces import``.
 UPLOAD_LIMIT = 200 * 2**20
@@ -29,6 +31,11 @@ KIND_LABELS = {
     "places": "Places",
     "context": "Context: public crime, all ages (police.uk)",
 }
+
+
+def _advance(bar: Any, share: float, text: str) -> None:
+    """Move an import's progress bar (the import's progress callback returns nothing)."""
+    bar.progress(share, text=text)
 
 
 def _upload_path(upload) -> Path:
@@ -215,7 +222,7 @@ def imports_tab(viewer, version: str) -> None:
             "The file holds",
             list(KIND_LABELS),
             horizontal=True,
-            format_func=KIND_LABELS.get,
+            format_func=partial(label, KIND_LABELS),
             key="import_kind",
         )
         round_ = st.session_state.setdefault("import_round", 0)
@@ -277,7 +284,7 @@ def imports_tab(viewer, version: str) -> None:
                             mapping=mapping,
                             file_name=upload.name,
                             max_bytes=UPLOAD_LIMIT,
-                            progress=lambda share, text: bar.progress(share, text=text),
+                            progress=lambda share, text: _advance(bar, share, text),
                             confirm_mapping=bool(exploitation_mapping(mapping)) and confirmed,
                         )
                     except (ImportFileError, AccessDenied) as error:
@@ -290,9 +297,9 @@ def imports_tab(viewer, version: str) -> None:
                         loaders.import_batches.clear()
             finally:  # the copy never outlives this run, whatever happened above
                 path.unlink(missing_ok=True)
-        report = st.session_state.get("import_report")
-        if report is not None:
-            _show_report(report, viewer)
+        shown_report = st.session_state.get("import_report")
+        if shown_report is not None:
+            _show_report(shown_report, viewer)
 
     st.subheader("Imports so far")
     batches = loaders.import_batches(version)
@@ -331,7 +338,11 @@ if viewer.role not in ("lead", "admin"):
     st.error("The Data page is for data officers and safeguarding leads.", icon=":material/block:")
     st.stop()
 boundaries, imports, *admin_tabs = st.tabs(
-    ["Boundaries", "Imports", *(["Users", "Organisations", "Audit log"] if viewer.is_admin else [])]
+    [
+        "Boundaries",
+        "Imports",
+        *(["Users", "Organisations", "Audit log", "Settings"] if viewer.is_admin else []),
+    ]
 )
 
 with boundaries:
@@ -373,7 +384,7 @@ if viewer.is_admin:
                 with tempfile.TemporaryDirectory() as folder:
                     path = Path(folder) / Path(upload.name).name
                     path.write_bytes(upload.getvalue())
-                    frame = read_boundary_file(path, kind=kind)
+                    frame = read_boundary_file(path, kind=kind)  # type: ignore[arg-type]
                 counts = import_boundaries(loaders.engine(), viewer, frame, kind=kind)
             except (BoundaryError, BoundaryStoreError) as error:
                 st.error(md_text(error), icon=":material/error:")
@@ -388,7 +399,7 @@ with imports:
     imports_tab(viewer, version)
 
 if admin_tabs:
-    users_tab, organisations_tab, audit_tab = admin_tabs
+    users_tab, organisations_tab, audit_tab, settings_tab = admin_tabs
     engine = loaders.engine()
     district_names = loaders.district_names(version)
 
@@ -424,13 +435,13 @@ if admin_tabs:
                 list(ROLES),
                 index=None,
                 placeholder="Choose a role",
-                format_func=ROLES.get,
+                format_func=partial(label, ROLES),
                 key="user_add_role",
             )
             codes = st.multiselect(
                 "Districts",
                 list(district_names),
-                format_func=district_names.get,
+                format_func=partial(label, district_names),
                 key="user_add_districts",
             )
             password = st.text_input(
@@ -466,14 +477,14 @@ if admin_tabs:
                         "Role",
                         list(ROLES),
                         index=list(ROLES).index(row["role"]) if row["role"] in ROLES else None,
-                        format_func=ROLES.get,
+                        format_func=partial(label, ROLES),
                         key=f"user_change_role_{who}",
                     )
                     new_codes = st.multiselect(
                         "Districts",
                         list(district_names),
                         default=[c for c in row["districts"].split(", ") if c in district_names],
-                        format_func=district_names.get,
+                        format_func=partial(label, district_names),
                         key=f"user_change_districts_{who}",
                     )
                     active = st.checkbox(
@@ -529,3 +540,9 @@ if admin_tabs:
             detail={"rows": len(log), "format": "csv"},
             origin=auth.origin(),
         )
+
+    with settings_tab:
+        from dashboard.settings_view import settings_tab as show_settings
+
+        if show_settings(engine, viewer):
+            loaders.data_version.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from html import escape  # plotly reads <b>, <a> and <br> in its text: names are shown as text
 
 import pandas as pd
@@ -10,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.session import current_viewer, disclosure_threshold
+from dashboard.session import current_audience, current_viewer
 from geo.links import cluster_sentence
 from store.access import AccessDenied
 from store.audit import log_event
@@ -28,7 +29,8 @@ viewer = current_viewer()
 version = loaders.data_version()
 latest = loaders.latest_date(version)
 names = loaders.district_names(version)
-k = disclosure_threshold(version)
+audience = current_audience()
+k = audience.k
 
 WINDOWS = {"12": "Last 12 months", "6": "Last 6 months", "3": "Last 3 months", "all": "All data"}
 
@@ -121,7 +123,7 @@ def panel_record(clusters: pd.DataFrame, sentences: dict[int, str]) -> None:
         st.form("mace_action_form"),
     ):
         kind = st.selectbox(
-            "Kind", list(ACTION_KINDS), format_func=ACTION_KINDS.get, key="mace_kind"
+            "Kind", list(ACTION_KINDS), format_func=partial(label, ACTION_KINDS), key="mace_kind"
         )
         description = st.text_input("Action", key="mace_action_text")
         owner = st.text_input("Owning organisation", key="mace_action_owner")
@@ -154,7 +156,7 @@ def panel_record(clusters: pd.DataFrame, sentences: dict[int, str]) -> None:
             status = st.selectbox(
                 "Outcome",
                 list(ACTION_STATUSES),
-                format_func=ACTION_STATUSES.get,
+                format_func=partial(label, ACTION_STATUSES),
                 key="mace_outcome_status",
             )
             if st.form_submit_button("Save the outcome"):
@@ -173,13 +175,13 @@ st.caption(
     "places not assessed. A cluster across districts may be a county line."
 )
 window = st.segmented_control(
-    "Period", list(WINDOWS), format_func=WINDOWS.get, default="12", key="mace_window"
+    "Period", list(WINDOWS), format_func=partial(label, WINDOWS), default="12", key="mace_window"
 )
 window = window or "12"
 until = _month(latest, 0)
 since = None if window == "all" else _month(latest, int(window) - 1)
 recent = _month(latest, 2)
-view = loaders.mace_links(viewer.for_cache(), since, until, recent, k, version)
+view = loaders.mace_links(audience, since, until, recent, version)
 
 opened = ("mace", since, until)
 if st.session_state.get("mace_logged") != opened:

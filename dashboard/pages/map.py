@@ -2,6 +2,7 @@
 
 import time
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import folium
@@ -13,9 +14,10 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import analysis, auth, impact_views, loaders, sidebar
+from dashboard import auth, impact_views, loaders, sidebar
 from dashboard.basemap import offline_base, offline_base_areas, tiles_from_settings
 from dashboard.downloads import audited_download
+from dashboard.filters import map_query
 from dashboard.layers import (
     HOTSPOT_LABELS,
     STATE_LABELS,
@@ -41,12 +43,11 @@ from dashboard.maps import (
     offline_map,
     view_target,
 )
-from dashboard.session import current_viewer, disclosure_threshold
+from dashboard.session import current_audience, current_viewer
 from geo.points import drawable
 from geo.postcodes import lookup_postcodes
+from store import reads as analysis
 from store.access import AccessDenied
-from store.disclosure import legend as suppression_legend
-from store.disclosure import needs_suppression
 from store.measures import assessment_state, overdue_actions
 from store.safe_text import md_text
 from store.sites import sites_in
@@ -87,24 +88,24 @@ KEPT_WIDGETS = (
 )
 
 viewer = current_viewer()
-seen_as = viewer.for_cache()  # the cached layers are shared by everyone who may see the same
+seen_as = current_audience()  # the cached layers are shared by everyone who may see the same
 version = loaders.data_version()
 filters = sidebar.current()
 latest = loaders.latest_date(version)
-k = disclosure_threshold(version)
-suppress = needs_suppression(viewer)
+k = seen_as.k
+suppress = not seen_as.exact
 today = date.today()
 
 st.title("Map")
 
 try:
-    scope = viewer.scope(filters.districts)
+    scope = seen_as.scope(filters.districts)
 except AccessDenied as refusal:
     st.warning(f"{md_text(refusal)} Showing your own districts.", icon=":material/block:")
-    scope = viewer.scope()
+    scope = seen_as.scope()
 all_districts = loaders.districts(version)
-mine = all_districts.loc[all_districts["code"].isin(viewer.districts)]
-chosen = mine.loc[mine["code"].isin(scope)]
+mine = loaders.districts_for(seen_as, version)
+chosen = loaders.districts_for(seen_as, version, scope)
 if chosen.empty:
     st.warning(
         "No district boundaries are set up yet. A data officer can import them on the Data page."
@@ -139,7 +140,7 @@ def _aim(*, center: tuple[float, float], zoom: float, scope: tuple[str, ...]) ->
 # Settings, seeded once from the link and mirrored in it ----------------------------------
 if not st.session_state.get("map_seeded"):
     settings, notices = analysis.settings_from_params(st.query_params)
-    offered = [key for key in LAYERS if key != "points" or viewer.sees_points]
+    offered = [key for key in LAYERS if key != "points" or seen_as.points]
     wanted = [v for v in st.query_params.get("layers", "").split(",") if v]
     unknown = [v for v in wanted if v not in offered]
     if unknown:
@@ -175,13 +176,13 @@ settings = analysis.MapSettings(
 
 # The period and the query ------------------------------------------------------------------
 sites = loaders.map_sites("incidents", seen_as, scope, filters.ages, filters.agencies, version)
-query = analysis.map_query(filters, scope, latest, sites["month"], viewer=viewer)
+query = map_query(filters, scope, latest, sites["month"], audience=seen_as)
 first, last = query.first, query.last
 in_period = sites_in(sites, types=query.types, first=first, last=last)
 total = int(in_period["n"].sum())
-headline = analysis.period_totals(in_period, viewer=viewer, k=k)  # perturbed for non-leads
+headline = analysis.period_totals(in_period, audience=seen_as)  # perturbed for non-leads
 
-picture = loaders.map_monthly(seen_as, query, settings.confidence, k, version)
+picture = loaders.map_monthly(seen_as, query, settings.confidence, version)
 month_options = [WHOLE_PERIOD, *picture.months]
 if st.session_state.get("map_month_next") in month_options:
     st.session_state["map_month"] = st.session_state.pop("map_month_next")
@@ -195,9 +196,8 @@ def _month_name(value: str) -> str:
 
 
 # Data layers -------------------------------------------------------------------------------
-flags = loaders.map_flags(seen_as, query, settings, k, version)
-places = loaders.places(version)
-places = places.loc[places["district_code"].isin(scope)]
+flags = loaders.map_flags(seen_as, query, settings, version)
+places = loaders.places_for(seen_as, version, scope)
 states = assessment_state(loaders.assessments(version), today=today)
 state_by_place = states.set_index("place_id")["state"]
 flag_states = flags["id"].map(state_by_place).fillna("none")
@@ -242,7 +242,7 @@ def _context_counts(picture) -> None:
     st.caption(
         "Context: crime recorded by the police about people of all ages. It says nothing about "
         "children and is not counted in the incidents, hot spots or flags above."
-        + (" " + suppression_legend(k) if suppress else "")
+        + (" " + analysis.legend(seen_as) if suppress else "")
     )
 
 
@@ -268,13 +268,13 @@ tiles, tile_problem = tiles_from_settings()
 if tile_problem:
     st.warning(tile_problem, icon=":material/map:")
 outlines = mine.assign(geometry=mine.geometry.simplify(20)).to_crs(4326)
-_base_key = (tuple(sorted(viewer.districts)), dict(zip(mine["code"], mine["name"], strict=True)))
+_base_key = (tuple(sorted(seen_as.districts)), dict(zip(mine["code"], mine["name"], strict=True)))
 built_up, towns = offline_base(*_base_key)
 built_up_areas = offline_base_areas(*_base_key)  # as GeoJSON, made once
-wards = loaders.wards(version)
-wards = wards.loc[wards["district_code"].isin(viewer.districts)]
+wards = loaders.wards_for(seen_as, version)
 wards_wgs84 = wards.assign(geometry=wards.geometry.simplify(15)).to_crs(4326)
-chosen_bounds = tuple(float(v) for v in chosen.to_crs(4326).total_bounds)
+_west, _south, _east, _north = (float(v) for v in chosen.to_crs(4326).total_bounds)
+chosen_bounds = (_west, _south, _east, _north)
 
 
 def _base_map() -> folium.Map:
@@ -289,14 +289,14 @@ def _base_map() -> folium.Map:
         )
     add_area_labels(m, outlines)
     fullscreen(position="topleft").add_to(m)
-    add_legend(m, legend_sections(k=k, points=viewer.sees_points))
+    add_legend(m, legend_sections(k=k, points=seen_as.points))
     return m
 
 
 # The panel ---------------------------------------------------------------------------------
 def _trend_chart(events: pd.DataFrame, key: str) -> None:
     tables = analysis.place_summary(
-        events, first=first, viewer=viewer, k=k, months=(_trend_start(), last)
+        events, first=first, audience=seen_as, months=(_trend_start(), last)
     )
     trend = tables["trend"]
     if trend.empty:
@@ -360,7 +360,7 @@ def _place_panel(place_id: int) -> None:
     else:
         st.info("Not flagged in this period with these settings.", icon=":material/flag:")
         if st.button("Why not flagged?", key=f"why_not_{place_id}", icon=":material/help:"):
-            reason = loaders.map_why_not(seen_as, query, settings, k, version, int(place_id))
+            reason = loaders.map_why_not(seen_as, query, settings, version, int(place_id))
             st.text(reason)
     if place.geometry is None or place.geometry.is_empty:
         st.caption("This place has no location, so it is not on the map.")
@@ -412,7 +412,7 @@ def _place_panel(place_id: int) -> None:
             },
         )
     impact_views.place_section(
-        loaders.impact_for(seen_as, scope, k, version),
+        loaders.impact_for(seen_as, scope, version),
         loaders.impact(version),
         place_id,
         key=f"place_{place_id}",
@@ -559,7 +559,7 @@ def _find() -> None:
     point = point.to_crs(4326).iloc[0]
     _aim(center=(point.y, point.x), zoom=PLACE_ZOOM, scope=tuple(sorted(scope)))
     st.session_state["map_find_postcode"] = (str(found["postcode"]), point.y, point.x)
-    if found["district_code"] not in set(viewer.districts):
+    if found["district_code"] not in set(seen_as.districts):
         st.info(f"{found['postcode']} is outside your districts.", icon=":material/info:")
 
 
@@ -630,12 +630,12 @@ def _explorer() -> None:
     with map_column:
         _find()
         map_slot = st.container()  # the map, drawn once the layer controls below are read
-        offered = {k_: n_ for k_, n_ in LAYERS.items() if k_ != "points" or viewer.sees_points}
+        offered = {k_: n_ for k_, n_ in LAYERS.items() if k_ != "points" or seen_as.points}
         layers = st.pills(
             "Layers",
             list(offered),
             selection_mode="multi",
-            format_func=offered.get,
+            format_func=partial(label, offered),
             key="map_layers",
             wrap=True,
         )
@@ -663,16 +663,16 @@ def _explorer() -> None:
         context = None
         cells = gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
         if "density" in layers:
-            group = density_layer(loaders.map_density(seen_as, query, k, version))
+            group = density_layer(loaders.map_density(seen_as, query, version))
             legend_key(group, "density")
             groups.append(group)
         if "counts" in layers:
-            group = aggregates_layer(loaders.map_aggregates(seen_as, query, k, version))
+            group = aggregates_layer(loaders.map_aggregates(seen_as, query, version))
             legend_key(group, "counts")
             groups.append(group)
         if "hot" in layers:
             if month == WHOLE_PERIOD:
-                cells = loaders.map_hot_cells(seen_as, query, settings.confidence, k, version)
+                cells = loaders.map_hot_cells(seen_as, query, settings.confidence, version)
                 name = "Hot and cold spots"
             else:
                 grid = loaders.map_grid(query.districts, query.cell_size, version)
@@ -707,7 +707,7 @@ def _explorer() -> None:
                 placeholder="All crime types",
             )
             context, context_squares = loaders.context_picture(
-                seen_as, query.districts, query.first, query.last, tuple(context_types), k, version
+                seen_as, query.districts, query.first, query.last, tuple(context_types), version
             )
             group = context_layer(context_squares, name=context.label)
             legend_key(group, "context")
@@ -718,13 +718,13 @@ def _explorer() -> None:
             clicked_place = st.session_state.get("map_selected")
             groups.append(
                 links_layer(
-                    loaders.mace_links(seen_as, first or None, last or None, None, k, version),
+                    loaders.mace_links(seen_as, first or None, last or None, None, version),
                     highlight_place_id=int(clicked_place.id)
                     if clicked_place is not None and clicked_place.kind == "place"
                     else None,
                 )
             )
-        if "points" in layers and viewer.sees_points:
+        if "points" in layers and seen_as.points:
             points, located = loaders.map_points(seen_as, query, version)
             if points is None:
                 st.info(
@@ -757,7 +757,7 @@ def _explorer() -> None:
         st.caption(
             "Incidents are snapped to grid centres or places at import; hot spots are "
             f"Getis-Ord Gi* on {query.cell_size} m squares with false discovery rate control. "
-            + (suppression_legend(k) if suppress else "")
+            + analysis.legend(seen_as)
         )
         if "hot" in layers and total:
             note = loaders.map_cell_note(seen_as, query, version)

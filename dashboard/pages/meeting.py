@@ -1,6 +1,7 @@
 """Meeting: the steering group's slides on a shared screen, and the pack to send after."""
 
 from datetime import date, datetime
+from typing import cast
 
 import pandas as pd
 import streamlit as st
@@ -8,9 +9,9 @@ from pandas.io.formats.style import Styler
 
 from dashboard import auth, impact, impact_views, loaders, pack, sidebar
 from dashboard.downloads import audited_download
-from dashboard.session import current_viewer, disclosure_threshold
+from dashboard.session import current_audience, current_viewer
+from store import reads
 from store.access import ROLES, AccessDenied
-from store.disclosure import D_MAX, legend
 from store.meeting import NOT_COMPARABLE, SLIDES, Figure, MeetingFigures, figures_table
 from store.safe_text import csv_bytes, md_frame, md_text
 
@@ -121,9 +122,9 @@ def show_figures(heading: str, items: list[Figure], figures: MeetingFigures) -> 
         )
 
 
-def context_section(viewer, scope, first: str, last: str, k: int, version: str) -> None:
+def context_section(audience, scope, first: str, last: str, version: str) -> None:
     """Show police-recorded crime (all ages) as context, apart from the exploitation figures."""
-    picture, _ = loaders.context_picture(viewer.for_cache(), scope, first, last, (), k, version)
+    picture, _ = loaders.context_picture(audience, scope, first, last, (), version)
     if picture.empty:
         return
     with st.container(border=True, key="meeting_context"):
@@ -154,7 +155,7 @@ def highlight(table: pd.DataFrame) -> Styler:
 def show_block(kind: str, content: object, figures: MeetingFigures) -> None:
     """Draw one block of a slide (see :class:`dashboard.pack.Slide`)."""
     if kind == "figures":
-        heading, items = content  # type: ignore[misc]
+        heading, items = cast(tuple[str, list[Figure]], content)
         show_figures(heading, items, figures)
     elif kind == "text":
         lines = [md_text(line) for line in content]  # type: ignore[attr-defined]
@@ -176,7 +177,7 @@ def show_slide(slide: pack.Slide, figures: MeetingFigures) -> None:
             with left:
                 kind, content = slide.blocks[0]
                 if kind == "figures":
-                    heading, items = content  # type: ignore[misc]
+                    heading, items = cast(tuple[str, list[Figure]], content)
                     st.markdown(f"**{heading}**")
                     for fig in items:
                         st.metric(fig.label, fig.value, border=True)
@@ -196,14 +197,14 @@ filters = sidebar.current()
 latest = loaders.latest_date(version)
 today = date.today()
 names = loaders.district_names(version)
-k = disclosure_threshold(version)
+audience = current_audience()
 try:
-    scope = viewer.scope(filters.districts)
+    scope = audience.scope(filters.districts)
 except AccessDenied as refusal:
     st.error(md_text(refusal), icon=":material/block:")
     st.stop()
 
-choice = loaders.meeting_choice(viewer, scope, filters, k, today, version)
+choice = loaders.meeting_choice(audience, scope, filters, today, version)
 first, last = choice[5]
 index = min(st.session_state.get("meeting_slide", 0), len(SLIDES) - 1)
 key, title = SLIDES[index]
@@ -249,11 +250,11 @@ bar[3].button(
 st.header(title)
 if key == "impact":  # drawn by its own view (a chart beside the tables)
     impact_views.meeting_slide(
-        loaders.impact_for(viewer.for_cache(), scope, k, version), presenting=presenting
+        loaders.impact_for(audience, scope, version), presenting=presenting
     )
 else:
     links = (
-        pack.links_table(loaders.mace_links(viewer.for_cache(), first, last, None, k, version))
+        pack.links_table(loaders.mace_links(audience, first, last, None, version))
         if key == "links"
         else None
     )
@@ -262,7 +263,7 @@ else:
     )
     show_slide(slide, figures)
 if key == "headline":
-    context_section(viewer, scope, first, last, k, version)
+    context_section(audience, scope, first, last, version)
 if key == "framework":
     framework = pack.framework_table(figures)
     audited_download(
@@ -279,12 +280,7 @@ if key == "framework":
         icon=":material/download:",
     )
 if figures.suppressed:  # on a shared screen the short form: perturbed, by how much, "<k"
-    st.caption(
-        f"Counts are perturbed by at most {D_MAX} (ONS cell key method); <{k} means fewer "
-        f"than {k}."
-        if presenting
-        else legend(k)
-    )
+    st.caption(reads.legend(audience, short=presenting))
 if presenting and loaders.demo(version) is not None:
     st.caption("Synthetic demonstration data: no real incident, place or assessment is shown.")
 
@@ -310,22 +306,22 @@ if not presenting:
             with st.spinner("Making the pack..."):
                 figures = loaders.meeting(*choice, framework=True)
                 links = pack.links_table(
-                    loaders.mace_links(viewer.for_cache(), first, last, None, k, version)
+                    loaders.mace_links(audience, first, last, None, version)
                 )
                 extra = {
                     "impact": impact.pack_blocks(
-                        loaders.impact_for(viewer.for_cache(), scope, k, version)
+                        loaders.impact_for(audience, scope, version)
                     )
                 }
                 crime, _ = loaders.context_picture(
-                    viewer.for_cache(), scope, first, last, (), k, version
+                    audience, scope, first, last, (), version
                 )  # context (all ages): its own section, never in the exploitation measures
                 extra[pack.CONTEXT_KEY] = pack.context_blocks(
-                    crime, period=figures.period, protected=figures.suppressed, k=k
+                    crime, period=figures.period, protected=figures.suppressed, k=figures.k
                 )
                 deck = pack.slides(
                     figures,
-                    loaders.districts(version).loc[lambda d: d["code"].isin(scope)],
+                    loaders.districts_for(audience, version, scope),
                     map_png=None
                     if figures.emerging_cells.empty
                     else loaders.meeting_map(figures, choice, version),
@@ -360,7 +356,7 @@ if not presenting:
         ):
             audited_download(
                 words,
-                lambda data=made[kind]: data,
+                lambda data=made[kind]: data,  # type: ignore[misc]
                 engine=loaders.engine(),
                 viewer=viewer,
                 entity="meeting pack",

@@ -2,20 +2,22 @@
 
 from dataclasses import replace
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import auth, loaders, sidebar
 from dashboard.downloads import audited_download
-from dashboard.session import current_viewer, disclosure_threshold
+from dashboard.session import current_audience, current_viewer
+from store import reads
 from store.access import AccessDenied
-from store.disclosure import legend, needs_suppression, protect_table
 from store.measures import assessment_state
 from store.safe_text import csv_bytes, md_text
 from store.vocabulary import PLACE_CATEGORIES, label
 
 viewer = current_viewer()
+audience = current_audience()
 version = loaders.data_version()
 filters = sidebar.current()
 latest = loaders.latest_date(version)
@@ -27,12 +29,11 @@ st.caption(
 )
 
 try:
-    scope = viewer.scope(filters.districts)
+    scope = audience.scope(filters.districts)
 except AccessDenied as refusal:
     st.error(md_text(refusal), icon=":material/block:")
     st.stop()
-places = loaders.places(version)
-places = places.loc[places["district_code"].isin(scope)]
+places = loaders.places_for(audience, version, scope)
 names = loaders.district_names(version)
 incidents = loaders.events(
     "incidents", replace(filters, districts=scope).event_filter(latest), version
@@ -57,16 +58,15 @@ table = pd.DataFrame(
 categories = st.multiselect(
     "Category",
     list(PLACE_CATEGORIES),
-    format_func=PLACE_CATEGORIES.get,
+    format_func=partial(label, PLACE_CATEGORIES),
     key="places_category",
     placeholder="All categories",
 )
 if categories:
     table = table.loc[places.loc[table.index, "category"].isin(categories)]
-suppress = needs_suppression(viewer)
+suppress = not audience.exact
+table = reads.protect(table, ["Incidents in period"], ["key"], audience)
 if suppress:
-    k = disclosure_threshold(version)
-    table = protect_table(table, ["Incidents in period"], ["key"], k=k)
     shown = pd.to_numeric(table["Incidents in period"], errors="coerce").fillna(-1)
     table = (  # in the order shown (then by name), never in the order of the true counts
         table.assign(order=shown)
@@ -74,15 +74,13 @@ if suppress:
         .drop(columns="order")
     )
     table["Incidents in period"] = table["Incidents in period"].astype(str)
-else:
-    table = table.drop(columns=["key"])
 st.metric("Places", f"{len(table):,}")
 if table.empty:
     st.info("No places match these filters.")
 else:
     st.dataframe(table, hide_index=True, width="stretch")
     if suppress:
-        st.caption(legend(k))
+        st.caption(reads.legend(audience))
     audited_download(
         "Download as CSV",
         lambda: csv_bytes(table),

@@ -11,7 +11,6 @@ being killed part-way, leaves the database as it was. Rows already stored
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,9 +22,10 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from config import settings
+from config.demo import DEMO_KEY_FROM, DEMO_PSEUDONYM_KEY
 from store.access import Viewer
 from store.audit import record
-from store.config import secret
 from store.disclosure import new_record_keys
 from store.imports.columns import (
     FIELDS,
@@ -105,19 +105,16 @@ def pseudonym_key(connection: Connection | None = None) -> tuple[bytes | None, s
     key, but only for the demo's own references (:func:`demo_references_only`
     refuses any other file). Otherwise there is none, and linkable data are refused.
     """
-    value = os.environ.get(KEY_VARIABLE) or secret("pseudonym_key")
+    value = settings.raw("pseudonym_key")
     if value:
         return value.encode("utf-8"), "the deployment's key"
     if connection is not None and connection.scalar(
         select(Setting.key).where(Setting.key == "demo")
     ):
-        from data.demo import DEMO_PSEUDONYM_KEY
-
         return DEMO_PSEUDONYM_KEY, DEMO_KEY_FROM
     return None, "none"
 
 
-DEMO_KEY_FROM = "the demo's published key (this database holds the demo)"
 
 
 def demo_references_only(
@@ -479,7 +476,7 @@ def import_file(
         encoding=file.encoding,
         delimiter=file.delimiter,
     )
-    table = _TABLES[kind]
+    table: Any = _TABLES[kind]
     unique = table.place_key if kind == "places" else table.source_ref
 
     def tell(share: float, text: str) -> None:
@@ -562,7 +559,7 @@ def import_file(
                             created_by=actor,
                             updated_by=actor,
                         )
-                    ).inserted_primary_key[0]
+                    ).inserted_primary_key[0]  # type: ignore[index]  # an insert has one
                     report.batch_id = batch_id
                     report.columns_used = {c: f for c, f in used.items() if f in FIELDS[kind]}
                     report.identifiers_dropped = identifiers
@@ -841,16 +838,17 @@ def rollback_batch(engine: Engine, batch_id: int, viewer: Viewer) -> dict[str, i
                 (PlaceLink.import_batch_id == batch_id) | PlaceLink.place_id.in_(places)
             )
         )
-        for model in (Incident, Referral):
+        for linked in (Incident, Referral):
             connection.execute(
-                update(model).where(model.place_id.in_(places)).values(place_id=None)
+                update(linked).where(linked.place_id.in_(places)).values(place_id=None)
             )
-        for name, model in (
+        stored: tuple[tuple[str, Any], ...] = (
             ("incidents", Incident),
             ("referrals", Referral),
             ("context", ContextEvent),
             ("places", Place),
-        ):
+        )
+        for name, model in stored:
             result = connection.execute(delete(model).where(model.import_batch_id == batch_id))
             removed[name] = int(result.rowcount or 0)
         connection.execute(delete(ImportBatch).where(ImportBatch.id == batch_id))

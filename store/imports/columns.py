@@ -28,10 +28,11 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
+from geo.points import COORDINATE_NAMES
 from store.imports.report import ImportFileError
 from store.models import Setting
 from store.vocabulary import CONTEXT_TYPES, EXPLOITATION_TYPES, PLACE_CATEGORIES
@@ -169,18 +170,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "age": ("age", "age_years", "age_at_incident", "age_at_referral", "age_at_event"),
     "date_of_birth": ("dob", "date_of_birth", "birth_date", "birthdate", "d_o_b", "born"),
     "sex": ("sex", "gender"),
-    "longitude": ("longitude", "lon", "lng", "long", "wgs84_lon", "x_lon"),
-    "latitude": ("latitude", "lat", "wgs84_lat", "y_lat"),
-    "easting": ("easting", "eastings", "bng_e", "os_easting", "oseast1m", "x", "geometry_easting"),
-    "northing": (
-        "northing",
-        "northings",
-        "bng_n",
-        "os_northing",
-        "osnrth1m",
-        "y",
-        "geometry_northing",
-    ),
+    **COORDINATE_NAMES,
     "postcode": (
         "postcode",
         "post_code",
@@ -599,7 +589,7 @@ def store_mapping(
 ) -> None:
     """Remember a source's mapping (in the caller's transaction)."""
     key = mapping_key(kind, source)
-    table = Setting.__table__
+    table = cast(Table, Setting.__table__)
     exists = connection.scalar(select(Setting.key).where(Setting.key == key))
     value = mapping.to_dict()
     if exists:

@@ -36,8 +36,7 @@ def _engine(url: str | None) -> Any:
     with engine.connect() as connection:
         has_area = connection.scalar(select(func.count()).select_from(District))
     if not has_area:
-        from data.demo import DEFAULT_AREA
-        from geo.boundaries import district_boundaries
+        from geo.boundaries import DEFAULT_AREA, district_boundaries
         from store.boundaries import save_boundaries
 
         print(
@@ -68,7 +67,7 @@ def report_path(input_file: Path, chosen: str | None) -> Path:
         return Path(chosen)
     from datetime import datetime
 
-    from store.config import home_dir
+    from config.settings import home_dir
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return home_dir() / "reports" / f"{input_file.stem}.{stamp}.report.csv"

@@ -23,7 +23,8 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Connection, select
 
 from geo.anonymise import snap_to_grid
-from geo.postcodes import load_postcode_directory
+from geo.points import BNG, WGS84
+from geo.postcodes import FOUND, NOT_A_POSTCODE, NOT_IN_DIRECTORY, lookup_postcodes
 from store.models import District, Place, Ward
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "link_places",
     "load_area",
     "locate",
-    "lookup_postcodes_fast",
     "snap_within_districts",
 ]
 
@@ -98,51 +98,7 @@ class Located:
 
 @lru_cache(maxsize=1)
 def _wgs84_to_bng() -> Transformer:
-    return Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
-
-
-@lru_cache(maxsize=1)
-def _postcode_index() -> tuple[pd.Index, np.ndarray, np.ndarray]:
-    directory = load_postcode_directory()
-    compact = directory["postcode"].str.replace(" ", "", regex=False)
-    return (
-        pd.Index(compact.to_numpy(dtype=object)),
-        directory["easting"].to_numpy(dtype="float64"),
-        directory["northing"].to_numpy(dtype="float64"),
-    )
-
-
-def lookup_postcodes_fast(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Locate postcodes in the ONS Postcode Directory, vectorised.
-
-    Parameters
-    ----------
-    values
-        Postcodes as typed (any case and spacing); empty strings for none.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Eastings and northings (NaN where not found) and a status per value:
-        0 found, 1 empty, 2 not shaped like a postcode, 3 not in the directory.
-    """
-    compact = values.astype(str).str.upper().str.replace(" ", "", regex=False)
-    index, east, north = _postcode_index()
-    position = index.get_indexer(compact.to_numpy(dtype=object))
-    found = position >= 0
-    e = np.where(found, east[np.maximum(position, 0)], np.nan)
-    n = np.where(found, north[np.maximum(position, 0)], np.nan)
-    status = np.zeros(len(values), dtype=np.int64)
-    if not found.all():
-        missing = np.flatnonzero(~found)
-        rest = compact.iloc[missing].str.replace(r"\s+", "", regex=True)
-        again = index.get_indexer(rest.to_numpy(dtype=object))
-        hit = again >= 0
-        e[missing[hit]], n[missing[hit]] = east[again[hit]], north[again[hit]]
-        shaped = rest.str.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}").to_numpy(bool)
-        status[missing] = np.where(hit, 0, np.where(shaped, 3, 2))
-        status[missing[(rest == "").to_numpy(bool)]] = 1
-    return e, n, status
+    return Transformer.from_crs(WGS84, BNG, always_xy=True)
 
 
 def _between(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
@@ -241,16 +197,21 @@ def locate(frame: pd.DataFrame) -> Located:
     if "postcode" in frame:
         todo = np.isnan(e)
         if todo.any():
-            pe, pn, status = lookup_postcodes_fast(frame["postcode"][todo].reset_index(drop=True))
-            found = status == 0
+            looked = lookup_postcodes(frame["postcode"][todo].to_numpy(dtype=object))
+            pe, pn = looked["easting"].to_numpy(), looked["northing"].to_numpy()
+            status = looked["status"].to_numpy()
+            found = status == FOUND
             rows = np.flatnonzero(todo)
             e[rows[found]], n[rows[found]] = pe[found], pn[found]
             problem[rows[found]] = ""
             column[rows[found]] = ""
             result.by_postcode = int(found.sum())
             for code, reason in (
-                (2, "is not a UK postcode"),
-                (3, "is not in the ONS Postcode Directory (mistyped, or not a real postcode)"),
+                (NOT_A_POSTCODE, "is not a UK postcode"),
+                (
+                    NOT_IN_DIRECTORY,
+                    "is not in the ONS Postcode Directory (mistyped, or not a real postcode)",
+                ),
             ):
                 where = rows[status == code]
                 unset = where[problem[where] == ""]

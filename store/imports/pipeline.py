@@ -11,7 +11,6 @@ references and child identifiers replaced by keyed pseudonyms (HMAC-SHA256).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
 
-from geo.anonymise import age_bands, coarsen_dates
+from geo.anonymise import age_bands, coarsen_dates, keyed_pseudonyms
 from store.imports.columns import IGNORE, ColumnMapping, category_lookup, normalise_value
 from store.imports.identifiers import personal_kinds_of
 from store.imports.links import NAMED_FIELDS, PlaceIndex, find_links
@@ -35,7 +34,6 @@ __all__ = [
     "ROW_COLUMN",
     "ImportSettings",
     "Plan",
-    "keyed_hex",
     "load_settings",
     "parse_dates",
     "prepare_chunk",
@@ -99,23 +97,6 @@ def load_settings(connection: Connection) -> ImportSettings:
             "it must be day, week or month."
         )
     return settings
-
-
-def keyed_hex(values: np.ndarray, *, key: bytes, length: int) -> np.ndarray:
-    """Return HMAC-SHA256 hex digests of strings, cut to ``length`` (as ``keyed_pseudonym``).
-
-    Examples
-    --------
-    >>> from geo.anonymise import keyed_pseudonym
-    >>> keyed_hex(np.array(["INC-1"], dtype=object), key=b"demo", length=16)[0] == (
-    ...     keyed_pseudonym("INC-1", key=b"demo")
-    ... )
-    True
-    """
-    digest = hmac.digest
-    return np.array(
-        [digest(key, v.encode("utf-8"), "sha256").hex()[:length] for v in values], dtype=object
-    )
 
 
 def _sha_hex(values: np.ndarray, *, length: int) -> np.ndarray:
@@ -581,7 +562,7 @@ def _where(frame: pd.DataFrame, plan: Plan, issues: _Issues, *, snap: bool) -> d
         "easting": e,
         "northing": n,
         "district_code": codes,
-        "ward_code": np.where(good, ward, None),
+        "ward_code": np.where(good, ward, None),  # type: ignore[call-overload]
         "place_id": place,
         "online": online,
         "without_location": keep_without,
@@ -604,7 +585,7 @@ def _events(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
     keep = issues.open
     band = _age_band(frame, days, plan)
     precision = plan.settings.date_precision
-    coarse = coarsen_dates(days, precision)
+    coarse = coarsen_dates(days, precision)  # type: ignore[arg-type]  # checked on load
     coarse = np.where(month_only, coarsen_dates(days, "month"), coarse)
     precision_of = np.where(month_only | (precision == "month"), "month", precision)
     sex = _vocabulary(_text(frame, "sex"), _SEXES) if "sex" in frame else None
@@ -652,7 +633,7 @@ def _events(frame: pd.DataFrame, plan: Plan, issues: _Issues) -> pd.DataFrame:
             if has.any():
                 assert plan.key is not None
                 values = ("child|" + child[has]).to_numpy(dtype=object)
-                pseudonyms[has] = keyed_hex(values, key=plan.key, length=16)
+                pseudonyms[has] = keyed_pseudonyms(values, key=plan.key, length=16)
             out["child_pseudonym"] = pseudonyms
         else:
             out["child_pseudonym"] = None
@@ -675,7 +656,7 @@ def _person_pseudonyms(frame: pd.DataFrame, plan: Plan, keep: np.ndarray) -> np.
     if has.any():
         assert plan.key is not None
         values = ("person|" + person[has]).to_numpy(dtype=object)
-        pseudonyms[has] = keyed_hex(values, key=plan.key, length=16)
+        pseudonyms[has] = keyed_pseudonyms(values, key=plan.key, length=16)
     return pseudonyms
 
 
@@ -719,7 +700,7 @@ def _event_refs(frame: pd.DataFrame, stored: pd.DataFrame, plan: Plan) -> np.nda
     if has.any():
         assert plan.key is not None
         values = (f"{plan.kind}|{plan.source}|" + raw[has]).to_numpy(dtype=object)
-        refs[has] = "r" + keyed_hex(values, key=plan.key, length=31).astype(object)
+        refs[has] = "r" + keyed_pseudonyms(values, key=plan.key, length=31).astype(object)
     if (~has).any():
         # No reference: the same anonymised record seen k times is the same k records.
         part = stored.loc[~has].drop(columns=[_ROW, "record_key"], errors="ignore")

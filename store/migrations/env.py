@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from store.config import database_url
+from config.settings import database_url
 from store.models import Base
 
 config = context.config

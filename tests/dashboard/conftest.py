@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from store.bootstrap import open_database
+from data.bootstrap import open_database
 
 
 @contextmanager

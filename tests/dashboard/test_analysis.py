@@ -11,16 +11,17 @@ import pytest
 import shapely
 from sqlalchemy import func, insert, select
 
-from dashboard import analysis
 from geo.grid import build_grid
+from store import reads as analysis
 from store.access import AccessDenied, Viewer
+from store.audience import Audience
 from store.db import session_scope
 from store.models import AuditEvent, District, Incident
 from store.sites import sites_in
 
 A, B = "E07000197", "E07000192"
-LEAD = Viewer("lead", "lead", (A, B))
-OFFICER = Viewer("officer", "officer", (A,))
+LEAD = Audience.of(Viewer("lead", "lead", (A, B)), k=5)
+OFFICER = Audience.of(Viewer("officer", "officer", (A,)), k=5)
 # A 4 km x 4 km district of 250 m cells, with a cluster of incidents in one corner.
 AREA = shapely.box(390_000, 320_000, 394_000, 324_000)
 CLUSTER = (390_125.0, 320_125.0)
@@ -86,24 +87,24 @@ def test_sites_are_chosen_by_type_and_month(sites) -> None:
 
 def test_hot_cells_find_the_cluster_and_hide_small_counts_from_officers(sites, grid) -> None:
     october = sites_in(sites, first="2026-10")
-    lead = analysis.hot_cells(october, grid, confidence=95, viewer=LEAD)
+    lead = analysis.hot_cells(october, grid, confidence=95, audience=LEAD)
     corner = lead.loc[lead["cell_id"] == "BNG250m_390000_320000"]
     assert corner["bin"].iloc[0] == 3 and corner["count"].iloc[0] == 30
     assert lead.crs.to_epsg() == 4326
-    officer = analysis.hot_cells(october, grid, confidence=90, viewer=OFFICER)
+    officer = analysis.hot_cells(october, grid, confidence=90, audience=OFFICER)
     shown = set(map(str, officer["count"]))
     assert "1" not in shown and "2" not in shown
-    stricter = analysis.hot_cells(october, grid, confidence=99, viewer=LEAD)
+    stricter = analysis.hot_cells(october, grid, confidence=99, audience=LEAD)
     assert len(stricter) <= len(lead) and set(stricter["bin"].abs()) == {3}
 
 
 def test_no_incidents_give_no_cells(grid) -> None:
-    empty = analysis.hot_cells(_sites([]), grid, confidence=95, viewer=LEAD)
+    empty = analysis.hot_cells(_sites([]), grid, confidence=95, audience=LEAD)
     assert empty.empty
 
 
 def test_the_month_by_month_picture_shows_the_cluster_in_its_month(sites, grid) -> None:
-    picture = analysis.monthly_picture(sites, grid, last="2026-10", confidence=95, viewer=LEAD)
+    picture = analysis.monthly_picture(sites, grid, last="2026-10", confidence=95, audience=LEAD)
     assert picture.months[-1] == "2026-10" and len(picture.months) == 12
     october = picture.cells.loc[picture.cells["month"] == "2026-10"]
     corner = int(np.flatnonzero(grid.cell_ids == "BNG250m_390000_320000")[0])
@@ -123,7 +124,7 @@ def _places() -> gpd.GeoDataFrame:
 def test_flagged_places_carry_the_engines_reason(sites, grid) -> None:
     settings = analysis.MapSettings(radius=200, min_incidents=10)
     flags = analysis.flagged_places(
-        _places(), sites, grid, first="2026-10", last="2026-10", settings=settings, viewer=LEAD
+        _places(), sites, grid, first="2026-10", last="2026-10", settings=settings, audience=LEAD
     )
     assert flags["id"].tolist()[0] == 1
     assert flags["reason"].iloc[0].startswith("30 incidents within 200 m in Oct 2026 (up from 2)")
@@ -133,13 +134,13 @@ def test_flagged_places_carry_the_engines_reason(sites, grid) -> None:
 def test_flag_reasons_hide_small_counts_from_officers(sites, grid) -> None:
     settings = analysis.MapSettings(radius=100, min_incidents=2)
     kwargs = {"first": "2026-09", "last": "2026-09", "settings": settings}
-    lead = analysis.flagged_places(_places(), sites, grid, viewer=LEAD, **kwargs)
-    officer = analysis.flagged_places(_places(), sites, grid, viewer=OFFICER, **kwargs)
+    lead = analysis.flagged_places(_places(), sites, grid, audience=LEAD, **kwargs)
+    officer = analysis.flagged_places(_places(), sites, grid, audience=OFFICER, **kwargs)
     assert lead["reason"].iloc[0].startswith("2 incidents")
     assert officer.empty  # an officer's flags need k incidents: "flagged" says nothing of 2
     october = {**kwargs, "first": "2026-10", "last": "2026-10"}
-    lead = analysis.flagged_places(_places(), sites, grid, viewer=LEAD, **october)
-    officer = analysis.flagged_places(_places(), sites, grid, viewer=OFFICER, **october)
+    lead = analysis.flagged_places(_places(), sites, grid, audience=LEAD, **october)
+    officer = analysis.flagged_places(_places(), sites, grid, audience=OFFICER, **october)
     assert lead["reason"].iloc[0].startswith("30 incidents within 100 m in Oct 2026 (up from 2)")
     shown = officer["incidents"].iloc[0]
     assert abs(shown - 30) <= 4  # perturbed, numbers first
@@ -151,15 +152,15 @@ def test_flag_reasons_hide_small_counts_from_officers(sites, grid) -> None:
 def test_why_not_flagged_gives_the_figures_and_hides_small_counts(sites, grid) -> None:
     settings = analysis.MapSettings(radius=200, min_incidents=10)
     kwargs = {"first": "2026-09", "last": "2026-09", "settings": settings}
-    lead = analysis.why_not_flagged(_places(), sites, grid, 1, viewer=LEAD, **kwargs)
+    lead = analysis.why_not_flagged(_places(), sites, grid, 1, audience=LEAD, **kwargs)
     assert lead.startswith("2 incidents within 200 m in Sep 2026, the threshold is 10")
-    officer = analysis.why_not_flagged(_places(), sites, grid, 1, viewer=OFFICER, **kwargs)
+    officer = analysis.why_not_flagged(_places(), sites, grid, 1, audience=OFFICER, **kwargs)
     assert officer.startswith("<5 incidents within 200 m in Sep 2026, the threshold is 10")
     assert "2 incidents" not in officer  # the control above shows the true count would leak
-    quiet = analysis.why_not_flagged(_places(), sites, grid, 2, viewer=LEAD, **kwargs)
+    quiet = analysis.why_not_flagged(_places(), sites, grid, 2, audience=LEAD, **kwargs)
     assert quiet.startswith("0 incidents within 200 m")
     flagged = analysis.why_not_flagged(
-        _places(), sites, grid, 1, viewer=LEAD, first="2026-10", last="2026-10", settings=settings
+        _places(), sites, grid, 1, audience=LEAD, first="2026-10", last="2026-10", settings=settings
     )
     assert flagged == ""  # 30 incidents: it is flagged
 
@@ -177,16 +178,16 @@ def test_cell_size_note_names_an_offered_size_and_no_count(sites, grid) -> None:
 
 def test_density_for_officers_never_draws_around_fewer_than_k_incidents(sites) -> None:
     few = _sites([(391_000.0, 321_000.0, "2026-10", "cce", 1), (*CLUSTER, "2026-10", "cce", 3)])
-    assert not analysis.density_layer(few, viewer=LEAD).empty
-    assert analysis.density_layer(few, viewer=OFFICER).empty
-    many = analysis.density_layer(sites, viewer=OFFICER)
+    assert not analysis.density_layer(few, audience=LEAD).empty
+    assert analysis.density_layer(few, audience=OFFICER).empty
+    many = analysis.density_layer(sites, audience=OFFICER)
     assert not many.empty and many.crs.to_epsg() == 4326
 
 
 def test_square_counts_are_suppressed_for_officers(sites) -> None:
     referrals = _sites([(*CLUSTER, "2026-10", "cce", 3)])
-    lead = analysis.aggregate_squares(sites, referrals, viewer=LEAD)
-    officer = analysis.aggregate_squares(sites, referrals, viewer=OFFICER)
+    lead = analysis.aggregate_squares(sites, referrals, audience=LEAD)
+    officer = analysis.aggregate_squares(sites, referrals, audience=OFFICER)
     assert lead["incidents"].sum() == 32 + 24 + 20
     assert "<5" in set(officer["incidents"]) and "<5" in set(officer["referrals"])
     assert not any(isinstance(v, int | np.integer) and 0 < v < 5 for v in officer["incidents"])
@@ -194,7 +195,7 @@ def test_square_counts_are_suppressed_for_officers(sites) -> None:
 
 def test_a_click_finds_the_place_then_the_cell(sites, grid) -> None:
     places = _places().to_crs(4326)
-    cells = analysis.hot_cells(sites, grid, confidence=95, viewer=LEAD)
+    cells = analysis.hot_cells(sites, grid, confidence=95, audience=LEAD)
     bus = places.geometry.iloc[0]
     assert analysis.locate_click(bus.y, bus.x, places=places, cells=cells) == analysis.Click(
         "place", "1"
@@ -216,8 +217,8 @@ def test_place_tables_are_suppressed_for_officers() -> None:
         }
     )
     events["record_key"] = np.arange(14) * 41
-    lead = analysis.place_summary(events, first="2026-10", viewer=LEAD)
-    officer = analysis.place_summary(events, first="2026-10", viewer=OFFICER)
+    lead = analysis.place_summary(events, first="2026-10", audience=LEAD)
+    officer = analysis.place_summary(events, first="2026-10", audience=OFFICER)
     assert lead["ages"]["Incidents"].tolist() == [10, 4]
     ten, four = officer["ages"]["Incidents"].tolist()
     assert abs(int(ten) - 10) <= 4 and (four == "<5" or 5 <= int(four) <= 8)
@@ -226,7 +227,7 @@ def test_place_tables_are_suppressed_for_officers() -> None:
     assert cse["count"].isna().all() == (set(cse["shown"]) == {"<5"})
     assert lead["trend"]["count"].sum() == 14
     year = analysis.place_summary(
-        events, first="2026-10", viewer=LEAD, months=("2025-11", "2026-10")
+        events, first="2026-10", audience=LEAD, months=("2025-11", "2026-10")
     )
     assert year["trend"]["month"].nunique() == 12 and year["trend"]["count"].sum() == 14
 
@@ -292,7 +293,10 @@ def test_events_near_a_place_have_no_coordinates(engine) -> None:
 def test_opening_a_panel_is_audited(engine) -> None:
     _fill(engine)
     analysis.record_panel_view(
-        engine, OFFICER, analysis.Click("place", "7"), detail={"first": "2026-10"}
+        engine,
+        Viewer("officer", "officer", (A,)),
+        analysis.Click("place", "7"),
+        detail={"first": "2026-10"},
     )
     with session_scope(engine) as session:
         event = session.scalars(select(AuditEvent)).one()

@@ -9,8 +9,8 @@ import pytest
 
 from dashboard import impact as views
 from dashboard.cli import main
-from store.bootstrap import open_database
-from store.demo import demo_info
+from data.bootstrap import open_database
+from data.load import demo_info
 from store.impact import CSV_COLUMNS, disclose, impact_figures, read_impact_inputs
 
 

@@ -12,13 +12,15 @@ import pytest
 import shapely
 import streamlit_folium
 
-from dashboard import analysis, layers, maps
+from dashboard import layers, maps
 from geo.grid import build_grid
+from store import reads as analysis
 from store.access import Viewer
+from store.audience import Audience
 from store.sites import sites_in
 
-LEAD = Viewer("lead", "lead", ("E07000197",))
-OFFICER = Viewer("officer", "officer", ("E07000197",))
+LEAD = Audience.of(Viewer("lead", "lead", ("E07000197",)), k=5)
+OFFICER = Audience.of(Viewer("officer", "officer", ("E07000197",)), k=5)
 AREA = shapely.box(390_000, 320_000, 394_000, 324_000)
 CLUSTER = (390_125.0, 320_125.0)
 LONE = (393_517.0, 323_389.0)  # one incident on its own, off every cell corner
@@ -69,15 +71,15 @@ def _all_layers(viewer: Viewer) -> list[folium.FeatureGroup]:
     october = sites_in(sites, first="2026-10")
     settings = analysis.MapSettings(min_incidents=3)
     flags = analysis.flagged_places(
-        _places(), sites, grid, first="2026-10", last="2026-10", settings=settings, viewer=viewer
+        _places(), sites, grid, first="2026-10", last="2026-10", settings=settings, audience=viewer
     )
-    picture = analysis.monthly_picture(sites, grid, last="2026-10", confidence=95, viewer=viewer)
+    picture = analysis.monthly_picture(sites, grid, last="2026-10", confidence=95, audience=viewer)
     states = pd.Series({1: "overdue"})
     return [
-        layers.density_layer(analysis.density_layer(october, viewer=viewer)),
-        layers.aggregates_layer(analysis.aggregate_squares(october, october, viewer=viewer)),
+        layers.density_layer(analysis.density_layer(october, audience=viewer)),
+        layers.aggregates_layer(analysis.aggregate_squares(october, october, audience=viewer)),
         layers.hotspot_layer(
-            analysis.hot_cells(october, grid, confidence=90, viewer=viewer),
+            analysis.hot_cells(october, grid, confidence=90, audience=viewer),
             trend=picture.category,
         ),
         layers.places_layer(_places().to_crs(4326), states=states),

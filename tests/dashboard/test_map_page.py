@@ -16,11 +16,11 @@ import streamlit_folium
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.analysis import Click
 from data.demo import DEFAULT_AREA
 from store.access import Viewer
 from store.db import connect, session_scope
 from store.models import AuditEvent
+from store.reads import Click
 from tests.dashboard.conftest import APP
 
 ALL = DEFAULT_AREA

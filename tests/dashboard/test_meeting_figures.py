@@ -7,9 +7,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from data.bootstrap import open_database
 from store import queries
 from store.assessments import recent_flags
-from store.bootstrap import open_database
+from store.audience import Audience
 from store.measures import assessment_state
 from store.meeting import (
     DECISIONS_SHOWN,
@@ -36,7 +37,8 @@ def setting(demo_database):
 def lead_figures(setting):
     engine, codes, _, last = setting
     return figures_for(
-        engine, codes, first=str(last - 2), last=str(last), today=TODAY, suppressed=False
+        engine, codes, first=str(last - 2), last=str(last), today=TODAY,
+        audience=Audience.for_role("lead", codes),
     )
 
 
@@ -111,8 +113,8 @@ def test_a_steering_group_sees_small_counts_of_children_hidden(setting):
     engine, _, _, last = setting
     one = ("E07000196",)
     args = {"first": str(last), "last": str(last), "today": TODAY}
-    lead = figures_for(engine, one, suppressed=False, **args)
-    viewer = figures_for(engine, one, suppressed=True, **args)
+    lead = figures_for(engine, one, audience=Audience.for_role("lead", one), **args)
+    viewer = figures_for(engine, one, audience=Audience.for_role("viewer", one), **args)
     exact = [f.value for f in lead.by_type]
     shown = [f.value for f in viewer.by_type]
     small = [i for i, v in enumerate(exact) if v in {"1", "2", "3", "4"}]
@@ -132,6 +134,7 @@ def _inputs(engine, codes):
         codes,
         grid=build_grid(outlines.loc[outlines["code"].isin(codes)]),
         district_names=dict(zip(outlines["code"], outlines["name"], strict=True)),
+        audience=Audience.for_role("lead", codes),
     )
 
 
@@ -141,7 +144,8 @@ def test_work_done_today_counts_though_incidents_end_with_the_last_complete_mont
     engine, codes, _, last = setting
     inputs = _inputs(engine, codes)
     today = (last + 1).end_time.date()  # a month after the incident data end
-    args = {"first": str(last - 2), "last": str(last), "today": today, "suppressed": False}
+    args = {"first": str(last - 2), "last": str(last), "today": today}
+    args["audience"] = Audience.for_role("lead", codes)
     before = meeting_figures(inputs, framework_months=0, **args)
     approved = inputs.assessments.loc[inputs.assessments["status"] == "approved"]
     old = approved.loc[pd.to_datetime(approved["assessed_on"]) < pd.Timestamp(last.start_time)]
@@ -167,7 +171,7 @@ def test_a_period_the_data_do_not_cover_before_is_not_comparable(setting):
         first=str(oldest),
         last=str(oldest + 2),
         today=TODAY,
-        suppressed=False,
+        audience=Audience.for_role("lead", codes),
         framework_months=0,
     )
     incidents = next(f for f in figures.headline if f.key == "incidents")
@@ -179,7 +183,7 @@ def test_a_period_the_data_do_not_cover_before_is_not_comparable(setting):
         first=str(oldest + 3),
         last=str(oldest + 5),
         today=TODAY,
-        suppressed=False,
+        audience=Audience.for_role("lead", codes),
         framework_months=0,
     )
     control = next(f for f in later.headline if f.key == "incidents")

@@ -17,9 +17,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import pack
 from dashboard.filters import Filters
+from data.bootstrap import open_database
 from geo.grid import build_grid
 from store import queries
-from store.bootstrap import open_database
+from store.audience import Audience
 from store.meeting import SLIDES, complete_month_end, meeting_figures, read_inputs
 from store.safe_text import plain_text
 from tests.dashboard.conftest import APP
@@ -83,9 +84,10 @@ def _figures(url: str, role: str, filters: Filters, k: int = 5):
         scope,
         grid=build_grid(districts.loc[districts["code"].isin(scope)], cell_size=250),
         district_names=dict(zip(districts["code"], districts["name"], strict=True)),
+        audience=Audience.of(viewer, k),
     )
     figures = meeting_figures(
-        inputs, first=first, last=last, today=date.today(), suppressed=role != "lead", k=k
+        inputs, first=first, last=last, today=date.today(), audience=Audience.of(viewer, k)
     )
     return figures, districts.loc[districts["code"].isin(scope)]
 

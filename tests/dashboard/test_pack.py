@@ -12,8 +12,9 @@ from pypdf import PdfReader
 
 from dashboard import pack
 from dashboard.cli import main
+from data.bootstrap import open_database
 from store import queries
-from store.bootstrap import open_database
+from store.audience import Audience
 from store.meeting import SLIDES, figures_for
 
 CONTEXT = pack.pack_context(
@@ -36,7 +37,8 @@ def demo(demo_database):
     last = f"{latest:%Y-%m}"
     first = str(pd.Period(last, freq="M") - 2)
     figures = figures_for(
-        engine, codes, first=first, last=last, today=date.today(), suppressed=True
+        engine, codes, first=first, last=last, today=date.today(),
+        audience=Audience.for_role("viewer", codes),
     )
     return figures, districts
 
@@ -137,7 +139,7 @@ def test_a_period_with_no_incidents_makes_no_incidents_slides(demo_database):
         first="2001-01",
         last="2001-03",
         today=date.today(),
-        suppressed=True,
+        audience=Audience.for_role("viewer", tuple(districts["code"])),
     )
     assert figures.empty and figures.headline[0].value == "<5"  # a viewer: 0 reads as <5
     deck = pack.slides(figures, districts)

@@ -199,7 +199,7 @@ def test_an_admin_sees_users_and_the_audit_log(demo_database):
     at = _as("admin", "data.py")
     assert not at.exception, at.exception
     labels = [t.label for t in at.tabs]
-    assert labels[-3:] == ["Users", "Organisations", "Audit log"]
+    assert labels[-4:] == ["Users", "Organisations", "Audit log", "Settings"]
     tabs = {t.label: t for t in at.tabs}
     users = tabs["Users"].dataframe[0].value
     assert set(ROLES) <= set(users["username"])

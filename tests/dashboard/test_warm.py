@@ -13,16 +13,19 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import dashboard.analysis
 import store.meeting
+import store.reads
 from dashboard import loaders, warm
-from store.bootstrap import open_database
+from data.bootstrap import open_database
 from store.users import audiences
 from tests.dashboard.conftest import APP
 from tests.dashboard.test_roles import PAGES, demo_viewer
 
+# Warm-up: every audience's opening views computed, a few minutes; CI runs it.
+pytestmark = pytest.mark.slow
+
 COSTLY = {
-    dashboard.analysis: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
+    store.reads: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
     store.meeting: ("meeting_figures",),
 }
 

@@ -55,7 +55,7 @@ def notify_server(
     tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink
 ) -> Iterator[tuple[AppServer, str]]:
     """The app with its own demo database, sending e-mail through the loopback server."""
-    from store.bootstrap import open_database
+    from data.bootstrap import open_database
 
     home = tmp_path_factory.mktemp("notify-home")
     database = f"sqlite:///{home / 'notify.db'}"

@@ -16,8 +16,8 @@ from datetime import date
 import pytest
 
 from dashboard.resilience import MESSAGE
+from data.load import load_demo
 from store.db import connect, upgrade
-from store.demo import load_demo
 from tests.e2e.conftest import (
     APP_SCRIPT,
     REPO_ROOT,

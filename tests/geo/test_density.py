@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.density import density_bands, density_cells, kernel_density
+from geo.density import density_bands, kernel_density
 from geo.points import HotspotInputError
 
 from .conftest import X0, Y0
@@ -61,11 +61,9 @@ def test_area_mask_drops_density_outside(make_points, rng):
     assert surface.value_at(np.array([X0 - 50.0]), np.array([Y0 + 500.0]))[0] == 0
 
 
-def test_cells_and_bands_for_the_map(make_points, rng):
+def test_bands_for_the_map(make_points, rng):
     pts = make_points(rng.normal(X0, 300, 500), rng.normal(Y0, 300, 500))
     surface = kernel_density(pts, bandwidth=250, cell_size=25)
-    cells = density_cells(surface, min_density=1.0)
-    assert cells.crs == "EPSG:4326" and (cells["density"] > 1.0).all()
     bands = density_bands(surface, crs="EPSG:27700")
     assert bands["level_min"].is_monotonic_increasing
     assert np.isinf(bands["level_max"].iloc[-1])

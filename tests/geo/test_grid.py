@@ -15,7 +15,6 @@ from geo.grid import (
     contiguity,
     count_points,
     h3_resolution,
-    locate_points,
     locate_xy,
 )
 from geo.points import HotspotInputError
@@ -65,17 +64,6 @@ def test_points_outside_the_area_are_not_counted(triangle_area):
     assert cell[0] >= 0 and cell[1] == -1 and cell[2] == -1 and cell[3] >= 0
     assert grid.cell_ids[cell[3]] == f"BNG250m_{int(X0)}_{int(Y0)}"
     assert count_points(grid, cell).sum() == 2
-
-
-def test_locate_points_accepts_any_crs(box_area, make_points):
-    grid = build_grid(box_area, cell_size=500)
-    to_wgs = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
-    lon, lat = to_wgs.transform([X0 + 600, X0 + 4900], [Y0 + 100, Y0 + 4900])
-    cells = locate_points(grid, make_points(np.array(lon), np.array(lat), crs="EPSG:4326"))
-    assert grid.cell_ids[cells].tolist() == [
-        f"BNG500m_{int(X0) + 500}_{int(Y0)}",
-        f"BNG500m_{int(X0) + 4500}_{int(Y0) + 4500}",
-    ]
 
 
 def test_count_points_per_period(box_area):

@@ -23,15 +23,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from dashboard.analysis import MapSettings, flagged_places, period_totals
+from data.load import load_demo
 from geo.grid import build_grid
 from store import queries
 from store.access import Viewer
+from store.audience import Audience
 from store.db import connect, upgrade
-from store.demo import load_demo
 from store.disclosure import unprotected
 from store.meeting import meeting_figures, read_inputs
 from store.models import Incident, Referral
+from store.reads import MapSettings, flagged_places, period_totals
 from store.sites import flag_sites, read_sites, sites_in
 from store.vocabulary import EXPLOITATION_TYPES
 from tests.conftest import _empty
@@ -117,7 +118,9 @@ def collect(
     for districts in district_sets:
         scope = viewer.scope(districts)  # refuses a district outside the viewer's scope
         grid = build_grid(outlines.loc[outlines["code"].isin(scope)], cell_size=2000)
-        inputs = read_inputs(engine, scope, grid=grid, district_names=names)
+        inputs = read_inputs(
+            engine, scope, grid=grid, district_names=names, audience=Audience.of(viewer, K)
+        )
         exact = {kind: read_sites(engine, scope, kind=kind) for kind in ("incidents", "referrals")}
 
         def true(
@@ -136,8 +139,7 @@ def collect(
                 last=last,
                 types=types,
                 today=TODAY,
-                suppressed=True,
-                k=K,
+                audience=Audience.of(viewer, K),
                 framework_months=2,
             )
             length = len(pd.period_range(first, last, freq="M"))
@@ -182,7 +184,7 @@ def collect(
                     intruder.see(cell, row[kind], true(kind, types, m, m))
             # The Map's "Incidents in period" for the same choice: the same records.
             chosen_sites = sites_in(exact["incidents"], types=types, first=first, last=last)
-            shown = period_totals(chosen_sites, viewer=viewer, k=K)["total"]
+            shown = period_totals(chosen_sites, audience=Audience.of(viewer, K))["total"]
             intruder.see(
                 ("incidents", key, _types(types), first, last),
                 shown,
@@ -199,8 +201,7 @@ def collect(
                 first=first,
                 last=last,
                 settings=settings,
-                viewer=viewer,
-                k=K,
+                audience=Audience.of(viewer, K),
             )
             truth = flag_sites(
                 places,
@@ -324,14 +325,15 @@ def test_leads_see_exact_counts(demo):
     outlines = queries.load_districts(engine)
     names = dict(zip(outlines["code"], outlines["name"], strict=True))
     grid = build_grid(outlines, cell_size=2000)
-    inputs = read_inputs(engine, codes, grid=grid, district_names=names)
+    inputs = read_inputs(
+        engine, codes, grid=grid, district_names=names, audience=Audience.for_role("lead", codes)
+    )
     figures = meeting_figures(
         inputs,
         first=str(latest - 2),
         last=str(latest),
         today=TODAY,
-        suppressed=False,
-        k=K,
+        audience=Audience.for_role("lead", codes, K),
         framework_months=0,
     )
     window = queries.EventFilter(start=(latest - 2).start_time.date(), end=latest.end_time.date())
@@ -349,7 +351,7 @@ def test_leads_see_exact_counts(demo):
         assert by_type[f"incidents:{code}"] == f"{n:,}"
     lead = Viewer("lead", "lead", codes)
     sites = sites_in(read_sites(engine, codes), first=str(latest - 2), last=str(latest))
-    assert period_totals(sites, viewer=lead, k=K)["total"] == stored
+    assert period_totals(sites, audience=Audience.of(lead, K))["total"] == stored
 
 
 def test_the_same_records_show_the_same_count_every_time(demo):
@@ -361,14 +363,15 @@ def test_the_same_records_show_the_same_count_every_time(demo):
     grid = build_grid(outlines, cell_size=2000)
     shown = []
     for _ in range(2):  # read again from the database: the same records, the same noise
-        inputs = read_inputs(engine, codes, grid=grid, district_names=names)
+        inputs = read_inputs(
+            engine, codes, grid=grid, district_names=names, audience=Audience.of(viewer, K)
+        )
         this = meeting_figures(
             inputs,
             first=str(latest - 2),
             last=str(latest),
             today=TODAY,
-            suppressed=True,
-            k=K,
+            audience=Audience.of(viewer, K),
             framework_months=0,
         )
         shown.append([(f.value, f.previous, f.year_ago) for f in this.headline + this.by_type])
@@ -378,13 +381,12 @@ def test_the_same_records_show_the_same_count_every_time(demo):
             first=str(latest - 5),
             last=str(latest - 3),
             today=TODAY,
-            suppressed=True,
-            k=K,
+            audience=Audience.of(viewer, K),
             framework_months=0,
         )
         assert earlier.headline[0].value == this.headline[0].previous
         sites = sites_in(read_sites(engine, codes), first=str(latest - 2), last=str(latest))
-        map_total = period_totals(sites, viewer=viewer, k=K)["total"]
+        map_total = period_totals(sites, audience=Audience.of(viewer, K))["total"]
         assert f"{map_total:,}" == this.headline[0].value  # the Map agrees with the Meeting
     assert shown[0] == shown[1]
     # and the noise is there: some shown count differs from the lead's
@@ -393,8 +395,7 @@ def test_the_same_records_show_the_same_count_every_time(demo):
         first=str(latest - 2),
         last=str(latest),
         today=TODAY,
-        suppressed=False,
-        k=K,
+        audience=Audience.for_role("lead", codes, K),
         framework_months=0,
     )
     exact = [(f.value, f.previous, f.year_ago) for f in lead.headline[:2] + lead.by_type]

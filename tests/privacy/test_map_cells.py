@@ -9,15 +9,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dashboard import analysis
-from dashboard.filters import Filters
+from dashboard.filters import Filters, map_query
 from geo.grid import build_grid
+from store import reads as analysis
 from store.access import Viewer
+from store.audience import Audience
 
 A = "E07000197"
-LEAD = Viewer("lead", "lead", (A,))
-OFFICER = Viewer("officer", "officer", (A,))
-VIEWER = Viewer("viewer", "viewer", (A,))
+LEAD = Audience.of(Viewer("lead", "lead", (A,)), k=5)
+OFFICER = Audience.of(Viewer("officer", "officer", (A,)), k=5)
+VIEWER = Audience.of(Viewer("viewer", "viewer", (A,)), k=5)
 AREA = shapely.box(390_000, 320_000, 394_000, 324_000)
 
 
@@ -33,13 +34,13 @@ def _grid():
 def test_non_leads_get_cells_of_at_least_250_m():
     fine = Filters(cell_size=100)
     months = pd.Series(["2026-10"])
-    assert analysis.map_query(fine, (A,), date(2026, 10, 5), months, viewer=LEAD).cell_size == 100
+    assert map_query(fine, (A,), date(2026, 10, 5), months, audience=LEAD).cell_size == 100
     for reader in (OFFICER, VIEWER):
-        query = analysis.map_query(fine, (A,), date(2026, 10, 5), months, viewer=reader)
+        query = map_query(fine, (A,), date(2026, 10, 5), months, audience=reader)
         assert query.cell_size == analysis.MIN_CELL_SIZE == 250
     coarse = Filters(cell_size=500)
     assert (
-        analysis.map_query(coarse, (A,), date(2026, 10, 5), months, viewer=OFFICER).cell_size == 500
+        map_query(coarse, (A,), date(2026, 10, 5), months, audience=OFFICER).cell_size == 500
     )
 
 
@@ -57,13 +58,15 @@ def test_no_hot_cell_is_drawn_for_non_leads_around_fewer_than_k_incidents(monkey
     )
     lone = _sites([(392_125.0, 322_125.0, "2026-10", "cce", 3)])
     grid = _grid()
-    lead = analysis.hot_cells(lone, grid, confidence=90, viewer=LEAD)
+    lead = analysis.hot_cells(lone, grid, confidence=90, audience=LEAD)
     assert not lead.empty and (lead["bin"] > 0).any()  # the control: it is there to hide
     for reader in (OFFICER, VIEWER):
-        assert analysis.hot_cells(lone, grid, confidence=90, viewer=reader).empty
-    picture = analysis.monthly_picture(lone, grid, last="2026-10", confidence=90, viewer=OFFICER)
+        assert analysis.hot_cells(lone, grid, confidence=90, audience=reader).empty
+    picture = analysis.monthly_picture(lone, grid, last="2026-10", confidence=90, audience=OFFICER)
     assert picture.cells.empty
-    lead_picture = analysis.monthly_picture(lone, grid, last="2026-10", confidence=90, viewer=LEAD)
+    lead_picture = analysis.monthly_picture(
+        lone, grid, last="2026-10", confidence=90, audience=LEAD
+    )
     assert not lead_picture.cells.empty
 
 
@@ -74,7 +77,7 @@ def test_a_hot_cell_with_k_in_its_neighbourhood_is_drawn_with_a_perturbed_count(
         (392_375.0, 322_125.0, "2026-10", "cce", 2),
     ]
     grid = _grid()
-    officer = analysis.hot_cells(_sites(rows), grid, confidence=90, viewer=OFFICER)
+    officer = analysis.hot_cells(_sites(rows), grid, confidence=90, audience=OFFICER)
     assert not officer.empty
     neighbourhood = analysis._thin_neighbourhoods(grid, analysis._counts(grid, _sites(rows)), 5)
     assert not neighbourhood[officer["cell"].to_numpy()].any()

@@ -26,11 +26,11 @@ from pypdf import PdfReader
 from sqlalchemy import insert, text
 
 from dashboard import pack
+from data.load import load_demo
 from store import queries
 from store.access import Viewer
 from store.context import context_picture
 from store.db import connect, upgrade
-from store.demo import load_demo
 from store.disclosure import disclose_counts
 from store.meeting import figures_for
 from store.models import ContextEvent

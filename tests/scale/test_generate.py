@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from data.load import demo_info
 from store.db import connect
-from store.demo import demo_info
 from store.models import Assessment, District, Incident, Place, Referral, User
 from tests.scale.conftest import GENERATE, REPO, SMALL, run_generator, url_of
 

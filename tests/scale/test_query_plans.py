@@ -21,10 +21,11 @@ import pytest
 import shapely
 from sqlalchemy import Connection, Engine, event, insert, text
 
-from dashboard.analysis import MapQuery, events_near, incident_points
 from store.access import Viewer
+from store.audience import Audience
 from store.models import District, Incident, Referral
 from store.queries import EventFilter, load_events
+from store.reads import MapQuery, events_near, incident_points
 
 DISTRICTS = tuple(f"E0700{n:04d}" for n in range(9))
 ONE = DISTRICTS[3]
@@ -151,7 +152,7 @@ def table_reads(connection: Connection, statement: str, parameters: Any) -> list
 
 def district_and_quarter_statements(engine: Engine) -> list[tuple[str, Any]]:
     """Run the pages' readers for one district and one quarter; return their SQL."""
-    lead = Viewer("lead", "lead", DISTRICTS)
+    lead = Audience.of(Viewer("lead", "lead", DISTRICTS), k=5)
     query = MapQuery(districts=(ONE,), first="2026-07", last="2026-09")
     chosen = EventFilter(start=QUARTER[0], end=QUARTER[1], districts=(ONE,))
     one_type = EventFilter(start=QUARTER[0], end=QUARTER[1], districts=(ONE,), categories=("cce",))
@@ -179,7 +180,7 @@ def test_a_place_panel_reads_only_the_square_around_the_place(filled):
     with captured(filled) as seen:
         events_near(
             filled,
-            Viewer("lead", "lead", DISTRICTS),
+            Audience.of(Viewer("lead", "lead", DISTRICTS), k=5),
             MapQuery(districts=DISTRICTS, last="2026-10"),
             area=shapely.Point(420_050, 320_050).buffer(200),
             first="2025-11",

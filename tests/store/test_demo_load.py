@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from store.demo import DemoError, demo_info, load_demo
+from data.load import DemoError, demo_info, load_demo
 from store.measures import assessment_state
 from store.models import Assessment, District, Incident, Place
 from store.queries import (

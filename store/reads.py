@@ -1,15 +1,18 @@
-"""The Map page's analysis for one viewer: hot spots, trends, flagged places, density, counts.
+"""The read service: every figure the Map shows, already scoped and disclosed for an audience.
 
-No Streamlit here: every function takes plain values and frames, so it can be tested
-directly; ``dashboard.loaders`` caches them at the page boundary.
+Every function takes an :class:`store.audience.Audience` (the districts, whether points may
+be sent, k and exact-or-perturbed) and returns frames that may be shown as they are; pages
+and loaders never decide disclosure themselves. No Streamlit and no SQL here: the reads go
+through ``store.queries`` and ``store.sites``; ``dashboard.loaders`` caches these functions
+at the page boundary.
 
-The incidents are read once per viewer and filter as counts per snapped location, month
+The incidents are read once per audience and filter as counts per snapped location, month
 and type (:func:`read_sites`), never as one row per incident, so the work after the query
 does not grow with the number of incidents, only with the number of places they were
 snapped to. Metric work is in British National Grid (EPSG:27700); frames for display are
 returned in WGS84.
 
-Disclosure: for a viewer without point access (``store.disclosure.needs_suppression``)
+Disclosure: for an audience without exact counts (``Audience.exact`` False)
 every count returned here is perturbed by the cell key method (``store.disclosure``: the
 site rows carry ``key``, the sum of their record keys, and every count is returned with
 the noise of its own records, small ones as ``"<5"``), flag reasons are written again from
@@ -29,7 +32,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from geo.density import density_bands, kernel_density
 from geo.emerging import emerging_from_counts
@@ -37,27 +40,32 @@ from geo.flags import render_why_not
 from geo.grid import Grid, contiguity, locate_xy
 from geo.hotspots import cell_size_advice, confidence_bins, gi_star_test
 from geo.points import BNG, WGS84, drawable
+from store import queries
 from store import sites as store_sites
 from store.access import Viewer
+from store.audience import MIN_CELL_SIZE, Audience
 from store.audit import log_event
 from store.disclosure import (
+    D_MAX,
     disclose_counts,
     disclose_flags,
-    needs_suppression,
+    perturbation_note,
     protect_table,
 )
 from store.measures import monthly_counts
-from store.models import Incident
 from store.sites import TREND_MONTHS, as_points, flag_sites, sites_in
 from store.sites import located as located_rows
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES, label
 
 if TYPE_CHECKING:
-    from dashboard.filters import Filters
+    from store.context import ContextPicture
+    from store.impact import DisclosedImpact, ImpactFigures
+    from store.links import LinksView
 
 __all__ = [
     "CONFIDENCE_LEVELS",
     "DEFAULT_SETTINGS",
+    "D_MAX",
     "MIN_CELL_SIZE",
     "MIN_INCIDENTS",
     "POINTS_LIMIT",
@@ -68,17 +76,25 @@ __all__ = [
     "MonthlyPicture",
     "aggregate_squares",
     "cell_geometry",
+    "context",
     "density_layer",
     "disclose_reason",
     "events_near",
     "flagged_places",
     "hot_cells",
+    "impact",
+    "in_scope",
     "incident_points",
+    "legend",
+    "links",
     "locate_click",
     "monthly_picture",
+    "note",
     "period_months",
     "period_totals",
     "place_summary",
+    "protect",
+    "queue_flags",
     "read_sites",
     "record_panel_view",
     "settings_from_params",
@@ -94,10 +110,6 @@ RADII: tuple[int, ...] = (100, 200, 300, 500)
 
 MIN_INCIDENTS: tuple[int, ...] = (3, 5, 10, 15, 20, 30, 50, 100)
 """Thresholds offered: flag a place with at least this many incidents within the radius."""
-
-MIN_CELL_SIZE = 250
-"""The smallest hot-spot cell (metres) drawn for a role without point access: finer cells
-would line up with the 100 m squares that imports snap to and pin single incidents."""
 
 POINTS_LIMIT = 5_000
 """Most incident points sent to a lead's browser; above it the map shows aggregates only."""
@@ -211,7 +223,7 @@ class MapQuery:
     Attributes
     ----------
     districts
-        The districts to read, already within the viewer's scope (``Viewer.scope``).
+        The districts to read, already within the audience's scope (``Audience.scope``).
     types, ages, agencies
         Exploitation types, age bands and source agencies (empty: all).
     first, last
@@ -245,79 +257,49 @@ def period_months(start: date | None, end: date | None) -> tuple[str, str]:
     )
 
 
-def map_query(
-    filters: Filters,
-    scope: tuple[str, ...],
-    latest: date,
-    months: pd.Series,
-    *,
-    viewer: Viewer | None = None,
-) -> MapQuery:
-    """Return what the map shows for the sidebar's filters, within a viewer's scope.
+# Reading ---------------------------------------------------------------------------------
 
-    Parameters
-    ----------
-    filters
-        The sidebar's choice.
-    scope
-        The districts to read (``Viewer.scope``).
-    latest
-        The newest data date: the end of the preset periods.
-    months
-        The months that have data (``"YYYY-MM"``): an open-ended period starts at the first.
-    viewer
-        Who will see it: for a role without point access the cell size is at least
-        :data:`MIN_CELL_SIZE`.
+
+def in_scope(
+    frame: pd.DataFrame, audience: Audience, districts: tuple[str, ...] = (), *,
+    column: str = "district_code",
+) -> pd.DataFrame:  # fmt: skip
+    """Return the rows of a frame (districts, wards, places...) in the audience's scope.
+
+    ``districts`` are those wanted (all of the audience's when empty); one outside the
+    scope is refused (``store.access.AccessDenied``).
 
     Examples
     --------
-    >>> from dashboard.filters import Filters
-    >>> q = map_query(Filters("quarter"), ("E07000197",), date(2026, 10, 5), pd.Series([]))
-    >>> q.first, q.last, q.cell_size
-    ('2026-08', '2026-10', 250)
-    >>> map_query(Filters("all"), ("E07000197",), date(2026, 10, 5), pd.Series(["2024-01"])).first
-    '2024-01'
+    >>> audience = Audience(("E07000197",), False, 5, False, 250)
+    >>> frame = pd.DataFrame({"district_code": ["E07000197", "E07000192"]})
+    >>> in_scope(frame, audience)["district_code"].tolist()
+    ['E07000197']
     """
-    first, last = period_months(*filters.window(latest))
-    known = months.dropna()
-    cell_size = filters.cell_size
-    if viewer is not None and needs_suppression(viewer):
-        cell_size = max(cell_size, MIN_CELL_SIZE)
-    return MapQuery(
-        districts=scope,
-        types=filters.types,
-        ages=filters.ages,
-        agencies=filters.agencies,
-        first=first or (str(known.min()) if not known.empty else f"{latest:%Y-%m}"),
-        last=last or f"{latest:%Y-%m}",
-        cell_size=cell_size,
-    )
-
-
-# Reading ---------------------------------------------------------------------------------
+    return frame.loc[frame[column].isin(audience.scope(districts))]
 
 
 def read_sites(
     engine: Engine,
-    viewer: Viewer,
+    audience: Audience,
     *,
     kind: str = "incidents",
     districts: tuple[str, ...] = (),
     ages: tuple[str, ...] = (),
     agencies: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """Return :func:`store.sites.read_sites` for the districts in the viewer's scope.
+    """Return :func:`store.sites.read_sites` for the districts in the audience's scope.
 
-    ``districts`` are those wanted, all of the viewer's when empty; the other arguments
+    ``districts`` are those wanted, all of the audience's when empty; the other arguments
     are those of :func:`store.sites.read_sites`.
 
     Raises
     ------
     store.access.AccessDenied
-        When a district outside the viewer's scope is asked for.
+        When a district outside the audience's scope is asked for.
     """
     return store_sites.read_sites(
-        engine, viewer.scope(districts), kind=kind, ages=ages, agencies=agencies
+        engine, audience.scope(districts), kind=kind, ages=ages, agencies=agencies
     )
 
 
@@ -329,21 +311,58 @@ def _counts(grid: Grid, sites: pd.DataFrame, column: str = "n") -> np.ndarray:
     return np.bincount(cell[ok], weights=weights, minlength=grid.n_cells).astype(np.int64)
 
 
-def _shown(values: np.ndarray, keys: np.ndarray, viewer: Viewer, k: int) -> list[int | str]:
-    """Return counts as the viewer may see them: exact, or perturbed from their key sums."""
-    if needs_suppression(viewer):
-        return disclose_counts(values, keys, k=k)
+def _shown(values: np.ndarray, keys: np.ndarray, audience: Audience) -> list[int | str]:
+    """Return counts as the audience may see them: exact, or perturbed from their key sums."""
+    if not audience.exact:
+        return disclose_counts(values, keys, k=audience.k)
     return [int(v) for v in values]
 
 
-def period_totals(sites: pd.DataFrame, *, viewer: Viewer, k: int = 5) -> dict[str, int | str]:
-    """Return the period's headline counts as the viewer may see them.
+def legend(audience: Audience, *, short: bool = False) -> str:
+    """Return the caption that explains protected counts, ``""`` for exact ones.
+
+    ``short`` gives the form for a shared screen: perturbed, by how much, what ``"<k"`` means.
+
+    Examples
+    --------
+    >>> legend(Audience(("E07000197",), False, 5, False, 250), short=True)
+    'Counts are perturbed by at most 5 (ONS cell key method); <5 means fewer than 5.'
+    >>> legend(Audience(("E07000197",), True, 5, True, 0))
+    ''
+    """
+    return "" if audience.exact else note(audience.k, short=short)
+
+
+def note(k: int, *, short: bool = False) -> str:
+    """Return the sentence that explains counts protected under threshold ``k``."""
+    if short:
+        return (
+            f"Counts are perturbed by at most {D_MAX} (ONS cell key method); <{k} means "
+            f"fewer than {k}."
+        )
+    return perturbation_note(k)
+
+
+def protect(
+    frame: pd.DataFrame, counts: list[str], keys: list[str], audience: Audience
+) -> pd.DataFrame:
+    """Return a table of counts as the audience may see it (``store.disclosure.protect_table``).
+
+    ``keys`` name the columns of record-key sums, one per count column; they are dropped.
+    """
+    if audience.exact:
+        return frame.drop(columns=keys)
+    return protect_table(frame, counts, keys, k=audience.k)  # the key sums dropped there
+
+
+def period_totals(sites: pd.DataFrame, *, audience: Audience) -> dict[str, int | str]:
+    """Return the period's headline counts as the audience may see them.
 
     Parameters
     ----------
     sites
         The period's :func:`read_sites` rows (types and months already chosen).
-    viewer, k
+    audience
         Who will see them, and the disclosure threshold.
 
     Returns
@@ -356,7 +375,7 @@ def period_totals(sites: pd.DataFrame, *, viewer: Viewer, k: int = 5) -> dict[st
     keys = sites["key"] if "key" in sites else pd.Series(0, index=sites.index)
     counts = np.array([sites["n"].sum(), sites.loc[unlocated, "n"].sum()], dtype=np.int64)
     key_sums = np.array([keys.sum(), keys[unlocated].sum()], dtype=np.int64)
-    total, without = _shown(counts, key_sums, viewer, k)
+    total, without = _shown(counts, key_sums, audience)
     return {"total": total, "unlocated": without}
 
 
@@ -393,8 +412,7 @@ def hot_cells(
     grid: Grid,
     *,
     confidence: int,
-    viewer: Viewer,
-    k: int = 5,
+    audience: Audience,
 ) -> gpd.GeoDataFrame:
     """Return the cells that are Gi* hot or cold spots at a confidence, for the map.
 
@@ -410,10 +428,8 @@ def hot_cells(
         The grid.
     confidence
         90, 95 or 99: cells less significant than this are left out.
-    viewer
-        Who will see the counts (suppressed for roles without point access).
-    k
-        The disclosure threshold.
+    audience
+        Who will see the counts (perturbed unless exact, thin neighbourhoods left out).
 
     Returns
     -------
@@ -431,8 +447,8 @@ def hot_cells(
         test = gi_star_test(counts, grid)
         all_bins = confidence_bins(test.z, test.q())
         drawn = np.abs(all_bins) >= min_bin
-        if needs_suppression(viewer):
-            drawn &= ~_thin_neighbourhoods(grid, counts, k)
+        if not audience.exact:
+            drawn &= ~_thin_neighbourhoods(grid, counts, audience.k)
         index = np.flatnonzero(drawn)
         bins = all_bins[index]
     return gpd.GeoDataFrame(
@@ -440,7 +456,7 @@ def hot_cells(
             "cell": index,
             "cell_id": grid.cell_ids[index].astype(str),
             "bin": bins.astype(int),
-            "count": _shown(counts[index], keys[index], viewer, k),
+            "count": _shown(counts[index], keys[index], audience),
         },
         geometry=cell_geometry(grid, index).array,
         crs=WGS84,
@@ -512,8 +528,7 @@ def monthly_picture(
     *,
     last: str,
     confidence: int,
-    viewer: Viewer,
-    k: int = 5,
+    audience: Audience,
     months: int = TREND_MONTHS,
 ) -> MonthlyPicture:
     """Return the month-by-month hot spots and each cell's emerging hot spot category.
@@ -533,7 +548,7 @@ def monthly_picture(
         The window's last month, ``"YYYY-MM"``.
     confidence
         90, 95 or 99: the least confidence shown.
-    viewer, k
+    audience
         Who will see the counts, and the disclosure threshold.
     months
         The window's length.
@@ -569,15 +584,15 @@ def monthly_picture(
     bins = confidence_bins(result.z, result.q)
     min_bin = CONFIDENCE_LEVELS[confidence][0]
     drawn = np.abs(bins) >= min_bin
-    if needs_suppression(viewer):
-        drawn &= ~np.asarray(k > (contiguity(grid) @ counts.T).T)
+    if not audience.exact:
+        drawn &= ~np.asarray(audience.k > (contiguity(grid) @ counts.T).T)
     t, c = np.nonzero(drawn)
     frame = pd.DataFrame(
         {
             "month": np.asarray(names, dtype=object)[t],
             "cell": c,
             "bin": bins[t, c].astype(int),
-            "count": _shown(counts[t, c].astype(np.int64), keys[t, c], viewer, k),
+            "count": _shown(counts[t, c].astype(np.int64), keys[t, c], audience),
         }
     )
     category = result.category
@@ -588,15 +603,33 @@ def monthly_picture(
 # Flagged places --------------------------------------------------------------------------
 
 
-def disclose_reason(flags: pd.DataFrame, viewer: Viewer, *, k: int = 5) -> pd.DataFrame:
-    """Return flags (``store.sites.flag_sites``) with counts and reasons as the viewer may see them.
+def disclose_reason(flags: pd.DataFrame, audience: Audience) -> pd.DataFrame:
+    """Return flags (``store.sites.flag_sites``) with counts and reasons as the audience sees them.
 
     A lead's are exact; for a role without point access the counts are perturbed and the
     reason written again from the perturbed numbers (``store.disclosure.disclose_flags``).
     """
-    if needs_suppression(viewer):
-        return disclose_flags(flags, k=k)
+    if not audience.exact:
+        return disclose_flags(flags, k=audience.k)
     return flags.drop(columns=["incidents_key", "previous_key"])
+
+
+def queue_flags(flags: pd.DataFrame, audience: Audience) -> pd.DataFrame:
+    """Return the assessment queue's flags in the audience's districts, counts disclosed.
+
+    ``flags`` are ``store.assessments.recent_flags`` (every district, exact). Unless the
+    audience sees exact counts, ``incidents`` and ``previous`` are perturbed by the cell key
+    method (from ``incidents_key`` and ``previous_key``, shown as text) and the reason is
+    written again from the perturbed numbers. The key sums never leave here.
+    """
+    mine = in_scope(flags, audience).copy()
+    if not audience.exact:
+        mine = disclose_flags(mine, k=audience.k)
+        for column in ("incidents", "previous"):
+            mine[column] = [str(n) for n in mine[column]]
+    else:
+        mine = mine.drop(columns=["incidents_key", "previous_key"], errors="ignore")
+    return mine.reset_index(drop=True)
 
 
 def flagged_places(
@@ -607,13 +640,12 @@ def flagged_places(
     first: str,
     last: str,
     settings: MapSettings,
-    viewer: Viewer,
-    k: int = 5,
+    audience: Audience,
 ) -> gpd.GeoDataFrame:
     """Flag and rank the places that need a look in the period, with the engine's reasons.
 
     Runs :func:`store.sites.flag_sites` (the one definition of a flagged place) with the
-    map's settings, then hides small counts for the viewer.
+    map's settings, then hides small counts for the audience.
 
     Parameters
     ----------
@@ -628,7 +660,7 @@ def flagged_places(
         The period's months, ``"YYYY-MM"``.
     settings
         Radius, threshold and confidence.
-    viewer, k
+    audience
         Who will read the reasons and counts, and the disclosure threshold.
 
     Returns
@@ -639,8 +671,8 @@ def flagged_places(
         Empty when there are no located events or places.
     """
     least = settings.min_incidents
-    if needs_suppression(viewer):
-        least = max(least, k)  # a flag must not say "fewer than k here"
+    if not audience.exact:
+        least = max(least, audience.k)  # a flag must not say "fewer than k here"
     flags = flag_sites(
         places,
         sites,
@@ -651,7 +683,7 @@ def flagged_places(
         min_incidents=least,
         hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
     )
-    flags = disclose_reason(flags, viewer, k=k)
+    flags = disclose_reason(flags, audience)
     columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
     return flags[[*columns, "geometry"]]
 
@@ -665,17 +697,16 @@ def why_not_flagged(
     first: str,
     last: str,
     settings: MapSettings,
-    viewer: Viewer,
-    k: int = 5,
+    audience: Audience,
 ) -> str:
-    """Return why a place is not flagged, its counts hidden where the viewer needs it.
+    """Return why a place is not flagged, its counts hidden where the audience needs it.
 
     The figures come from :func:`store.sites.place_figures` (the same rules as the flags);
-    the sentence is rendered from the counts as the viewer may see them.
+    the sentence is rendered from the counts as the audience may see them.
 
     Parameters
     ----------
-    places, sites, grid, first, last, settings, viewer, k
+    places, sites, grid, first, last, settings, audience
         As :func:`flagged_places`.
     place_id
         The place.
@@ -702,8 +733,8 @@ def why_not_flagged(
             f"{settings.min_incidents}."
         )
     figures, key = found
-    (now,) = _shown(np.array([figures.count_now]), np.array([key]), viewer, k)
-    if needs_suppression(viewer):
+    (now,) = _shown(np.array([figures.count_now]), np.array([key]), audience)
+    if not audience.exact:
         # The incidents counting towards a nearer place are a difference of two counts:
         # a reader without point access is not told them.
         figures = replace(figures, nearby_elsewhere=0)
@@ -716,8 +747,7 @@ def why_not_flagged(
 def density_layer(
     sites: pd.DataFrame,
     *,
-    viewer: Viewer,
-    k: int = 5,
+    audience: Audience,
     bandwidth: float = DENSITY_BANDWIDTH,
     cell_size: float = DENSITY_CELL,
     simplify: float = 25.0,
@@ -734,7 +764,7 @@ def density_layer(
     ----------
     sites
         The period's :func:`read_sites` rows.
-    viewer, k
+    audience
         Who will see it, and the disclosure threshold.
     bandwidth, cell_size
         Kernel bandwidth and raster cell, in metres.
@@ -757,11 +787,11 @@ def density_layer(
     )
     peak = float(surface.values.max())
     levels = np.array([0.2, 0.4, 0.6, 0.8]) * peak
-    if needs_suppression(viewer):
+    if not audience.exact:
         lone = kernel_density(
             gpd.GeoSeries.from_xy([0.0], [0.0], crs=BNG), bandwidth=bandwidth, cell_size=cell_size
         )
-        floor = k * float(lone.values.max())
+        floor = audience.k * float(lone.values.max())
         levels = np.unique(np.maximum(levels, floor))
         levels = levels[levels < peak]
     if levels.size == 0:
@@ -778,8 +808,7 @@ def aggregate_squares(
     incidents: pd.DataFrame,
     referrals: pd.DataFrame,
     *,
-    viewer: Viewer,
-    k: int = 5,
+    audience: Audience,
     size: float = AGGREGATE_SIZE,
 ) -> gpd.GeoDataFrame:
     """Count the period's incidents and referrals in squares of the national grid.
@@ -788,7 +817,7 @@ def aggregate_squares(
     ----------
     incidents, referrals
         The period's :func:`read_sites` rows of each.
-    viewer, k
+    audience
         Who will see the counts: for a role without point access each is perturbed
         (``store.disclosure.protect_table``, small counts ``"<5"``).
     size
@@ -818,10 +847,11 @@ def aggregate_squares(
         return gpd.GeoDataFrame(
             {"incidents": [], "referrals": [], "level": []}, geometry=[], crs=WGS84
         )
+    k = audience.k
     level = np.digitize(table["incidents"].to_numpy(), [k, 4 * k, 16 * k])
     shown = (
         protect_table(table, ["incidents", "referrals"], ["incidents_key", "referrals_key"], k=k)
-        if needs_suppression(viewer)
+        if not audience.exact
         else table
     )
     x0, y0 = table["col"].to_numpy() * size, table["row"].to_numpy() * size
@@ -834,7 +864,7 @@ def aggregate_squares(
 
 
 def incident_points(
-    engine: Engine, viewer: Viewer, query: MapQuery, *, limit: int = POINTS_LIMIT
+    engine: Engine, audience: Audience, query: MapQuery, *, limit: int = POINTS_LIMIT
 ) -> tuple[pd.DataFrame | None, int]:
     """Return the period's located incidents as points, for a lead's map, if few enough.
 
@@ -842,8 +872,8 @@ def incident_points(
     ----------
     engine
         The database.
-    viewer
-        Must have point access (``Viewer.sees_points``).
+    audience
+        Must have point access (``Audience.points``).
     query
         The districts, filters and period.
     limit
@@ -859,34 +889,30 @@ def incident_points(
     Raises
     ------
     store.access.AccessDenied
-        For a viewer without point access.
+        For an audience without point access.
     """
-    viewer.require(viewer.sees_points, "see single incident points")
-    scope = viewer.scope(query.districts)
-    where = [Incident.district_code.in_(scope), Incident.easting.is_not(None)]
-    if query.types:
-        where.append(Incident.category.in_(query.types))
-    if query.ages:
-        where.append(Incident.age_band.in_(query.ages))
-    if query.agencies:
-        where.append(Incident.source_agency.in_(query.agencies))
-    if query.first:
-        where.append(Incident.occurred_on >= pd.Period(query.first, freq="M").start_time.date())
-    if query.last:
-        where.append(Incident.occurred_on <= pd.Period(query.last, freq="M").end_time.date())
-    with engine.connect() as connection:
-        total = int(connection.scalar(select(func.count()).where(*where)) or 0)
-        if total > limit:
-            return None, total
-        frame = pd.read_sql(
-            select(Incident.easting, Incident.northing, Incident.category).where(*where),
-            connection,
-        )
+    audience.require_points("single incident points")
+    chosen = _event_filter(query, audience, first=query.first)
+    frame, total = queries.load_points(engine, chosen, limit=limit)
+    if frame is None:
+        return None, total
     points = gpd.GeoSeries.from_xy(frame["easting"], frame["northing"], crs=BNG).to_crs(WGS84)
     out = pd.DataFrame(
         {"lat": points.y.round(5), "lon": points.x.round(5), "category": frame["category"]}
     )
     return out, total
+
+
+def _event_filter(query: MapQuery, audience: Audience, *, first: str) -> queries.EventFilter:
+    """Return the stored-event filter for a map query, within the audience's scope."""
+    return queries.EventFilter(
+        start=pd.Period(first, freq="M").start_time.date() if first else None,
+        end=pd.Period(query.last, freq="M").end_time.date() if query.last else None,
+        categories=query.types,
+        age_bands=query.ages,
+        agencies=query.agencies,
+        districts=audience.scope(query.districts),
+    )
 
 
 # Clicks and the panel --------------------------------------------------------------------
@@ -953,7 +979,7 @@ def locate_click(
 
 def events_near(
     engine: Engine,
-    viewer: Viewer,
+    audience: Audience,
     query: MapQuery,
     *,
     area: shapely.Geometry,
@@ -965,7 +991,7 @@ def events_near(
     ----------
     engine
         The database.
-    viewer
+    audience
         Only districts in their scope are read.
     query
         Districts, types, age bands, agencies and the last month.
@@ -980,49 +1006,14 @@ def events_near(
         ``category``, ``occurred_on`` (datetime64), ``age_band``, ``source_agency`` and
         ``record_key`` (for the disclosure of counts made from them); no coordinates.
     """
-    scope = viewer.scope(query.districts)
-    minx, miny, maxx, maxy = area.bounds
-    where = [
-        Incident.district_code.in_(scope),
-        Incident.easting.between(minx, maxx),
-        Incident.northing.between(miny, maxy),
-    ]
-    for column, values in (
-        (Incident.category, query.types),
-        (Incident.age_band, query.ages),
-        (Incident.source_agency, query.agencies),
-    ):
-        if values:
-            where.append(column.in_(values))
-    if first:
-        where.append(Incident.occurred_on >= pd.Period(first, freq="M").start_time.date())
-    if query.last:
-        where.append(Incident.occurred_on <= pd.Period(query.last, freq="M").end_time.date())
-    columns = (
-        Incident.easting,
-        Incident.northing,
-        Incident.category,
-        Incident.occurred_on,
-        Incident.age_band,
-        Incident.source_agency,
-        Incident.record_key,
-    )
-    with engine.connect() as connection:
-        frame = pd.read_sql(select(*columns).where(*where), connection)
-    inside = shapely.contains_xy(
-        area, frame["easting"].to_numpy(dtype=float), frame["northing"].to_numpy(dtype=float)
-    )
-    frame = frame.loc[inside].drop(columns=["easting", "northing"]).reset_index(drop=True)
-    frame["occurred_on"] = pd.to_datetime(frame["occurred_on"])
-    return frame
+    return queries.load_events_in(engine, _event_filter(query, audience, first=first), area)
 
 
 def place_summary(
     events: pd.DataFrame,
     *,
     first: str,
-    viewer: Viewer,
-    k: int = 5,
+    audience: Audience,
     months: tuple[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Return the panel's tables: the monthly trend by type, and the period by age and source.
@@ -1033,7 +1024,7 @@ def place_summary(
         From :func:`events_near` (the trend window).
     first
         The period's first month: the age and source tables count from it.
-    viewer, k
+    audience
         Who will see the tables: for roles without point access every count is perturbed
         from its records' keys (``store.disclosure``) and cells shown as ``"<5"`` are left
         blank (NaN) in ``count``.
@@ -1048,7 +1039,7 @@ def place_summary(
         ``"ages"`` (``Age band``, ``Incidents``) and ``"sources"`` (``Source``,
         ``Incidents``).
     """
-    suppress = needs_suppression(viewer)
+    suppress = not audience.exact
     keys = events["record_key"] if "record_key" in events else pd.Series(0, index=events.index)
     trend = monthly_counts(events, by="category")
     if not trend.empty:
@@ -1070,7 +1061,9 @@ def place_summary(
             long = long.merge(long_keys, on=["month", "category"])
             long["shown"] = [
                 str(v)
-                for v in disclose_counts(long["count"].to_numpy(), long["key"].to_numpy(), k=k)
+                for v in disclose_counts(
+                    long["count"].to_numpy(), long["key"].to_numpy(), k=audience.k
+                )
             ]
             long["count"] = pd.to_numeric(long["shown"], errors="coerce")
         else:
@@ -1092,7 +1085,9 @@ def place_summary(
         frame = pd.DataFrame({heading: [label(vocabulary, c) for c in order], "Incidents": n})
         if not suppress:
             return frame
-        shown = disclose_counts(n, np.array([int(key_sums[c]) for c in order]), k=k)
+        shown = disclose_counts(
+            n, np.array([int(key_sums[c]) for c in order]), k=audience.k
+        )
         return frame.assign(Incidents=[str(v) for v in shown])
 
     return {
@@ -1123,4 +1118,67 @@ def record_panel_view(engine: Engine, viewer: Viewer, click: Click, *, detail: d
         entity=click.kind,
         entity_id=click.id,
         detail=detail,
+    )
+
+
+# Reads whose disclosure lives beside their figures ------------------------------------------
+
+
+def context(
+    engine: Engine,
+    audience: Audience,
+    *,
+    districts: tuple[str, ...],
+    first: date | None,
+    last: date | None,
+    types: tuple[str, ...] = (),
+) -> ContextPicture:
+    """Return context events (public crime, all ages) as ``audience`` may see them.
+
+    See :func:`store.context.context_picture`; districts outside the scope are refused.
+    """
+    from store.context import context_picture
+
+    return context_picture(
+        engine, audience.viewer, districts=audience.scope(districts), first=first, last=last,
+        types=types, k=audience.k,
+    )  # fmt: skip
+
+
+def links(
+    engine: Engine,
+    audience: Audience,
+    *,
+    since: str | None,
+    until: str | None,
+    recent_since: str | None = None,
+) -> LinksView:
+    """Return the links between places as ``audience`` may see them (``store.links.links_for``)."""
+    from store.links import links_for
+
+    return links_for(
+        engine, audience.viewer, since=since, until=until, k=audience.k, recent_since=recent_since
+    )
+
+
+def impact(
+    figures: ImpactFigures,
+    audience: Audience,
+    *,
+    districts: tuple[str, ...],
+    district_names: dict[str, str],
+) -> DisclosedImpact:
+    """Return the impact of actions in some districts as ``audience`` may see it.
+
+    ``figures`` are computed once for every district (``store.impact.impact_figures``);
+    this keeps the districts in scope and protects the counts (``store.impact.disclose``).
+    """
+    from store.impact import disclose
+
+    return disclose(
+        figures,
+        districts=audience.scope(districts),
+        suppressed=not audience.exact,
+        k=audience.k,
+        district_names=district_names,
     )

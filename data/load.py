@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from store.config import home_dir
+from config.settings import home_dir
 from store.db import session_scope
 from store.models import (
     Action,
@@ -170,8 +170,8 @@ def load_demo(
         When the database already holds places or incidents: the demo never
         mixes with real data.
     """
-    from data.demo import DEFAULT_AREA, build_demo
-    from geo.boundaries import district_boundaries
+    from data.demo import build_demo
+    from geo.boundaries import DEFAULT_AREA, district_boundaries
     from store.organisations import adopt_typed_owners
 
     started = datetime.now(UTC)

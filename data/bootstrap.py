@@ -31,7 +31,7 @@ def open_database(url: str | None = None, *, demo_if_empty: bool | None = None) 
         for SQLite, the embedded database; a PostgreSQL deployment starts
         empty and is filled by imports.
     """
-    from store.demo import load_demo
+    from data.load import load_demo
 
     engine = connect(url)
     upgrade(engine)
