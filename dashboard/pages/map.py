@@ -637,7 +637,10 @@ def _note_reported_view(returned: dict | None, base: folium.Map) -> None:
         and abs(centre["lng"] - first_lon) < 1e-3
         and float(zoom) == float(base.options["zoom"])
     ):
-        return  # the base map's own first view, before it was fitted
+        # the base map's own first view, before it is fitted: a map drawn afresh (first
+        # load, or back from another page) goes where it was asked, not where it was moved
+        st.session_state.pop("map_user_view", None)
+        return
     st.session_state["map_user_view"] = {
         "center": (float(centre["lat"]), float(centre["lng"])),
         "zoom": float(zoom),
