@@ -948,6 +948,76 @@ def view_for_bounds(
     return (round((miny + maxy) / 2, 5), round((minx + maxx) / 2, 5)), zoom
 
 
+def bounds_for_view(
+    center: tuple[float, float], zoom: float, *, width: int = 900, height: int = 620
+) -> tuple[float, float, float, float]:
+    """Return the bounds a web map of a given size shows at a centre and zoom.
+
+    The inverse of :func:`view_for_bounds`, without its rounding: Leaflet's Web Mercator
+    with 256-pixel tiles. Coordinates are WGS84 (EPSG:4326).
+
+    Parameters
+    ----------
+    center : tuple of float
+        ``(lat, lon)`` in degrees.
+    zoom : float
+        Leaflet's zoom.
+    width, height : int, default 900, 620
+        The map's size in pixels.
+
+    Returns
+    -------
+    tuple of float
+        ``(minx, miny, maxx, maxy)`` in degrees.
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in bounds_for_view((52.8, -2.05), 9.25, width=900, height=620)]
+    [-3.089, 52.365, -1.011, 53.231]
+    """
+    lat, lon = center
+    world = 256.0 * 2.0 ** float(zoom)  # the world's width in pixels at this zoom
+    half_x = width / 2 / world * 360.0
+    y = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    half_y = height / 2 / world * 2 * math.pi
+
+    def latitude(mercator_y: float) -> float:
+        return math.degrees(2 * math.atan(math.exp(mercator_y)) - math.pi / 2)
+
+    return lon - half_x, latitude(y - half_y), lon + half_x, latitude(y + half_y)
+
+
+def pixel_size(bounds: tuple[float, float, float, float], zoom: float) -> tuple[int, int]:
+    """Return a web map's size in pixels from the bounds it shows at a zoom.
+
+    Parameters
+    ----------
+    bounds : tuple of float
+        ``(minx, miny, maxx, maxy)`` in WGS84 degrees, as reported by the map.
+    zoom : float
+        Leaflet's zoom.
+
+    Returns
+    -------
+    tuple of int
+        ``(width, height)``.
+
+    Examples
+    --------
+    >>> pixel_size(bounds_for_view((52.8, -2.05), 9.25, width=900, height=620), 9.25)
+    (900, 620)
+    """
+    minx, miny, maxx, maxy = bounds
+
+    def mercator(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    world = 256.0 * 2.0 ** float(zoom)
+    width = (maxx - minx) / 360.0 * world
+    height = (mercator(maxy) - mercator(miny)) / (2 * math.pi) * world
+    return round(width), round(height)
+
+
 # Base maps: tiles the partnership chooses, and an offline layer under them ---------------
 
 OSM_ATTRIBUTION = (
@@ -1232,7 +1302,13 @@ def add_offline_base(
 
 
 class _ViewTarget(folium.MacroElement):
-    """Moves the map once per key, when its (otherwise empty) layer is added."""
+    """Moves the map once per key, when its (otherwise empty) layer is added.
+
+    The move is not reported back to the server: the server asked for it and knows it, and
+    streamlit-folium would otherwise send the new view as a new value, which reruns the
+    whole map a second time for every row clicked or place found. Its last-sent value is
+    set to the view the move gives, so only the person's own moves are sent.
+    """
 
     _template = Template(
         """
@@ -1243,12 +1319,38 @@ class _ViewTarget(folium.MacroElement):
             if (!map || map._saferSpacesView === {{ this.key|tojson }}) { return; }
             map._saferSpacesView = {{ this.key|tojson }};
             {%- if this.bounds %}
-            map.fitBounds({{ this.bounds|tojson }}, {padding: [10, 10]});
+            map.fitBounds({{ this.bounds|tojson }}, {padding: [10, 10], animate: false});
             {%- else %}
-            map.setView({{ this.center|tojson }}, {{ this.zoom }});
+            map.setView({{ this.center|tojson }}, {{ this.zoom }}, {animate: false});
             {%- endif %}
-            // report the new view (streamlit-folium may not listen yet on the first load)
-            setTimeout(function () { map.fire("moveend"); }, 300);
+            // streamlit-folium sends its value only when it differs from the last sent:
+            // make the view just set count as sent (same keys, same order as its own)
+            var g = window.__GLOBAL_DATA__;
+            if (!g) { return; }
+            var all = {
+                last_clicked: g.lat_lng_clicked,
+                last_object_clicked: g.last_object_clicked,
+                last_object_clicked_count: g.last_object_clicked_count,
+                last_object_clicked_tooltip: g.last_object_clicked_tooltip,
+                last_object_clicked_popup: g.last_object_clicked_popup,
+                all_drawings: g.all_drawings,
+                last_active_drawing: g.last_active_drawing,
+                last_geocoder_result: g.last_geocoder_result,
+                bounds: map.getBounds(),
+                zoom: map.getZoom(),
+                last_circle_radius: g.last_circle_radius,
+                last_circle_polygon: g.last_circle_polygon,
+                center: map.getCenter(),
+                selected_layers: Object.values(g.selected_layers || {}),
+                selected_tags: g.selected_tags
+            };
+            var data = {};
+            Object.keys(all).forEach(function (name) {
+                if (!g.returned_objects || g.returned_objects.indexOf(name) >= 0) {
+                    data[name] = all[name];
+                }
+            });
+            g.previous_data = JSON.parse(JSON.stringify(data));
         });
         {% endmacro %}
         """

@@ -37,10 +37,12 @@ from dashboard.maps import (
     add_legend,
     add_offline_base,
     add_ward_outlines,
+    bounds_for_view,
     emphasise_small_cells,
     fullscreen,
     legend_key,
     offline_map,
+    pixel_size,
     view_target,
 )
 from dashboard.session import current_audience, current_viewer
@@ -128,6 +130,7 @@ def _parse_view(text: str) -> tuple[float, float, float] | None:
 def _aim(*, center: tuple[float, float], zoom: float, scope: tuple[str, ...]) -> None:
     """Ask the map to look at a point (a place found, a row clicked, a view from a link)."""
     count = int(st.session_state.get("map_aim_count", 0)) + 1
+    st.session_state.pop("map_user_view", None)  # the map goes where it was asked
     st.session_state["map_aim_count"] = count
     st.session_state["map_aim"] = {
         "key": f"aim-{count}",
@@ -520,6 +523,23 @@ def _flag_list() -> None:
             st.text(", ".join(map(str, unplaced)))
 
 
+def _row_clicked() -> None:
+    """Open the place of a row just clicked in the flagged table (read from its state).
+
+    Read before the map is drawn: reading it from the table, drawn after the map, took a
+    second run of the whole map to move it.
+    """
+    state = st.session_state.get("map_flag_table")
+    try:
+        rows = list(state["selection"]["rows"]) if state is not None else []
+    except (KeyError, TypeError):
+        return
+    seen = (rows[0], len(flags)) if rows else None
+    if seen is not None and rows[0] < len(flags) and st.session_state.get("map_row_seen") != seen:
+        st.session_state["map_row_seen"] = seen
+        _open_place(int(flags["id"].iloc[rows[0]]))
+
+
 def _find() -> None:
     """Find a place by name, or go to a postcode."""
     flagged_names = flags["name"].astype(str).tolist()
@@ -569,6 +589,7 @@ def _aim_layer() -> folium.FeatureGroup:
     here = tuple(sorted(scope))
     if aim is not None and aim["scope"] != here:  # other districts chosen since: fit them
         st.session_state.pop("map_aim", None)
+        st.session_state.pop("map_user_view", None)
         aim = None
     if aim is None:
         group = view_target("fit:" + ",".join(here), bounds=chosen_bounds)
@@ -589,16 +610,68 @@ def _aim_layer() -> folium.FeatureGroup:
     return group
 
 
-def _mirror_link(layers: list[str], month: str, returned: dict | None) -> None:
+def _note_reported_view(returned: dict | None, base: folium.Map) -> None:
+    """Keep the view the map reported when the person moved it (not its first view).
+
+    The map reports a view when it first loads (the base map's own, before it is fitted)
+    and when the person pans or zooms; the moves the server asks for (``_aim``) are not
+    reported (see ``maps.view_target``), so the server keeps those itself.
+    """
+    centre = (returned or {}).get("center")
+    zoom = (returned or {}).get("zoom")
+    if not centre or zoom is None:
+        return
+    bounds = (returned or {}).get("bounds") or {}
+    south_west, north_east = bounds.get("_southWest") or {}, bounds.get("_northEast") or {}
+    box = None
+    if south_west.get("lat") is not None and north_east.get("lat") is not None:
+        box = (south_west["lng"], south_west["lat"], north_east["lng"], north_east["lat"])
+        st.session_state["map_size_px"] = pixel_size(box, float(zoom))
+    token = (round(centre["lat"], 6), round(centre["lng"], 6), float(zoom))
+    if token == st.session_state.get("map_view_token"):
+        return  # nothing moved since the last report
+    st.session_state["map_view_token"] = token
+    first_lat, first_lon = base.location
+    if (
+        abs(centre["lat"] - first_lat) < 1e-3
+        and abs(centre["lng"] - first_lon) < 1e-3
+        and float(zoom) == float(base.options["zoom"])
+    ):
+        # the base map's own first view, before it is fitted: a map drawn afresh (first
+        # load, or back from another page) goes where it was asked, not where it was moved
+        st.session_state.pop("map_user_view", None)
+        return
+    st.session_state["map_user_view"] = {
+        "center": (float(centre["lat"]), float(centre["lng"])),
+        "zoom": float(zoom),
+        "bounds": box,
+    }
+
+
+def _current_view() -> dict | None:
+    """The view now: the person's last move, else a place or view asked for, else None.
+
+    None means the map is fitted to the chosen districts.
+    """
+    user = st.session_state.get("map_user_view")
+    if user is not None:
+        return user
+    aim = st.session_state.get("map_aim")
+    if aim is not None and aim["scope"] == tuple(sorted(scope)):
+        width, height = st.session_state.get("map_size_px", (900, MAP_HEIGHT))
+        box = bounds_for_view(aim["center"], aim["zoom"], width=width, height=height)
+        return {"center": aim["center"], "zoom": aim["zoom"], "bounds": box}
+    return None
+
+
+def _mirror_link(layers: list[str], month: str) -> None:
     """Keep the map's settings, the open place and the view in the address bar."""
     selected = st.session_state.get("map_selected")
     view = None
-    centre = (returned or {}).get("center")
-    zoom = (returned or {}).get("zoom")
-    if centre and zoom is not None:
-        view = f"{centre['lat']:.5f},{centre['lng']:.5f},{float(zoom):g}"
-    elif st.query_params.get("view"):
-        view = st.query_params.get("view")
+    current = _current_view()
+    if current is not None:
+        lat, lon = current["center"]
+        view = f"{lat:.5f},{lon:.5f},{float(current['zoom']):g}"
     ours = {
         **analysis.settings_to_params(settings),
         "layers": ",".join(layers) if list(layers) != list(DEFAULT_LAYERS) else "",
@@ -626,6 +699,7 @@ def _explorer() -> None:
     """The map and its panel: a click, a layer, a month or a row reruns only this."""
     if st.session_state.get("map_month_next") in month_options:  # playback's next step
         st.session_state["map_month"] = st.session_state.pop("map_month_next")
+    _row_clicked()  # before the map is drawn, so the map goes to the place in this run
     map_column, panel_column = st.columns([3, 2], gap="medium")
     with map_column:
         _find()
@@ -738,8 +812,9 @@ def _explorer() -> None:
                 legend_key(group, "points")
                 groups.append(group)
         with map_slot:
+            base = _base_map()
             clicked = st_folium(
-                _base_map(),
+                base,
                 key="map",
                 height=MAP_HEIGHT,
                 use_container_width=True,
@@ -754,6 +829,7 @@ def _explorer() -> None:
                 feature_group_to_add=groups,
                 layer_control=folium.LayerControl(collapsed=True),
             )
+        _note_reported_view(clicked, base)
         st.caption(
             "Incidents are snapped to grid centres or places at import; hot spots are "
             f"Getis-Ord Gi* on {query.cell_size} m squares with false discovery rate control. "
@@ -765,7 +841,7 @@ def _explorer() -> None:
                 st.info(note, icon=":material/grid_on:")
         if context is not None:
             _context_counts(context)
-        _download_png(clicked, layers=layers, month=month, cells=cells)
+        _download_png(layers=layers, month=month, cells=cells)
 
     point = (clicked or {}).get("last_object_clicked")
     token = (
@@ -809,7 +885,7 @@ def _explorer() -> None:
                 _place_panel(int(selected.id))
             else:
                 _cell_panel(selected.id, cells=cells, month=month)
-    _mirror_link(list(layers), month, clicked)
+    _mirror_link(list(layers), month)
 
     if playing:
         position = month_options.index(month)
@@ -821,14 +897,10 @@ def _explorer() -> None:
         st.rerun(scope="fragment")
 
 
-def _download_png(returned: dict | None, *, layers: list[str], month: str, cells) -> None:
+def _download_png(*, layers: list[str], month: str, cells) -> None:
     """Offer the current view as a PNG with legend, title, period and attribution."""
-    bounds = (returned or {}).get("bounds") or {}
-    south_west, north_east = bounds.get("_southWest") or {}, bounds.get("_northEast") or {}
-    if south_west.get("lat") is not None and north_east.get("lat") is not None:
-        view = (south_west["lng"], south_west["lat"], north_east["lng"], north_east["lat"])
-    else:
-        view = chosen_bounds
+    current = _current_view()
+    view = current["bounds"] if current is not None and current["bounds"] else chosen_bounds
     period = f"{pd.Period(first, freq='M'):%b %Y} to {pd.Period(last, freq='M'):%b %Y}"
     if month != WHOLE_PERIOD:
         period = _month_name(month)
