@@ -62,9 +62,16 @@ def _postgres(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, Call
     server = request.getfixturevalue("private_postgres")
     engine = connect(server.url)
 
-    def written() -> int:  # rows of the open transaction are not visible, but the file grows
-        with engine.connect() as connection:
-            return int(connection.scalar(text("SELECT pg_relation_size('incidents')")))
+    def written() -> int:  # rows of the open transaction are not visible, but the files grow
+        with engine.connect() as connection:  # every partition of incidents (0009_partitions)
+            return int(
+                connection.scalar(
+                    text(
+                        "SELECT COALESCE(SUM(pg_relation_size(relid)), 0) "
+                        "FROM pg_partition_tree('incidents')"
+                    )
+                )
+            )
 
     request.addfinalizer(engine.dispose)
     return server.url, written
