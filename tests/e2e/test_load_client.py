@@ -8,9 +8,9 @@ benchmark measuring error pages. The control: a wrong password is seen as a fail
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import random
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
