@@ -29,6 +29,7 @@ from dashboard import pack
 from data.load import load_demo
 from store import queries
 from store.access import Viewer
+from store.audience import Audience
 from store.context import context_picture
 from store.db import connect, upgrade
 from store.disclosure import disclose_counts
@@ -84,9 +85,10 @@ def hostile(tmp_path_factory):
 
 
 def _figures(engine, codes, first, last, *, suppressed=True):
+    role = "viewer" if suppressed else "lead"
     return figures_for(
-        engine, codes, first=first, last=last, today=TODAY, suppressed=suppressed,
-        framework_months=2,
+        engine, codes, first=first, last=last, today=TODAY,
+        audience=Audience.for_role(role, codes), framework_months=2,
     )  # fmt: skip
 
 

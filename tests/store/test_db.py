@@ -9,12 +9,43 @@ from sqlalchemy.exc import DBAPIError
 from store.db import DatabaseError, connect, describe_url, is_current, upgrade
 from store.models import AuditEvent, Base
 
+PARTITIONED_DIFFERENCES = [
+    ("remove_index", "ix_incidents_source_ref"),
+    ("add_constraint", "incidents.source_ref unique"),
+    ("add_fk", "fk_place_links_incident_id_incidents"),
+]
+"""What ``0009_partitions`` changes on PostgreSQL only: a partitioned table cannot hold a
+unique constraint without its partition keys, nor be the target of this foreign key, so
+``source_ref`` keeps a plain index (the importer leaves out references stored before)."""
+
+
+def _named(difference: tuple) -> tuple[str, str]:
+    kind, thing = difference[0], difference[1]
+    if kind == "add_constraint":
+        return kind, f"{thing.table.name}.{','.join(c.name for c in thing.columns)} unique"
+    return kind, str(thing.name)
+
 
 def test_schema_from_migrations_matches_the_models(engine):
     assert is_current(engine)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        leaves = set()
+        if engine.dialect.name == "postgresql":  # the partitions of incidents are its own
+            leaves = set(
+                connection.exec_driver_sql(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                ).scalars()
+            )
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _: not (kind == "table" and name in leaves),
+            },
+        )
+        found = [_named(d) for d in compare_metadata(context, Base.metadata)]
+    expected = PARTITIONED_DIFFERENCES if engine.dialect.name == "postgresql" else []
+    assert sorted(found) == sorted(expected)
 
 
 def test_upgrade_twice_changes_nothing(engine):
