@@ -141,7 +141,8 @@ def test_sign_in_maps_the_email_to_role_and_districts_then_sign_out(
         expect(elsewhere_bar.get_by_text("Olu Officer")).to_be_visible(timeout=TIMEOUT_MS)
 
         page.wait_for_timeout(2_000)  # a sign-out a moment after the other sign-in
-        sidebar.get_by_role("button", name="Sign out").click()
+        with page.expect_navigation(timeout=TIMEOUT_MS):  # st.logout leaves the page
+            sidebar.get_by_role("button", name="Sign out").click()
         page.goto(oidc_app.url)
         expect(page.get_by_role("button", name="Sign in with your organisation")).to_be_visible(
             timeout=TIMEOUT_MS
