@@ -635,7 +635,7 @@ def _note_reported_view(returned: dict | None, base: folium.Map) -> None:
     if (
         abs(centre["lat"] - first_lat) < 1e-3
         and abs(centre["lng"] - first_lon) < 1e-3
-        and float(zoom) == float(base.options["zoom"])
+        and float(zoom) == float(str(base.options["zoom"]))
     ):
         # the base map's own first view, before it is fitted: a map drawn afresh (first
         # load, or back from another page) goes where it was asked, not where it was moved
