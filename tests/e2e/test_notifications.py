@@ -26,7 +26,13 @@ from tests.e2e.conftest import (
     wait_until_healthy,
 )
 from tests.e2e.conftest import sign_in as sign_in_anywhere
-from tests.e2e.test_assessments import TIMEOUT_MS, settle, sign_in, start_first_flagged
+from tests.e2e.test_assessments import (
+    TIMEOUT_MS,
+    fill_findings,
+    settle,
+    sign_in,
+    start_first_flagged,
+)
 from tests.smtp import SmtpSink
 
 if TYPE_CHECKING:
@@ -99,22 +105,7 @@ def _lead_address(database: str) -> None:
 
 
 def _fill_with_four_actions(page: Page) -> None:
-    for item, (score, evidence_index) in {
-        "Peer groups gathering": ("2 - significant concern", 1),
-        "Staff and wardens present": ("3 - serious concern", 3),
-        "Lighting": ("1 - some concern", 6),
-    }.items():
-        choose(page, item, score)
-        page.get_by_label("Evidence", exact=True).nth(evidence_index).fill(
-            f"Seen on the site visit: {item}"
-        )
-        page.get_by_label("Source", exact=True).nth(evidence_index).fill("Site visit")
-        choose(page, "Reliability", "High", nth=evidence_index)
-    page.get_by_label("Partners who took part (organisations)").fill(
-        "Staffordshire Police, Youth service"
-    )
-    choose(page, "Overall risk", "High")
-    page.get_by_label("Goals for the place").fill("Make the place feel safe after dark.")
+    fill_findings(page)
 
     from playwright.sync_api import expect
 
