@@ -384,6 +384,10 @@ def render_session(engine: Engine, viewer: Viewer) -> None:
             st.caption(md_text(viewer.organisation))
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             sign_out(engine, viewer)
+            if oidc_configured():
+                # st.logout's redirect is queued for the browser: a rerun now would clear
+                # the queue before it is sent, so the page would stay where it is
+                st.stop()
             st.rerun()
         st.fragment(_watch, run_every=watch_interval(sign_in_policy().idle_minutes))(engine)
         _keep_cookie(viewer)

@@ -251,4 +251,4 @@ def test_a_link_opens_its_place_and_keeps_its_view(demo_database, sent) -> None:
     assert at.session_state["map_selected"] == Click("place", str(place_id))
     assert at.query_params["place"] in (str(place_id), [str(place_id)])
     payload = sent[-1]
-    assert "map.setView([52.8, -2.1], 14.5)" in payload
+    assert "map.setView([52.8, -2.1], 14.5, {animate: false})" in payload
