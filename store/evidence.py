@@ -6,8 +6,10 @@ the ``evidence_max_mb`` setting (10 MB by default). Photos are decoded and drawn
 into a new image (turned upright first), so nothing of the original file travels on:
 no EXIF (GPS position, camera, time), no XMP, no ICC profile, no comments. A PDF is
 copied page by page into a new file, without its document information, XMP metadata,
-document scripts or page actions. The original file name is not kept; an optional
-caption is, and it is checked for personal details like the assessment's text.
+document scripts or page actions, and the JPEG pictures inside it lose their EXIF (GPS,
+camera), XMP and comment segments (their pixels are copied as they are). The original
+file name is not kept; an optional caption is, and it is checked for personal details
+like the assessment's text.
 
 Everything happens in memory: an upload is never written to a temporary file. The
 cleaned file is kept in the database, or, when the ``evidence_dir`` setting names a
@@ -26,6 +28,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import Engine, select
@@ -56,6 +59,7 @@ __all__ = [
     "max_bytes",
     "remove_evidence",
     "sniff",
+    "strip_jpeg_metadata",
 ]
 
 FACES_REMINDER = (
@@ -285,6 +289,7 @@ def _clean_pdf(data: bytes) -> Cleaned:
             for name in ("/AA", "/Metadata", "/PieceInfo"):
                 if name in added:
                     del added[NameObject(name)]
+            _clean_pictures(added.get("/Resources"), seen=set())
         if not writer.pages:
             raise EvidenceRefused("The PDF has no pages.")
         writer._info = None  # no document information (author, producer, dates)
@@ -297,6 +302,92 @@ def _clean_pdf(data: bytes) -> Cleaned:
             "The PDF could not be read: the file is damaged. Export it again and upload that."
         ) from None
     return Cleaned(out.getvalue(), "document", "application/pdf")
+
+
+#: JPEG segments kept: JFIF (APP0) and Adobe's colour transform (APP14). Every other
+#: application segment (EXIF with GPS and camera, XMP, IPTC, ICC, maker notes) and every
+#: comment goes.
+_KEPT_JPEG_SEGMENTS = frozenset({0xE0, 0xEE})
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes | None:
+    r"""Return a JPEG without its metadata segments, its picture untouched; None if unreadable.
+
+    The compressed picture is copied byte for byte, so nothing is lost to a second
+    compression. Used for pictures inside PDFs, which are kept as JPEG streams.
+
+    Examples
+    --------
+    >>> exif = b"\xff\xe1\x00\x12Exif\x00\x00GPS+camera"
+    >>> jpeg = b"\xff\xd8\xff\xe0\x00\x04JF" + exif + b"\xff\xda\x00\x02pixels\xff\xd9"
+    >>> strip_jpeg_metadata(jpeg)
+    b'\xff\xd8\xff\xe0\x00\x04JF\xff\xda\x00\x02pixels\xff\xd9'
+    >>> strip_jpeg_metadata(b"not a jpeg") is None
+    True
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out, at = bytearray(b"\xff\xd8"), 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            at += 1
+            continue
+        if marker == 0xDA:  # start of scan: the picture itself, copied as it is
+            return bytes(out + data[at:])
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if length < 2 or at + 2 + length > len(data):
+            return None
+        is_metadata = 0xE0 <= marker <= 0xEF and marker not in _KEPT_JPEG_SEGMENTS
+        if not (is_metadata or marker == 0xFE):
+            out += data[at : at + 2 + length]
+        at += 2 + length
+    return None
+
+
+def _clean_pictures(resources: Any, *, seen: set[int]) -> None:
+    """Strip the metadata of every JPEG picture under a page's (or form's) resources.
+
+    Raises
+    ------
+    EvidenceRefused
+        When a picture cannot be read, or is JPEG 2000 (which can carry its location in
+        ways this does not strip).
+    """
+    from pypdf.generic import NameObject
+
+    resources = resources.get_object() if resources is not None else None
+    pictures = resources.get("/XObject") if resources is not None else None
+    if pictures is None:
+        return
+    for ref in pictures.get_object().values():
+        picture = ref.get_object()
+        if id(picture) in seen:
+            continue
+        seen.add(id(picture))
+        if picture.get("/Subtype") == "/Form":
+            _clean_pictures(picture.get("/Resources"), seen=seen)
+            picture.pop(NameObject("/Metadata"), None)
+            continue
+        picture.pop(NameObject("/Metadata"), None)
+        filters = picture.get("/Filter")
+        names = [str(f) for f in (filters if isinstance(filters, list) else [filters])]
+        if "/JPXDecode" in names:
+            raise EvidenceRefused(
+                "The PDF holds a JPEG 2000 picture, which can carry where it was taken. "
+                "Save the PDF again with ordinary pictures (for example print it to PDF) "
+                "and upload that."
+            )
+        if names == ["/DCTDecode"]:
+            stripped = strip_jpeg_metadata(picture._data)
+            if stripped is None:
+                raise EvidenceRefused(
+                    "A picture inside the PDF could not be read, so its location data "
+                    "cannot be removed. Export the PDF again and upload that."
+                )
+            picture._data = stripped
 
 
 def _check_caption(caption: str) -> str:

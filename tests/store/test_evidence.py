@@ -89,6 +89,41 @@ def pdf_with_metadata() -> bytes:
     return out.getvalue()
 
 
+def pdf_with_gps_photo() -> bytes:
+    """A PDF as a phone's scanning app writes it: the photo kept as its own JPEG stream."""
+    from pypdf.generic import ArrayObject, NumberObject, StreamObject
+
+    photo = gps_jpeg((120, 90))
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=200, height=200)
+    picture = StreamObject()
+    picture._data = photo
+    picture.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Image"),
+            NameObject("/Width"): NumberObject(120),
+            NameObject("/Height"): NumberObject(90),
+            NameObject("/ColorSpace"): NameObject("/DeviceRGB"),
+            NameObject("/BitsPerComponent"): NumberObject(8),
+            NameObject("/Filter"): ArrayObject([NameObject("/DCTDecode")]),
+        }
+    )
+    content = StreamObject()
+    content._data = b"q 120 0 0 90 10 10 cm /Im0 Do Q"
+    page[NameObject("/Resources")] = DictionaryObject(
+        {
+            NameObject("/XObject"): DictionaryObject(
+                {NameObject("/Im0"): writer._add_object(picture)}
+            )
+        }
+    )
+    page[NameObject("/Contents")] = writer._add_object(content)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 # --------------------------------------------------------------------------- cleaning (pure)
 
 
@@ -139,6 +174,27 @@ def test_pdf_loses_its_document_information_and_scripts_but_keeps_its_pages():
     assert b"Jane Officer" not in cleaned.data and b"Acacia" not in cleaned.data
     assert b"/JavaScript" not in cleaned.data and b"/OpenAction" not in cleaned.data
     assert len(PdfReader(io.BytesIO(cleaned.data)).pages) == 2
+
+
+def test_a_photo_inside_a_pdf_loses_its_location_and_camera_but_keeps_its_pixels():
+    original = pdf_with_gps_photo()
+    for trace in (b"PhoneMaker", b"Exif\x00\x00", b"GPSLatitude", b"Acacia"):
+        assert trace in original, trace  # control: the photo's metadata is in the PDF
+    cleaned = ev.clean_upload(original, limit=10_000_000)
+    for trace in (b"PhoneMaker", b"Pocket 12", b"Exif\x00\x00", b"GPSLatitude", b"Acacia"):
+        assert trace not in cleaned.data, trace
+    picture = PdfReader(io.BytesIO(cleaned.data)).pages[0].images[0]
+    shown = Image.open(io.BytesIO(picture.data))
+    assert shown.size == (120, 90)
+    assert shown.getpixel((100, 80)) == Image.open(io.BytesIO(gps_jpeg((120, 90)))).getpixel(
+        (100, 80)
+    )
+
+
+def test_a_pdf_whose_picture_cannot_be_read_is_refused():
+    damaged = pdf_with_gps_photo().replace(b"\xff\xd8\xff", b"\xff\xd8\x00", 1)
+    with pytest.raises(ev.EvidenceRefused, match="could not be read"):
+        ev.clean_upload(damaged, limit=10_000_000)
 
 
 def test_heic_photo_is_read_and_kept_as_jpeg_without_metadata():
