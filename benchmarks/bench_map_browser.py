@@ -46,7 +46,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
-MARKER = ".leaflet-marker-pane .awesome-marker"
+MARKER = ".leaflet-marker-pane .awesome-marker.leaflet-interactive"
 CLUSTER = ".leaflet-marker-pane .place-cluster"
 PASSWORD = "safer-spaces-demo"
 TIMEOUT_MS = 120_000
@@ -287,10 +287,11 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
             pills.click()
             settle(page, float(page.evaluate("() => Date.now()")))
             # bring a pin into view: open clusters until single pins show (not timed)
+            _map_in_view(page)
             for _ in range(8):
                 if frame.locator(MARKER).count() > 0:
                     break
-                _central(frame, frame.locator(CLUSTER)).click(force=True)
+                _click_on_map(page, _central(frame, frame.locator(CLUSTER)))
                 page.wait_for_timeout(800)
             back = page.get_by_role("button", name="Back to the flagged places")
             page.wait_for_timeout(1_500)  # the clusters' zoom animation
@@ -299,9 +300,10 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
             if frame.locator(MARKER).count() == 0:
                 print("  (no single pin came into view: click a pin skipped)", flush=True)
             else:
+                _map_in_view(page)
                 pin = _central(frame, frame.locator(MARKER))
                 timed(record, "click a pin", page,
-                      lambda: pin.click(force=True),
+                      lambda: _click_on_map(page, pin),
                       lambda: expect(page.get_by_text("Why it was flagged").or_(
                           page.get_by_text("Not flagged in this period")).first).to_be_visible(
                           timeout=TIMEOUT_MS))  # fmt: skip
@@ -332,6 +334,30 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
                   lambda: nav.get_by_role("link", name="Places").click(),
                   lambda: expect(page.get_by_role("heading", name="Places").first).to_be_visible(
                       timeout=TIMEOUT_MS))  # fmt: skip
+
+
+def _map_in_view(page) -> None:
+    """Scroll the page so the whole map is on screen, below Streamlit's fixed header.
+
+    The layer pills and the table scroll the page; a pin left under the header (or above
+    the screen) takes no click: the click lands on the header, not in the map's frame.
+    """
+    page.locator(MAP_IFRAME).evaluate(
+        "(el) => el.scrollIntoView({block: 'center', inline: 'nearest'})"
+    )
+    page.wait_for_timeout(300)  # the scroll to land
+
+
+def _click_on_map(page, item) -> None:
+    """Click a pin or cluster at its middle, after checking nothing covers that point."""
+    box = item.bounding_box()
+    if box is None:
+        raise AssertionError("the pin to click is not drawn")
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.tagName || ''", [x, y])
+    if hit != "IFRAME":
+        raise AssertionError(f"the pin at ({x:.0f}, {y:.0f}) is covered by a {hit or 'nothing'}")
+    page.mouse.click(x, y)
 
 
 def _list_shown(page, back) -> None:
