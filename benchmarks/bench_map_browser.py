@@ -45,6 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from dashboard.flag_table import ROW_PX  # noqa: E402  (the flagged table's rows)
+
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 MARKER = ".leaflet-marker-pane .awesome-marker.leaflet-interactive"
 CLUSTER = ".leaflet-marker-pane .place-cluster"
@@ -371,7 +374,7 @@ def _list_shown(page, back) -> None:
 def _row_point(page, row: int) -> tuple[float, float]:
     """Where to click to select a row of the flagged table: its selection box, in view.
 
-    The table is a canvas: a row is found by its place (a 35 px header, 35 px rows). The
+    The table is a canvas: a row is found by its place (a 35 px header, ``ROW_PX`` rows). The
     page may have been scrolled by what came before (the map's panel is longer than the
     table), so the table is brought to the middle of the screen first and the point is
     checked to be on screen.
@@ -385,7 +388,7 @@ def _row_point(page, row: int) -> tuple[float, float]:
     box = table.bounding_box()
     viewport = page.viewport_size
     assert box is not None and viewport is not None
-    x, y = box["x"] + 16, box["y"] + 35 + 17 + 35 * row
+    x, y = box["x"] + 16, box["y"] + 35 + ROW_PX // 2 + ROW_PX * row
     if not (0 < y < viewport["height"] and 0 < x < viewport["width"]):
         raise AssertionError(f"the table's row {row} is off screen at ({x:.0f}, {y:.0f})")
     return x, y
