@@ -23,8 +23,8 @@ PLACE_PX = 112
 WHY_PX = 196
 """Width of the Why column: with the selection boxes and the place, it fits the 345 px
 column beside the map at 1366x768."""
-ROW_PX = 92
-"""Row height: four lines of the grid's 14 px text (line height 1.4) and its padding."""
+ROW_PX = 96
+"""Row height: five lines of the grid's 14 px text (line height 1.4) and its padding."""
 HEIGHT_PX = 600
 """Height of the table (six rows), about the map's."""
 
