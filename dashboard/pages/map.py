@@ -732,8 +732,12 @@ def _explorer() -> None:
         ):
             playing = not playing
             st.session_state["map_playing"] = playing
-            if playing and month_options.index(month) == len(month_options) - 1:
-                st.session_state["map_month_next"] = month_options[1]
+            if playing and len(month_options) > 1:  # the next month at once (after the
+                # last, the first again), not after showing the same month once more
+                position = month_options.index(month) + 1
+                st.session_state["map_month_next"] = month_options[
+                    position if position < len(month_options) else 1
+                ]
             st.rerun(scope="fragment")
 
         groups: list[folium.FeatureGroup] = [_aim_layer()]
