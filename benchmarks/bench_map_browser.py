@@ -45,8 +45,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from dashboard.flag_table import ROW_PX  # noqa: E402  (the flagged table's rows)
+
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
-MARKER = ".leaflet-marker-pane .awesome-marker"
+MARKER = ".leaflet-marker-pane .awesome-marker.leaflet-interactive"
 CLUSTER = ".leaflet-marker-pane .place-cluster"
 PASSWORD = "safer-spaces-demo"
 TIMEOUT_MS = 120_000
@@ -190,7 +193,8 @@ def timed(
     started = float(page.evaluate("() => Date.now()"))
     act()
     done()
-    end = settle(page, started, answer=True)
+    shown = float(page.evaluate("() => Date.now()"))  # the expected content is there
+    end = max(settle(page, started, answer=True), shown)
     record.add(name, (end - started) / 1000, chromium_cpu() - cpu)
     spent = record.cpu[name][-1]
     print(f"  {name:<22} {(end - started) / 1000:6.2f} s  (browser CPU {spent:.2f} s)", flush=True)
@@ -287,10 +291,11 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
             pills.click()
             settle(page, float(page.evaluate("() => Date.now()")))
             # bring a pin into view: open clusters until single pins show (not timed)
+            _map_in_view(page)
             for _ in range(8):
                 if frame.locator(MARKER).count() > 0:
                     break
-                _central(frame, frame.locator(CLUSTER)).click(force=True)
+                _click_on_map(page, _central(frame, frame.locator(CLUSTER)))
                 page.wait_for_timeout(800)
             back = page.get_by_role("button", name="Back to the flagged places")
             page.wait_for_timeout(1_500)  # the clusters' zoom animation
@@ -299,9 +304,10 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
             if frame.locator(MARKER).count() == 0:
                 print("  (no single pin came into view: click a pin skipped)", flush=True)
             else:
+                _map_in_view(page)
                 pin = _central(frame, frame.locator(MARKER))
                 timed(record, "click a pin", page,
-                      lambda: pin.click(force=True),
+                      lambda: _click_on_map(page, pin),
                       lambda: expect(page.get_by_text("Why it was flagged").or_(
                           page.get_by_text("Not flagged in this period")).first).to_be_visible(
                           timeout=TIMEOUT_MS))  # fmt: skip
@@ -334,6 +340,30 @@ def _rounds(page, frame, sidebar, nav, flagged, rounds, record, pick, multi) -> 
                       timeout=TIMEOUT_MS))  # fmt: skip
 
 
+def _map_in_view(page) -> None:
+    """Scroll the page so the whole map is on screen, below Streamlit's fixed header.
+
+    The layer pills and the table scroll the page; a pin left under the header (or above
+    the screen) takes no click: the click lands on the header, not in the map's frame.
+    """
+    page.locator(MAP_IFRAME).evaluate(
+        "(el) => el.scrollIntoView({block: 'center', inline: 'nearest'})"
+    )
+    page.wait_for_timeout(300)  # the scroll to land
+
+
+def _click_on_map(page, item) -> None:
+    """Click a pin or cluster at its middle, after checking nothing covers that point."""
+    box = item.bounding_box()
+    if box is None:
+        raise AssertionError("the pin to click is not drawn")
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.tagName || ''", [x, y])
+    if hit != "IFRAME":
+        raise AssertionError(f"the pin at ({x:.0f}, {y:.0f}) is covered by a {hit or 'nothing'}")
+    page.mouse.click(x, y)
+
+
 def _list_shown(page, back) -> None:
     """The panel has closed: the flagged places' list is back."""
     from playwright.sync_api import expect
@@ -345,7 +375,7 @@ def _list_shown(page, back) -> None:
 def _row_point(page, row: int) -> tuple[float, float]:
     """Where to click to select a row of the flagged table: its selection box, in view.
 
-    The table is a canvas: a row is found by its place (a 35 px header, 35 px rows). The
+    The table is a canvas: a row is found by its place (a 35 px header, ``ROW_PX`` rows). The
     page may have been scrolled by what came before (the map's panel is longer than the
     table), so the table is brought to the middle of the screen first and the point is
     checked to be on screen.
@@ -359,7 +389,7 @@ def _row_point(page, row: int) -> tuple[float, float]:
     box = table.bounding_box()
     viewport = page.viewport_size
     assert box is not None and viewport is not None
-    x, y = box["x"] + 16, box["y"] + 35 + 17 + 35 * row
+    x, y = box["x"] + 16, box["y"] + 35 + ROW_PX // 2 + ROW_PX * row
     if not (0 < y < viewport["height"] and 0 < x < viewport["width"]):
         raise AssertionError(f"the table's row {row} is off screen at ({x:.0f}, {y:.0f})")
     return x, y

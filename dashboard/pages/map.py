@@ -5,11 +5,11 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 
+import altair as alt
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import shapely
 import streamlit as st
 from streamlit_folium import st_folium
@@ -18,6 +18,9 @@ from dashboard import auth, impact_views, loaders, sidebar
 from dashboard.basemap import offline_base, offline_base_areas, tiles_from_settings
 from dashboard.downloads import audited_download
 from dashboard.filters import map_query
+from dashboard.flag_table import HEIGHT_PX as FLAG_TABLE_HEIGHT_PX
+from dashboard.flag_table import ROW_PX as FLAG_ROW_PX
+from dashboard.flag_table import flag_table
 from dashboard.layers import (
     HOTSPOT_LABELS,
     STATE_LABELS,
@@ -46,6 +49,7 @@ from dashboard.maps import (
     view_target,
 )
 from dashboard.session import current_audience, current_viewer
+from geo.flags import period_label
 from geo.points import drawable
 from geo.postcodes import lookup_postcodes
 from store import reads as analysis
@@ -305,7 +309,7 @@ def _trend_chart(events: pd.DataFrame, key: str) -> None:
     if trend.empty:
         st.caption("No incidents here in the 12 months to the end of the period.")
     else:
-        st.plotly_chart(_trend_figure(trend), width="stretch", key=f"{key}_trend")
+        st.altair_chart(_trend_figure(trend), width="stretch", key=f"{key}_trend")
         if suppress:
             st.caption(f"Months with fewer than {k} incidents of a type are left blank.")
     ages, sources = st.columns(2)
@@ -313,27 +317,32 @@ def _trend_chart(events: pd.DataFrame, key: str) -> None:
     sources.dataframe(tables["sources"], hide_index=True, width="stretch")
 
 
-def _trend_figure(trend: pd.DataFrame) -> go.Figure:
-    """One line per type, the figure shown on hover (plotly express took a second a panel)."""
-    traces = [
-        go.Scatter(
-            x=rows["month"],
-            y=rows["count"],
-            mode="lines+markers",
-            name=str(kind),
-            customdata=rows[["shown"]].astype(str).to_numpy(),
-            hovertemplate=f"{md_text(kind)}<br>%{{x}}: %{{customdata[0]}}<extra></extra>",
+def _trend_figure(trend: pd.DataFrame) -> alt.Chart:
+    """One line per type, the figure shown on hover.
+
+    A Vega-Lite chart: the browser drew the same chart with plotly in about 5 s of CPU
+    the first time a panel opened (plotly's bundle), most of a click on a pin.
+    """
+    data = trend.assign(
+        month=pd.to_datetime(trend["month"].astype(str)),
+        type=trend["type"].astype(str),
+        shown=trend["shown"].astype(str),
+    )[["month", "count", "type", "shown"]]
+    return (
+        alt.Chart(data, height=240)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("month:T", title=None, axis=alt.Axis(format="%b %Y")),
+            y=alt.Y("count:Q", title="Incidents"),
+            color=alt.Color(
+                "type:N", title=None, legend=alt.Legend(orient="bottom", columns=2, labelLimit=170)
+            ),
+            tooltip=[
+                alt.Tooltip("type:N", title="Type"),
+                alt.Tooltip("month:T", title="Month", format="%b %Y"),
+                alt.Tooltip("shown:N", title="Incidents"),
+            ],
         )
-        for kind, rows in trend.groupby("type", sort=False)
-    ]
-    return go.Figure(
-        data=traces,
-        layout={
-            "height": 260,
-            "margin": {"l": 0, "r": 0, "t": 10, "b": 0},
-            "legend": {"orientation": "h", "y": -0.25},
-            "yaxis": {"title": {"text": "Incidents"}},
-        },
     )
 
 
@@ -489,28 +498,22 @@ def _flag_list() -> None:
     if flags.empty:
         st.info("No place is flagged in this period with these settings.")
     else:
-        st.caption("Click a marker on the map, or a row here, to go to the place and see why.")
-        table = pd.DataFrame(
-            {
-                "Place": flags["name"],
-                "Why": flags["reason"],
-                "Assessment": flag_states.map(STATE_LABELS),
-                "Category": flags["category"].map(lambda c: label(PLACE_CATEGORIES, c)),
-            }
+        period = period_label(pd.Period(first, freq="M"), pd.Period(last, freq="M"))
+        st.caption(
+            f"Incidents counted in {period}. Click a marker on the map, or a row here, to "
+            "go to the place and see why."
         )
+        table, columns = flag_table(flags, flag_states, STATE_LABELS)
         chosen_rows = st.dataframe(
             table,
             hide_index=True,
             width="stretch",
-            height=380,
+            height=FLAG_TABLE_HEIGHT_PX,
+            row_height=FLAG_ROW_PX,
             on_select="rerun",
             selection_mode="single-row",
             key="map_flag_table",
-            column_config={
-                "Place": st.column_config.TextColumn("Place", width="medium"),
-                "Assessment": st.column_config.TextColumn("Assessment", width="medium"),
-                "Why": st.column_config.TextColumn("Why", width="large"),
-            },
+            column_config=columns,
         )
         rows = chosen_rows.selection.rows if chosen_rows else []
         if rows and st.session_state.get("map_row_seen") != (rows[0], len(flags)):
@@ -729,8 +732,12 @@ def _explorer() -> None:
         ):
             playing = not playing
             st.session_state["map_playing"] = playing
-            if playing and month_options.index(month) == len(month_options) - 1:
-                st.session_state["map_month_next"] = month_options[1]
+            if playing and len(month_options) > 1:  # the next month at once (after the
+                # last, the first again), not after showing the same month once more
+                position = month_options.index(month) + 1
+                st.session_state["map_month_next"] = month_options[
+                    position if position < len(month_options) else 1
+                ]
             st.rerun(scope="fragment")
 
         groups: list[folium.FeatureGroup] = [_aim_layer()]

@@ -156,7 +156,7 @@ def test_the_panel_shows_why_a_place_was_flagged_and_is_audited(demo_database, s
     at = _run("lead", state={"map_selected": Click("place", str(place_id))})
     reasons = [e.value for e in at.error if "Why it was flagged" in e.value]
     assert reasons and "within 200 m" in reasons[0]
-    assert at.get("plotly_chart"), "the monthly trend chart is missing"
+    assert at.get("vega_lite_chart"), "the monthly trend chart is missing"
     engine = connect(demo_database)
     with session_scope(engine) as session:
         logged = session.scalars(

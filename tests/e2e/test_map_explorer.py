@@ -109,7 +109,7 @@ def test_the_map_draws_cells_and_places_and_a_click_opens_the_reason(
     reason = page.get_by_text("Why it was flagged")  # the panel, with the engine's reason
     expect(reason).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_role("button", name="Start an assessment")).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=TIMEOUT_MS)
     page.wait_for_timeout(1_000)
     page.screenshot(path=screenshot_dir / "map-explorer-panel.png")
     assert request_log.external() == []

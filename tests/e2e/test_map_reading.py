@@ -432,3 +432,95 @@ def test_the_map_downloads_as_a_png_of_the_view(
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 20_000  # a drawn map, not an empty picture
     assert request_log.external() == []
+
+
+# The flagged table's cells are drawn on a canvas: a reason cut at the column's edge or
+# below the row leaves no trace in the page. Its text is read from the grid's accessible
+# table (one row of cells per visible row), laid out as the grid lays it out (words wrapped
+# to the column's width less its padding, 1.4 lines of the 14 px font each) and measured
+# with the grid's own font.
+CELLS_CUT = """([placePx, whyPx, rowPx, markerPx]) => {
+    const grid = [...document.querySelectorAll("[data-testid='stDataFrame']")].find(
+        (el) => [...el.querySelectorAll("th")].some((th) => th.innerText.trim() === "Why"));
+    if (!grid) return ["no flagged table"];
+    const styled = grid.querySelector("[style*='--gdg-font-family']");
+    const css = getComputedStyle(styled);
+    const size = parseFloat(css.getPropertyValue("--gdg-base-font-style").split(" ").pop());
+    const pad = parseFloat(css.getPropertyValue("--gdg-cell-horizontal-padding"));
+    const vpad = parseFloat(css.getPropertyValue("--gdg-cell-vertical-padding"));
+    const ctx = document.createElement("canvas").getContext("2d");
+    ctx.font = css.getPropertyValue("--gdg-base-font-style") + " "
+        + css.getPropertyValue("--gdg-font-family");
+    const lines = (text, width) => {
+        let count = 1, line = "";
+        for (const word of text.split(/\\s+/)) {
+            const next = line ? line + " " + word : word;
+            if (ctx.measureText(next).width <= width) { line = next; continue; }
+            if (line) count += 1;
+            line = word;
+            while (ctx.measureText(line).width > width) {  // a word wider than the column
+                let cut = line.length;
+                while (cut > 1 && ctx.measureText(line.slice(0, cut)).width > width) cut -= 1;
+                line = line.slice(cut);
+                count += 1;
+            }
+        }
+        return count;
+    };
+    const out = [];
+    const box = grid.getBoundingClientRect();
+    if (markerPx + placePx + whyPx > box.width) {
+        out.push(`the Why column ends at ${markerPx + placePx + whyPx} px, the table at `
+            + `${Math.round(box.width)} px`);
+    }
+    const column = (name) => [...grid.querySelectorAll("th")].find(
+        (th) => th.innerText.trim() === name).getAttribute("aria-colindex");
+    const widths = {[column("Place")]: placePx, [column("Why")]: whyPx};
+    const seen = new Set();
+    const scroller = grid.querySelector(".dvn-scroller");
+    for (let top = 0; ; top += rowPx * 4) {
+        scroller.scrollTop = top;
+        scroller.dispatchEvent(new Event("scroll"));
+        for (const td of grid.querySelectorAll("td")) {
+            const width = widths[td.getAttribute("aria-colindex")];
+            if (!width || seen.has(td.id)) continue;
+            seen.add(td.id);
+            const n = lines(td.innerText.trim(), width - 2 * pad);
+            if (size + 1.4 * size * (n - 1) + vpad > rowPx) {
+                out.push(`${n} lines do not fit a ${rowPx} px row: ${td.innerText.trim()}`);
+            }
+        }
+        if (top + scroller.clientHeight >= scroller.scrollHeight) break;
+    }
+    scroller.scrollTop = 0;
+    if (seen.size < 4) out.push(`only ${seen.size} cells read`);
+    return out;
+}"""
+ROW_MARKER_PX = 33  # the grid's column of selection boxes, with its border
+
+
+def test_every_reason_in_the_flagged_table_reads_in_full_at_1366(
+    app_server: AppServer, browser: Browser, request_log: RequestLog
+) -> None:
+    from playwright.sync_api import expect
+
+    from dashboard.flag_table import PLACE_PX, ROW_PX, WHY_PX
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.on("request", lambda req: request_log.urls.append(req.url))
+    try:
+        sign_in(page, app_server.url + "/", "lead")
+        _drawn(page, "map")
+        table = page.get_by_test_id("stDataFrame").filter(has=page.locator("th", has_text="Why"))
+        expect(table.first).to_be_visible(timeout=TIMEOUT_MS)
+        table.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)  # the grid's cells after the scroll
+        assert page.evaluate(CELLS_CUT, [PLACE_PX, WHY_PX, ROW_PX, ROW_MARKER_PX]) == []
+        # the control: the same reasons in a narrower column, or in one-line rows, are cut
+        assert page.evaluate(CELLS_CUT, [PLACE_PX, 120, ROW_PX, ROW_MARKER_PX]) != []
+        assert page.evaluate(CELLS_CUT, [PLACE_PX, WHY_PX, 35, ROW_MARKER_PX]) != []
+        assert page.evaluate(CELLS_CUT, [PLACE_PX, 400, ROW_PX, ROW_MARKER_PX]) != []
+    finally:
+        context.close()
+    assert request_log.external() == []
