@@ -24,6 +24,7 @@ import streamlit as st
 
 from config.settings import switched_on
 from dashboard import loaders, timings
+from dashboard.basemap import offline_base_areas
 from dashboard.filters import Filters, map_query
 from dashboard.session import disclosure_threshold
 from store.audience import Audience
@@ -63,6 +64,11 @@ def warm(version: str, today: date) -> int:
     for viewer in audiences(loaders.engine()):
         audience = Audience.of(viewer, k)
         scope = audience.scope()
+        # the Map's offline base (built-up areas from the whole postcode directory: the
+        # slowest part of a first Map), keyed as the Map page keys it
+        mine = loaders.districts_for(audience, version)
+        names = dict(zip(mine["code"], mine["name"], strict=True))
+        offline_base_areas(tuple(sorted(audience.districts)), names)
         months = loaders.map_sites("incidents", audience, scope, (), (), version)["month"]
         for preset in PRESETS:
             filters = Filters(period=preset)
