@@ -719,6 +719,7 @@ def run_level(servers: list[Any], sessions: int, args: argparse.Namespace) -> di
     before = uptime()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
+    level_start = time.time()
     sampler.start()
     try:
         record, felt = asyncio.run(
@@ -749,7 +750,31 @@ def run_level(servers: list[Any], sessions: int, args: argparse.Namespace) -> di
         "machine": bl.machine_table(machine, servers, seconds),
         "client_cpu": client_cpu,
         "uptime": (before, uptime()),
+        "runs": run_cpu_table(servers[0].log.parent / "timings.tsv", level_start),
     }
+
+
+def run_cpu_table(path: Path, since: float) -> pd.DataFrame:
+    """Per page, the app processes' script runs of the level: wall and CPU seconds.
+
+    The CPU seconds are the run's own thread's (``dashboard/timings.py``): what a run
+    costs the server, whatever the machine's load; the wall clock adds the queue for the
+    cores. Page "(before the page)" is the sign-in page and the timer's fragment runs.
+    """
+    from dashboard import timings
+
+    rows = [r for r in timings.read_cpu(path) if r[0] >= since] if path.exists() else []
+    frame = pd.DataFrame(rows, columns=["at", "pid", "page", "seconds", "cpu"])
+    frame = frame.loc[~frame["page"].str.startswith("(warm-up")]
+    table = frame.groupby("page").agg(
+        runs=("cpu", "size"),
+        wall_median=("seconds", "median"),
+        cpu_median=("cpu", "median"),
+        cpu_p95=("cpu", lambda v: v.quantile(0.95)),
+        cpu_total=("cpu", "sum"),
+    )
+    table.columns = ["runs", "wall median s", "CPU median s", "CPU p95 s", "CPU total s"]
+    return table.round(3).reset_index()
 
 
 def report(level: dict[str, Any]) -> None:
@@ -760,6 +785,8 @@ def report(level: dict[str, Any]) -> None:
     if level["felt"].timings or level["felt"].errors:
         print("\none person in Chromium at the same time (click to content on screen):")
         print(step_table(level["felt"]).to_string(index=False))
+    print("\nscript runs on the app processes (CPU: the run's own thread, whatever the load):")
+    print(level["runs"].to_string(index=False))
     print()
     print(level["servers"].to_string(index=False))
     cpu = level["client_cpu"]
@@ -786,6 +813,7 @@ def summary(levels: list[dict[str, Any]]) -> pd.DataFrame:
         steps = frame.loc[frame["step"] != "(timer check)", "seconds"]
         felt = pd.DataFrame(level["felt"].timings, columns=["step", "port", "seconds"])["seconds"]
         servers = level["servers"]
+        runs = level["runs"].set_index("page")
         rows.append(
             {
                 "sessions": level["sessions"],
@@ -800,6 +828,9 @@ def summary(levels: list[dict[str, Any]]) -> pd.DataFrame:
                 "app peak MB (each)": " / ".join(str(v) for v in servers["peak memory MB"]),
                 "client CPU ms/session/s": round(
                     1000 * level["client_cpu"] / level["seconds"] / level["sessions"], 1
+                ),
+                "Map run CPU median s": (
+                    runs.loc["Map", "CPU median s"] if "Map" in runs.index else None
                 ),
             }
         )

@@ -512,3 +512,40 @@ def impact_for(
         districts=districts,
         district_names=district_names(version),
     )
+
+
+# The Map's outlines in WGS84, once per audience (issue 21) ----------------------------------
+# Projecting to WGS84 in every script run cost each run a new PROJ transformer (pyproj keeps
+# one per thread, and every run is a new thread): about a third of a second per click.
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def map_outlines(audience: Audience, version: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Return the audience's district and ward outlines, simplified, in WGS84.
+
+    Districts are simplified to 20 m and wards to 15 m (EPSG:27700) before projecting,
+    as drawn on the Map; the rows are those of :func:`districts_for` and :func:`wards_for`.
+    """
+    mine = districts_for(audience, version)
+    ward_rows = wards_for(audience, version)
+    return (
+        mine.assign(geometry=mine.geometry.simplify(20)).to_crs(4326),
+        ward_rows.assign(geometry=ward_rows.geometry.simplify(15)).to_crs(4326),
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def bounds_wgs84(
+    audience: Audience, version: str, wanted: tuple[str, ...] = ()
+) -> tuple[float, float, float, float]:
+    """Return (west, south, east, north) of the districts in scope (or those wanted)."""
+    west, south, east, north = districts_for(audience, version, wanted).to_crs(4326).total_bounds
+    return float(west), float(south), float(east), float(north)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def places_wgs84(
+    audience: Audience, version: str, wanted: tuple[str, ...] = ()
+) -> gpd.GeoDataFrame:
+    """Return :func:`places_for` in WGS84."""
+    return places_for(audience, version, wanted).to_crs(4326)

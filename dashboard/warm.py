@@ -15,6 +15,7 @@ of single pages do, to keep their caches their own).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -24,13 +25,14 @@ import streamlit as st
 
 from config.settings import switched_on
 from dashboard import loaders, timings
+from dashboard.basemap import offline_base_areas
 from dashboard.filters import Filters, map_query
 from dashboard.session import disclosure_threshold
 from store.audience import Audience
 from store.reads import DEFAULT_SETTINGS
 from store.users import audiences
 
-__all__ = ["ENVIRONMENT", "PRESETS", "start", "warm"]
+__all__ = ["ENVIRONMENT", "PAGE_MODULES", "PRESETS", "start", "warm"]
 
 ENVIRONMENT = "SAFER_SPACES_WARM"
 PRESETS = ("quarter", "month", "year")
@@ -63,6 +65,14 @@ def warm(version: str, today: date) -> int:
     for viewer in audiences(loaders.engine()):
         audience = Audience.of(viewer, k)
         scope = audience.scope()
+        # the Map's offline base (built-up areas from the whole postcode directory: the
+        # slowest part of a first Map), keyed as the Map page keys it
+        mine = loaders.districts_for(audience, version)
+        names = dict(zip(mine["code"], mine["name"], strict=True))
+        offline_base_areas(tuple(sorted(audience.districts)), names)
+        loaders.map_outlines(audience, version)
+        loaders.bounds_wgs84(audience, version, scope)
+        loaders.places_wgs84(audience, version, scope)
         months = loaders.map_sites("incidents", audience, scope, (), (), version)["month"]
         for preset in PRESETS:
             filters = Filters(period=preset)
@@ -70,14 +80,26 @@ def warm(version: str, today: date) -> int:
             loaders.map_monthly(audience, query, settings.confidence, version)
             loaders.map_hot_cells(audience, query, settings.confidence, version)
             loaders.map_flags(audience, query, settings, version)
+            loaders.map_cell_note(audience, query, version)
             choice = loaders.meeting_choice(audience, scope, filters, today, version)
             loaders.meeting(*choice, framework=False)
             views += 1
     return views
 
 
+PAGE_MODULES = ("dashboard.mappng", "dashboard.pack", "dashboard.assessment_pdf")
+"""Modules the pages import on first use (matplotlib, PDF): imported here, in the
+background, so that the first person on each page does not wait for the import (and
+every other run of the process does not wait for the import lock meanwhile)."""
+
+
 def _keep_warm() -> None:
     """Warm now, then again whenever the data or the day change (runs for good)."""
+    for name in PAGE_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a page reports its own import error when it runs
+            _LOG.warning("Could not import %s in advance.", name, exc_info=True)
     warmed: tuple[str, date] | None = None
     while True:
         try:

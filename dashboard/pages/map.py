@@ -274,13 +274,12 @@ if total == 0:
 tiles, tile_problem = tiles_from_settings()
 if tile_problem:
     st.warning(tile_problem, icon=":material/map:")
-outlines = mine.assign(geometry=mine.geometry.simplify(20)).to_crs(4326)
+outlines, wards_wgs84 = loaders.map_outlines(seen_as, version)  # projected once, shared
 _base_key = (tuple(sorted(seen_as.districts)), dict(zip(mine["code"], mine["name"], strict=True)))
 built_up, towns = offline_base(*_base_key)
 built_up_areas = offline_base_areas(*_base_key)  # as GeoJSON, made once
 wards = loaders.wards_for(seen_as, version)
-wards_wgs84 = wards.assign(geometry=wards.geometry.simplify(15)).to_crs(4326)
-_west, _south, _east, _north = (float(v) for v in chosen.to_crs(4326).total_bounds)
+_west, _south, _east, _north = loaders.bounds_wgs84(seen_as, version, scope)
 chosen_bounds = (_west, _south, _east, _north)
 
 
@@ -773,7 +772,8 @@ def _explorer() -> None:
             legend_key(group, "hot")
             groups.append(group)
         if "places" in layers:
-            group = places_layer(places.to_crs(4326), states=state_by_place)
+            in_wgs84 = loaders.places_wgs84(seen_as, version, scope)
+            group = places_layer(in_wgs84, states=state_by_place)
             legend_key(group, "places")
             groups.append(group)
         if "flags" in layers:
@@ -862,7 +862,10 @@ def _explorer() -> None:
         hit = _place_named(hit, (clicked or {}).get("last_object_clicked_tooltip"))
         if hit is None and "places" in layers:
             hit = analysis.locate_click(
-                point["lat"], point["lng"], places=places.to_crs(4326), cells=cells
+                point["lat"],
+                point["lng"],
+                places=loaders.places_wgs84(seen_as, version, scope),
+                cells=cells,
             )
         if hit is None:
             st.toast("Click a flagged place or a coloured cell to see its details.")

@@ -142,3 +142,62 @@ def test_hotspots_never_imports_the_app_or_the_database_layer(tmp_path, points_c
     assert _loaded(args) == ["0"]  # no heavy module, and exit status 0
     # control: the probe does see a module once something imports it
     assert _loaded(args, extra="import sqlalchemy") == ["sqlalchemy", "0"]
+
+
+STATS_PROBE = """
+import sys
+from dashboard.cli import main
+status = main(sys.argv[1:])
+{extra}
+print("STATS", "scipy.stats" in sys.modules, status)
+"""
+
+
+def test_hotspots_does_not_import_scipy_stats(tmp_path, points_csv):
+    area = tmp_path / "area.geojson"
+    _fake_outline(["x"]).to_file(area, driver="GeoJSON")
+    out = tmp_path / "c.geojson"
+
+    def stats_loaded(extra=""):
+        done = subprocess.run(
+            [sys.executable, "-c", STATS_PROBE.format(extra=extra), "hotspots", str(points_csv),
+             "--area", str(area), "--out", str(out)],
+            capture_output=True, text=True, check=False, timeout=600,
+        )  # fmt: skip
+        return next(x for x in done.stdout.splitlines() if x.startswith("STATS")).split()[1:]
+
+    assert stats_loaded() == ["False", "0"]  # about a second of start-up saved
+    assert stats_loaded("import scipy.stats") == ["True", "0"]  # control: the probe sees it
+
+
+def test_the_geojson_writer_matches_gdal(tmp_path):
+    cells = gpd.GeoDataFrame(
+        {
+            "cell_id": ["a", 'b "quoted"\nline', "ç"],
+            "count": np.array([3, 0, 12], dtype="int32"),
+            "gi_z": [1.5, np.nan, -0.25],
+            "p": [1e-20, 1.0, 0.123456789012345],
+            "analysed": [True, False, True],
+        },
+        geometry=[
+            shapely.box(-2.1, 52.4, -2.09, 52.41),
+            shapely.Polygon([(-2, 52), (-1.99, 52), (-2, 52.01)], [[(-1.999, 52.001),
+                            (-1.998, 52.001), (-1.999, 52.002)]]),
+            shapely.MultiPolygon([shapely.box(0, 0, 0.001, 0.001), shapely.box(1, 1, 1.1, 1.1)]),
+        ],
+        crs="EPSG:4326",
+    )  # fmt: skip
+    ours, gdal = tmp_path / "ours.geojson", tmp_path / "gdal.geojson"
+    commands._write(cells, ours)
+    cells.to_file(gdal, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=7)
+    back, expected = gpd.read_file(ours), gpd.read_file(gdal)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(back.drop(columns="geometry")),
+        pd.DataFrame(expected.drop(columns="geometry")),
+        check_dtype=False,
+    )
+    assert back.crs.to_epsg() == 4326
+    assert shapely.equals_exact(back.geometry.values, expected.geometry.values, 1e-7).all()
+    # control: a cell moved by 2 m no longer matches
+    moved = shapely.transform(back.geometry.values, lambda xy: xy + 2e-5)
+    assert not shapely.equals_exact(moved, expected.geometry.values, 1e-7).all()
