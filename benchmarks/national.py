@@ -235,8 +235,12 @@ def generate_national(
     seed: int,
     chunk: int = 250_000,
     say: Callable[[str], None] = print,
+    districts: tuple[str, ...] = (),
 ) -> list[tuple[str, float]]:
-    """Fill an empty, migrated PostgreSQL database; return (stage, seconds) pairs."""
+    """Fill an empty, migrated PostgreSQL database; return (stage, seconds) pairs.
+
+    ``districts`` limits it to some district codes (the tests); all English ones if empty.
+    """
     from config.settings import home_dir
     from geo.boundaries import district_boundaries
     from geo.postcodes import load_postcode_directory
@@ -246,7 +250,7 @@ def generate_national(
     timings: list[tuple[str, float]] = []
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
-    codes = english_districts()
+    codes = list(districts) or english_districts()
     outlines = district_boundaries(codes, cache_dir=home_dir() / "cache")
     timings.append((f"{len(codes)} district outlines", time.perf_counter() - started))
     say(f"{len(codes)} district outlines in {timings[-1][1]:.0f} s")
