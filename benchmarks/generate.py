@@ -223,8 +223,17 @@ def _national(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     timings.append(("total", time.perf_counter() - total))
     print(pd.DataFrame(timings, columns=["stage", "seconds"]).round(1).to_string(index=False))
-    print(pd.Series(counts(engine), name="rows").rename_axis("table").to_frame().to_string())
+    stored = counts(engine)
+    print(pd.Series(stored, name="rows").rename_axis("table").to_frame().to_string())
     engine.dispose()
+    import resource
+
+    events = stored["incidents"] + stored["referrals"]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{events / timings[-1][1]:,.0f} events a second start to finish; "
+        f"peak memory of the generator {peak_mb:,.0f} MB"
+    )
     return 0
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Integer, Select, cast, func, select
 
 from geo.points import BNG
 from store.models import (
@@ -41,6 +42,7 @@ __all__ = [
     "load_places",
     "load_points",
     "load_wards",
+    "square_counts",
 ]
 
 
@@ -360,3 +362,62 @@ def load_events_in(
     frame = frame.loc[inside].drop(columns=["easting", "northing"]).reset_index(drop=True)
     frame["occurred_on"] = pd.to_datetime(frame["occurred_on"])
     return frame
+
+
+def square_counts(engine: Engine, chosen: EventFilter, *, size: int) -> pd.DataFrame:
+    """Return located incidents counted per grid square, aggregated in the database.
+
+    For wide views (a region, all England) the rows never leave the database: it counts
+    them per ``size`` m square of the British National Grid (``floor(easting / size)``),
+    so only one row per square with incidents is read. The filter's districts and
+    period prune PostgreSQL's partitions (migration 0009). Each square is reported at
+    its centre, so :func:`geo.grid.locate_xy` puts it in the same cell of any square grid
+    whose cell size is a multiple of ``size`` (grids are aligned on multiples of their
+    size), and its counts can go wherever :func:`store.sites.read_sites` rows go (the
+    hot-spot statistics read only locations, ``n`` and ``key``).
+
+    Parameters
+    ----------
+    engine
+        The database.
+    chosen
+        The period, types, age bands, agencies and districts wanted.
+    size
+        The square's side in metres.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``easting``, ``northing`` (the square's centre, EPSG:27700), ``n`` (incidents)
+        and ``key`` (the sum of their record keys, ``store.disclosure``).
+    """
+    if size <= 0:
+        raise ValueError(f"The square's side must be a positive number of metres, not {size}.")
+    col: ColumnElement[Any]
+    row: ColumnElement[Any]
+    if engine.dialect.name == "sqlite":  # eastings and northings are positive: truncate
+        col = cast(Incident.easting / size, Integer)
+        row = cast(Incident.northing / size, Integer)
+    else:
+        col = func.floor(Incident.easting / size)
+        row = func.floor(Incident.northing / size)
+    query = chosen.apply(
+        select(
+            col.label("col"),
+            row.label("row"),
+            func.count().label("n"),
+            func.sum(Incident.record_key).label("key"),
+        ).where(Incident.easting.is_not(None), Incident.northing.is_not(None)),
+        Incident,
+    ).group_by(col, row)
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    half = size / 2
+    return pd.DataFrame(
+        {
+            "easting": frame["col"].astype("float64") * size + half,
+            "northing": frame["row"].astype("float64") * size + half,
+            "n": frame["n"].astype("int64"),
+            "key": frame["key"].fillna(0).astype("int64"),
+        }
+    )

@@ -373,13 +373,29 @@ def _default_source(file: SourceFile, kind: str) -> str:
     }[kind]
 
 
+def _among(connection: Connection, column: Any, part: list[str]) -> Any:
+    """Return the condition ``column`` is one of ``part``, as cheap to plan as possible.
+
+    On PostgreSQL one array parameter (``= ANY(:values)``): an ``IN`` list of thousands
+    of parameters is planned once per partition of ``incidents`` (0009_partitions: 161),
+    which took tens of seconds per slice; the array is planned once.
+    """
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+        from sqlalchemy.types import String
+
+        return column == any_(bindparam("values", part, type_=ARRAY(String)))
+    return column.in_(part)
+
+
 def _existing(connection: Connection, column: Any, values: Iterable[str]) -> set[str]:
     """Return which values are already stored in a unique column (asked in slices)."""
     values = list(values)
     found: set[str] = set()
     for start in range(0, len(values), 5_000):
         part = values[start : start + 5_000]
-        found.update(connection.scalars(select(column).where(column.in_(part))))
+        found.update(connection.scalars(select(column).where(_among(connection, column, part))))
     return found
 
 
@@ -774,7 +790,7 @@ def _store_links(connection: Connection, table: Any, refs: Any, plan: Plan) -> N
     wanted = links["source_ref"].unique().tolist()
     for start in range(0, len(wanted), 5_000):
         part = wanted[start : start + 5_000]
-        query = select(table.source_ref, table.id).where(table.source_ref.in_(part))
+        query = select(table.source_ref, table.id).where(_among(connection, table.source_ref, part))
         ids.update((row[0], row[1]) for row in connection.execute(query))
     column = "referral_id" if table is Referral else "incident_id"
     now = plan.now
