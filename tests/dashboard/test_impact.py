@@ -60,6 +60,7 @@ def test_the_pack_slide_and_csv_carry_the_impact(demo_impact):
     assert raw.isin(["1", "2", "3", "4"]).any().any()  # the control: there are small counts
 
 
+@pytest.mark.slow  # the whole command-line run: about a minute on a busy machine
 def test_the_meeting_pack_from_the_command_line_has_the_impact_slide(demo_database, tmp_path):
     assert main(["meeting-pack", "--out", str(tmp_path), "--db", demo_database]) == 0
     page = next(tmp_path.glob("*.html")).read_text()
@@ -70,6 +71,7 @@ def test_the_meeting_pack_from_the_command_line_has_the_impact_slide(demo_databa
     assert impact["measure"].str.endswith(": Verdict").any()
 
 
+@pytest.mark.slow  # the whole command-line run: about a minute on a busy machine
 def test_the_impact_command_writes_one_row_per_place(demo_database, tmp_path, capsys):
     out = tmp_path / "impact.csv"
     assert main(["impact", "--db", demo_database, "--out", str(out), "--window-months", "6"]) == 0
