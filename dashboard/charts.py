@@ -23,6 +23,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import StrMethodFormatter
 from matplotlib.transforms import Bbox
 
+from geo.points import BNG
 from store.meeting import MeetingFigures
 
 __all__ = [
@@ -222,9 +223,9 @@ def emerging_map_figure(
     """
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # a dict of rc keys
         figure, axes = plt.subplots(figsize=(10, 8.5), layout="constrained")
-        outlines = districts.to_crs(27700)
+        outlines = districts.to_crs(BNG)
         outlines.boundary.plot(ax=axes, color="#555555", linewidth=0.8)
-        cells = figures.emerging_cells.to_crs(27700)
+        cells = figures.emerging_cells.to_crs(BNG)
         handles = []
         for name, colour in EMERGING_COLOURS.items():
             chosen = cells.loc[cells["simple_category"] == name]

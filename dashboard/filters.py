@@ -92,15 +92,6 @@ class Filters:
             start = _months_before(last, 12)
         return f"{start:%Y-%m}", f"{last:%Y-%m}"
 
-    def previous_window(self, latest: date) -> tuple[date, date] | None:
-        """Return the period of equal length just before this one, if it has one."""
-        start, end = self.window(latest)
-        if start is None or end is None:
-            return None
-        length = end - start
-        previous_end = start.fromordinal(start.toordinal() - 1)
-        return previous_end - length, previous_end
-
     def describe(self, district_names: Mapping[str, str]) -> str:
         """Return the filters other than the period in words, for a pack or a caption.
 

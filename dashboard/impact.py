@@ -7,8 +7,6 @@ are in :mod:`dashboard.impact_views`.
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -17,7 +15,6 @@ from store.impact import ASSOCIATION_NOTE, DisclosedImpact
 __all__ = [
     "VERDICT_WORDS",
     "chart",
-    "chart_png",
     "pack_blocks",
     "places_table",
     "pooled_table",
@@ -163,30 +160,3 @@ def chart(line: pd.DataFrame, *, action_month: str, big: bool = False) -> go.Fig
         yaxis={"rangemode": "tozero", "title": "Incidents within 200 m"},
     )
     return figure
-
-
-def chart_png(line: pd.DataFrame, *, action_month: str, title: str) -> bytes:
-    """Return the same chart drawn with matplotlib, as PNG bytes (for a printed page)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    months = pd.PeriodIndex(line["month"], freq="M").to_timestamp()
-    figure, axes = plt.subplots(figsize=(8, 3.4))
-    axes.plot(months, line["place"], marker="o", color="#1f4e79", label="This place")
-    axes.plot(
-        months,
-        line["expected"],
-        linestyle="--",
-        color="#c55a11",
-        label="Had it moved like comparable places",
-    )
-    axes.axvline(pd.Period(action_month, freq="M").to_timestamp(), color="#444", linestyle=":")
-    axes.set_ylim(bottom=0)
-    axes.set_title(title)
-    axes.legend(loc="lower left", fontsize=9)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", facecolor="white")
-    plt.close(figure)
-    return buffer.getvalue()

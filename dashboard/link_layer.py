@@ -11,6 +11,7 @@ from html import escape
 import folium
 import geopandas as gpd
 
+from geo.points import BNG, WGS84
 from store.links import LinksView
 
 __all__ = ["links_layer"]
@@ -47,7 +48,7 @@ def links_layer(
     places = view.places.dropna(subset=["easting", "northing"])
     if places.empty:
         return group
-    points = gpd.GeoSeries.from_xy(places["easting"], places["northing"], crs=27700).to_crs(4326)
+    points = gpd.GeoSeries.from_xy(places["easting"], places["northing"], crs=BNG).to_crs(WGS84)
     where = dict(zip(places["place"], zip(points.y, points.x, strict=True), strict=True))
     cluster = None
     if highlight_place_id is not None:

@@ -15,6 +15,7 @@ import streamlit as st
 
 from data.bootstrap import open_database
 from data.load import demo_info
+from geo.points import BNG, WGS84
 from store import queries
 from store.db import Engine
 from store.sites import sites_in
@@ -459,8 +460,8 @@ def context_picture(
     squares = gpd.GeoDataFrame(
         picture.squares[["events", "level"]],
         geometry=shapely.box(e, n, e + SQUARE, n + SQUARE),
-        crs=27700,
-    ).to_crs(4326)
+        crs=BNG,
+    ).to_crs(WGS84)
     return picture, squares
 
 

@@ -16,10 +16,8 @@ __all__ = [
     "change",
     "complete_through",
     "day_range_label",
-    "days_to_approval",
     "district_progress",
     "flagged_coverage",
-    "flagged_since",
     "monthly_counts",
     "overdue_actions",
     "overdue_reviews",
@@ -223,77 +221,6 @@ def action_summary(actions: pd.DataFrame, *, today: date) -> dict[str, int]:
         "dropped": int((status == "dropped").sum()),
         "overdue": int(overdue_actions(actions, today=today).sum()),
     }
-
-
-def flagged_since(incidents: pd.DataFrame, place_ids: pd.Series, *, start: date) -> pd.Series:
-    """Return the date each flagged place has been flagged since.
-
-    Definition: the date of the first incident linked to the place (its
-    ``place_id``) on or after ``start``, the first day of the period in which
-    it was flagged. A flagged place with no linked incident in the period (it
-    was flagged for incidents nearby or its hot-spot cell) counts from
-    ``start``.
-
-    Parameters
-    ----------
-    incidents
-        ``place_id`` and ``occurred_on`` (datetime64).
-    place_ids
-        The flagged places' ids.
-    start
-        The first day of the flagged period.
-
-    Returns
-    -------
-    pandas.Series
-        ``flagged_since`` (datetime64) by place id.
-    """
-    begin = pd.Timestamp(start)
-    recent = incidents.loc[incidents["occurred_on"] >= begin]
-    first = recent.groupby("place_id")["occurred_on"].min()
-    ids = pd.Index(pd.unique(place_ids), name="place_id")
-    return first.reindex(ids).fillna(begin).astype("datetime64[ns]").rename("flagged_since")
-
-
-def days_to_approval(
-    since: pd.Series,
-    assessments: pd.DataFrame,
-    approved_on: pd.Series | None = None,
-) -> pd.DataFrame:
-    """Return, for each flagged place, the days from being flagged to an approved assessment.
-
-    The approval counted is the first one on or after the flagged-since date.
-    An assessment's approval date is when the audit log recorded its approval
-    (``approved_on``, see ``store.assessments.approval_dates``); for assessments
-    approved before the audit log (the demo, imported records) it is their
-    assessment date. Superseded assessments were approved once and count too.
-
-    Parameters
-    ----------
-    since
-        Flagged-since date by place id (:func:`flagged_since`).
-    assessments
-        ``id``, ``place_id``, ``status`` and ``assessed_on``.
-    approved_on
-        Approval date by assessment id, from the audit log.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``place_id``, ``flagged_since``, ``assessment_id``, ``approved_on`` and
-        ``days``; places not yet approved since they were flagged are left out.
-    """
-    approved = assessments.loc[assessments["status"].isin(["approved", "superseded"])]
-    dates = approved["id"].map(approved_on) if approved_on is not None else None
-    when = approved["assessed_on"] if dates is None else dates.fillna(approved["assessed_on"])
-    candidates = pd.DataFrame(
-        {"assessment_id": approved["id"], "place_id": approved["place_id"], "approved_on": when}
-    ).merge(since.rename("flagged_since").rename_axis("place_id").reset_index(), on="place_id")
-    after = candidates.loc[candidates["approved_on"] >= candidates["flagged_since"]]
-    first = after.sort_values(["approved_on", "assessment_id"]).drop_duplicates("place_id")
-    days = (first["approved_on"] - first["flagged_since"]).dt.days
-    columns = ["place_id", "flagged_since", "assessment_id", "approved_on"]
-    return first[columns].assign(days=days.astype(int)).reset_index(drop=True)
 
 
 # Periods of the meeting: incidents to the last complete month, the work to today -----------

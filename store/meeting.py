@@ -210,9 +210,8 @@ class MeetingFigures:
         The performance framework: one row per month (see :func:`framework_table`).
     suppressed
         True when small counts are hidden for this viewer.
-    work_period, work_end
-        The days the partnership's work is counted over (e.g. ``"29 Aug-28 Nov 2026"``)
-        and the day it is counted to (``"28 Nov 2026"``).
+    work_period
+        The days the partnership's work is counted over (e.g. ``"29 Aug-28 Nov 2026"``).
     """
 
     period: str
@@ -234,7 +233,6 @@ class MeetingFigures:
     k: int = 5
     empty: bool = field(default=False)
     work_period: str = ""
-    work_end: str = ""
 
     @property
     def last_label(self) -> str:
@@ -918,7 +916,6 @@ def meeting_figures(
         k=k,
         empty=_total(inputs.incidents, first, last, types) == 0,
         work_period=days_shown[0],
-        work_end=f"{end.day} {end:%b %Y}",
     )
 
 

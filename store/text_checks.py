@@ -41,6 +41,7 @@ __all__ = [
     "check_lines",
     "find_personal",
     "highlight_html",
+    "nhs_number_valid",
     "personal_data_warnings",
     "personal_kinds",
     "personal_problems",
@@ -267,15 +268,20 @@ class Finding:
     text: str
 
 
-def _nhs_valid(digits: str) -> bool:
+def nhs_number_valid(digits: str) -> bool:
     """Return True for ten digits whose modulus-11 check digit is right.
+
+    The one NHS-number check: free text here, imported columns in
+    ``store.imports.identifiers``.
 
     Examples
     --------
-    >>> _nhs_valid("9434765919"), _nhs_valid("9434765918")
+    >>> nhs_number_valid("9434765919"), nhs_number_valid("9434765918")
     (True, False)
+    >>> nhs_number_valid("943476591"), nhs_number_valid("94347659x9")
+    (False, False)
     """
-    if len(digits) != 10 or not digits.isdigit():
+    if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
         return False
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
     check = 11 - total % 11
@@ -348,7 +354,7 @@ def find_personal(text: str | None) -> list[Finding]:
     for match in _NHS_WORD.finditer(text):
         add("NHS number", match.start(), match.end())
     for match in _TEN_DIGITS.finditer(text):
-        if _nhs_valid("".join(match.groups())):
+        if nhs_number_valid("".join(match.groups())):
             add("NHS number", match.start(), match.end())
     for match in _PHONE.finditer(text):
         add("phone number", match.start(), match.end())

@@ -8,6 +8,7 @@ it fails them, because a skipped PostgreSQL test would hide a broken storage lay
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,10 +87,37 @@ def _worker_database(url: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+# The local loop and CI ---------------------------------------------------------------------
+# pyproject's addopts make ``-m "not slow" -n 2`` the default, so a plain ``pytest`` is the
+# local loop. With CI=true everything runs, one test at a time, as CI always has.
+
+#: Folders whose every test is slow: browser tests, killed processes and restarted servers,
+#: generated databases and query plans.
+SLOW_FOLDERS = tuple(Path(__file__).resolve().parent / name for name in ("e2e", "faults", "scale"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI, undo the local loop's defaults: run the slow tests too, and no xdist workers."""
+    if not IN_CI:
+        return
+    if config.option.markexpr == "not slow":
+        config.option.markexpr = ""
+    if getattr(config.option, "numprocesses", None):
+        config.option.numprocesses = None
+        config.option.dist = "no"
+        config.option.tx = []
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the hypothesis suites slow: the local loop (``-m "not slow"``) leaves them to CI."""
+    """Mark slow what the local loop (``-m "not slow"``) leaves to CI.
+
+    The hypothesis suites and every test in :data:`SLOW_FOLDERS`.
+    """
     for item in items:
-        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False) or any(
+            item.path.is_relative_to(folder) for folder in SLOW_FOLDERS
+        ):
             item.add_marker(pytest.mark.slow)
 
 
@@ -101,12 +129,26 @@ def _empty(engine: Engine) -> None:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite file migrated once a session (per xdist worker); tests get copies.
+
+    Alembic takes about a second a database; a copy of the migrated file takes milliseconds
+    and holds the same schema, triggers and ``alembic_version``.
+    """
+    path = tmp_path_factory.mktemp("migrated") / "empty.db"
+    template = connect(f"sqlite:///{path}")
+    upgrade(template)
+    template.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty database: an SQLite file, then PostgreSQL."""
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), tmp_path / "test.db")
         sqlite = connect(f"sqlite:///{tmp_path / 'test.db'}")
-        upgrade(sqlite)
         yield sqlite
         sqlite.dispose()
     else:

@@ -429,20 +429,6 @@ class ColumnMapping:
             "options": {"date_format": self.date_format} if self.date_format else {},
         }
 
-    def to_toml(self) -> str:
-        """Return the mapping as a mapping file."""
-
-        def quote(text: str) -> str:
-            return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-        lines = ["[columns]"]
-        lines += [f"{quote(k)} = {quote(v)}" for k, v in self.columns.items()]
-        lines += ["", "[categories]"]
-        lines += [f"{quote(k)} = {quote(v)}" for k, v in self.categories.items()]
-        if self.date_format:
-            lines += ["", "[options]", f"date_format = {quote(self.date_format)}"]
-        return "\n".join(lines) + "\n"
-
     def fingerprint(self) -> str:
         """Return a short hash of the mapping, part of what makes an import the same import."""
         text = repr(sorted(self.to_dict().items()))

@@ -23,7 +23,6 @@ __all__ = [
     "classify_by_values",
     "find_identifiers",
     "looks_personal",
-    "nhs_number_valid",
     "personal_kinds_of",
 ]
 
@@ -155,25 +154,18 @@ def classify_by_header(column: object) -> str | None:
     return None
 
 
-def nhs_number_valid(values: pd.Series) -> np.ndarray:
-    """Return which values are 10-digit NHS numbers with a valid modulus-11 check digit.
+def _nhs_numbers(values: pd.Series) -> np.ndarray:
+    """Return which values are NHS numbers (spaces allowed), by ``store.text_checks``' check.
 
     Examples
     --------
-    >>> nhs_number_valid(pd.Series(["943 476 5919", "9434765918", "hello"])).tolist()
+    >>> _nhs_numbers(pd.Series(["943 476 5919", "9434765918", "hello"])).tolist()
     [True, False, False]
     """
+    from store.text_checks import nhs_number_valid
+
     digits = values.astype(str).str.replace(r"\s", "", regex=True)
-    shaped = digits.str.fullmatch(r"\d{10}").fillna(False).to_numpy(bool)
-    out = np.zeros(len(values), dtype=bool)
-    if not shaped.any():
-        return out
-    matrix = np.array([list(map(int, d)) for d in digits[shaped]], dtype=np.int64)
-    total = (matrix[:, :9] * np.arange(10, 1, -1)).sum(axis=1)
-    check = 11 - total % 11
-    check[check == 11] = 0
-    out[shaped] = (check != 10) & (check == matrix[:, 9])
-    return out
+    return digits.map(nhs_number_valid).to_numpy(bool)
 
 
 def _varied(values: pd.Series) -> np.ndarray:
@@ -208,7 +200,7 @@ def classify_by_values(values: pd.Series, *, share: float = 0.5) -> str | None:
     if text.empty:
         return None
     checks = (
-        ("NHS numbers", lambda s: nhs_number_valid(s)),
+        ("NHS numbers", _nhs_numbers),
         ("phone numbers", lambda s: s.str.fullmatch(_PHONE).to_numpy(bool)),
         ("email addresses", lambda s: s.str.fullmatch(_EMAIL).to_numpy(bool)),
         ("postcodes", lambda s: s.str.fullmatch(_POSTCODE).to_numpy(bool)),

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo.points import BNG
 from store.imports.columns import KINDS, is_police_uk, recognise_columns
 from store.imports.report import ImportFileError
 
@@ -477,7 +478,7 @@ def _geo_chunks(source: SourceFile, chunk_size: int, progress: Progress | None) 
             f"{source.name} does not say which coordinate system it uses. Save it with one "
             "(GeoJSON is WGS84 by definition) and import it again."
         )
-    geometry = frame.geometry.to_crs(27700)
+    geometry = frame.geometry.to_crs(BNG)
     points = geometry.where(geometry.geom_type == "Point", geometry.representative_point())
     missing = points.isna() | points.is_empty
     east = np.where(missing, np.nan, points.x.where(~missing))

@@ -1,8 +1,10 @@
-"""A demo database shared by the page tests (built once per test session)."""
+"""A demo database for the page tests: built once a run, a copy for each session (xdist worker)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,11 +36,39 @@ def app_environment(**variables: str) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo database, a file of this session's own (of each xdist worker's own).
+
+    Tests write to it (audit events, assessments), so workers never share the file; the
+    demo is built once for all workers and copied (see :func:`_built_demo`).
+    """
     home = tmp_path_factory.mktemp("home")
     url = f"sqlite:///{home / 'demo.db'}"
-    open_database(url).dispose()
+    shutil.copyfile(_built_demo(tmp_path_factory), home / "demo.db")
     with app_environment(SAFER_SPACES_HOME=str(home), SAFER_SPACES_DATABASE_URL=url):
         yield url
+
+
+def _built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the built demo database, building it once for every xdist worker of this run.
+
+    Workers share the run's base folder; the first to take the lock builds the demo there,
+    the others wait for it. Without xdist the folder is the session's own.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this run
+    built = base / "demo-built.db"
+    with open(base / "demo-built.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not built.exists():
+                partial = base / "demo-building.db"
+                partial.unlink(missing_ok=True)
+                open_database(f"sqlite:///{partial}").dispose()  # checkpoints the WAL
+                partial.rename(built)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return built
 
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")

@@ -48,10 +48,3 @@ def test_preset_periods_end_with_the_newest_month_of_data():
     assert Filters(period="quarter").window(latest) == (date(2026, 8, 1), date(2026, 10, 31))
     assert Filters(period="year").window(latest) == (date(2025, 11, 1), date(2026, 10, 31))
     assert Filters(period="all").window(latest) == (None, None)
-
-
-def test_the_previous_period_has_the_same_length_and_ends_the_day_before():
-    start, end = Filters(period="quarter").window(date(2026, 10, 17))
-    previous = Filters(period="quarter").previous_window(date(2026, 10, 17))
-    assert previous[1] == date(2026, 7, 31)
-    assert previous[1] - previous[0] == end - start

@@ -102,6 +102,7 @@ def test_the_meeting_steps_through_every_slide_and_stops_at_the_ends(demo_databa
     assert at.download_button[0].label.startswith("Download the performance framework")
 
 
+@pytest.mark.slow  # the whole pack, built and read back, per role
 @pytest.mark.parametrize("role", ["viewer", "lead"])
 def test_every_number_in_the_pack_is_the_number_on_the_screen(demo_database, role):
     from pypdf import PdfReader

@@ -17,6 +17,8 @@ from store import queries
 from store.audience import Audience
 from store.meeting import SLIDES, figures_for
 
+pytestmark = pytest.mark.slow  # builds the meeting pack (PDF) from the demo, and its CLI
+
 CONTEXT = pack.pack_context(
     filters="All",
     latest=date(2026, 10, 31),

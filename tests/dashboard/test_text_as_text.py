@@ -105,12 +105,14 @@ def _active(viewer: Viewer) -> tuple[list[str], int]:
     return [s for s in shown if ACTIVE.search(s)], len(shown)
 
 
+@pytest.mark.slow  # every page and meeting slide, as an officer
 def test_hostile_text_is_shown_as_text_on_every_page(hostile_demo):
     found, read = _active(_officer())
     assert read > 50
     assert found == []
 
 
+@pytest.mark.slow  # every page and meeting slide, as an officer
 def test_control_without_escaping_the_same_search_finds_it(hostile_demo, monkeypatch):
     """The check can fail: with md_text and md_frame doing nothing, hostile text is drawn."""
     monkeypatch.setattr(store.safe_text, "md_text", lambda v: "" if v is None else str(v))

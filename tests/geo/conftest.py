@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
-BNG = "EPSG:27700"
-WGS84 = "EPSG:4326"
+from geo.points import BNG
+
 X0, Y0 = 390_000.0, 310_000.0  # a corner near Stafford, on the 250 m grid
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -207,6 +207,7 @@ def test_a_postcode_that_does_not_exist_is_reported(db, admin, key, tmp_path):
     assert "cannot be located" in reasons[5]
 
 
+@pytest.mark.slow  # writes a 500 MB file
 def test_a_500_mb_file_is_refused_by_the_page_with_a_clear_message(db, admin, tmp_path):
     path = tmp_path / "huge.csv"
     with path.open("wb") as handle:

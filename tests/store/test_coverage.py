@@ -82,36 +82,9 @@ def test_overdue_reviews_and_action_summary():
     }
 
 
-def test_flagged_since_is_the_first_linked_incident_in_the_period():
-    incidents = frame(
-        [(10, "2026-05-01"), (10, "2026-08-14"), (10, "2026-09-02"), (11, "2026-10-20")],
-        ["place_id", "occurred_on"],
-        ["occurred_on"],
-    )
-    since = measures.flagged_since(incidents, pd.Series([10, 11, 12]), start=date(2026, 8, 1))
-    assert since.to_dict() == {
-        10: pd.Timestamp("2026-08-14"),
-        11: pd.Timestamp("2026-10-20"),
-        12: pd.Timestamp("2026-08-01"),  # no linked incident: the start of the period
-    }
-
-
-def test_days_to_approval_takes_the_first_approval_after_the_flag():
-    since = pd.Series(
-        pd.to_datetime(["2025-12-01", "2025-12-01", "2026-09-01"]), index=[10, 11, 12]
-    )
-    approved_on = pd.Series(pd.to_datetime(["2026-03-11"]), index=[2])  # from the audit log
-    table = measures.days_to_approval(since, ASSESSMENTS, approved_on).set_index("place_id")
-    # 10: superseded 1 is before the flag; 2 approved on 11 Mar (audit), 100 days after.
-    # 11: no audit event, so its assessment date, 1 Jan: 31 days. 12: only a draft.
-    assert table["assessment_id"].to_dict() == {10: 2, 11: 3}
-    assert table["days"].to_dict() == {10: 100, 11: 31}
-
-
 def test_coverage_measures_on_real_rows(engine):
     places = seed(engine)
     today = date.today()
-    start = today - timedelta(days=90)
     with session_scope(engine) as session:
         for n, (code, days_ago) in enumerate(
             [(STAFFORD, 80), (STAFFORD, 40), (CANNOCK, 60), (EAST, 10), (STAFFORD, 200)]
@@ -151,13 +124,6 @@ def test_coverage_measures_on_real_rows(engine):
     assert table["actions_open"].to_dict() == {CANNOCK: 1, EAST: 0, STAFFORD: 1}
     assert measures.action_summary(actions, today=today)["open"] == 2
 
-    incidents = queries.load_events(engine, queries.EventFilter(start=start))
-    since = measures.flagged_since(incidents, flagged["id"], start=start)
-    assert since[places[STAFFORD]] == pd.Timestamp(today - timedelta(days=80))
-    approvals = svc.approval_dates(engine, LEAD)
-    result = measures.days_to_approval(since, loaded, approvals)
-    assert result["place_id"].tolist() == [places[STAFFORD]]
-    assert result["days"].tolist() == [80]
     assert measures.overdue_reviews(loaded, today=today + timedelta(days=91))[
         "place_id"
     ].tolist() == [places[STAFFORD]]
