@@ -1,10 +1,10 @@
 """Benchmark the impact of actions on one database: reading, the sums, and disclosure.
 
 Prints, for the database given (the demo by default), the time to read the counts per
-spot, the register, the actions and the grid (``store.impact.read_impact_inputs``), to
-compute every place's estimate (``store.impact.impact_figures``: the counts near each
+spot, the register, the actions and the grid (``services.impact.read_impact_inputs``), to
+compute every place's estimate (``services.impact.impact_figures``: the counts near each
 place, one flagging per before window for the comparison places, one Poisson fit per
-place), and to disclose it for a steering group (``store.impact.disclose``: the pooled
+place), and to disclose it for a steering group (``services.impact.disclose``: the pooled
 fits by kind and district). The page caches the result per data version and the warm-up
 computes it (``dashboard/warm.py``), so this is what the first reader after an import
 would otherwise wait for.
@@ -31,8 +31,8 @@ def main() -> None:
 
     import statsmodels.api  # noqa: F401  (its first import, 2 to 3 s, is not the sums' time)
 
+    from services.impact import disclose, impact_figures, read_impact_inputs
     from store.db import connect
-    from store.impact import disclose, impact_figures, read_impact_inputs
 
     engine = connect(args.url)
     rows = []

@@ -100,10 +100,10 @@ def phase_import(path: Path, database: Path) -> dict:
     os.environ.setdefault("SAFER_SPACES_PSEUDONYM_KEY", "benchmark-key-not-for-real-data")
     from data.demo import DEFAULT_AREA
     from geo.boundaries import district_boundaries
-    from store.access import Viewer
-    from store.boundaries import save_boundaries
+    from services.access import Viewer
+    from services.boundaries import save_boundaries
+    from services.imports import import_file
     from store.db import connect, upgrade
-    from store.imports import import_file
 
     engine = connect(f"sqlite:///{database}")
     upgrade(engine)
@@ -136,7 +136,7 @@ def time_cli_import(path: Path, url: str) -> tuple[float, float, str]:
     """
     from data.demo import DEFAULT_AREA
     from geo.boundaries import district_boundaries
-    from store.boundaries import save_boundaries
+    from services.boundaries import save_boundaries
     from store.db import connect, upgrade
 
     engine = connect(url)

@@ -50,9 +50,9 @@ def headline(engine, codes: tuple[str, ...], today: date) -> list[tuple[str, str
     """Return (figure, lead's value, viewer's value) for the default Meeting."""
     import pandas as pd
 
+    from reports.meeting import figures_for
+    from services.audience import Audience
     from store import queries
-    from store.audience import Audience
-    from store.meeting import figures_for
 
     last = pd.Period(queries.latest_event_date(engine), freq="M")
     rows = []
@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from data.load import load_demo
+    from services.disclosure import unprotected
     from store import queries
     from store.db import connect, upgrade
-    from store.disclosure import unprotected
     from store.models import Incident
     from tests.privacy.intruder import Intruder, largest_perturbation
     from tests.privacy.test_differencing import add_sums, collect, plan

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from geo.links import cluster_sentence, link_graph, rank_clusters  # noqa: E402
-from store.links import _protect, person_key  # noqa: E402
+from services.links import _protect, person_key  # noqa: E402
 
 
 def records(
@@ -72,7 +72,7 @@ def records(
             "month": months[month[rows]],
         }
     )
-    frame["young_key"] = [person_key(p) for p in frame["young_person"]]  # as store.links reads
+    frame["young_key"] = [person_key(p) for p in frame["young_person"]]  # as services.links reads
     frame["concern_key"] = [person_key(p) for p in frame["person_of_concern"]]
     districts = {k: f"E0700019{2 + a % 8}" for k, a in zip(keys, place_area // 30, strict=True)}
     return frame, districts
@@ -82,7 +82,7 @@ def figures(graph, *, protect: int | None) -> list[str]:  # type: ignore[no-unty
     """The MACE view's figures: ranked clusters, their sentences, protected counts."""
     ranked = rank_clusters(graph.clusters, unassessed=graph.places["place"].iloc[::3].tolist())
     shown = ranked
-    if protect is not None:  # perturbed by the cell key method, as store.links does
+    if protect is not None:  # perturbed by the cell key method, as services.links does
         shown = _protect(ranked, protect, protected=True)
         links = _protect(graph.links, protect, protected=True)
         assert len(links) == len(graph.links)

@@ -181,7 +181,7 @@ def main() -> None:
 
     import streamlit as st
 
-    from store.access import Viewer
+    from services.access import Viewer
     from store.db import connect
     from store.queries import latest_event_date
 

@@ -2,7 +2,7 @@
 
 The databases are those of ``bench_map.py`` (the demo, grown by resampling its own
 incidents). For each size this prints the time to compute every figure of the meeting for
-all districts and the last 3 months (``store.meeting.figures_for``, cold: what the first
+all districts and the last 3 months (``reports.meeting.figures_for``, cold: what the first
 person to open Meeting waits for; later views come from the cache), to draw the map of
 emerging hot spots, and to make the pack's HTML and PDF, with their sizes.
 
@@ -32,12 +32,12 @@ def measure(path: Path) -> dict[str, str]:
     """Return the timings and sizes for one database."""
     from pypdf import PdfReader
 
-    from dashboard import pack
-    from dashboard.charts import emerging_map_png
+    from reports import pack
+    from reports.charts import emerging_map_png
+    from reports.meeting import figures_for
+    from services.audience import Audience
     from store import queries
-    from store.audience import Audience
     from store.db import connect
-    from store.meeting import figures_for
 
     engine = connect(f"sqlite:///{path}")
     districts = queries.load_districts(engine)

@@ -97,7 +97,7 @@ def main() -> None:
     import streamlit as st
     from sqlalchemy import func, select
 
-    from store.access import Viewer
+    from services.access import Viewer
     from store.db import connect
     from store.models import District, Incident, Place, Referral, User
 
@@ -109,7 +109,7 @@ def main() -> None:
         }
         codes = tuple(connection.scalars(select(District.code).order_by(District.code)))
     if not rows["users"]:
-        from store.users import ensure_demo_users
+        from services.users import ensure_demo_users
 
         ensure_demo_users(engine)
     print(", ".join(f"{v:,} {k}" for k, v in rows.items()), flush=True)

@@ -1,6 +1,6 @@
 """How long each kind of failed sign-in takes: an intruder must not tell them apart.
 
-Times ``store.users.authenticate`` for an unknown username, a known username with a
+Times ``services.users.authenticate`` for an unknown username, a known username with a
 wrong password, and a locked account (wrong and right password), on a fresh SQLite
 database, without the deliberate pause (``failure_delay=0``) so that only the work
 shows. Prints median and 90th percentile per outcome, in milliseconds.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from store.access import Viewer
+from services.access import Viewer
+from services.users import SignInError, SignInPolicy, authenticate, create_user
 from store.db import connect, upgrade
-from store.users import SignInError, SignInPolicy, authenticate, create_user
 
 PASSWORD = "the right password 123"
 

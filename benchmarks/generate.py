@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from sqlalchemy import Connection, Engine, func, insert, select, text  # noqa: E402
 
-from store.disclosure import new_record_keys  # noqa: E402
+from services.disclosure import new_record_keys  # noqa: E402
 from store.models import Incident, Referral  # noqa: E402
 
 CHUNK = 100_000

@@ -1,7 +1,7 @@
 """Constants of the synthetic demo that more than one package needs.
 
 The demo builder (``data.demo``) makes pseudonyms with this key, and the import path
-(``store.imports.batch``) accepts the demo's own references under it; keeping the key here
+(``services.imports.batch``) accepts the demo's own references under it; keeping the key here
 lets both read it without ``store`` importing ``data``.
 """
 

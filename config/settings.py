@@ -3,7 +3,7 @@
 Deployment settings come, in order, from the environment variable, from the top-level key
 in ``.streamlit/secrets.toml`` (in the working folder), and from the default. Database
 settings are rows of the ``settings`` table, changed by an administrator on Data > Settings
-(``store.settings_admin``); they are listed here so that one place names them all.
+(``services.settings_admin``); they are listed here so that one place names them all.
 ``tests/test_settings.py`` fails when the README's configuration tables leave one out, or
 when code names a ``SAFER_SPACES_`` variable that is not registered here.
 

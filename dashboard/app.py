@@ -22,10 +22,10 @@ from dashboard import (  # noqa: E402
     uploads,
     warm,
 )
-from store.access import AccessDenied  # noqa: E402
+from services.access import AccessDenied  # noqa: E402
+from services.safe_text import md_text  # noqa: E402
+from services.users import demo_accounts_enabled  # noqa: E402
 from store.db import DatabaseError, Engine, is_unavailable, ping  # noqa: E402
-from store.safe_text import md_text  # noqa: E402
-from store.users import demo_accounts_enabled  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
 

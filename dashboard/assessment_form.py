@@ -18,14 +18,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.assessment_pdf import assessment_pdf_for
 from dashboard.downloads import audited_download
-from store import assessments as svc
-from store import evidence as evidence_store
-from store.access import AccessDenied, Viewer
+from reports.assessment_pdf import assessment_pdf_for
+from services import assessments as svc
+from services import evidence as evidence_store
+from services.access import AccessDenied, Viewer
+from services.safe_text import md_text
+from services.text_checks import find_personal, highlight_html, text_warnings
 from store.db import Engine
-from store.safe_text import md_text
-from store.text_checks import find_personal, highlight_html, text_warnings
 from store.vocabulary import (
     ACTION_KINDS,
     ACTION_STATUSES,
@@ -432,7 +432,7 @@ def _owner_labels(engine: Engine, aid: int) -> dict[str, str]:
     An owner retired from the list, a switched-off person, or an owner typed before the
     list stays on its action (and is offered there) until it is changed.
     """
-    from store.organisations import owner_choices, owners_of
+    from services.organisations import owner_choices, owners_of
 
     labels = {choice.ref: choice.label for choice in owner_choices(engine)}
     state = st.session_state

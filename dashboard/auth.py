@@ -4,14 +4,14 @@ When ``.streamlit/secrets.toml`` has an ``[auth]`` section, people sign in with
 their organisation's account through Streamlit (``st.login``; Microsoft Entra
 ID for most councils) and are matched to a Safer Spaces user by e-mail
 address. Otherwise the local form asks for a username and password, checked
-by ``store.users.authenticate``.
+by ``services.users.authenticate``.
 
 The signed-in ``Viewer`` lives in ``st.session_state["viewer"]`` with the time
 of the last activity and the person's session epoch at sign-in. A session idle for
 longer than the configured time (30 minutes by default) is ended and the sign-in
 page says why: a timer fragment checks every few seconds, so the screen clears by
 itself, not only at the next click. Signing out moves the person's epoch on in the
-database (``store.users.end_sessions``), which ends every other session of theirs,
+database (``services.users.end_sessions``), which ends every other session of theirs,
 in any browser or app process, at its next run or timer check.
 
 A reload keeps a local sign-in (issue 23): the app keeps a signed, expiring cookie
@@ -29,11 +29,9 @@ from typing import Any
 import streamlit as st
 
 from dashboard import loaders, session_cookie
-from store.access import ROLES, AccessDenied, Viewer
-from store.audit import chosen_sign_outs, log_event
-from store.db import Engine
-from store.safe_text import md_text
-from store.users import (
+from services.access import ROLES, AccessDenied, Viewer
+from services.safe_text import md_text
+from services.users import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
     SignInError,
@@ -46,6 +44,8 @@ from store.users import (
     viewer_for,
     viewer_for_identity,
 )
+from store.audit import chosen_sign_outs, log_event
+from store.db import Engine
 
 __all__ = [
     "VIEWER_KEY",

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from store.access import Viewer
+from services.access import Viewer
 from store.audit import log_event
 from store.db import Engine
 

@@ -13,9 +13,9 @@ from datetime import date
 
 import pandas as pd
 
-from store.audience import Audience
+from services.audience import Audience
+from services.reads import MapQuery, period_months
 from store.queries import EventFilter
-from store.reads import MapQuery, period_months
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES
 
 __all__ = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -58,7 +59,7 @@ def short_reason(reason: str) -> str:
 
 def flag_table(
     flags: pd.DataFrame, states: pd.Series, state_labels: Mapping[str, str]
-) -> tuple[pd.DataFrame, dict[str, object]]:
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return the table of flagged places and its column settings.
 
     Parameters
@@ -84,7 +85,7 @@ def flag_table(
             "Category": flags["category"].map(lambda c: label(PLACE_CATEGORIES, c)).to_numpy(),
         }
     )
-    config: dict[str, object] = {
+    config: dict[str, Any] = {
         "Place": st.column_config.TextColumn("Place", width=PLACE_PX),
         "Why": st.column_config.TextColumn("Why", width=WHY_PX),
         "Assessment": st.column_config.TextColumn("Assessment", width="medium"),

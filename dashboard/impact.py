@@ -1,7 +1,7 @@
 """The impact of actions as tables, a chart and pack blocks (no Streamlit here).
 
-Everything is drawn from a :class:`store.impact.DisclosedImpact` (numbers already disclosed
-for the reader) and, for the chart, :func:`store.impact.place_chart`. The Streamlit views
+Everything is drawn from a :class:`services.impact.DisclosedImpact` (numbers already disclosed
+for the reader) and, for the chart, :func:`services.impact.place_chart`. The Streamlit views
 are in :mod:`dashboard.impact_views`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from store.impact import ASSOCIATION_NOTE, DisclosedImpact
+from services.impact import ASSOCIATION_NOTE, DisclosedImpact
 
 __all__ = [
     "VERDICT_WORDS",
@@ -74,7 +74,7 @@ def summary_line(impact: DisclosedImpact) -> str:
 
     Examples
     --------
-    >>> from store.impact import DisclosedImpact
+    >>> from services.impact import DisclosedImpact
     >>> places = pd.DataFrame({"verdict": ["fell", "no_change", "too_few", "no_change"]})
     >>> summary_line(DisclosedImpact(places, pd.DataFrame(), pd.DataFrame(), False, 5, 6))
     '4 places with completed actions: 1 fell more than at comparable places, 2 no clear change, 1 too few incidents to tell.'
@@ -106,7 +106,7 @@ def _how(impact: DisclosedImpact) -> str:
 
 
 def pack_blocks(impact: DisclosedImpact) -> list[tuple[str, object]]:
-    """Return the "Impact of actions" slide's blocks for the pack (see ``dashboard.pack``)."""
+    """Return the "Impact of actions" slide's blocks for the pack (see ``reports.pack``)."""
     blocks: list[tuple[str, object]] = [("text", [summary_line(impact)])]
     if impact.places.empty:
         return blocks
@@ -123,7 +123,7 @@ def chart(line: pd.DataFrame, *, action_month: str, big: bool = False) -> go.Fig
     Parameters
     ----------
     line
-        :func:`store.impact.place_chart` (blank months are gaps).
+        :func:`services.impact.place_chart` (blank months are gaps).
     action_month
         ``"YYYY-MM"``, the month of the first completed action (marked).
     big

@@ -1,8 +1,8 @@
 """Where people see the impact of actions: the place panel, the Meeting slide, the review queue.
 
-Each view takes what the loaders return (:class:`store.impact.DisclosedImpact`, already
-disclosed for the reader, and the unsuppressed :class:`store.impact.ImpactFigures` only to
-draw a chart through :func:`store.impact.place_chart`, which blanks small counts).
+Each view takes what the loaders return (:class:`services.impact.DisclosedImpact`, already
+disclosed for the reader, and the unsuppressed :class:`services.impact.ImpactFigures` only to
+draw a chart through :func:`services.impact.place_chart`, which blanks small counts).
 Text from the data is shown as text.
 """
 
@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.impact import chart, places_table, pooled_table, summary_line
-from store.impact import ASSOCIATION_NOTE, DisclosedImpact, ImpactFigures, place_chart
-from store.safe_text import md_frame, md_text
+from services.impact import ASSOCIATION_NOTE, DisclosedImpact, ImpactFigures, place_chart
+from services.safe_text import md_frame, md_text
 
 __all__ = ["meeting_slide", "place_section", "review_evidence"]
 

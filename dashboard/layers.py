@@ -286,7 +286,7 @@ def flagged_places_layer(
         places with no point are left out (list them beside the map).
     states
         The assessment state per place id (``none``, ``draft``, ``current``,
-        ``overdue``; missing ids count as ``none``), as ``store.measures.assessment_state``.
+        ``overdue``; missing ids count as ``none``), as ``geo.measures.assessment_state``.
     name
         The layer's name in the layer control.
 
@@ -348,7 +348,7 @@ def density_layer(bands: gpd.GeoDataFrame, *, name: str = "Density") -> folium.F
     ----------
     bands
         In EPSG:4326 with ``band`` (1 lowest), ``level_min`` and ``level_max``
-        (incidents per km²), as ``store.reads.density_layer`` returns them.
+        (incidents per km²), as ``services.reads.density_layer`` returns them.
     name
         The layer's name in the layer control.
 
@@ -397,7 +397,7 @@ def aggregates_layer(
     ----------
     squares
         In EPSG:4326 with ``incidents`` and ``referrals`` (numbers, or text where
-        suppressed) and ``level`` (0-3), as ``store.reads.aggregate_squares``.
+        suppressed) and ``level`` (0-3), as ``services.reads.aggregate_squares``.
     size_km
         The squares' side, for the layer's name.
     name

@@ -1,6 +1,6 @@
 """The Map's Links layer (issue 19): lines between linked places, thicker for more young people.
 
-No Streamlit calls: the page passes the links one viewer may see (``store.links.LinksView``,
+No Streamlit calls: the page passes the links one viewer may see (``services.links.LinksView``,
 counts already protected) and the place clicked, whose cluster is drawn stronger.
 """
 
@@ -12,7 +12,7 @@ import folium
 import geopandas as gpd
 
 from geo.points import BNG, WGS84
-from store.links import LinksView
+from services.links import LinksView
 
 __all__ = ["links_layer"]
 

@@ -23,12 +23,12 @@ from store.sites import sites_in
 if TYPE_CHECKING:
     from dashboard.filters import Filters
     from geo.grid import Grid
-    from store.audience import Audience
-    from store.context import ContextPicture
-    from store.impact import DisclosedImpact, ImpactFigures
-    from store.links import LinksView
-    from store.meeting import MeetingFigures
-    from store.reads import MapQuery, MapSettings, MonthlyPicture
+    from reports.meeting import MeetingFigures
+    from services.audience import Audience
+    from services.context import ContextPicture
+    from services.impact import DisclosedImpact, ImpactFigures
+    from services.links import LinksView
+    from services.reads import MapQuery, MapSettings, MonthlyPicture
 
 __all__ = [
     "actions",
@@ -97,14 +97,14 @@ def districts_for(
     audience: Audience, version: str, wanted: tuple[str, ...] = ()
 ) -> gpd.GeoDataFrame:
     """Return the district boundaries (EPSG:27700) in the audience's scope (or those wanted)."""
-    from store.reads import in_scope
+    from services.reads import in_scope
 
     return in_scope(districts(version), audience, wanted, column="code")
 
 
 def wards_for(audience: Audience, version: str) -> gpd.GeoDataFrame:
     """Return the ward boundaries (EPSG:27700) in the audience's districts."""
-    from store.reads import in_scope
+    from services.reads import in_scope
 
     return in_scope(wards(version), audience)
 
@@ -113,7 +113,7 @@ def places_for(
     audience: Audience, version: str, wanted: tuple[str, ...] = ()
 ) -> gpd.GeoDataFrame:
     """Return the place register (EPSG:27700) in the audience's districts (or those wanted)."""
-    from store.reads import in_scope
+    from services.reads import in_scope
 
     return in_scope(places(version), audience, wanted)
 
@@ -147,14 +147,14 @@ def import_batches(version: str) -> pd.DataFrame:
 def assessment_queue_flags(version: str) -> pd.DataFrame:
     """Return every place flagged over the last 3 months of data (all districts, unsuppressed).
 
-    Pass the result through ``store.reads.queue_flags`` for the audience.
+    Pass the result through ``services.reads.queue_flags`` for the audience.
     """
-    from store.assessments import recent_flags
+    from services.assessments import recent_flags
 
     return recent_flags(engine(), end=latest_date(version), months=3)
 
 
-# The Map page: store.reads behind the cache. Viewers, queries and settings are
+# The Map page: services.reads behind the cache. Viewers, queries and settings are
 # frozen dataclasses of plain values, so they key the cache; frames are not arguments.
 
 
@@ -176,7 +176,7 @@ def map_sites(
     version: str,
 ) -> pd.DataFrame:
     """Return incidents or referrals per location, month and type, every month."""
-    from store.reads import read_sites
+    from services.reads import read_sites
 
     return read_sites(
         engine(), audience, kind=kind, districts=districts, ages=ages, agencies=agencies
@@ -194,7 +194,7 @@ def map_hot_cells(
     audience: Audience, query: MapQuery, confidence: int, version: str
 ) -> gpd.GeoDataFrame:
     """Return the period's significant Gi* cells (WGS84), counts disclosed for the audience."""
-    from store.reads import hot_cells
+    from services.reads import hot_cells
 
     sites = sites_in(
         _map_sites_for(query, audience, version),
@@ -211,7 +211,7 @@ def map_monthly(
     audience: Audience, query: MapQuery, confidence: int, version: str
 ) -> MonthlyPicture:
     """Return Gi* month by month over the 12 months to the period's end."""
-    from store.reads import monthly_picture
+    from services.reads import monthly_picture
 
     sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
     grid = map_grid(query.districts, query.cell_size, version)
@@ -223,7 +223,7 @@ def map_flags(
     audience: Audience, query: MapQuery, settings: MapSettings, version: str
 ) -> gpd.GeoDataFrame:
     """Return the period's flagged places (WGS84), reasons disclosed for the audience."""
-    from store.reads import flagged_places
+    from services.reads import flagged_places
 
     places_bng, sites, grid = _flag_inputs(audience, query, version)
     return flagged_places(
@@ -250,7 +250,7 @@ def _flag_inputs(
 def map_cell_note(audience: Audience, query: MapQuery, version: str) -> str:
     """Return the note on a cell size too small for the period's incidents (or "")."""
     from dashboard.filters import CELL_SIZES
-    from store.reads import cell_size_note
+    from services.reads import cell_size_note
 
     sites = sites_in(
         _map_sites_for(query, audience, version),
@@ -267,7 +267,7 @@ def map_why_not(
     audience: Audience, query: MapQuery, settings: MapSettings, version: str, place_id: int
 ) -> str:
     """Return why a place is not flagged in the period, counts disclosed for the audience."""
-    from store.reads import why_not_flagged
+    from services.reads import why_not_flagged
 
     places_bng, sites, grid = _flag_inputs(audience, query, version)
     return why_not_flagged(
@@ -285,7 +285,7 @@ def map_why_not(
 @st.cache_data(show_spinner="Estimating the density...", max_entries=16)
 def map_density(audience: Audience, query: MapQuery, version: str) -> gpd.GeoDataFrame:
     """Return the period's kernel density bands (WGS84)."""
-    from store.reads import density_layer
+    from services.reads import density_layer
 
     sites = sites_in(
         _map_sites_for(query, audience, version),
@@ -299,7 +299,7 @@ def map_density(audience: Audience, query: MapQuery, version: str) -> gpd.GeoDat
 @st.cache_data(show_spinner="Counting per square...", max_entries=16)
 def map_aggregates(audience: Audience, query: MapQuery, version: str) -> gpd.GeoDataFrame:
     """Return the period's incidents and referrals per 1 km square (WGS84), disclosed."""
-    from store.reads import aggregate_squares
+    from services.reads import aggregate_squares
 
     def chosen(kind: str) -> pd.DataFrame:
         sites = _map_sites_for(query, audience, version, kind)
@@ -317,7 +317,7 @@ def map_points(
     audience: Audience, query: MapQuery, version: str
 ) -> tuple[pd.DataFrame | None, int]:
     """Return the period's incident points for a viewer with point access, if few enough."""
-    from store.reads import incident_points
+    from services.reads import incident_points
 
     return incident_points(engine(), audience, query)
 
@@ -329,7 +329,7 @@ def map_area_events(
     """Return the incidents inside an area (EPSG:27700 WKB) from ``first`` to the period's end."""
     import shapely
 
-    from store.reads import events_near
+    from services.reads import events_near
 
     return events_near(engine(), audience, query, area=shapely.from_wkb(area_wkb), first=first)
 
@@ -365,9 +365,9 @@ def meeting(
     (the costliest part, a flagging per month) is left empty: the slides before it do not
     wait for it.
     """
-    from store.assessments import approval_dates
-    from store.meeting import MeetingInputs, meeting_figures
-    from store.reads import in_scope
+    from reports.meeting import MeetingInputs, meeting_figures
+    from services.assessments import approval_dates
+    from services.reads import in_scope
 
     districts = audience.scope(districts)
 
@@ -406,7 +406,7 @@ def meeting(
 @st.cache_data(show_spinner=False)
 def meeting_month_end(version: str) -> date | None:
     """Return the last day of the last complete month of incidents (the meeting's end)."""
-    from store.meeting import complete_month_end
+    from reports.meeting import complete_month_end
 
     return complete_month_end(engine())
 
@@ -427,7 +427,7 @@ def meeting_map(_figures: MeetingFigures, key: tuple, version: str) -> bytes:
     ``key`` is what the figures were computed from (the arguments of :func:`meeting`, the
     districts first), so that the cache tells one meeting's map from another's.
     """
-    from dashboard.charts import emerging_map_png
+    from reports.charts import emerging_map_png
 
     districts_shown = districts(version)
     return emerging_map_png(_figures, districts_shown.loc[districts_shown["code"].isin(key[0])])
@@ -445,8 +445,8 @@ def context_picture(
     """
     import shapely
 
-    from store.context import SQUARE
-    from store.reads import context
+    from services.context import SQUARE
+    from services.reads import context
 
     def month(text: str) -> date | None:
         return date.fromisoformat(f"{text}-01") if text else None
@@ -473,8 +473,8 @@ def mace_links(
     audience: Audience, since: str | None, until: str | None, recent_since: str | None,
     version: str,
 ) -> LinksView:  # fmt: skip
-    """Return the links between places as ``audience`` may see them (``store.reads.links``)."""
-    from store.reads import links
+    """Return the links between places as ``audience`` may see them (``services.reads.links``)."""
+    from services.reads import links
 
     return links(engine(), audience, since=since, until=until, recent_since=recent_since)
 
@@ -487,8 +487,8 @@ def impact(version: str, window: int = 6) -> ImpactFigures:
 
     Computed over every district from the Map's cached counts, register and grid.
     """
-    from store.audience import Audience
-    from store.impact import ImpactInputs, impact_figures, load_action_kinds
+    from services.audience import Audience
+    from services.impact import ImpactInputs, impact_figures, load_action_kinds
 
     codes = tuple(districts(version)["code"])
     inputs = ImpactInputs(
@@ -505,7 +505,7 @@ def impact_for(
     audience: Audience, districts: tuple[str, ...], version: str, window: int = 6
 ) -> DisclosedImpact:
     """Return the impact of actions in some districts, disclosed for ``audience``."""
-    from store.reads import impact as disclosed
+    from services.reads import impact as disclosed
 
     return disclosed(
         impact(version, window),

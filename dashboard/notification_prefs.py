@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import auth
-from store import notifications as notes
-from store.access import AccessDenied, Viewer
+from services import notifications as notes
+from services.access import AccessDenied, Viewer
+from services.safe_text import md_text
 from store.db import Engine
-from store.safe_text import md_text
 
 __all__ = ["notification_preferences"]
 

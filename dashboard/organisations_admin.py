@@ -5,15 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import auth
-from store.access import AccessDenied, Viewer
-from store.db import Engine
-from store.organisations import (
+from services.access import AccessDenied, Viewer
+from services.organisations import (
     OrganisationError,
     add_organisation,
     list_organisations,
     update_organisation,
 )
-from store.safe_text import md_text
+from services.safe_text import md_text
+from store.db import Engine
 
 __all__ = ["organisations_admin"]
 

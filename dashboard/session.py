@@ -8,8 +8,8 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard import auth, loaders
-from store.access import Viewer
-from store.audience import Audience, threshold
+from services.access import Viewer
+from services.audience import Audience, threshold
 
 __all__ = [
     "WANTED",
@@ -85,7 +85,7 @@ def destination(pages: list, current: object) -> tuple | None:  # type: ignore[t
 
 @st.cache_data(ttl=60, show_spinner=False)
 def disclosure_threshold(version: str) -> int:
-    """Return the deployment's disclosure threshold k (see ``store.audience.threshold``)."""
+    """Return the deployment's disclosure threshold k (see ``services.audience.threshold``)."""
     return threshold(loaders.engine())
 
 

@@ -1,7 +1,7 @@
 """Stay signed in: a signed, expiring session cookie for the local sign-in (issue 23).
 
 The cookie ``safer_spaces_session`` holds the username and the person's session epoch
-(``store.users.session_epoch``), signed with HMAC (itsdangerous) under a secret and
+(``services.users.session_epoch``), signed with HMAC (itsdangerous) under a secret and
 stamped with the time it was issued. A reload presents it; it is accepted only when the
 signature holds, it was issued less than the idle limit ago, and the epoch is still the
 person's own (signing out anywhere moves the epoch on, so every cookie of that person

@@ -2,7 +2,7 @@
 
 The deployment settings (environment and ``.streamlit/secrets.toml``) are listed with
 whether each is set, never their values (a database URL holds a password, the pseudonym
-key is a secret). The database settings are changed here (``store.settings_admin``).
+key is a secret). The database settings are changed here (``services.settings_admin``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from config import settings
-from store.access import AccessDenied, Viewer
+from services.access import AccessDenied, Viewer
+from services.safe_text import md_text
+from services.settings_admin import SettingsError, current, save
 from store.db import Engine
-from store.safe_text import md_text
-from store.settings_admin import SettingsError, current, save
 
 __all__ = ["settings_tab"]
 

@@ -16,9 +16,9 @@ from dashboard.filters import (
     filters_to_params,
     refuse_outside_scope,
 )
-from store.access import Viewer
+from services.access import Viewer
+from services.safe_text import md_text
 from store.audit import log_event
-from store.safe_text import md_text
 from store.vocabulary import AGE_BANDS, AGENCIES, EXPLOITATION_TYPES, label
 
 __all__ = ["current", "render"]

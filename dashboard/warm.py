@@ -1,7 +1,7 @@
 """Warm the shared caches in the background, so the opening views are ready when asked for.
 
 Once an app process has served its first page, a background thread computes what every
-kind of account sees first (``store.users.audiences``: the districts and the disclosure,
+kind of account sees first (``services.users.audiences``: the districts and the disclosure,
 not the person): the Map's hot spots and flagged places and the Meeting's opening slides
 for each preset period (last 3 months, last month, last 12 months) with the default
 filters and settings, the assessment queue's flags and the impact of actions. Every 30 s it
@@ -28,9 +28,9 @@ from dashboard import loaders, timings
 from dashboard.basemap import offline_base_areas
 from dashboard.filters import Filters, map_query
 from dashboard.session import disclosure_threshold
-from store.audience import Audience
-from store.reads import DEFAULT_SETTINGS
-from store.users import audiences
+from services.audience import Audience
+from services.reads import DEFAULT_SETTINGS
+from services.users import audiences
 
 __all__ = ["ENVIRONMENT", "PAGE_MODULES", "PRESETS", "start", "warm"]
 
@@ -87,7 +87,7 @@ def warm(version: str, today: date) -> int:
     return views
 
 
-PAGE_MODULES = ("dashboard.mappng", "dashboard.pack", "dashboard.assessment_pdf")
+PAGE_MODULES = ("dashboard.mappng", "reports.pack", "reports.assessment_pdf")
 """Modules the pages import on first use (matplotlib, PDF): imported here, in the
 background, so that the first person on each page does not wait for the import (and
 every other run of the process does not wait for the import lock meanwhile)."""

@@ -14,6 +14,7 @@ import shapely
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from config.settings import home_dir
+from services.users import ensure_demo_users
 from store.db import session_scope
 from store.models import (
     Action,
@@ -26,7 +27,6 @@ from store.models import (
     Referral,
     Setting,
 )
-from store.users import ensure_demo_users
 
 __all__ = [
     "DemoError",
@@ -77,7 +77,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _event_frame(frame: pd.DataFrame, place_ids: dict[str, int]) -> pd.DataFrame:
-    from store.disclosure import new_record_keys
+    from services.disclosure import new_record_keys
 
     return frame.assign(
         record_key=new_record_keys(len(frame)),  # random, never from the demo's seed
@@ -172,7 +172,7 @@ def load_demo(
     """
     from data.demo import build_demo
     from geo.boundaries import DEFAULT_AREA, district_boundaries
-    from store.organisations import adopt_typed_owners
+    from services.organisations import adopt_typed_owners
 
     started = datetime.now(UTC)
     with session_scope(engine) as session:

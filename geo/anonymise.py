@@ -288,7 +288,7 @@ def keyed_pseudonyms(values: Iterable[str], *, key: bytes, length: int = 16) -> 
     ...
     ValueError: an empty key gives no protection: pass the deployment's secret
 
-    The one implementation: the import path (``store.imports.pipeline``) and the demo call
+    The one implementation: the import path (``services.imports.pipeline``) and the demo call
     it, so the checks on the key and the length hold everywhere.
     """
     if not 8 <= length <= 64:

@@ -453,7 +453,7 @@ def flag_places(
         (for "why not flagged"); by default only the flagged places.
     key_column
         A column of ``incidents`` with the sum of the record keys of the incidents each
-        point stands for (``store.disclosure``); when given, the result has
+        point stands for (``services.disclosure``); when given, the result has
         ``incidents_key`` and ``previous_key``, summed over the same incidents as
         ``incidents`` and ``previous``.
 

@@ -12,7 +12,7 @@ cluster whose places lie in more than one district stands out as a possible
 county line.
 
 Everything here is pure and works on pseudonyms it is given; nothing here reads
-the database or decides who may see what (``store.links`` does).
+the database or decides who may see what (``services.links`` does).
 
 The projection is computed with pandas (a self-join of the distinct
 person-place pairs), which gives the same weights as

@@ -63,7 +63,7 @@ COORDINATE_NAMES: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 """The one list of column names (lower case, spaces and hyphens as ``_``) read as
-coordinates: by the hot-spot commands and by imports (``store.imports.columns``)."""
+coordinates: by the hot-spot commands and by imports (``services.imports.columns``)."""
 _LON_NAMES = COORDINATE_NAMES["longitude"]
 _LAT_NAMES = COORDINATE_NAMES["latitude"]
 _EAST_NAMES = COORDINATE_NAMES["easting"]

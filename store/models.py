@@ -152,7 +152,7 @@ class Place(Tracked, Base):
 def new_record_key() -> int:
     """Return a fresh record key: uniform on 0..255, from the operating system's randomness.
 
-    The key of a count is the sum of its records' keys mod 256 (``store.disclosure``);
+    The key of a count is the sum of its records' keys mod 256 (``services.disclosure``);
     it decides the count's perturbation for roles without point access.
     """
     return secrets.randbelow(256)
@@ -176,7 +176,7 @@ class _Event(Tracked):
     ward_code: Mapped[str | None] = mapped_column(String(9))
     place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"), index=True)
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
-    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)  # store.disclosure
+    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)  # services.disclosure
     # issue 19: a person of concern, only ever as a keyed pseudonym (own namespace)
     person_pseudonym: Mapped[str | None] = mapped_column(String(64))
 
@@ -471,7 +471,7 @@ class Attachment(Tracked, Base):
     """Evidence from a visit (issue 23): a photo or PDF of an assessment, metadata stripped.
 
     The file is held in ``content`` or, when the ``evidence_dir`` setting names a folder,
-    in that folder under ``stored_name`` (``store.evidence``). It holds no original file name.
+    in that folder under ``stored_name`` (``services.evidence``). It holds no original file name.
     """
 
     __tablename__ = "attachments"

@@ -389,7 +389,7 @@ def square_counts(engine: Engine, chosen: EventFilter, *, size: int) -> pd.DataF
     -------
     pandas.DataFrame
         ``easting``, ``northing`` (the square's centre, EPSG:27700), ``n`` (incidents)
-        and ``key`` (the sum of their record keys, ``store.disclosure``).
+        and ``key`` (the sum of their record keys, ``services.disclosure``).
     """
     if size <= 0:
         raise ValueError(f"The square's side must be a positive number of metres, not {size}.")

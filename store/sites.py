@@ -57,7 +57,7 @@ FLAG_COLUMNS: tuple[str, ...] = (
 )
 """Columns of :func:`flag_sites` besides the geometry: the reason's figures (numbers
 first, see :class:`geo.flags.FlagFigures`) and the record key sums of its counts for
-``store.disclosure``."""
+``services.disclosure``."""
 
 
 def _month_of(engine: Engine, column: Any) -> Any:
@@ -95,7 +95,7 @@ def read_sites(
     pandas.DataFrame
         ``easting``, ``northing`` (NaN for events with no location, e.g. online),
         ``month`` (``"YYYY-MM"``), ``category``, ``n``, the number of events, and ``key``,
-        the sum of their record keys (``store.disclosure``: any count made by adding
+        the sum of their record keys (``services.disclosure``: any count made by adding
         ``n`` over rows gets its cell key by adding ``key`` over the same rows).
     """
     model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
@@ -265,7 +265,7 @@ def place_figures(
     Returns
     -------
     tuple of (FlagFigures, int), or None
-        The figures and the record key sum of ``count_now`` (for ``store.disclosure``);
+        The figures and the record key sum of ``count_now`` (for ``services.disclosure``);
         None when the place is inactive, has no point, or there is nothing to count.
     """
     every = flag_sites(

@@ -9,7 +9,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from dashboard.cli import build_parser, main
+from cli.main import build_parser, main
 from store.db import connect
 from store.queries import load_districts
 
@@ -26,7 +26,7 @@ def test_every_command_has_help(command, capsys):
 
 def test_the_console_script_runs(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "--help"],
+        [sys.executable, "-m", "cli.main", "--help"],
         capture_output=True,
         text=True,
         check=False,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from dashboard.cli import build_parser, main
-from store import assessments as svc
+from cli.main import build_parser, main
+from services import assessments as svc
 from store.db import connect, upgrade
 from tests.smtp import SmtpSink
 from tests.store.test_notifications import OFFICER, TODAY, complete_form, seed

@@ -82,7 +82,7 @@ def start_serve(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
         "SAFER_SPACES_WARM": "0",
     }
     command = [
-        sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port),
+        sys.executable, "-m", "cli.main", "serve", "--port", str(port),
         "--address", "127.0.0.1", "--db", f"sqlite:///{tmp_path / 'serve.db'}",
     ]  # fmt: skip
     log = (tmp_path / "serve.log").open("wb")

@@ -13,12 +13,12 @@ from dashboard.assessment_form import render_assessment
 from dashboard.downloads import audited_download
 from dashboard.notification_prefs import notification_preferences
 from dashboard.session import current_audience, current_viewer
-from store import assessments as svc
-from store import reads
-from store.access import AccessDenied
-from store.measures import assessment_state
-from store.organisations import actions_owned_by
-from store.safe_text import csv_bytes, md_text
+from geo.measures import assessment_state
+from services import assessments as svc
+from services import reads
+from services.access import AccessDenied
+from services.organisations import actions_owned_by
+from services.safe_text import csv_bytes, md_text
 from store.vocabulary import ACTION_STATUSES, ASSESSMENT_STATUSES, PLACE_CATEGORIES, label
 
 OPEN = "assess_open"

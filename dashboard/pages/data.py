@@ -13,14 +13,20 @@ from dashboard.downloads import audited_download
 from dashboard.organisations_admin import organisations_admin
 from dashboard.session import current_viewer
 from geo.boundaries import BoundaryError, read_boundary_file
-from store.access import ROLES, AccessDenied
-from store.boundaries import BoundaryStoreError, import_boundaries
-from store.imports import ColumnMapping, ImportFileError, import_file, inspect_file, rollback_batch
-from store.imports.batch import missing_fields
-from store.imports.columns import FIELDS, IGNORE, category_codes, exploitation_mapping
-from store.imports.commands import report_path
-from store.safe_text import csv_bytes, csv_text, md_text
-from store.users import UserError, audit_log, create_user, list_users, update_user
+from services.access import ROLES, AccessDenied
+from services.boundaries import BoundaryStoreError, import_boundaries
+from services.imports import (
+    ColumnMapping,
+    ImportFileError,
+    import_file,
+    inspect_file,
+    rollback_batch,
+)
+from services.imports.batch import missing_fields
+from services.imports.columns import FIELDS, IGNORE, category_codes, exploitation_mapping
+from services.imports.report import report_path
+from services.safe_text import csv_bytes, csv_text, md_text
+from services.users import UserError, audit_log, create_user, list_users, update_user
 from store.vocabulary import EXPLOITATION_TYPES, context_label, label
 
 #: The largest file the page takes; bigger ones go through ``safer-spaces import``.

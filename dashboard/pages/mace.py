@@ -13,9 +13,8 @@ import streamlit as st
 from dashboard import loaders
 from dashboard.session import current_audience, current_viewer
 from geo.links import cluster_sentence
-from store.access import AccessDenied
-from store.audit import log_event
-from store.panels import (
+from services.access import AccessDenied
+from services.panels import (
     PanelError,
     add_panel_action,
     list_panels,
@@ -23,6 +22,7 @@ from store.panels import (
     record_panel,
     set_panel_action_status,
 )
+from store.audit import log_event
 from store.vocabulary import ACTION_KINDS, ACTION_STATUSES, PLACE_CATEGORIES, label
 
 viewer = current_viewer()

@@ -50,12 +50,12 @@ from dashboard.maps import (
 )
 from dashboard.session import current_audience, current_viewer
 from geo.flags import period_label
+from geo.measures import assessment_state, overdue_actions
 from geo.points import drawable
 from geo.postcodes import lookup_postcodes
-from store import reads as analysis
-from store.access import AccessDenied
-from store.measures import assessment_state, overdue_actions
-from store.safe_text import md_text
+from services import reads as analysis
+from services.access import AccessDenied
+from services.safe_text import md_text
 from store.sites import sites_in
 from store.vocabulary import (
     ASSESSMENT_STATUSES,

@@ -7,13 +7,14 @@ import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
 
-from dashboard import auth, impact, impact_views, loaders, pack, sidebar
+from dashboard import auth, impact, impact_views, loaders, sidebar
 from dashboard.downloads import audited_download
 from dashboard.session import current_audience, current_viewer
-from store import reads
-from store.access import ROLES, AccessDenied
-from store.meeting import NOT_COMPARABLE, SLIDES, Figure, MeetingFigures, figures_table
-from store.safe_text import csv_bytes, md_frame, md_text
+from reports import pack
+from reports.meeting import NOT_COMPARABLE, SLIDES, Figure, MeetingFigures, figures_table
+from services import reads
+from services.access import ROLES, AccessDenied
+from services.safe_text import csv_bytes, md_frame, md_text
 
 PRESENT_STYLE = """
 <style>
@@ -153,7 +154,7 @@ def highlight(table: pd.DataFrame) -> Styler:
 
 
 def show_block(kind: str, content: object, figures: MeetingFigures) -> None:
-    """Draw one block of a slide (see :class:`dashboard.pack.Slide`)."""
+    """Draw one block of a slide (see :class:`reports.pack.Slide`)."""
     if kind == "figures":
         heading, items = cast(tuple[str, list[Figure]], content)
         show_figures(heading, items, figures)

@@ -10,10 +10,10 @@ import streamlit as st
 from dashboard import auth, loaders, sidebar
 from dashboard.downloads import audited_download
 from dashboard.session import current_audience, current_viewer
-from store import reads
-from store.access import AccessDenied
-from store.measures import assessment_state
-from store.safe_text import csv_bytes, md_text
+from geo.measures import assessment_state
+from services import reads
+from services.access import AccessDenied
+from services.safe_text import csv_bytes, md_text
 from store.vocabulary import PLACE_CATEGORIES, label
 
 viewer = current_viewer()

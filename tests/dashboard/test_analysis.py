@@ -12,9 +12,9 @@ import shapely
 from sqlalchemy import func, insert, select
 
 from geo.grid import build_grid
-from store import reads as analysis
-from store.access import AccessDenied, Viewer
-from store.audience import Audience
+from services import reads as analysis
+from services.access import AccessDenied, Viewer
+from services.audience import Audience
 from store.db import session_scope
 from store.models import AuditEvent, District, Incident
 from store.sites import sites_in

@@ -10,11 +10,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from dashboard.assessment_pdf import assessment_pdf_for
 from dashboard.downloads import downloader
-from store import assessments as svc
-from store import evidence as ev
-from store.access import AccessDenied
+from reports.assessment_pdf import assessment_pdf_for
+from services import assessments as svc
+from services import evidence as ev
+from services.access import AccessDenied
 from store.db import session_scope
 from store.models import AuditEvent, Place
 from tests.store.test_assessments import LEAD, OFFICER, STAFFORD, TODAY, complete_form, seed

@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data.demo import DEFAULT_AREA
-from store.access import Viewer
-from store.safe_text import plain_text
+from services.access import Viewer
+from services.safe_text import plain_text
 from tests.dashboard.conftest import APP
 
 PAGE = str(Path(APP).parent / "pages" / "assessments.py")
@@ -198,7 +198,7 @@ def test_any_number_of_actions_with_owners_from_the_list(demo_database):
     at.button(key=f"af{aid}.save").click().run()
     assert not at.exception, at.exception
     assert any("Draft saved" in s.value for s in at.success), errors(at)
-    from store import assessments as svc
+    from services import assessments as svc
     from store.db import connect
 
     stored = svc.load_assessment(connect(demo_database), OFFICER, aid).form.actions

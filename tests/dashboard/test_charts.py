@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from dashboard import charts, pack
+from reports import charts, pack
 
 MONTHS = [str(p) for p in pd.period_range("2025-11", "2026-10", freq="M")]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from cli.main import main
 from dashboard import impact as views
-from dashboard.cli import main
 from data.bootstrap import open_database
 from data.load import demo_info
-from store.impact import CSV_COLUMNS, disclose, impact_figures, read_impact_inputs
+from services.impact import CSV_COLUMNS, disclose, impact_figures, read_impact_inputs
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import streamlit_folium
 
 from dashboard import layers, maps
 from geo.grid import build_grid
-from store import reads as analysis
-from store.access import Viewer
-from store.audience import Audience
+from services import reads as analysis
+from services.access import Viewer
+from services.audience import Audience
 from store.sites import sites_in
 
 LEAD = Audience.of(Viewer("lead", "lead", ("E07000197",)), k=5)

@@ -6,7 +6,7 @@ import folium
 import pandas as pd
 
 from dashboard.link_layer import FAINT, LINE, links_layer
-from store.links import LinksView
+from services.links import LinksView
 
 
 def view() -> LinksView:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from services.users import SignInError, SignInPolicy, authenticate
 from store.db import connect
-from store.users import SignInError, SignInPolicy, authenticate
 from tests.dashboard.conftest import APP, app_environment
 from tests.dashboard.test_roles import demo_viewer
 

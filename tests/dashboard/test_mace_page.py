@@ -8,7 +8,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from data.demo import DEFAULT_AREA
-from store.access import Viewer
+from services.access import Viewer
 from store.db import connect
 from store.models import AuditEvent
 from tests.dashboard.conftest import APP

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import loaders
-from store.audience import Audience
+from services.audience import Audience
 
 
 def _two_audiences() -> tuple[Audience, Audience]:

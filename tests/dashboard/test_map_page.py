@@ -17,10 +17,10 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from data.demo import DEFAULT_AREA
-from store.access import Viewer
+from services.access import Viewer
+from services.reads import Click
 from store.db import connect, session_scope
 from store.models import AuditEvent
-from store.reads import Click
 from tests.dashboard.conftest import APP
 
 ALL = DEFAULT_AREA

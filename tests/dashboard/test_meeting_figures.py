@@ -8,11 +8,8 @@ import pandas as pd
 import pytest
 
 from data.bootstrap import open_database
-from store import queries
-from store.assessments import recent_flags
-from store.audience import Audience
-from store.measures import assessment_state
-from store.meeting import (
+from geo.measures import assessment_state
+from reports.meeting import (
     DECISIONS_SHOWN,
     NOT_COMPARABLE,
     WORK_KEYS,
@@ -20,6 +17,9 @@ from store.meeting import (
     meeting_figures,
     read_inputs,
 )
+from services.assessments import recent_flags
+from services.audience import Audience
+from store import queries
 
 TODAY = date.today()
 

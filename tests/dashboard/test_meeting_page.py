@@ -1,7 +1,7 @@
 """The Meeting page through AppTest: every slide, disclosure, and the pack against the screen.
 
 The pack is made here from the stored data by the same public functions the page calls
-(``store.meeting`` and ``dashboard.pack``), and every number of its CSV must be a number on
+(``reports.meeting`` and ``reports.pack``), and every number of its CSV must be a number on
 the screen of its slide; its PDF and HTML are read back for the same numbers.
 """
 
@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import pack
 from dashboard.filters import Filters
 from data.bootstrap import open_database
 from geo.grid import build_grid
+from reports import pack
+from reports.meeting import SLIDES, complete_month_end, meeting_figures, read_inputs
+from services.audience import Audience
+from services.safe_text import plain_text
 from store import queries
-from store.audience import Audience
-from store.meeting import SLIDES, complete_month_end, meeting_figures, read_inputs
-from store.safe_text import plain_text
 from tests.dashboard.conftest import APP
 from tests.dashboard.test_roles import PAGES, demo_viewer
 

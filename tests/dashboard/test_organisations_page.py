@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from services.organisations import list_organisations
+from services.safe_text import plain_text
 from store.db import connect
-from store.organisations import list_organisations
-from store.safe_text import plain_text
 from tests.dashboard.test_roles import _as
 
 

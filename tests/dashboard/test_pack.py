@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from dashboard import pack
-from dashboard.cli import main
+from cli.main import main
 from data.bootstrap import open_database
+from reports import pack
+from reports.meeting import SLIDES, figures_for
+from services.audience import Audience
 from store import queries
-from store.audience import Audience
-from store.meeting import SLIDES, figures_for
 
 pytestmark = pytest.mark.slow  # builds the meeting pack (PDF) from the demo, and its CLI
 
@@ -156,7 +156,7 @@ def test_district_names_on_the_map_never_overlap(demo):
 
     import matplotlib.pyplot as plt
 
-    from dashboard.charts import emerging_map_figure, text_box
+    from reports.charts import emerging_map_figure, text_box
 
     figures, districts = demo
     figure = emerging_map_figure(figures, districts)

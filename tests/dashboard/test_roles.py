@@ -20,12 +20,10 @@ import shapely
 from sqlalchemy import insert, select
 from streamlit.testing.v1 import AppTest
 
-from store.access import AccessDenied, Viewer
-from store.db import connect
-from store.disclosure import set_disclosure_k
-from store.models import AuditEvent, District
-from store.safe_text import plain_text
-from store.users import (
+from services.access import AccessDenied, Viewer
+from services.disclosure import set_disclosure_k
+from services.safe_text import plain_text
+from services.users import (
     DEMO_PASSWORD,
     audit_log,
     create_user,
@@ -34,6 +32,8 @@ from store.users import (
     update_user,
     viewer_for,
 )
+from store.db import connect
+from store.models import AuditEvent, District
 from tests.dashboard.conftest import APP
 
 ROLES = ("lead", "officer", "viewer", "admin")

@@ -21,8 +21,8 @@ from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 import dashboard.auth
-import store.safe_text
-from store.access import Viewer
+import services.safe_text
+from services.access import Viewer
 from store.db import connect
 from tests.dashboard.conftest import APP, app_environment
 
@@ -115,8 +115,8 @@ def test_hostile_text_is_shown_as_text_on_every_page(hostile_demo):
 @pytest.mark.slow  # every page and meeting slide, as an officer
 def test_control_without_escaping_the_same_search_finds_it(hostile_demo, monkeypatch):
     """The check can fail: with md_text and md_frame doing nothing, hostile text is drawn."""
-    monkeypatch.setattr(store.safe_text, "md_text", lambda v: "" if v is None else str(v))
-    monkeypatch.setattr(store.safe_text, "md_frame", lambda frame: frame)
+    monkeypatch.setattr(services.safe_text, "md_text", lambda v: "" if v is None else str(v))
+    monkeypatch.setattr(services.safe_text, "md_frame", lambda frame: frame)
     monkeypatch.setattr(dashboard.auth, "md_text", lambda v: "" if v is None else str(v))
     found, _ = _active(_officer())
     places = [s for s in found if s.startswith("table: ")]

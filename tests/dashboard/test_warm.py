@@ -13,11 +13,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import store.meeting
-import store.reads
+import reports.meeting
+import services.reads
 from dashboard import loaders, warm
 from data.bootstrap import open_database
-from store.users import audiences
+from services.users import audiences
 from tests.dashboard.conftest import APP
 from tests.dashboard.test_roles import PAGES, demo_viewer
 
@@ -25,8 +25,8 @@ from tests.dashboard.test_roles import PAGES, demo_viewer
 pytestmark = pytest.mark.slow
 
 COSTLY = {
-    store.reads: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
-    store.meeting: ("meeting_figures",),
+    services.reads: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
+    reports.meeting: ("meeting_figures",),
 }
 
 

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select, text, update
 
+from services.users import ensure_demo_users
 from store.db import connect
 from store.models import AuditEvent, User
-from store.users import ensure_demo_users
 from tests.e2e.conftest import (
     APP_SCRIPT,
     REPO_ROOT,
@@ -120,7 +120,7 @@ def hostile_app(
         "SAFER_SPACES_IDLE_MINUTES": str(IDLE_MINUTES),
     }
     subprocess.run(
-        [sys.executable, "-c", "from dashboard.cli import main; main(['demo'])"],
+        [sys.executable, "-c", "from cli.main import main; main(['demo'])"],
         cwd=REPO_ROOT,
         env=env,
         check=True,
@@ -203,7 +203,7 @@ def test_hostile_names_render_as_text_and_fetch_nothing(
         expect(page.get_by_role("heading", name="Headline figures")).to_be_visible(
             timeout=TIMEOUT_MS
         )
-        from store.meeting import SLIDES
+        from reports.meeting import SLIDES
 
         titles = [t for _, t in SLIDES]
         at = 0

@@ -12,7 +12,7 @@ import io
 import re
 from typing import TYPE_CHECKING
 
-from store.meeting import SLIDES
+from reports.meeting import SLIDES
 from tests.e2e.conftest import sign_in
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from store.meeting import SLIDES
+from reports.meeting import SLIDES
 from tests.e2e.conftest import REPO_ROOT, sign_in
 
 if TYPE_CHECKING:

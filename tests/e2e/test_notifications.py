@@ -95,9 +95,9 @@ def notify_server(
 
 def _lead_address(database: str) -> None:
     """The demo lead signs in as ``lead``: give them an address (their preferences)."""
-    from store.access import Viewer
+    from services.access import Viewer
+    from services.notifications import set_preferences
     from store.db import connect
-    from store.notifications import set_preferences
 
     engine = connect(database, create=False)
     set_preferences(engine, Viewer("lead", "lead", ()), email=LEAD_ADDRESS, kinds_off=[])
@@ -213,9 +213,9 @@ def test_a_person_sees_and_saves_their_notification_choices(
         page.screenshot(path=screenshot_dir / f"notify-preferences-{width}.png")
         page.context.close()
         # The next size starts without an address again.
-        from store.access import Viewer
+        from services.access import Viewer
+        from services.notifications import preferences, set_preferences
         from store.db import connect
-        from store.notifications import preferences, set_preferences
 
         engine = connect(notify_server[1], create=False)
         saved = preferences(engine, Viewer("officer", "officer", ()))

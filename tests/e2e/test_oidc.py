@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from store.access import Viewer
+from services.access import Viewer
+from services.users import create_user
 from store.db import connect
-from store.users import create_user
 from tests.e2e.conftest import (
     APP_SCRIPT,
     REPO_ROOT,
@@ -89,7 +89,7 @@ def _users(app: AppServer) -> None:
     assert app.log_path is not None
     engine = connect(f"sqlite:///{app.log_path.parent / 'oidc.db'}")
     admin = Viewer("test-admin", "admin", ())
-    from store.users import list_users
+    from services.users import list_users
 
     known = set(list_users(engine, admin)["username"])
     if OFFICER_EMAIL not in known:

@@ -75,7 +75,7 @@ def test_a_childs_name_and_age_in_an_action_cannot_be_submitted(
     settle(page)
     page.get_by_role("button", name="Submit for review").click()
 
-    # App messages pass through store.safe_text.md_text, which puts a word joiner (U+2060)
+    # App messages pass through services.safe_text.md_text, which puts a word joiner (U+2060)
     # after a colon so that no ":directive[...]" can start there: match either form.
     expect(
         page.get_by_text(re.compile("it was not submitted:\u2060? personal details remain"))

@@ -10,10 +10,10 @@ import pytest
 from pyproj import Transformer
 from sqlalchemy import func, select
 
-from store.access import Viewer
+from services.access import Viewer
+from services.users import create_user, list_users
 from store.db import connect
 from store.models import AuditEvent, Incident, Place
-from store.users import create_user, list_users
 from tests.e2e.conftest import sign_in
 
 if TYPE_CHECKING:

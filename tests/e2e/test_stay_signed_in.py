@@ -9,8 +9,8 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from dashboard.session_cookie import _SALT, COOKIE
+from services.users import session_epoch
 from store.db import connect
-from store.users import session_epoch
 from tests.e2e.conftest import sign_in
 
 if TYPE_CHECKING:

@@ -61,7 +61,7 @@ def incidents_csv(path: Path, rows: int, *, prefix: str = "K", seed: int = 1) ->
 
 def import_command(path: Path, url: str) -> list[str]:
     """Return the command line that imports an incidents file, as a data officer runs it."""
-    return [sys.executable, "-m", "dashboard.cli", "import", "incidents", str(path), "--db", url]
+    return [sys.executable, "-m", "cli.main", "import", "incidents", str(path), "--db", url]
 
 
 def import_env(home: Path) -> dict[str, str]:

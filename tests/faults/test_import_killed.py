@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
-from store.boundaries import save_boundaries
+from services.boundaries import save_boundaries
 from store.db import connect, upgrade
 from store.models import ImportBatch, Incident, Setting
 from tests.faults.conftest import REPO, import_command, import_env, incidents_csv

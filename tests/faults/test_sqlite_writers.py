@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from store import assessments as svc
-from store.access import Viewer
-from store.boundaries import save_boundaries
+from services import assessments as svc
+from services.access import Viewer
+from services.boundaries import save_boundaries
 from store.db import connect, upgrade
 from store.models import Assessment, AuditEvent, Finding, ImportBatch, Incident, Place, Setting
 from tests.faults.conftest import REPO, import_command, import_env, incidents_csv

@@ -10,7 +10,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo.commands import main, register
+from cli.hotspots import main, register
 from geo.emerging import ESRI_CATEGORIES, SIMPLE_CATEGORIES
 
 from .conftest import X0, Y0

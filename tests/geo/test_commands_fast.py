@@ -13,7 +13,7 @@ import shapely
 from pyproj import Transformer
 
 import geo.boundaries as boundaries
-from geo import commands
+from cli import hotspots as commands
 from geo.grid import DEFAULT_CELL_SIZE
 from geo.hotspots import DEFAULT_MIN_SHARE, P_VALUES
 from geo.points import HotspotInputError, bng_xy, read_points_csv, read_points_xy
@@ -115,7 +115,7 @@ def test_area_codes_are_built_once_then_read_from_the_cache(
 HEAVY = ("streamlit", "sqlalchemy", "folium", "alembic", "plotly")
 PROBE = """
 import sys
-from dashboard.cli import main
+from cli.main import main
 status = main(sys.argv[1:])
 {extra}
 loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))
@@ -146,7 +146,7 @@ def test_hotspots_never_imports_the_app_or_the_database_layer(tmp_path, points_c
 
 STATS_PROBE = """
 import sys
-from dashboard.cli import main
+from cli.main import main
 status = main(sys.argv[1:])
 {extra}
 print("STATS", "scipy.stats" in sys.modules, status)

@@ -11,9 +11,9 @@ from sqlalchemy import Engine, MetaData, select, text
 
 from data.demo import DEFAULT_AREA
 from geo.boundaries import district_boundaries
-from store.access import Viewer
-from store.boundaries import save_boundaries
-from store.imports import import_file
+from services.access import Viewer
+from services.boundaries import save_boundaries
+from services.imports import import_file
 
 KEY = "test-deployment-key-0123456789"
 

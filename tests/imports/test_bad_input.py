@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from store.imports import ColumnMapping, ImportFileError
+from services.imports import ColumnMapping, ImportFileError
 from tests.imports.conftest import count, run, snapshot, write
 
 HEADER = "incident_ref,incident_date,exploitation_type,longitude,latitude\n"
@@ -239,7 +239,7 @@ def test_a_file_with_no_usable_columns_says_which_are_needed(db, admin, key, tmp
 
 
 def test_only_an_admin_may_import(db, key, tmp_path):
-    from store.access import AccessDenied, Viewer
+    from services.access import AccessDenied, Viewer
 
     lead = Viewer("lead", "lead", ("E07000197",))
     path = write(tmp_path / "x.csv", HEADER + f"X1,2021-08-01,cce,{STAFFORD}\n")

@@ -8,8 +8,8 @@ import pytest
 from shapely.geometry import Point, Polygon
 from sqlalchemy import text
 
-from store.access import AccessDenied, Viewer
-from store.imports import ColumnMapping, ImportFileError, inspect_file, rollback_batch
+from services.access import AccessDenied, Viewer
+from services.imports import ColumnMapping, ImportFileError, inspect_file, rollback_batch
 from tests.imports.conftest import count, run, snapshot, write
 
 HEADER = "incident_ref,incident_date,exploitation_type,longitude,latitude\n"

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from dashboard.cli import main
+from cli.main import main
 from data.demo import DEFAULT_AREA
 from geo.postcodes import load_postcode_directory
-from store.boundaries import save_boundaries
+from services.boundaries import save_boundaries
 from store.db import connect, upgrade
 from store.vocabulary import CONTEXT_TYPES
 from tests.imports.conftest import KEY, count, snapshot
@@ -240,7 +240,7 @@ def test_a_kill_part_way_leaves_the_database_as_it_was(home, tmp_path, area):
     path = tmp_path / "big.csv"
     _big_csv(path, 400_000)
     env = {**os.environ, "SAFER_SPACES_PSEUDONYM_KEY": KEY}
-    command = [sys.executable, "-m", "dashboard.cli", "import", "incidents", str(path), "--db", url]
+    command = [sys.executable, "-m", "cli.main", "import", "incidents", str(path), "--db", url]
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 
 from data.demo import DEFAULT_AREA
-from store.access import Viewer
-from store.context import context_picture
-from store.disclosure import possible_counts
-from store.imports import ColumnMapping, ImportFileError
+from services.access import Viewer
+from services.context import context_picture
+from services.disclosure import possible_counts
+from services.imports import ColumnMapping, ImportFileError
 from tests.imports.conftest import count, run, write
 
 HEADER = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from store.imports import ImportFileError
+from services.imports import ImportFileError
 from store.models import Incident, Setting
 from tests.imports.conftest import count, run, snapshot, write
 
@@ -73,7 +73,7 @@ def test_control_without_the_check_the_demo_key_would_take_a_real_extract(
     db, admin, no_key, tmp_path, monkeypatch
 ):
     """What the refusal prevents: switched off, a real id is pseudonymised with the public key."""
-    import store.imports.batch as batch
+    import services.imports.batch as batch
 
     monkeypatch.setattr(batch, "demo_references_only", lambda *args, **kwargs: None)
     _mark_as_demo(db)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from store.imports import ImportFileError
+from services.imports import ImportFileError
 from tests.imports.conftest import run, snapshot
 
 HEADER = ["incident_ref", "date", "type", "longitude", "latitude", "postcode", "age", "dob"]
@@ -92,7 +92,7 @@ def test_malformed_rows_never_crash_or_store_part_of_a_batch(db, admin, key, tmp
             + (report.ignored)
             == report.rows_total
         )
-        from store.imports import rollback_batch
+        from services.imports import rollback_batch
 
         rollback_batch(db, report.batch_id, admin)
     else:

@@ -10,10 +10,10 @@ from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from data.demo import DEFAULT_AREA
-from store.access import Viewer
-from store.boundaries import save_boundaries
+from services.access import Viewer
+from services.boundaries import save_boundaries
+from services.safe_text import plain_text
 from store.db import connect, upgrade
-from store.safe_text import plain_text
 from tests.dashboard.conftest import APP, app_environment
 from tests.imports.conftest import KEY
 

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
-from dashboard.cli import main
+from cli.main import main
 from data.demo import DEFAULT_AREA
-from store.access import Viewer
+from services.access import Viewer
+from services.imports import rollback_batch
+from services.links import links_for, read_members
 from store.audit import log_event  # noqa: F401  (the page's call; the CLI's is checked here)
-from store.imports import rollback_batch
-from store.links import links_for, read_members
 from store.models import AuditEvent, Place, PlaceLink, Referral
 from tests.imports.conftest import count, dump, run, write
 

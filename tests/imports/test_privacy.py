@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from store.imports import ColumnMapping
+from services.imports import ColumnMapping
 from tests.imports.conftest import KEY, dump, run
 from tests.imports.fakes import police_extract, social_care_extract, write_extract
 
@@ -111,7 +111,7 @@ def _weekday(value) -> int:
 
 @pytest.mark.parametrize("precision, first", [("month", 1), ("day", None)])
 def test_the_date_precision_setting_is_used(db, admin, key, tmp_path, precision, first):
-    from store.imports.pipeline import ImportSettings
+    from services.imports.pipeline import ImportSettings
 
     extract = police_extract(rows=10)
     path = write_extract(extract, tmp_path / "police.csv")

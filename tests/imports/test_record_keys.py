@@ -1,4 +1,4 @@
-"""Imports give every incident and referral a random record key (``store.disclosure``)."""
+"""Imports give every incident and referral a random record key (``services.disclosure``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A motivated intruder: collects what a non-lead is shown and tries to difference it.
 
-The intruder knows the published perturbation table (``store/ptable.csv``), so each shown
-count tells them an interval of true counts (:func:`store.disclosure.possible_counts`); with
+The intruder knows the published perturbation table (``services/ptable.csv``), so each shown
+count tells them an interval of true counts (:func:`services.disclosure.possible_counts`); with
 the protection switched off (the control) a number is exact and ``"<k"`` means 0 to k-1.
 They know that some shown counts are sums of others (a total and its parts, a period and
 its months, a set of districts and its districts) and narrow every interval by those sums
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from store.disclosure import possible_counts
+from services.disclosure import possible_counts
 
 
 @dataclass

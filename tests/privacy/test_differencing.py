@@ -25,14 +25,14 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from data.load import load_demo
 from geo.grid import build_grid
+from reports.meeting import meeting_figures, read_inputs
+from services.access import Viewer
+from services.audience import Audience
+from services.disclosure import unprotected
+from services.reads import MapSettings, flagged_places, period_totals
 from store import queries
-from store.access import Viewer
-from store.audience import Audience
 from store.db import connect, upgrade
-from store.disclosure import unprotected
-from store.meeting import meeting_figures, read_inputs
 from store.models import Incident, Referral
-from store.reads import MapSettings, flagged_places, period_totals
 from store.sites import flag_sites, read_sites, sites_in
 from store.vocabulary import EXPLOITATION_TYPES
 from tests.conftest import _empty
@@ -408,7 +408,7 @@ def test_shown_counts_are_never_small_and_move_at_most_d(demo):
     viewer = Viewer("viewer", "viewer", codes)
     sites = read_sites(engine, codes)
     cells = sites.groupby(["month", "category"])[["n", "key"]].sum().reset_index()
-    from store.disclosure import D_MAX, disclose_counts
+    from services.disclosure import D_MAX, disclose_counts
 
     shown = disclose_counts(cells["n"].to_numpy(), cells["key"].to_numpy(), k=K)
     for true, value in zip(cells["n"], shown, strict=True):
@@ -466,7 +466,7 @@ def collect_context(engine, viewer, district_sets, *, intruder, by_type=()) -> N
     all-but-one crime type choices for the quarter in the district sets ``by_type``. A crime
     type missing from a table is seen as 0 (the intruder knows it has no event).
     """
-    from store.context import context_picture
+    from services.context import context_picture
     from store.models import ContextEvent
 
     latest = pd.Period(queries.latest_event_date(engine), freq="M")
@@ -518,7 +518,7 @@ def collect_links(engine, viewer, codes, *, intruder) -> None:
     A link that the viewer saw in one period and not in another is seen as ``"<k"`` there
     (its young people were under k). The whole of a period is the union of its halves.
     """
-    from store.links import links_for
+    from services.links import links_for
 
     latest = pd.Period(queries.latest_event_date(engine), freq="M")
     months = _months(str(latest), 4)
@@ -612,7 +612,7 @@ def test_control_the_union_search_pins_a_small_count_of_people_when_exact():
     at least 9 - 5 = 4 in the second, and under 5, so exactly 4. Perturbed, the same
     search does not pin it.
     """
-    from store.disclosure import disclose
+    from services.disclosure import disclose
 
     exact = Intruder(k=K, protected=False)
     exact.see("whole", 9, 9)

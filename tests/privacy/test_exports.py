@@ -11,9 +11,9 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from dashboard.downloads import downloader
-from store.access import Viewer
+from services.access import Viewer
+from services.safe_text import csv_bytes, csv_text, neutral_cell
 from store.models import AuditEvent
-from store.safe_text import csv_bytes, csv_text, neutral_cell
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = [
@@ -58,7 +58,7 @@ def test_no_page_writes_a_csv_or_offers_a_download_but_through_the_safe_helpers(
     """A new export that skips csv_bytes or the audited download fails here.
 
     No XLSX is written anywhere (openpyxl only reads imports): a new workbook export
-    would show up here and must neutralise its cells through ``store.safe_text`` as CSV.
+    would show up here and must neutralise its cells through ``services.safe_text`` as CSV.
     """
     offenders = []
     for path in sorted((ROOT / "dashboard").rglob("*.py")) + sorted((ROOT / "store").rglob("*.py")):

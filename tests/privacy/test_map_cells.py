@@ -11,9 +11,9 @@ import shapely
 
 from dashboard.filters import Filters, map_query
 from geo.grid import build_grid
-from store import reads as analysis
-from store.access import Viewer
-from store.audience import Audience
+from services import reads as analysis
+from services.access import Viewer
+from services.audience import Audience
 
 A = "E07000197"
 LEAD = Audience.of(Viewer("lead", "lead", (A,)), k=5)

@@ -25,15 +25,15 @@ from fpdf import FPDF
 from pypdf import PdfReader
 from sqlalchemy import insert, text
 
-from dashboard import pack
 from data.load import load_demo
+from reports import pack
+from reports.meeting import figures_for
+from services.access import Viewer
+from services.audience import Audience
+from services.context import context_picture
+from services.disclosure import disclose_counts
 from store import queries
-from store.access import Viewer
-from store.audience import Audience
-from store.context import context_picture
 from store.db import connect, upgrade
-from store.disclosure import disclose_counts
-from store.meeting import figures_for
 from store.models import ContextEvent
 
 TODAY = date(2026, 11, 22)

@@ -21,11 +21,11 @@ import pytest
 import shapely
 from sqlalchemy import Connection, Engine, event, insert, text
 
-from store.access import Viewer
-from store.audience import Audience
+from services.access import Viewer
+from services.audience import Audience
+from services.reads import MapQuery, events_near, incident_points
 from store.models import District, Incident, Referral
 from store.queries import EventFilter, load_events
-from store.reads import MapQuery, events_near, incident_points
 
 DISTRICTS = tuple(f"E0700{n:04d}" for n in range(9))
 ONE = DISTRICTS[3]

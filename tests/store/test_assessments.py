@@ -9,8 +9,8 @@ import pytest
 import shapely
 from sqlalchemy import Engine, func, select
 
-from store import assessments as svc
-from store.access import AccessDenied, Viewer
+from services import assessments as svc
+from services.access import AccessDenied, Viewer
 from store.db import session_scope
 from store.models import Action, Assessment, AuditEvent, District, Finding, Place
 
@@ -417,14 +417,14 @@ def test_next_review_defaults_from_risk():
     ],
 )
 def test_text_that_looks_personal_is_warned_about(text, kind):
-    from store.text_checks import personal_data_warnings
+    from services.text_checks import personal_data_warnings
 
     warnings = personal_data_warnings(text)
     assert len(warnings) == 1 and kind in warnings[0]
 
 
 def test_place_text_is_not_warned_about():
-    from store.text_checks import personal_data_warnings
+    from services.text_checks import personal_data_warnings
 
     text = (
         "Groups of young people aged 13 to 15 gather by the Bus Station after 9pm. "

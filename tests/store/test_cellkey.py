@@ -8,9 +8,8 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-import store.disclosure
-from store.db import _alembic_config, connect
-from store.disclosure import (
+import services.disclosure
+from services.disclosure import (
     D_MAX,
     K_DEFAULT,
     PTABLE_PATH,
@@ -21,6 +20,7 @@ from store.disclosure import (
     ptable,
     unprotected,
 )
+from store.db import _alembic_config, connect
 
 
 def test_the_published_table_is_the_published_rule():
@@ -74,7 +74,7 @@ def test_small_counts_and_zeros_read_as_fewer_than_k():
 def test_switched_off_the_counts_are_exact_with_small_ones_hidden():
     with unprotected():
         assert disclose_counts(np.array([0, 3, 40]), np.array([9, 9, 9])) == ["<5", "<5", 40]
-    assert store.disclosure._PROTECTION.get() is True
+    assert services.disclosure._PROTECTION.get() is True
 
 
 def test_a_larger_k_gets_a_table_by_the_same_rule():
@@ -87,7 +87,7 @@ def test_a_larger_k_gets_a_table_by_the_same_rule():
 
 
 def test_record_keys_from_the_operating_system_are_uniform():
-    keys = store.disclosure.new_record_keys(256 * 200)
+    keys = services.disclosure.new_record_keys(256 * 200)
     counts = np.bincount(keys, minlength=256)
     assert keys.min() >= 0 and keys.max() <= 255
     assert counts.min() > 120 and counts.max() < 290  # about 200 each

@@ -7,10 +7,12 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from store import assessments as svc
-from store import measures, queries, reads
-from store.access import Viewer
-from store.audience import Audience
+from geo import measures
+from services import assessments as svc
+from services import reads
+from services.access import Viewer
+from services.audience import Audience
+from store import queries
 from store.db import session_scope
 from store.models import Incident
 from tests.store.test_assessments import CANNOCK, EAST, LEAD, OFFICER, STAFFORD, complete_form, seed

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from data.load import DemoError, demo_info, load_demo
-from store.measures import assessment_state
+from geo.measures import assessment_state
 from store.models import Assessment, District, Incident, Place
 from store.queries import (
     EventFilter,

@@ -7,9 +7,9 @@ import doctest
 import pytest
 from sqlalchemy import select
 
-import store.disclosure
-from store.access import AccessDenied, Viewer
-from store.disclosure import (
+import services.disclosure
+from services.access import AccessDenied, Viewer
+from services.disclosure import (
     K_DEFAULT,
     disclosure_k,
     needs_suppression,
@@ -26,7 +26,7 @@ ADMIN = Viewer("admin", "admin", DISTRICTS)
 
 
 def test_the_docstring_examples_hold():
-    failures, tried = doctest.testmod(store.disclosure)
+    failures, tried = doctest.testmod(services.disclosure)
     assert tried > 0 and failures == 0
 
 

@@ -17,9 +17,9 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 from sqlalchemy import select
 
-from store import assessments as svc
-from store import evidence as ev
-from store.access import AccessDenied, Viewer
+from services import assessments as svc
+from services import evidence as ev
+from services.access import AccessDenied, Viewer
 from store.db import session_scope
 from store.models import Attachment, AuditEvent
 from tests.store.test_assessments import (

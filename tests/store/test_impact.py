@@ -10,11 +10,10 @@ import pytest
 import shapely
 from sqlalchemy import Engine, insert, select
 
-from store import assessments as svc
-from store.access import Viewer
-from store.db import session_scope
-from store.disclosure import D_MAX, possible_counts
-from store.impact import (
+from services import assessments as svc
+from services.access import Viewer
+from services.disclosure import D_MAX, possible_counts
+from services.impact import (
     CSV_COLUMNS,
     ImpactFigures,
     csv_table,
@@ -24,6 +23,7 @@ from store.impact import (
     place_chart,
     read_impact_inputs,
 )
+from store.db import session_scope
 from store.models import Action, Assessment, District, Incident, Place
 
 STAFFORD = "E07000197"

@@ -2,7 +2,7 @@ from datetime import date
 
 import pandas as pd
 
-from store.measures import assessment_state, district_progress, monthly_counts, overdue_actions
+from geo.measures import assessment_state, district_progress, monthly_counts, overdue_actions
 
 TODAY = date(2026, 11, 1)
 
@@ -102,7 +102,7 @@ def test_district_progress_with_no_actions_or_assessments():
 
 
 def test_a_month_still_being_filled_is_not_the_last_complete_month():
-    from store.measures import complete_through
+    from geo.measures import complete_through
 
     assert complete_through(date(2026, 11, 20)) == date(2026, 10, 31)
     assert complete_through(date(2026, 10, 31)) == date(2026, 10, 31)  # control: complete
@@ -112,7 +112,7 @@ def test_a_month_still_being_filled_is_not_the_last_complete_month():
 
 
 def test_work_windows_are_equally_long_and_end_today():
-    from store.measures import activity_window
+    from geo.measures import activity_window
 
     today = date(2026, 11, 28)
     now, before, year = (activity_window(today, 3, back=b) for b in (0, 3, 12))

@@ -14,9 +14,9 @@ import pytest
 import shapely
 from sqlalchemy import Engine, select, update
 
-from store import assessments as svc
-from store import notifications as notes
-from store.access import Viewer
+from services import assessments as svc
+from services import notifications as notes
+from services.access import Viewer
 from store.db import session_scope
 from store.models import Action, Assessment, District, Notification, Organisation, Place, User
 from tests.smtp import SmtpSink

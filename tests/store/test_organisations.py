@@ -12,11 +12,9 @@ import shapely
 from alembic import command
 from sqlalchemy import Engine, select, text
 
-from store import assessments as svc
-from store.access import AccessDenied, Viewer
-from store.db import _alembic_config, connect, session_scope, upgrade
-from store.models import Action, AuditEvent, District, Organisation, Place, User
-from store.organisations import (
+from services import assessments as svc
+from services.access import AccessDenied, Viewer
+from services.organisations import (
     OrganisationError,
     actions_owned_by,
     add_organisation,
@@ -24,6 +22,8 @@ from store.organisations import (
     owner_choices,
     update_organisation,
 )
+from store.db import _alembic_config, connect, session_scope, upgrade
+from store.models import Action, AuditEvent, District, Organisation, Place, User
 
 TODAY = date(2026, 11, 20)
 CANNOCK, STAFFORD = "E07000192", "E07000197"

@@ -7,9 +7,8 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, select
 
-from store.access import AccessDenied, Viewer
-from store.models import Action, AuditEvent
-from store.panels import (
+from services.access import AccessDenied, Viewer
+from services.panels import (
     PanelError,
     add_panel_action,
     list_panels,
@@ -17,6 +16,7 @@ from store.panels import (
     record_panel,
     set_panel_action_status,
 )
+from store.models import Action, AuditEvent
 from store.queries import load_actions
 
 LEAD = Viewer("lead", "lead", ("E07000197",))

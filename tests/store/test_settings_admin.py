@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from store.access import AccessDenied, Viewer
+from services.access import AccessDenied, Viewer
+from services.disclosure import disclosure_k
+from services.imports.pipeline import load_settings
+from services.settings_admin import SettingsError, current, defaults, save
 from store.db import session_scope
-from store.disclosure import disclosure_k
-from store.imports.pipeline import load_settings
 from store.models import AuditEvent
-from store.settings_admin import SettingsError, current, defaults, save
 
 ADMIN = Viewer("ada", "admin", ("E07000197",))
 LEAD = Viewer("lee", "lead", ("E07000197",))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from store.text_checks import find_personal, highlight_html, personal_kinds, personal_problems
+from cli.main import main
+from services.text_checks import find_personal, highlight_html, personal_kinds, personal_problems
 
 CORPUS = Path(__file__).with_name("text_corpus.tsv")
 

@@ -9,11 +9,9 @@ import pytest
 import shapely
 from sqlalchemy import insert, select
 
-import store.users
-from store.access import AccessDenied, Viewer
-from store.audit import log_event
-from store.models import AuditEvent, District, User
-from store.users import (
+import services.users
+from services.access import AccessDenied, Viewer
+from services.users import (
     DEMO_PASSWORD,
     SignInError,
     SignInPolicy,
@@ -29,6 +27,8 @@ from store.users import (
     viewer_for,
     viewer_for_identity,
 )
+from store.audit import log_event
+from store.models import AuditEvent, District, User
 
 CODES = ("E07000192", "E07000197", "E06000021")
 FAST = SignInPolicy(max_failures=3, lock_minutes=15, failure_delay=0)
@@ -61,7 +61,7 @@ def _actions(engine) -> list[tuple[str, str]]:
 
 
 def test_the_docstring_examples_hold():
-    failures, tried = doctest.testmod(store.users)
+    failures, tried = doctest.testmod(services.users)
     assert tried > 0 and failures == 0
 
 
@@ -319,13 +319,13 @@ def test_sign_in_says_the_same_for_every_failure_and_takes_as_long(db):
     slow = SignInPolicy(max_failures=2, lock_minutes=15, failure_delay=0)
     messages = {}
     calls = {}
-    real = store.users.verify_password
+    real = services.users.verify_password
 
     def counting(password, stored):
         calls[current] = calls.get(current, 0) + 1
         return real(password, stored)
 
-    store.users.verify_password = counting
+    services.users.verify_password = counting
     try:
         for current, (username, password) in {
             "unknown": ("nobody.here@example.gov.uk", "a guess"),
@@ -337,7 +337,7 @@ def test_sign_in_says_the_same_for_every_failure_and_takes_as_long(db):
                 authenticate(db, username, password, policy=slow)
             messages[current] = str(caught.value)
     finally:
-        store.users.verify_password = real
+        services.users.verify_password = real
     assert len(set(messages.values())) == 1, messages
     assert calls == dict.fromkeys(messages, 1)
     actions = [a for who, a in _actions(db) if who in ("officer", "nobody.here@example.gov.uk")]
@@ -345,7 +345,7 @@ def test_sign_in_says_the_same_for_every_failure_and_takes_as_long(db):
 
 
 def test_signing_out_moves_the_session_epoch_on(db):
-    from store.users import end_sessions, session_epoch
+    from services.users import end_sessions, session_epoch
 
     assert session_epoch(db, "Officer") == 0
     end_sessions(db, "officer")

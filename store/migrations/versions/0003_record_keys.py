@@ -1,4 +1,4 @@
-"""record keys on incidents and referrals, for the cell key method (store.disclosure)
+"""record keys on incidents and referrals, for the cell key method (services.disclosure)
 
 Revision ID: 0003_record_keys
 Revises: 0002

@@ -20,7 +20,7 @@ What partitioning costs, and how it is paid:
 - A primary key or unique constraint must hold the partition keys: the key is
   ``(id, occurred_on, district_code)``; ``id`` stays unique because only the sequence
   gives it. ``source_ref`` keeps a plain index: the importer already leaves out every
-  reference stored before (``store.imports.batch._store``) and imports run one at a
+  reference stored before (``services.imports.batch._store``) and imports run one at a
   time per source, so the database no longer refuses a repeated reference itself.
 - Foreign keys can only point at a unique constraint, so ``place_links.incident_id``
   no longer has one to ``incidents``; rolling back an import deletes its links first

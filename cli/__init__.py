@@ -1,0 +1,1 @@
+"""The command line: ``safer-spaces`` and its sub-commands, in one package."""
