@@ -121,8 +121,9 @@ def _drop_indexes_and_keys(connection, table: str) -> list[str]:  # type: ignore
 
     A bulk load is several times faster into a bare table (no index to keep up, no
     foreign-key trigger per row); building each index once at the end sorts instead.
-    Partitioned tables: dropping the parent's index or constraint drops every leaf's. The
-    primary key stays (other tables' keys point at it; ids only grow, so it is cheap).
+    Partitioned tables: dropping the parent's index or constraint drops every leaf's, and
+    making it again on the parent makes every leaf's again. The primary key stays (other
+    tables' keys point at it; ids only grow, so it is cheap).
     """
     constraints = connection.execute(
         text(
@@ -141,7 +142,9 @@ def _drop_indexes_and_keys(connection, table: str) -> list[str]:  # type: ignore
         {"t": table},
     ).all()
     remake = [f"ALTER TABLE {table} ADD CONSTRAINT {n} {d}" for n, _, d in constraints]
-    remake += [d for _, d in indexes]
+    # pg_get_indexdef says "ON ONLY incidents" for a partitioned table's index: run as it
+    # is, that would make the parent's index alone (invalid) and leave every leaf bare
+    remake += [d.replace(" ON ONLY ", " ON ", 1) for _, d in indexes]
     for name, _, _ in constraints:
         connection.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
     for name, _ in indexes:
