@@ -177,7 +177,12 @@ def settle(page, started_ms: float, *, answer: bool = False) -> float:
             except Exception:  # a frame replaced meanwhile
                 continue
         now = float(page.evaluate("() => Date.now()"))
-        running = status.count() > 0 and "Running" in (status.first.inner_text() or "")
+        try:  # the status widget may go between the count and the read
+            running = status.count() > 0 and "Running" in (
+                status.first.inner_text(timeout=1_000) or ""
+            )
+        except Exception:  # gone: not running
+            running = False
         answered = not answer or busy > started_ms or now - started_ms >= NO_ANSWER_MS
         if answered and not running and now - busy >= QUIET_MS:
             return busy
@@ -236,13 +241,16 @@ def run(url: str, rounds: int, record: Record) -> None:
                 page.keyboard.press("Escape")
                 return
             wanted = page.get_by_role("option", name=option, exact=True).first
-            for _ in range(5):  # a click may only close a list left open
+            for attempt in range(5):  # a click may only close a list left open
                 combobox.click()
+                if attempt:  # a rerun may have redrawn the list: narrow it to the option
+                    page.keyboard.type(option)
                 try:
                     expect(wanted).to_be_visible(timeout=3_000)
                     break
                 except AssertionError:
                     page.keyboard.press("Escape")
+                    settle(page, float(page.evaluate("() => Date.now()")))
             wanted.click()
             page.keyboard.press("Escape")
 
