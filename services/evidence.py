@@ -367,11 +367,10 @@ def _clean_pictures(resources: Any, *, seen: set[int]) -> None:
         if id(picture) in seen:
             continue
         seen.add(id(picture))
+        picture.pop(NameObject("/Metadata"), None)
         if picture.get("/Subtype") == "/Form":
             _clean_pictures(picture.get("/Resources"), seen=seen)
-            picture.pop(NameObject("/Metadata"), None)
             continue
-        picture.pop(NameObject("/Metadata"), None)
         filters = picture.get("/Filter")
         names = [str(f) for f in (filters if isinstance(filters, list) else [filters])]
         if "/JPXDecode" in names:
