@@ -114,7 +114,10 @@ def run() -> None:
     auth.render_session(engine, viewer)
     sidebar.render(version, viewer)
 
-    page.run()
+    try:
+        page.run()
+    finally:
+        auth.drawn()
 
 
 with timings.timed(), resilience.database_guard(on_outage=_drop_connections):

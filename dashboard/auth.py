@@ -49,6 +49,9 @@ from store.db import Engine
 
 __all__ = [
     "VIEWER_KEY",
+    "active",
+    "drawn",
+    "idle_phrase",
     "is_expired",
     "oidc_configured",
     "origin",
@@ -120,7 +123,7 @@ def sign_out(engine: Engine, viewer: Viewer, *, reason: str = "signed out") -> N
         "You have signed out."
         if reason == "signed out"
         else (
-            f"Your session ended after {sign_in_policy().idle_minutes:g} minutes without "
+            f"Your session ended after {idle_phrase(sign_in_policy().idle_minutes)} without "
             "activity. Sign in again to carry on."
         )
     )
@@ -290,6 +293,52 @@ def _watch(engine: Engine) -> None:
         engine, viewer
     ):
         st.rerun(scope="app")
+
+
+def idle_phrase(idle_minutes: float) -> str:
+    """Return the idle limit as words: "30 minutes", "1 minute", "0.5 minutes".
+
+    Examples
+    --------
+    >>> idle_phrase(30), idle_phrase(1), idle_phrase(0.5)
+    ('30 minutes', '1 minute', '0.5 minutes')
+    """
+    return f"{idle_minutes:g} minute" + ("" if idle_minutes == 1 else "s")
+
+
+def active(engine: Engine) -> None:
+    """Count a click inside a fragment (the Map's explorer) as activity.
+
+    A fragment's rerun does not pass through the sign-in check; an expired or ended
+    session reruns the whole app instead, whose check then ends it.
+    """
+    viewer = st.session_state.get(VIEWER_KEY)
+    if viewer is None or not _fragment_run():  # a whole run was checked at its start
+        return
+    idle = sign_in_policy().idle_minutes
+    if is_expired(st.session_state.get(ACTIVITY_KEY), time.time(), idle) or _ended_elsewhere(
+        engine, viewer
+    ):
+        st.rerun(scope="app")
+    st.session_state[ACTIVITY_KEY] = time.time()
+
+
+def _fragment_run() -> bool:
+    """Return True when only fragments are running (a click inside one), not the app."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return bool(context is not None and context.fragment_ids_this_run)
+
+
+def drawn() -> None:
+    """Start the idle clock when a run has drawn the screen, not when it began.
+
+    Waiting for a slow page is not idleness: a page that took longer than the idle
+    limit to draw must not end the session at the person's next click.
+    """
+    if VIEWER_KEY in st.session_state:
+        st.session_state[ACTIVITY_KEY] = time.time()
 
 
 def watch_interval(idle_minutes: float) -> float:

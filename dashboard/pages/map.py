@@ -699,6 +699,7 @@ def _close_panel() -> None:
 @st.fragment
 def _explorer() -> None:
     """The map and its panel: a click, a layer, a month or a row reruns only this."""
+    auth.active(loaders.engine())  # a click here is activity, as a whole-page run is
     if st.session_state.get("map_month_next") in month_options:  # playback's next step
         st.session_state["map_month"] = st.session_state.pop("map_month_next")
     _row_clicked()  # before the map is drawn, so the map goes to the place in this run

@@ -161,6 +161,44 @@ def test_an_active_session_stays_signed_in(demo_database):
     assert at.session_state["auth_last_activity"] > time.time() - 60
 
 
+def _slow_screen(seconds: float, stamp_when_drawn: bool) -> None:
+    """An AppTest script: the sign-in check, a screen that takes ``seconds`` to draw."""
+    import time
+
+    from dashboard import auth, loaders
+
+    if auth.signed_in_viewer(loaders.engine()) is None:
+        return
+    time.sleep(seconds)
+    if stamp_when_drawn:
+        auth.drawn()
+
+
+@pytest.mark.parametrize("stamp", [True, False], ids=["clock-after-drawing", "control"])
+def test_a_page_slower_than_the_idle_limit_does_not_end_the_session(
+    demo_database, monkeypatch, stamp
+):
+    """The idle clock starts when the screen is drawn: waiting for a page is not idleness.
+
+    The control starts the clock when the run began (as before): the next click then
+    finds the session idle and signs the person out.
+    """
+    monkeypatch.setenv("SAFER_SPACES_IDLE_MINUTES", "0.05")  # 3 s
+    at = AppTest.from_function(_slow_screen, args=(4.0, stamp), default_timeout=60)
+    at.session_state["viewer"] = demo_viewer("officer")
+    at.run()  # drawing takes 4 s, longer than the idle limit
+    at.run()  # at once, as the person's next click
+    assert not at.exception, at.exception
+    assert ("viewer" in at.session_state) is stamp
+
+
+def test_the_app_starts_the_idle_clock_once_the_page_is_drawn():
+    """The app calls ``auth.drawn`` after the page has run, whatever the page did."""
+    source = Path(APP).read_text()
+    run = source[source.index("def run()") :]
+    assert "page.run()" in run and "finally:\n        auth.drawn()" in run
+
+
 def test_the_sidebar_names_who_is_signed_in(demo_database):
     at = _as("officer")
     text = " ".join(m.value for m in at.sidebar.markdown)
