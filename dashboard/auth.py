@@ -108,7 +108,8 @@ def _forget(notice: str | None = None) -> None:
 def sign_out(engine: Engine, viewer: Viewer, *, reason: str = "signed out") -> None:
     """End the session: audit it, forget the viewer and the filters, end the OIDC login.
 
-    Signing out (not a time-out) ends every other session of the same person too.
+    Signing out (not a time-out) ends every other session of the same person too. With
+    the organisation's sign-in, both end this browser's identity cookie (``st.logout``).
     """
     if reason == "signed out":
         end_sessions(engine, viewer.username)
@@ -128,7 +129,9 @@ def sign_out(engine: Engine, viewer: Viewer, *, reason: str = "signed out") -> N
         )
     )
     _forget(notice)
-    if oidc_configured() and reason == "signed out":
+    if oidc_configured():
+        # Streamlit's identity cookie would sign a timed-out person straight back in at
+        # the next run or reload: it goes too, so the organisation's sign-in is asked again
         st.logout()
 
 

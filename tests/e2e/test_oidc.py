@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -46,9 +47,14 @@ def provider() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
 
 
-@pytest.fixture(scope="module")
-def oidc_app(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    home = tmp_path_factory.mktemp("oidc-home")
+DATABASES: dict[str, Path] = {}
+"""The database of each app server started here, by its address."""
+
+
+def _serve(
+    provider: str, home: Path, database: Path, **settings: str
+) -> tuple[AppServer, subprocess.Popen[bytes]]:
+    """Start the app with an ``[auth]`` section naming the provider; return it when it answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     secrets = home / "secrets.toml"
@@ -63,10 +69,11 @@ def oidc_app(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     )
     env = {
         **os.environ,
-        "SAFER_SPACES_DATABASE_URL": f"sqlite:///{home / 'oidc.db'}",
+        "SAFER_SPACES_DATABASE_URL": f"sqlite:///{database}",
         "SAFER_SPACES_HOME": str(home),
         "SAFER_SPACES_WARM": "0",
         "SAFER_SPACES_MAP_TILES": "none",
+        **settings,
     }
     command = [
         sys.executable, "-m", "streamlit", "run", APP_SCRIPT,
@@ -74,20 +81,46 @@ def oidc_app(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "--server.headless", "true", "--secrets.files", str(secrets),
     ]  # fmt: skip
     server = AppServer(url=url, log_path=home / "streamlit.log")
+    DATABASES[url] = database
     with server.log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         wait_until_healthy(url, process, server, STARTUP_TIMEOUT_S)
+    except BaseException:
+        stop(process)
+        raise
+    return server, process
+
+
+@pytest.fixture(scope="module")
+def oidc_app(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    home = tmp_path_factory.mktemp("oidc-home")
+    server, process = _serve(provider, home, home / "oidc.db")
+    try:
+        yield server
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def oidc_idle_app(
+    provider: str, oidc_app: AppServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    """A second app on the same database whose idle limit is 6 seconds."""
+    home = tmp_path_factory.mktemp("oidc-idle-home")
+    server, process = _serve(
+        provider, home, DATABASES[oidc_app.url], SAFER_SPACES_IDLE_MINUTES="0.1"
+    )
+    try:
         yield server
     finally:
         stop(process)
 
 
 def _users(app: AppServer) -> None:
-    assert app.log_path is not None
-    engine = connect(f"sqlite:///{app.log_path.parent / 'oidc.db'}")
+    engine = connect(f"sqlite:///{DATABASES[app.url]}")
     admin = Viewer("test-admin", "admin", ())
     from services.users import list_users
 
@@ -182,5 +215,39 @@ def test_unknown_email_and_no_role_are_refused_with_whom_to_ask(
             page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")
         ).to_have_count(0)
         expect(page.get_by_role("heading", name="Place assessments")).to_have_count(0)
+    finally:
+        context.close()
+
+
+def test_a_timed_out_organisation_sign_in_is_not_restored_by_a_reload(
+    browser: Browser, oidc_idle_app: AppServer
+):
+    """After the idle limit the identity cookie goes too: a reload asks for the sign-in.
+
+    Control: with the sign-out's ``st.logout`` only on "Sign out" (as before), the
+    reload signs the person straight back in from Streamlit's identity cookie.
+    """
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        _provider_sign_in(page, oidc_idle_app, OFFICER_EMAIL)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Olu Officer")).to_be_visible(timeout=TIMEOUT_MS)
+        # nothing is clicked: the timer ends the session after 6 seconds, and the sign-out
+        # goes through the provider's end of session (the mock asks for a click there)
+        page.wait_for_url("**/end_session**", timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="End session").click()
+        expect(page.get_by_role("button", name="Sign in with your organisation")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+        page.reload()
+        expect(page.get_by_role("button", name="Sign in with your organisation")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+        page.wait_for_timeout(3_000)  # a run that signed the person back in would show by now
+        expect(sidebar.get_by_text("Olu Officer")).to_have_count(0)
+        expect(sidebar.get_by_role("button", name="Sign out")).to_have_count(0)
     finally:
         context.close()
