@@ -176,19 +176,28 @@ def _check_out(out: str) -> Path:
 
 
 def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Write the cells: GeoJSON, or CSV with each cell's centre and WKT outline (WGS84).
+
+    The cells may come in British National Grid or WGS84; either way their outlines are
+    projected once (a polygon transform is the costly part of writing), and the centres,
+    taken in metres, as points.
+    """
     import pandas as pd
 
-    from geo.points import BNG
+    from geo.points import BNG, WGS84
 
-    if path.suffix.lower() == ".csv":
-        table = pd.DataFrame(frame.drop(columns="geometry"))
-        centres = frame.geometry.to_crs(BNG).centroid.to_crs(frame.crs)
-        table["longitude"] = centres.x.round(6)
-        table["latitude"] = centres.y.round(6)
-        table["wkt"] = frame.geometry.to_wkt(rounding_precision=7)
-        table.to_csv(path, index=False)
-    else:
+    if path.suffix.lower() != ".csv":
         _write_geojson(frame, path)
+        return
+    table = pd.DataFrame(frame.drop(columns="geometry"))
+    in_metres = frame.crs is not None and frame.crs.equals(BNG)
+    metric = frame.geometry if in_metres else frame.geometry.to_crs(BNG)
+    shown = frame.geometry.to_crs(WGS84) if in_metres else frame.geometry
+    centres = metric.centroid.to_crs(WGS84)
+    table["longitude"] = centres.x.round(6)
+    table["latitude"] = centres.y.round(6)
+    table["wkt"] = shown.to_wkt(rounding_precision=7)
+    table.to_csv(path, index=False)
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path, *, digits: int = 7) -> None:
@@ -250,6 +259,7 @@ def _p_values(args: argparse.Namespace) -> str:
 def _hotspots(args: argparse.Namespace) -> int:
     from geo.grid import build_grid
     from geo.hotspots import hotspot_cells
+    from geo.points import BNG, WGS84
 
     out = _check_out(args.out)
     start = time.perf_counter()
@@ -259,6 +269,7 @@ def _hotspots(args: argparse.Namespace) -> int:
     cells = hotspot_cells(
         points,
         grid,
+        crs=BNG if out.suffix.lower() == ".csv" else WGS84,  # CSV: centres taken in metres
         corrected=not args.uncorrected,
         inference=p_values,  # type: ignore[arg-type]
         min_share=args.min_share,

@@ -201,3 +201,28 @@ def test_the_geojson_writer_matches_gdal(tmp_path):
     # control: a cell moved by 2 m no longer matches
     moved = shapely.transform(back.geometry.values, lambda xy: xy + 2e-5)
     assert not shapely.equals_exact(moved, expected.geometry.values, 1e-7).all()
+
+
+def test_the_csv_writer_gives_the_same_table_from_metres_or_degrees(tmp_path):
+    """Cells in British National Grid (as ``hotspots`` passes them for a CSV) or in WGS84
+    are written alike: WGS84 outlines, and centres at the square's own centre (to the
+    6 decimals written, about 5 cm).
+    """
+    corners = [(392_000 + 250 * i, 322_000 + 250 * j) for i in range(3) for j in range(2)]
+    metres = gpd.GeoDataFrame(
+        {"cell_id": [f"c{i}" for i in range(6)], "count": np.arange(6)},
+        geometry=[shapely.box(x, y, x + 250, y + 250) for x, y in corners],
+        crs="EPSG:27700",
+    )
+    from_metres, from_degrees = tmp_path / "m.csv", tmp_path / "d.csv"
+    commands._write(metres, from_metres)
+    commands._write(metres.to_crs(4326), from_degrees)
+    a, b = pd.read_csv(from_metres), pd.read_csv(from_degrees)
+    assert list(a["wkt"]) == list(b["wkt"]) and a["wkt"].str.startswith("POLYGON ((-2.").all()
+    truth = gpd.GeoSeries(
+        gpd.points_from_xy([x + 125 for x, _ in corners], [y + 125 for _, y in corners]),
+        crs="EPSG:27700",
+    ).to_crs(4326)
+    for table in (a, b):
+        assert np.allclose(table["longitude"], truth.x, rtol=0, atol=6e-7)  # rounding
+        assert np.allclose(table["latitude"], truth.y, rtol=0, atol=6e-7)
