@@ -108,9 +108,10 @@ def test_every_slide_fits_the_screen_without_scrolling(
                 page.get_by_role("heading", name=SLIDES[number - 2][1]).click()
                 page.keyboard.press("ArrowRight")
             expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=TIMEOUT_MS)
+            _settled(page)  # a busy machine may still show the last run's counter beside it
             counter = page.locator(".st-key-meeting_counter")
+            expect(counter).to_have_count(1, timeout=TIMEOUT_MS)
             expect(counter).to_contain_text(f"{number} / {len(SLIDES)}", timeout=TIMEOUT_MS)
-            _settled(page)
             size = page.evaluate(MEASURE)
             if not size["images"]:  # an image redrawn between the wait and the measure
                 _settled(page)
