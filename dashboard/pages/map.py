@@ -198,8 +198,15 @@ elif st.session_state.get("map_month") not in month_options:
     st.session_state["map_month"] = wanted if wanted in month_options else WHOLE_PERIOD
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _month_name(value: str) -> str:
-    return "Whole period" if value == WHOLE_PERIOD else f"{pd.Period(value, freq='M'):%b %Y}"
+    """``"2026-10"`` -> ``"Oct 2026"`` (pandas' Period formatting took 25 ms a call here)."""
+    if value == WHOLE_PERIOD:
+        return "Whole period"
+    year, month = str(value)[:7].split("-")
+    return f"{_MONTHS[int(month) - 1]} {year}"
 
 
 # Data layers -------------------------------------------------------------------------------
