@@ -1525,3 +1525,205 @@ def legend_key(group: folium.FeatureGroup, key: str) -> folium.FeatureGroup:
     """
     _LegendKey(key).add_to(group)
     return group
+
+
+# The base map drawn once, its data layers every run -----------------------------------------
+
+
+@dataclass
+class PreparedMap:
+    """A base map already turned into what streamlit-folium sends, to reuse run after run.
+
+    ``st_folium`` renders the whole folium map on every run (the offline base layer,
+    outlines, legend: about 160 KB of script), only for its frontend to ignore that script
+    while the map exists. :func:`prepare_map` does it once; :func:`draw_prepared` then
+    renders only the data layers and hands both to streamlit-folium's component, with the
+    same arguments ``st_folium`` would send.
+
+    Attributes
+    ----------
+    map : folium.Map
+        The base map; the data layers are added to it and taken off again per draw.
+    script, header, html, map_id : str
+        The map's script, header and HTML, as streamlit-folium makes them.
+    css_links, js_links : list of str
+        The style sheets and scripts the map needs (local URLs).
+    bounds : list
+        ``[[south, west], [north, east]]`` of the base map's content.
+    zoom : Any
+        The base map's zoom option.
+    """
+
+    map: folium.Map
+    script: str
+    header: str
+    html: str
+    map_id: str
+    css_links: list[str]
+    js_links: list[str]
+    bounds: list[list[float | None]]
+    zoom: Any
+
+
+def _walk_links(element: Any) -> Iterable[Any]:
+    if isinstance(element, (JSCSSMixin, ColorMap)):
+        yield element
+    for child in getattr(element, "_children", {}).values():
+        yield from _walk_links(child)
+
+
+def _links(elements: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """Return the style sheets and scripts of some elements, as ``st_folium`` lists them."""
+    css: list[str] = []
+    js: list[str] = []
+    for top in elements:
+        for element in _walk_links(top):
+            if isinstance(element, ColorMap):  # st_folium adds d3 for a colour map
+                js.insert(0, "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js")
+                js.insert(0, "https://d3js.org/d3.v4.min.js")
+            css.extend(href for _, href in getattr(element, "default_css", []))
+            js.extend(src for _, src in getattr(element, "default_js", []))
+    return list(dict.fromkeys(css)), list(dict.fromkeys(js))
+
+
+def prepare_map(base: folium.Map) -> PreparedMap:
+    """Render a base map once the way ``st_folium`` does (see :class:`PreparedMap`).
+
+    Parameters
+    ----------
+    base : folium.Map
+        A finished base map (no data layers; those go to :func:`draw_prepared`).
+
+    Returns
+    -------
+    PreparedMap
+        Its strings, links and bounds, and the map itself (its element ids renamed the
+        way streamlit-folium renames them).
+    """
+    import streamlit_folium as sf
+
+    base.get_root().render()
+    base.render()
+    html_text = sf._get_html(base)
+    header = sf._get_header(base)
+    script = sf._get_map_string(base)
+    map_id = sf.get_full_id(base)
+    try:
+        bounds = base.get_bounds()
+    except AttributeError:
+        bounds = [[None, None], [None, None]]
+    css, js = _links([base])
+    return PreparedMap(
+        map=base,
+        script=script,
+        header=header,
+        html=html_text,
+        map_id=map_id,
+        css_links=css,
+        js_links=js,
+        bounds=bounds,
+        zoom=base.options.get("zoom"),
+    )
+
+
+def draw_prepared(
+    prepared: PreparedMap,
+    *,
+    key: str,
+    height: int,
+    returned_objects: list[str],
+    feature_group_to_add: list[folium.FeatureGroup],
+    layer_control: folium.LayerControl | None = None,
+) -> Any:
+    """Draw a prepared base map with this run's data layers; what ``st_folium`` returns.
+
+    The same component, key and arguments as ``st_folium(prepared.map, key=key,
+    height=height, use_container_width=True, returned_objects=..., feature_group_to_add=...,
+    layer_control=...)`` would send, without rendering the base map again. The data layers
+    are taken off the base map afterwards, so the next run starts from the same base.
+
+    Parameters
+    ----------
+    prepared : PreparedMap
+        From :func:`prepare_map`.
+    key : str
+        The component's key (as ``st_folium``'s).
+    height : int
+        Height in pixels; the width follows the container.
+    returned_objects : list of str
+        What the map reports back.
+    feature_group_to_add : list of folium.FeatureGroup
+        The data layers; their order is their order on the map.
+    layer_control : folium.LayerControl, optional
+        The control listing the layers.
+
+    Returns
+    -------
+    Any
+        The component's value: the map's reported state (a dict), or its defaults.
+    """
+    import streamlit as st
+    import streamlit_folium as sf
+
+    base = prepared.map
+    added: list[str] = []
+    try:
+        groups = ""
+        for index, group in enumerate(feature_group_to_add):
+            groups += sf._get_feature_group_string(group, map=base, idx=index)
+            added.append(group.get_name())
+        control = None
+        if layer_control is not None:
+            control = sf._get_layer_control_string(layer_control, base)
+            added.append(layer_control.get_name())
+        # the data layers' own scripts too, as st_folium walks the map with them on it
+        css, js = _links([base])
+    finally:
+        for name in added:
+            base._children.pop(name, None)
+    southwest, northeast = prepared.bounds
+    defaults = {
+        "last_clicked": None,
+        "last_object_clicked": None,
+        "last_object_clicked_count": None,
+        "last_object_clicked_tooltip": None,
+        "last_object_clicked_popup": None,
+        "all_drawings": None,
+        "last_active_drawing": None,
+        "bounds": {
+            "_southWest": {"lat": southwest[0], "lng": southwest[1]},
+            "_northEast": {"lat": northeast[0], "lng": northeast[1]},
+        },
+        "zoom": prepared.zoom,
+        "last_circle_radius": None,
+        "last_circle_polygon": None,
+        "selected_layers": None,
+        "selected_tags": None,
+        "last_geocoder_result": None,
+    }
+    hash_key = sf.generate_js_hash(prepared.script, key, False)
+
+    def on_change() -> None:
+        st.session_state[key] = st.session_state.get(hash_key, {})
+
+    return sf._component_func(
+        script=prepared.script,
+        header=prepared.header,
+        html=prepared.html,
+        id=prepared.map_id,
+        key=hash_key,
+        height=height,
+        width=None,
+        returned_objects=returned_objects,
+        default={k: v for k, v in defaults.items() if k in returned_objects},
+        zoom=None,
+        center=None,
+        feature_group=groups,
+        return_on_hover=False,
+        layer_control=control,
+        pixelated=False,
+        css_links=css,
+        js_links=js,
+        on_change=on_change,
+        wrap_longitude=False,
+    )
