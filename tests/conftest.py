@@ -110,32 +110,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark slow what the local loop leaves to CI; keep shared fixtures on one worker.
+    """Mark slow what the local loop (``-m "not slow"``) leaves to CI.
 
-    Slow: the hypothesis suites and every test in :data:`SLOW_FOLDERS`. And the tests of a
-    module that share a module-scoped fixture (a demo built, a server started) go to one
-    xdist worker together (``--dist loadgroup``), so the fixture is built once, not once on
-    each worker.
+    The hypothesis suites and every test in :data:`SLOW_FOLDERS`.
     """
     for item in items:
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False) or any(
             item.path.is_relative_to(folder) for folder in SLOW_FOLDERS
         ):
             item.add_marker(pytest.mark.slow)
-        if _shares_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-
-
-def _shares_a_module_fixture(item: pytest.Item) -> bool:
-    """Whether a test uses a fixture built once for its module (or class), directly or not."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:  # a doctest
-        return False
-    return any(
-        definition.scope in ("module", "class", "package")
-        for name in info.names_closure
-        for definition in info.name2fixturedefs.get(name, ())
-    )
 
 
 def _empty(engine: Engine) -> None:
