@@ -614,7 +614,7 @@ def disclose_reason(flags: pd.DataFrame, audience: Audience) -> pd.DataFrame:
     return flags.drop(columns=["incidents_key", "previous_key"])
 
 
-def short_reasons(flags: pd.DataFrame, shown: pd.DataFrame, audience: Audience) -> list[str]:
+def _short_reasons(flags: pd.DataFrame, shown: pd.DataFrame, audience: Audience) -> list[str]:
     """Return each flag's reason without its period, from its figures and its counts as shown.
 
     The Map's flagged table says the period once, in its caption; each row's reason is
@@ -705,7 +705,7 @@ def flagged_places(
     geopandas.GeoDataFrame
         In WGS84, best first: ``rank``, ``id``, ``name``, ``category``, ``incidents``
         (suppressed where needed), ``hot_bin``, ``trend``, ``reason``, ``reason_short``
-        (the reason without its period, :func:`short_reasons`) and the point.
+        (the reason without its period, :func:`_short_reasons`) and the point.
         Empty when there are no located events or places.
     """
     least = settings.min_incidents
@@ -722,7 +722,7 @@ def flagged_places(
         hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
     )
     shown = disclose_reason(flags, audience)
-    shown["reason_short"] = short_reasons(flags, shown, audience)
+    shown["reason_short"] = _short_reasons(flags, shown, audience)
     columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
     return shown[[*columns, "reason_short", "geometry"]]
 
