@@ -5,12 +5,12 @@ are drawn on a canvas, so text that does not fit is cut without a trace in the p
 place and the reason therefore get fixed widths that fit that column, their text wraps
 in the cells (the grid wraps only rows taller than 64 px), and the rows are tall enough
 for the longest reason. The period, the same for every row, is said once in the caption
-instead of in every reason; the place's panel gives the reason word for word.
+instead of in every reason: the read service renders each row's reason without it
+(``reason_short``, from the numbers); the place's panel gives the full reason.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,33 +29,6 @@ ROW_PX = 96
 HEIGHT_PX = 600
 """Height of the table (six rows), about the map's."""
 
-# "63 incidents within 100 m in Nov 2025-Oct 2026 (up from 40)": the period, said once
-_PERIOD = re.compile(r"^(.*? within [\d.]+ m) in [^;(]+? (\([^)]*\))")
-
-
-def short_reason(reason: str) -> str:
-    """Return a flag's reason without the period (the same for every row of the table).
-
-    Parameters
-    ----------
-    reason : str
-        The reason as the flags engine wrote it (``geo.flags.render_reason``).
-
-    Returns
-    -------
-    str
-        The reason with ``" in <period>"`` taken out of its first clause; a reason worded
-        otherwise is returned unchanged.
-
-    Examples
-    --------
-    >>> short_reason("12 incidents within 200 m in Aug-Oct 2026 (up from 9); 99% hot spot")
-    '12 incidents within 200 m (up from 9); 99% hot spot'
-    >>> short_reason("<5 incidents within 200 m in Oct 2026 (was 7)")
-    '<5 incidents within 200 m (was 7)'
-    """
-    return _PERIOD.sub(r"\1 \2", str(reason), count=1)
-
 
 def flag_table(
     flags: pd.DataFrame, states: pd.Series, state_labels: Mapping[str, str]
@@ -65,7 +38,8 @@ def flag_table(
     Parameters
     ----------
     flags : pandas.DataFrame
-        The period's flagged places, best first: ``name``, ``reason``, ``category``.
+        The period's flagged places, best first (``services.reads.flagged_places``):
+        ``name``, ``reason_short`` (the reason without its period), ``category``.
     states : pandas.Series
         Each flagged place's assessment state, aligned with ``flags``.
     state_labels : mapping
@@ -80,7 +54,7 @@ def flag_table(
     table = pd.DataFrame(
         {
             "Place": flags["name"].astype(str).to_numpy(),
-            "Why": flags["reason"].map(short_reason).to_numpy(),
+            "Why": flags["reason_short"].astype(str).to_numpy(),
             "Assessment": states.map(state_labels).to_numpy(),
             "Category": flags["category"].map(lambda c: label(PLACE_CATEGORIES, c)).to_numpy(),
         }

@@ -26,7 +26,6 @@ import branca.element
 import folium
 import numpy as np
 import shapely
-from branca.colormap import ColorMap
 from folium.elements import JSCSSMixin
 from folium.plugins import FastMarkerCluster, Fullscreen, MarkerCluster
 from folium.template import Template
@@ -47,7 +46,6 @@ __all__ = [
     "add_legend",
     "add_offline_base",
     "add_ward_outlines",
-    "assert_offline",
     "base_tiles",
     "emphasise_small_cells",
     "external_urls",
@@ -57,11 +55,8 @@ __all__ = [
     "legend_key",
     "local_url",
     "localise",
-    "localise_tree",
-    "marker_cluster",
     "offline_areas",
     "offline_map",
-    "vendored_file",
     "view_for_bounds",
     "view_target",
 ]
@@ -170,33 +165,6 @@ def local_url(relative_path: str) -> str:
     return f"{STATIC_URL_PREFIX}/{relative_path}"
 
 
-def vendored_file(url: str) -> Path:
-    """Return the file behind a local asset URL (for checks and self-contained exports).
-
-    Parameters
-    ----------
-    url : str
-        A URL made by :func:`local_url`.
-
-    Returns
-    -------
-    pathlib.Path
-        The file under ``VENDOR_DIR``; it may not exist if the vendor script was not run.
-
-    Raises
-    ------
-    ValueError
-        If the URL is not under ``STATIC_URL_PREFIX`` or leaves ``VENDOR_DIR``.
-    """
-    prefix = STATIC_URL_PREFIX + "/"
-    if not url.startswith(prefix):
-        raise ValueError(f"{url!r} is not a vendored asset URL (expected {prefix}...)")
-    path = (VENDOR_DIR / url.removeprefix(prefix)).resolve()
-    if not path.is_relative_to(VENDOR_DIR):
-        raise ValueError(f"{url!r} points outside {VENDOR_DIR}")
-    return path
-
-
 def _localised_links(links: list[tuple[str, str]], owner: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, url in links:
@@ -243,42 +211,6 @@ def localise(element: _E) -> _E:
     element.default_js = _localised_links(list(element.default_js), owner)
     element.default_css = _localised_links(list(element.default_css), owner)
     return element
-
-
-def localise_tree(root: folium.Map) -> folium.Map:
-    """Localise every element of a map, for plugins added without :func:`localise`.
-
-    Call it on a finished map just before rendering or passing it to ``st_folium``.
-
-    Parameters
-    ----------
-    root : folium.Map
-        The map.
-
-    Returns
-    -------
-    folium.Map
-        The same map.
-
-    Raises
-    ------
-    ValueError
-        If an element links an asset that is not vendored, or the map holds a branca
-        colormap, for which streamlit-folium always loads d3 from a CDN (draw legends as
-        Streamlit elements instead).
-    """
-    stack: list[Any] = [root]
-    while stack:
-        element = stack.pop()
-        if isinstance(element, ColorMap):
-            raise ValueError(
-                "a branca colormap on the map makes streamlit-folium load d3 from a CDN; "
-                "show the legend outside the map"
-            )
-        if isinstance(element, JSCSSMixin):
-            localise(element)
-        stack.extend(getattr(element, "_children", {}).values())
-    return root
 
 
 class _MapChrome(folium.MacroElement):
@@ -439,22 +371,6 @@ def offline_map(
         (lat, lon), zoom = view_for_bounds(bounds, width=600, height=640)
         m.location, m.options["zoom"] = [lat, lon], zoom
     return m
-
-
-def marker_cluster(**kwargs: Any) -> MarkerCluster:
-    """Return a ``folium.plugins.MarkerCluster`` that uses the vendored plugin.
-
-    Parameters
-    ----------
-    **kwargs
-        Passed to ``MarkerCluster``.
-
-    Returns
-    -------
-    folium.plugins.MarkerCluster
-        The cluster layer; add markers to it, then add it to the map.
-    """
-    return localise(MarkerCluster(**kwargs))
 
 
 def fullscreen(**kwargs: Any) -> Fullscreen:
@@ -641,24 +557,6 @@ def external_urls(html_text: str) -> list[str]:
             continue
         found.setdefault(url, None)
     return list(found)
-
-
-def assert_offline(html_text: str) -> None:
-    """Raise if rendered map HTML refers to anything outside the app.
-
-    Parameters
-    ----------
-    html_text : str
-        HTML, e.g. ``m.get_root().render()``.
-
-    Raises
-    ------
-    AssertionError
-        Listing the external URLs found by :func:`external_urls`.
-    """
-    urls = external_urls(html_text)
-    if urls:
-        raise AssertionError("map HTML refers to external URLs:\n" + "\n".join(urls))
 
 
 def fast_marker_cluster(

@@ -83,7 +83,8 @@ def count_clause(now: int | str, before: int | str, *, radius: float, label: str
 
     The counts may be numbers or text already disclosed for a reader (``"<5"``); the
     change is worded from them as given, so a reader's reason never holds a number they
-    may not see.
+    may not see. An empty ``label`` leaves the period out (where it is said once for
+    many reasons, as in a table's caption).
 
     Examples
     --------
@@ -91,6 +92,8 @@ def count_clause(now: int | str, before: int | str, *, radius: float, label: str
     '12 incidents within 200 m in Aug-Oct 2026 (up from 9)'
     >>> count_clause("<5", 7, radius=200, label="Oct 2026")
     '<5 incidents within 200 m in Oct 2026 (was 7)'
+    >>> count_clause(12, 9, radius=200, label="")
+    '12 incidents within 200 m (up from 9)'
     """
     word = "incident" if now == 1 else "incidents"
     if isinstance(now, str) or isinstance(before, str):
@@ -103,7 +106,8 @@ def count_clause(now: int | str, before: int | str, *, radius: float, label: str
             if now < before
             else "no change"
         )
-    return f"{now} {word} within {radius:g} m in {label} ({change})"
+    period = f" in {label}" if label else ""
+    return f"{now} {word} within {radius:g} m{period} ({change})"
 
 
 def period_months(period: PeriodLike) -> tuple[pd.Period, pd.Period]:
@@ -253,7 +257,11 @@ def _plural(n: int | str, word: str) -> str:
 
 
 def render_reason(
-    figures: FlagFigures, *, count_now: str | None = None, count_before: str | None = None
+    figures: FlagFigures,
+    *,
+    count_now: str | None = None,
+    count_before: str | None = None,
+    period: bool = True,
 ) -> str:
     """Return the plain-English reason for a flag, from its figures.
 
@@ -265,6 +273,9 @@ def render_reason(
         The counts as they may be shown (e.g. ``"<5"`` after disclosure control);
         the true figures when None. The change is worded from the counts as shown
         (:func:`count_clause`), so a reason never tells more than its numbers.
+    period
+        Whether the reason names its period; False where the period is said once for
+        many reasons (the Map's flagged table).
 
     Returns
     -------
@@ -281,10 +292,13 @@ def render_reason(
     12 incidents within 200 m in Sep 2026 (up from 3)
     99% hot spot
     consecutive hot spot since Jul
+    >>> render_reason(f, count_now="10", count_before="<5", period=False).split("; ")[0]
+    '10 incidents within 200 m (was <5)'
     """
     now: int | str = figures.count_now if count_now is None else count_now
     before: int | str = figures.count_before if count_before is None else count_before
-    parts = [count_clause(now, before, radius=figures.radius_m, label=figures.period_label)]
+    label = figures.period_label if period else ""
+    parts = [count_clause(now, before, radius=figures.radius_m, label=label)]
     if figures.in_hot_spot:
         parts.append(f"{_CONFIDENCE.get(int(figures.hot_bin), '')} hot spot".strip())
     if figures.trend in TREND_FLAGS and figures.trending:

@@ -72,7 +72,7 @@ class Audience:
     def for_role(cls, role: str, districts: tuple[str, ...], k: int = 5) -> Audience:
         """Return the audience of anyone with ``role`` over ``districts``.
 
-        For the command line's ``--audience``, the benchmarks and tests.
+        For the benchmarks and tests (a page builds its audience with :meth:`of`).
         """
         return cls.of(Viewer("", role, tuple(districts)), k)
 

@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 
 from geo.density import density_bands, kernel_density
 from geo.emerging import emerging_from_counts
-from geo.flags import render_why_not
+from geo.flags import figures_of, render_reason, render_why_not
 from geo.grid import Grid, contiguity, locate_xy
 from geo.hotspots import cell_size_advice, confidence_bins, gi_star_test
 from geo.measures import monthly_counts
@@ -614,6 +614,43 @@ def disclose_reason(flags: pd.DataFrame, audience: Audience) -> pd.DataFrame:
     return flags.drop(columns=["incidents_key", "previous_key"])
 
 
+def _short_reasons(flags: pd.DataFrame, shown: pd.DataFrame, audience: Audience) -> list[str]:
+    """Return each flag's reason without its period, from its figures and its counts as shown.
+
+    The Map's flagged table says the period once, in its caption; each row's reason is
+    rendered from the numbers (``geo.flags.render_reason`` with ``period=False``), never
+    cut out of the sentence.
+
+    Parameters
+    ----------
+    flags : pandas.DataFrame
+        The flags with their exact figures (``store.sites.flag_sites``).
+    shown : pandas.DataFrame
+        The same rows as the audience sees them (:func:`disclose_reason`): ``incidents``
+        and ``previous`` perturbed unless the audience sees exact counts.
+    audience : Audience
+        Who reads them (the threshold of a trend flag follows disclosure, as the full reason).
+
+    Returns
+    -------
+    list of str
+        One reason a row, e.g. ``"12 incidents within 200 m (up from 9); 99% hot spot"``.
+    """
+    if audience.exact:
+        return [render_reason(figures_of(row), period=False) for _, row in flags.iterrows()]
+    return [
+        render_reason(
+            figures_of(row, min_trend_incidents=audience.k),
+            count_now=str(n),
+            count_before=str(b),
+            period=False,
+        )
+        for (_, row), n, b in zip(
+            flags.iterrows(), shown["incidents"], shown["previous"], strict=True
+        )
+    ]
+
+
 def queue_flags(flags: pd.DataFrame, audience: Audience) -> pd.DataFrame:
     """Return the assessment queue's flags in the audience's districts, counts disclosed.
 
@@ -667,7 +704,8 @@ def flagged_places(
     -------
     geopandas.GeoDataFrame
         In WGS84, best first: ``rank``, ``id``, ``name``, ``category``, ``incidents``
-        (suppressed where needed), ``hot_bin``, ``trend``, ``reason`` and the point.
+        (suppressed where needed), ``hot_bin``, ``trend``, ``reason``, ``reason_short``
+        (the reason without its period, :func:`_short_reasons`) and the point.
         Empty when there are no located events or places.
     """
     least = settings.min_incidents
@@ -683,9 +721,10 @@ def flagged_places(
         min_incidents=least,
         hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
     )
-    flags = disclose_reason(flags, audience)
+    shown = disclose_reason(flags, audience)
+    shown["reason_short"] = _short_reasons(flags, shown, audience)
     columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
-    return flags[[*columns, "geometry"]]
+    return shown[[*columns, "reason_short", "geometry"]]
 
 
 def why_not_flagged(

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import (
     ArgumentError,
@@ -27,7 +25,6 @@ __all__ = [
     "Engine",
     "connect",
     "describe_url",
-    "is_current",
     "is_driver_error",
     "is_unavailable",
     "ping",
@@ -200,14 +197,6 @@ def upgrade(engine: Engine) -> None:
             f"The database {describe_url(str(engine.url))} could not be upgraded: "
             f"{str(error.orig).strip().splitlines()[0]}. Nothing was changed."
         ) from error
-
-
-def is_current(engine: Engine) -> bool:
-    """Return True when the schema is at the newest migration."""
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_heads()
-        head = ScriptDirectory.from_config(_alembic_config(connection)).get_heads()
-    return set(current) == set(head)
 
 
 @contextmanager

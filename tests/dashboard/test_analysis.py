@@ -149,6 +149,23 @@ def test_flag_reasons_hide_small_counts_from_officers(sites, grid) -> None:
     assert "from 2)" not in reason  # the previous month's 2 is shown as <5, or 5 and more
 
 
+@pytest.mark.parametrize("audience", [LEAD, OFFICER], ids=["lead", "officer"])
+def test_the_short_reason_is_the_reason_without_its_period(sites, grid, audience) -> None:
+    settings = analysis.MapSettings(radius=100, min_incidents=2)
+    flags = analysis.flagged_places(
+        _places(), sites, grid, first="2026-10", last="2026-10", settings=settings,
+        audience=audience,
+    )  # fmt: skip
+    assert not flags.empty
+    for full, short in zip(flags["reason"], flags["reason_short"], strict=True):
+        assert " in Oct 2026" in full and "Oct 2026" not in short
+        assert short == full.replace(" in Oct 2026", "", 1)  # every other word kept
+    if audience is OFFICER:  # the control: rendered from the counts as shown, not the true 30, 2
+        shown = flags["incidents"].iloc[0]
+        assert flags["reason_short"].iloc[0].startswith(f"{shown} incidents within 100 m (")
+        assert "from 2)" not in flags["reason_short"].iloc[0]
+
+
 def test_why_not_flagged_gives_the_figures_and_hides_small_counts(sites, grid) -> None:
     settings = analysis.MapSettings(radius=200, min_incidents=10)
     kwargs = {"first": "2026-09", "last": "2026-09", "settings": settings}

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from store.db import connect, is_current
+from store.db import connect
 from tests.faults.conftest import REPO
+from tests.schema import at_head
 
 # Each instance connects, then waits for the same moment to upgrade.
 UPGRADE = (
@@ -39,6 +40,6 @@ def test_instances_starting_together_upgrade_a_new_database_once(private_postgre
         assert instance.returncode == 0, err[-2000:]
     engine = connect(url)
     try:
-        assert is_current(engine)
+        assert at_head(engine)
     finally:
         engine.dispose()

@@ -116,58 +116,43 @@ HEAVY = ("streamlit", "sqlalchemy", "folium", "alembic", "plotly")
 PROBE = """
 import sys
 from cli.main import main
-status = main(sys.argv[1:])
+statuses = [main(args) for args in {runs!r}]
 {extra}
 loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))
-print("LOADED", ",".join(loaded), status)
+print("LOADED", ",".join(loaded) or "-", "scipy.stats" in sys.modules, *statuses)
 """
 
 
-def _loaded(args, extra=""):
+def _loaded(runs: list[list[str]], extra: str = "") -> list[str]:
+    """Run the command line's ``main`` on each argument list in one fresh interpreter.
+
+    Returns the heavy modules it loaded (``"-"`` for none), whether ``scipy.stats`` was
+    loaded, and each run's exit status.
+    """
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(extra=extra, heavy=HEAVY), *args],
+        [sys.executable, "-c", PROBE.format(runs=runs, extra=extra, heavy=HEAVY)],
         capture_output=True,
         text=True,
         check=False,
         timeout=600,
     )
-    line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))
+    line = next((x for x in done.stdout.splitlines() if x.startswith("LOADED")), done.stderr)
     return line.split()[1:]
 
 
-def test_hotspots_never_imports_the_app_or_the_database_layer(tmp_path, points_csv):
+def test_hotspots_imports_neither_the_app_the_database_layer_nor_scipy_stats(tmp_path, points_csv):
+    """One interpreter runs the command to CSV and to GeoJSON; the control a second one."""
     area = tmp_path / "area.geojson"
     _fake_outline(["x"]).to_file(area, driver="GeoJSON")
-    args = ["hotspots", str(points_csv), "--area", str(area), "--out", str(tmp_path / "c.csv")]
-    assert _loaded(args) == ["0"]  # no heavy module, and exit status 0
+    runs = [
+        ["hotspots", str(points_csv), "--area", str(area), "--out", str(tmp_path / out)]
+        for out in ("c.csv", "c.geojson")
+    ]
+    # no heavy module, no scipy.stats (about a second of start-up saved), exit status 0
+    assert _loaded(runs) == ["-", "False", "0", "0"]
     # control: the probe does see a module once something imports it
-    assert _loaded(args, extra="import sqlalchemy") == ["sqlalchemy", "0"]
-
-
-STATS_PROBE = """
-import sys
-from cli.main import main
-status = main(sys.argv[1:])
-{extra}
-print("STATS", "scipy.stats" in sys.modules, status)
-"""
-
-
-def test_hotspots_does_not_import_scipy_stats(tmp_path, points_csv):
-    area = tmp_path / "area.geojson"
-    _fake_outline(["x"]).to_file(area, driver="GeoJSON")
-    out = tmp_path / "c.geojson"
-
-    def stats_loaded(extra=""):
-        done = subprocess.run(
-            [sys.executable, "-c", STATS_PROBE.format(extra=extra), "hotspots", str(points_csv),
-             "--area", str(area), "--out", str(out)],
-            capture_output=True, text=True, check=False, timeout=600,
-        )  # fmt: skip
-        return next(x for x in done.stdout.splitlines() if x.startswith("STATS")).split()[1:]
-
-    assert stats_loaded() == ["False", "0"]  # about a second of start-up saved
-    assert stats_loaded("import scipy.stats") == ["True", "0"]  # control: the probe sees it
+    control = _loaded(runs[1:], extra="import sqlalchemy, scipy.stats")
+    assert control == ["sqlalchemy", "True", "0"]
 
 
 def test_the_geojson_writer_matches_gdal(tmp_path):

@@ -6,8 +6,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, text, update
 from sqlalchemy.exc import DBAPIError
 
-from store.db import DatabaseError, connect, describe_url, is_current, upgrade
+from store.db import DatabaseError, connect, describe_url, upgrade
 from store.models import AuditEvent, Base
+from tests.schema import at_head
 
 PARTITIONED_DIFFERENCES = [
     ("remove_index", "ix_incidents_source_ref"),
@@ -27,7 +28,7 @@ def _named(difference: tuple) -> tuple[str, str]:
 
 
 def test_schema_from_migrations_matches_the_models(engine):
-    assert is_current(engine)
+    assert at_head(engine)
     with engine.connect() as connection:
         leaves = set()
         if engine.dialect.name == "postgresql":  # the partitions of incidents are its own
@@ -50,7 +51,15 @@ def test_schema_from_migrations_matches_the_models(engine):
 
 def test_upgrade_twice_changes_nothing(engine):
     upgrade(engine)
-    assert is_current(engine)
+    assert at_head(engine)
+
+
+def test_a_database_never_upgraded_is_not_at_head(tmp_path):  # the control of at_head
+    empty = connect(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        assert not at_head(empty)
+    finally:
+        empty.dispose()
 
 
 def test_audit_events_cannot_be_changed_or_deleted(engine):

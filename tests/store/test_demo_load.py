@@ -1,3 +1,4 @@
+import shutil
 from datetime import date
 
 import pytest
@@ -5,6 +6,7 @@ from sqlalchemy import func, select
 
 from data.load import DemoError, demo_info, load_demo
 from geo.measures import assessment_state
+from store.db import connect
 from store.models import Assessment, District, Incident, Place
 from store.queries import (
     EventFilter,
@@ -16,18 +18,34 @@ from store.queries import (
     load_events,
     load_places,
 )
+from tests.conftest import _empty
 
 
-@pytest.fixture
-def demo_engine(engine, tmp_path):
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def demo_engine(request, tmp_path_factory):
+    """The small demo, loaded once a module on each database (SQLite, then PostgreSQL).
+
+    The tests read it; the last one renames a place, which no other test looks at.
+    """
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("demo-load")
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), folder / "test.db")
+        engine = connect(f"sqlite:///{folder / 'test.db'}")
+    else:
+        engine = request.getfixturevalue("pg_engine")
+        _empty(engine)
     load_demo(
         engine,
         today=date(2026, 11, 22),
         n_incidents=3_000,
         n_referrals=500,
-        cache_dir=tmp_path / "cache",
+        cache_dir=tmp_path_factory.mktemp("cache"),
     )
-    return engine
+    yield engine
+    if request.param == "sqlite":
+        engine.dispose()
 
 
 def test_the_demo_fills_every_table_once(demo_engine, tmp_path):
