@@ -26,6 +26,7 @@ import branca.element
 import folium
 import numpy as np
 import shapely
+from branca.colormap import ColorMap
 from folium.elements import JSCSSMixin
 from folium.plugins import FastMarkerCluster, Fullscreen, MarkerCluster
 from folium.template import Template

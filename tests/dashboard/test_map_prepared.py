@@ -62,8 +62,7 @@ def _groups(kind: str) -> list[folium.FeatureGroup]:
         groups.append(maps.legend_key(hotspot_layer(cells, name="Hot and cold spots"), "hot"))
     else:
         group = folium.FeatureGroup(name="Flagged places")
-        cluster = maps.marker_cluster().add_to(group)
-        folium.Marker((52.7, -2.1), tooltip="A place").add_to(cluster)
+        maps.fast_marker_cluster([[52.7, -2.1]]).add_to(group)
         groups.append(maps.legend_key(group, "flags"))
     return groups
 
