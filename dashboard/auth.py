@@ -289,13 +289,15 @@ def _watch(engine: Engine) -> None:
     sign-in check then ends it and clears the screen.
     """
     viewer = st.session_state.get(VIEWER_KEY)
-    if viewer is None:
-        return
-    idle = sign_in_policy().idle_minutes
-    if is_expired(st.session_state.get(ACTIVITY_KEY), time.time(), idle) or _ended_elsewhere(
-        engine, viewer
-    ):
+    if viewer is not None and _over(engine, viewer):
         st.rerun(scope="app")
+
+
+def _over(engine: Engine, viewer: Viewer) -> bool:
+    """Return True when this session is idle past the limit or was ended elsewhere."""
+    idle = sign_in_policy().idle_minutes
+    expired = is_expired(st.session_state.get(ACTIVITY_KEY), time.time(), idle)
+    return expired or _ended_elsewhere(engine, viewer)
 
 
 def idle_phrase(idle_minutes: float) -> str:
@@ -318,10 +320,7 @@ def active(engine: Engine) -> None:
     viewer = st.session_state.get(VIEWER_KEY)
     if viewer is None or not _fragment_run():  # a whole run was checked at its start
         return
-    idle = sign_in_policy().idle_minutes
-    if is_expired(st.session_state.get(ACTIVITY_KEY), time.time(), idle) or _ended_elsewhere(
-        engine, viewer
-    ):
+    if _over(engine, viewer):
         st.rerun(scope="app")
     st.session_state[ACTIVITY_KEY] = time.time()
 

@@ -560,10 +560,12 @@ def disclose_flags(flags: pd.DataFrame, *, k: int = K_DEFAULT) -> pd.DataFrame:
     out = flags.copy()
     now = disclose_counts(flags["incidents"].to_numpy(), flags["incidents_key"].to_numpy(), k=k)
     before = disclose_counts(flags["previous"].to_numpy(), flags["previous_key"].to_numpy(), k=k)
-    out["reason"] = [
-        render_reason(figures_of(row, min_trend_incidents=k), count_now=str(n), count_before=str(b))
-        for (_, row), n, b in zip(flags.iterrows(), now, before, strict=True)
-    ]
+    figures = [figures_of(row, min_trend_incidents=k) for _, row in flags.iterrows()]
+    for column, period in (("reason", True), ("reason_short", False)):
+        out[column] = [
+            render_reason(f, count_now=str(n), count_before=str(b), period=period)
+            for f, n, b in zip(figures, now, before, strict=True)
+        ]
     out["incidents"] = pd.Series(now, index=flags.index, dtype=object)
     out["previous"] = pd.Series(before, index=flags.index, dtype=object)
     return out.drop(columns=["incidents_key", "previous_key"])

@@ -608,47 +608,17 @@ def disclose_reason(flags: pd.DataFrame, audience: Audience) -> pd.DataFrame:
 
     A lead's are exact; for a role without point access the counts are perturbed and the
     reason written again from the perturbed numbers (``services.disclosure.disclose_flags``).
+    Either way ``reason_short`` is the reason without its period (the Map's flagged table
+    says it once, in its caption), rendered from the same numbers, never cut from the
+    sentence.
     """
     if not audience.exact:
         return disclose_flags(flags, k=audience.k)
-    return flags.drop(columns=["incidents_key", "previous_key"])
-
-
-def _short_reasons(flags: pd.DataFrame, shown: pd.DataFrame, audience: Audience) -> list[str]:
-    """Return each flag's reason without its period, from its figures and its counts as shown.
-
-    The Map's flagged table says the period once, in its caption; each row's reason is
-    rendered from the numbers (``geo.flags.render_reason`` with ``period=False``), never
-    cut out of the sentence.
-
-    Parameters
-    ----------
-    flags : pandas.DataFrame
-        The flags with their exact figures (``store.sites.flag_sites``).
-    shown : pandas.DataFrame
-        The same rows as the audience sees them (:func:`disclose_reason`): ``incidents``
-        and ``previous`` perturbed unless the audience sees exact counts.
-    audience : Audience
-        Who reads them (the threshold of a trend flag follows disclosure, as the full reason).
-
-    Returns
-    -------
-    list of str
-        One reason a row, e.g. ``"12 incidents within 200 m (up from 9); 99% hot spot"``.
-    """
-    if audience.exact:
-        return [render_reason(figures_of(row), period=False) for _, row in flags.iterrows()]
-    return [
-        render_reason(
-            figures_of(row, min_trend_incidents=audience.k),
-            count_now=str(n),
-            count_before=str(b),
-            period=False,
-        )
-        for (_, row), n, b in zip(
-            flags.iterrows(), shown["incidents"], shown["previous"], strict=True
-        )
+    out = flags.drop(columns=["incidents_key", "previous_key"])
+    out["reason_short"] = [
+        render_reason(figures_of(row), period=False) for _, row in flags.iterrows()
     ]
+    return out
 
 
 def queue_flags(flags: pd.DataFrame, audience: Audience) -> pd.DataFrame:
@@ -705,7 +675,7 @@ def flagged_places(
     geopandas.GeoDataFrame
         In WGS84, best first: ``rank``, ``id``, ``name``, ``category``, ``incidents``
         (suppressed where needed), ``hot_bin``, ``trend``, ``reason``, ``reason_short``
-        (the reason without its period, :func:`_short_reasons`) and the point.
+        (the reason without its period, :func:`disclose_reason`) and the point.
         Empty when there are no located events or places.
     """
     least = settings.min_incidents
@@ -722,7 +692,6 @@ def flagged_places(
         hot_alpha=CONFIDENCE_LEVELS[settings.confidence][1],
     )
     shown = disclose_reason(flags, audience)
-    shown["reason_short"] = _short_reasons(flags, shown, audience)
     columns = ["rank", "id", "name", "category", "incidents", "hot_bin", "trend", "reason"]
     return shown[[*columns, "reason_short", "geometry"]]
 

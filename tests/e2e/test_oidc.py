@@ -33,7 +33,7 @@ from tests.e2e.conftest import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 TIMEOUT_MS = 120_000
 OFFICER_EMAIL = "olu.officer@stafford.example.gov.uk"
@@ -146,6 +146,16 @@ def _provider_sign_in(page: Page, app: AppServer, email: str) -> None:
     page.get_by_role("button", name="Authorize").click()
 
 
+def _officer_signed_in(page: Page, app: AppServer) -> Locator:
+    """Sign the officer in through the provider; return the sidebar once it names them."""
+    from playwright.sync_api import expect
+
+    _provider_sign_in(page, app, OFFICER_EMAIL)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Olu Officer")).to_be_visible(timeout=TIMEOUT_MS)
+    return sidebar
+
+
 def test_sign_in_maps_the_email_to_role_and_districts_then_sign_out(
     browser: Browser, oidc_app: AppServer
 ):
@@ -154,9 +164,7 @@ def test_sign_in_maps_the_email_to_role_and_districts_then_sign_out(
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        _provider_sign_in(page, oidc_app, OFFICER_EMAIL)
-        sidebar = page.get_by_test_id("stSidebar")
-        expect(sidebar.get_by_text("Olu Officer")).to_be_visible(timeout=TIMEOUT_MS)
+        sidebar = _officer_signed_in(page, oidc_app)
         expect(sidebar.get_by_text("District or borough council officer")).to_be_visible()
         nav = [t.strip() for t in page.get_by_test_id("stSidebarNav").all_inner_texts()]
         assert "Data" not in " ".join(nav)
@@ -232,9 +240,7 @@ def test_a_timed_out_organisation_sign_in_is_not_restored_by_a_reload(
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        _provider_sign_in(page, oidc_idle_app, OFFICER_EMAIL)
-        sidebar = page.get_by_test_id("stSidebar")
-        expect(sidebar.get_by_text("Olu Officer")).to_be_visible(timeout=TIMEOUT_MS)
+        sidebar = _officer_signed_in(page, oidc_idle_app)
         # nothing is clicked: the timer ends the session after 6 seconds, and the sign-out
         # goes through the provider's end of session (the mock asks for a click there)
         page.wait_for_url("**/end_session**", timeout=TIMEOUT_MS)
