@@ -6,6 +6,7 @@ recomputes only what depends on it, and any import or edit refreshes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,10 @@ from store.db import Engine
 from store.sites import sites_in
 
 if TYPE_CHECKING:
+    import folium
+
     from dashboard.filters import Filters
+    from dashboard.maps import PreparedMap
     from geo.grid import Grid
     from reports.meeting import MeetingFigures
     from services.audience import Audience
@@ -156,6 +160,21 @@ def assessment_queue_flags(version: str) -> pd.DataFrame:
 
 # The Map page: services.reads behind the cache. Viewers, queries and settings are
 # frozen dataclasses of plain values, so they key the cache; frames are not arguments.
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def prepared_base_map(signature: tuple[str, ...], _build: Callable[[], folium.Map]) -> PreparedMap:
+    """Return the Map's base map rendered once per process for everyone who sees it.
+
+    The base map shows only what an audience may see whatever the filters (outlines,
+    wards, the offline base, the legend), so ``signature`` (the data version, the
+    audience, the tiles) says which one; ``_build`` makes it on the first call. Rendering
+    it was about 2 s of CPU, paid by every session's first Map while it was kept per
+    session (``maps.PreparedMap.lock`` lets sessions draw on it in turn).
+    """
+    from dashboard.maps import prepare_map
+
+    return prepare_map(_build())
 
 
 @st.cache_resource(show_spinner="Building the hot spot grid...", max_entries=8)

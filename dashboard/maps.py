@@ -17,8 +17,9 @@ import functools
 import html
 import math
 import re
+import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -1451,6 +1452,9 @@ class PreparedMap:
         ``[[south, west], [north, east]]`` of the base map's content.
     zoom : Any
         The base map's zoom option.
+    lock : threading.Lock
+        Held while a draw adds its data layers to ``map`` and takes them off again, so
+        one prepared map can serve every session that sees the same base.
     """
 
     map: folium.Map
@@ -1462,6 +1466,7 @@ class PreparedMap:
     js_links: list[str]
     bounds: list[list[float | None]]
     zoom: Any
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 def _walk_links(element: Any) -> Iterable[Any]:
@@ -1566,20 +1571,21 @@ def draw_prepared(
 
     base = prepared.map
     added: list[str] = []
-    try:
-        groups = ""
-        for index, group in enumerate(feature_group_to_add):
-            groups += sf._get_feature_group_string(group, map=base, idx=index)
-            added.append(group.get_name())
-        control = None
-        if layer_control is not None:
-            control = sf._get_layer_control_string(layer_control, base)
-            added.append(layer_control.get_name())
-        # the data layers' own scripts too, as st_folium walks the map with them on it
-        css, js = _links([base])
-    finally:
-        for name in added:
-            base._children.pop(name, None)
+    with prepared.lock:  # other sessions may be drawing on the same base
+        try:
+            groups = ""
+            for index, group in enumerate(feature_group_to_add):
+                groups += sf._get_feature_group_string(group, map=base, idx=index)
+                added.append(group.get_name())
+            control = None
+            if layer_control is not None:
+                control = sf._get_layer_control_string(layer_control, base)
+                added.append(layer_control.get_name())
+            # the data layers' own scripts too, as st_folium walks the map with them on it
+            css, js = _links([base])
+        finally:
+            for name in added:
+                base._children.pop(name, None)
     southwest, northeast = prepared.bounds
     defaults = {
         "last_clicked": None,

@@ -47,7 +47,6 @@ from dashboard.maps import (
     legend_key,
     offline_map,
     pixel_size,
-    prepare_map,
     view_target,
 )
 from dashboard.session import current_audience, current_viewer
@@ -309,17 +308,9 @@ def _base_map() -> folium.Map:
 
 
 def _prepared_base() -> PreparedMap:
-    """The base map, rendered once per session and kept while nothing it shows changes.
-
-    It shows only what the person may see whatever the filters (their districts' outlines,
-    wards, the offline base, the legend), so it is keyed on them, the data and the tiles.
-    """
-    signature = (version, repr(seen_as), repr(tiles), bool(wards_wgs84.empty))
-    kept = st.session_state.get("map_base_prepared")
-    if kept is None or kept[0] != signature:
-        kept = (signature, prepare_map(_base_map()))
-        st.session_state["map_base_prepared"] = kept
-    return kept[1]
+    """The base map, rendered once for everyone who sees the same one (``loaders``)."""
+    signature = (version, repr(seen_as), repr(tiles), str(wards_wgs84.empty))
+    return loaders.prepared_base_map(signature, _base_map)
 
 
 # The panel ---------------------------------------------------------------------------------

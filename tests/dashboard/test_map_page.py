@@ -252,3 +252,27 @@ def test_a_link_opens_its_place_and_keeps_its_view(demo_database, sent) -> None:
     assert at.query_params["place"] in (str(place_id), [str(place_id)])
     payload = sent[-1]
     assert "map.setView([52.8, -2.1], 14.5, {animate: false})" in payload
+
+
+def test_sessions_that_see_the_same_base_map_share_one_rendering(demo_database, sent, monkeypatch):
+    """Rendering the base map cost every session about 2 s of CPU on its first Map: it is
+    made once per process for everyone who sees the same one; another audience (the
+    viewer's legend has no incident points) gets its own, the control."""
+    from dashboard import loaders, maps
+
+    rendered: list[str] = []
+    original = maps.prepare_map
+
+    def counting(base):
+        rendered.append(base.get_name())
+        return original(base)
+
+    monkeypatch.setattr(maps, "prepare_map", counting)
+    loaders.prepared_base_map.clear()
+    state = {"map_seeded": True, "map_layers": ["hot"]} | _settings()
+    _run("lead", state=state)
+    _run("lead", state=state)  # a second session, as the same kind of account
+    assert len(rendered) == 1
+    assert json.loads(sent[-1])["script"] == json.loads(sent[-2])["script"]
+    _run("viewer", state=state)
+    assert len(rendered) == 2

@@ -127,3 +127,30 @@ def test_the_base_script_is_the_same_for_two_sessions(sent) -> None:
     first, second = maps.prepare_map(_base()), maps.prepare_map(_base())
     assert first.script == second.script
     assert first.header == second.header and first.html == second.html
+
+
+class _Probe(folium.FeatureGroup):
+    """A data layer that notes whether its map's lock was held while it was rendered."""
+
+    def __init__(self, prepared: maps.PreparedMap) -> None:
+        super().__init__(name="Probe")
+        self.prepared = prepared
+        self.held: list[bool] = []
+
+    def render(self, **kwargs):
+        self.held.append(self.prepared.lock.locked())
+        return super().render(**kwargs)
+
+
+def test_sessions_add_their_layers_to_a_shared_base_in_turn(sent) -> None:
+    """One prepared map serves every session that sees it, so a draw holds its lock while
+    its layers are on the base; the probe rendered outside a draw is the control."""
+    prepared = maps.prepare_map(_base())
+    probe = _Probe(prepared)
+    maps.draw_prepared(
+        prepared, key="map", height=640, returned_objects=RETURNED, feature_group_to_add=[probe]
+    )
+    assert probe.held and all(probe.held)
+    assert not prepared.lock.locked()  # given back after the draw
+    probe.render()
+    assert probe.held[-1] is False
