@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -299,6 +299,7 @@ def choose(page: Page, label: str, option: str, nth: int = 0) -> None:
         combobox.press_sequentially(option)
         try:
             expect(wanted).to_be_attached(timeout=10_000)
+            _highlight(combobox, wanted)
             combobox.press("Enter")
             expect(combobox).to_have_value(chosen, timeout=10_000)
             break
@@ -306,3 +307,13 @@ def choose(page: Page, label: str, option: str, nth: int = 0) -> None:
             page.keyboard.press("Escape")
     expect(combobox).to_have_value(chosen)
     expect(combobox).to_have_attribute("aria-expanded", "false")
+
+
+def _highlight(combobox: Locator, wanted: Locator) -> None:
+    """Move the list's highlight down to ``wanted`` (the filter may list others first)."""
+    for _ in range(30):
+        target = wanted.get_attribute("id")
+        if target and combobox.get_attribute("aria-activedescendant") == target:
+            return
+        combobox.press("ArrowDown")
+    raise AssertionError("the wanted option was never highlighted")
