@@ -7,6 +7,10 @@ in the cells (the grid wraps only rows taller than 64 px), and the rows are tall
 for the longest reason. The period, the same for every row, is said once in the caption
 instead of in every reason: the read service renders each row's reason without it
 (``reason_short``, from the numbers); the place's panel gives the full reason.
+
+The place's kind and its assessment are said in the Place cell, after the name ("Castle
+View Hotel, Tamworth (hotel or B&B; no assessment)"): as columns of their own they ran
+past the right edge (a sideways scroll at 1366, "Category" cut at 1920).
 """
 
 from __future__ import annotations
@@ -19,15 +23,22 @@ import streamlit as st
 
 from store.vocabulary import PLACE_CATEGORIES, label
 
-PLACE_PX = 112
-"""Width of the Place column (names wrap onto up to four lines)."""
-WHY_PX = 196
+PLACE_PX = 136
+"""Width of the Place column (the name, its kind and assessment wrap onto up to six lines)."""
+WHY_PX = 176
 """Width of the Why column: with the selection boxes and the place, it fits the 345 px
 column beside the map at 1366x768."""
-ROW_PX = 96
-"""Row height: five lines of the grid's 14 px text (line height 1.4) and its padding."""
+ROW_PX = 116
+"""Row height: six lines of the grid's 14 px text (line height 1.4) and its padding."""
 HEIGHT_PX = 600
-"""Height of the table (six rows), about the map's."""
+"""Height of the table (five rows), about the map's."""
+SHORT_STATES: dict[str, str] = {
+    "none": "no assessment",
+    "draft": "in progress",
+    "current": "assessed",
+    "overdue": "review overdue",
+}
+"""The assessment states in the words of a table cell (the legend has them in full)."""
 
 
 def flag_table(
@@ -43,25 +54,37 @@ def flag_table(
     states : pandas.Series
         Each flagged place's assessment state, aligned with ``flags``.
     state_labels : mapping
-        The words for the assessment states.
+        The words for the assessment states (``SHORT_STATES`` in the page); a state
+        without words is shown as it is.
 
     Returns
     -------
     tuple
-        The table (Place, Why, Assessment, Category) and the ``column_config`` for
-        ``st.dataframe``.
+        The table (Place: the name, then its kind and assessment in brackets; Why) and the
+        ``column_config`` for ``st.dataframe``.
     """
-    table = pd.DataFrame(
-        {
-            "Place": flags["name"].astype(str).to_numpy(),
-            "Why": flags["reason_short"].astype(str).to_numpy(),
-            "Assessment": states.map(state_labels).to_numpy(),
-            "Category": flags["category"].map(lambda c: label(PLACE_CATEGORIES, c)).to_numpy(),
-        }
-    )
+    kinds = flags["category"].map(lambda c: _lower(label(PLACE_CATEGORIES, c)))
+    assessed = states.map(lambda s: _lower(str(state_labels.get(s, s))))
+    places = [
+        f"{name} ({kind}; {state})"
+        for name, kind, state in zip(
+            flags["name"].astype(str), kinds.astype(str), assessed.astype(str), strict=True
+        )
+    ]
+    table = pd.DataFrame({"Place": places, "Why": flags["reason_short"].astype(str).to_numpy()})
     config: dict[str, Any] = {
         "Place": st.column_config.TextColumn("Place", width=PLACE_PX),
         "Why": st.column_config.TextColumn("Why", width=WHY_PX),
-        "Assessment": st.column_config.TextColumn("Assessment", width="medium"),
     }
     return table, config
+
+
+def _lower(words: str) -> str:
+    """Return the label with its first letter in lower case, to read inside a sentence.
+
+    Examples
+    --------
+    >>> _lower("Hotel or B&B"), _lower("No assessment"), _lower("")
+    ('hotel or B&B', 'no assessment', '')
+    """
+    return words[:1].lower() + words[1:]

@@ -19,6 +19,7 @@ from dashboard.downloads import audited_download
 from dashboard.filters import map_query
 from dashboard.flag_table import HEIGHT_PX as FLAG_TABLE_HEIGHT_PX
 from dashboard.flag_table import ROW_PX as FLAG_ROW_PX
+from dashboard.flag_table import SHORT_STATES as FLAG_TABLE_STATES
 from dashboard.flag_table import flag_table
 from dashboard.layers import (
     HOTSPOT_LABELS,
@@ -513,10 +514,10 @@ def _flag_list() -> None:
     else:
         period = period_label(pd.Period(first, freq="M"), pd.Period(last, freq="M"))
         st.caption(
-            f"Incidents counted in {period}. Click a marker on the map, or a row here, to "
-            "go to the place and see why."
+            f"Incidents counted in {period}; each place with its kind and assessment. Click "
+            "a marker on the map, or a row here, to go to the place and see why."
         )
-        table, columns = flag_table(flags, flag_states, STATE_LABELS)
+        table, columns = flag_table(flags, flag_states, FLAG_TABLE_STATES)
         chosen_rows = st.dataframe(
             table,
             hide_index=True,

@@ -47,7 +47,18 @@ def test_the_table_lists_places_best_first_with_their_short_reasons() -> None:
         }
     )
     table, config = flag_table(flags, pd.Series(["none", "overdue"]), {"none": "None yet"})
-    assert list(table.columns) == ["Place", "Why", "Assessment", "Category"]
+    assert list(table.columns) == ["Place", "Why"]  # two columns fit beside the map
     assert table["Why"].tolist() == flags["reason_short"].tolist()  # the period is not in a row
-    assert table["Assessment"].iloc[0] == "None yet"
-    assert {"Place", "Why"} <= set(config)
+    # the kind and the assessment are read in the place's cell, from the same data
+    assert table["Place"].tolist() == [
+        "Bus station (transport hub; none yet)",
+        "Park (park or open space; overdue)",
+    ]
+    assert set(config) == {"Place", "Why"}
+
+
+def test_the_short_assessment_words_cover_every_state() -> None:
+    from dashboard.flag_table import SHORT_STATES
+    from dashboard.layers import STATE_LABELS
+
+    assert set(SHORT_STATES) == set(STATE_LABELS)

@@ -207,7 +207,8 @@ def _flagged_ids(at: AppTest, url: str) -> list[int]:
     engine = connect(url)
     ids = pd.read_sql("SELECT id, name FROM places", engine).set_index("name")["id"]
     engine.dispose()
-    return [int(ids[name]) for name in listed["Place"]]
+    # each cell is the name, then the place's kind and assessment in brackets
+    return [int(ids[cell.rsplit(" (", 1)[0]]) for cell in listed["Place"]]
 
 
 @pytest.mark.parametrize(

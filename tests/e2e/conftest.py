@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -276,19 +276,44 @@ def sign_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSW
 
 
 def choose(page: Page, label: str, option: str, nth: int = 0) -> None:
-    """Pick the option that starts with ``option`` in the Streamlit select box with this label."""
+    """Pick the option that starts with ``option`` in the Streamlit select box with this label.
+
+    By keyboard, not by clicking the option: Streamlit's option list is a floating overlay
+    that follows its box, and while a rerun (a map's first answer, a fragment) moves the
+    page under it, the list moves too; Playwright's click then waited for an option that was
+    "not stable" until its 30 s timeout (1 run in 3 on a loaded machine). Typing filters the
+    list and Enter picks the first match without waiting for anything to stand still; the
+    value the box then shows is what is checked, and a try that a rerun cut short is made
+    again.
+    """
     from playwright.sync_api import expect
 
     box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True))
     combobox = box.nth(nth).get_by_role("combobox")
-    combobox.scroll_into_view_if_needed()
     wanted = page.get_by_role("option", name=re.compile("^" + re.escape(option))).first
-    for _ in range(5):  # a click may only close the list another select box left open
-        combobox.click()
+    chosen = re.compile("^" + re.escape(option))
+    for _ in range(5):
+        expect(combobox).to_be_editable(timeout=60_000)
+        combobox.focus()
+        combobox.press("ControlOrMeta+a")
+        combobox.press_sequentially(option)
         try:
-            expect(wanted).to_be_visible(timeout=3_000)
+            expect(wanted).to_be_attached(timeout=10_000)
+            _highlight(combobox, wanted)
+            combobox.press("Enter")
+            expect(combobox).to_have_value(chosen, timeout=10_000)
             break
         except AssertionError:
             page.keyboard.press("Escape")
-    wanted.click()
+    expect(combobox).to_have_value(chosen)
     expect(combobox).to_have_attribute("aria-expanded", "false")
+
+
+def _highlight(combobox: Locator, wanted: Locator) -> None:
+    """Move the list's highlight down to ``wanted`` (the filter may list others first)."""
+    for _ in range(30):
+        target = wanted.get_attribute("id")
+        if target and combobox.get_attribute("aria-activedescendant") == target:
+            return
+        combobox.press("ArrowDown")
+    raise AssertionError("the wanted option was never highlighted")

@@ -147,12 +147,14 @@ def test_a_copied_link_restores_the_filters(
 
     _open_as_lead(page, app_server.url + "/")
     _map(page)
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name="Last 12 months").click()
-    page.wait_for_url("**period=year**", timeout=TIMEOUT_MS)
     metric = page.get_by_test_id("stMetric").filter(has_text="Incidents in period")
     expect(metric).to_be_visible(timeout=TIMEOUT_MS)
-    page.wait_for_timeout(2_000)
+    before = metric.get_by_test_id("stMetricValue").inner_text()
+    choose(page, "Period", "Last 12 months")
+    page.wait_for_url("**period=year**", timeout=TIMEOUT_MS)
+    # the figure of the new period (reading it after a fixed wait read the old one when
+    # the machine was busy)
+    expect(metric.get_by_test_id("stMetricValue")).not_to_have_text(before, timeout=TIMEOUT_MS)
     incidents = metric.get_by_test_id("stMetricValue").inner_text()
     flagged = _flagged(page)
     link = page.url

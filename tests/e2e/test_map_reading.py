@@ -475,11 +475,19 @@ CELLS_CUT = """([placePx, whyPx, rowPx, markerPx]) => {
         out.push(`the Why column ends at ${markerPx + placePx + whyPx} px, the table at `
             + `${Math.round(box.width)} px`);
     }
+    const scroller = grid.querySelector(".dvn-scroller");
+    if (scroller.scrollWidth > scroller.clientWidth + 1) {
+        out.push(`a sideways scroll: ${scroller.scrollWidth} px of columns in `
+            + `${scroller.clientWidth} px`);
+    }
+    const names = [...grid.querySelectorAll("th")].map((th) => th.innerText.trim());
+    for (const name of names.filter((n) => n && !["Place", "Why"].includes(n))) {
+        out.push(`a column past Why, cut at the right: ${name}`);
+    }
     const column = (name) => [...grid.querySelectorAll("th")].find(
         (th) => th.innerText.trim() === name).getAttribute("aria-colindex");
     const widths = {[column("Place")]: placePx, [column("Why")]: whyPx};
     const seen = new Set();
-    const scroller = grid.querySelector(".dvn-scroller");
     for (let top = 0; ; top += rowPx * 4) {
         scroller.scrollTop = top;
         scroller.dispatchEvent(new Event("scroll"));
@@ -501,14 +509,17 @@ CELLS_CUT = """([placePx, whyPx, rowPx, markerPx]) => {
 ROW_MARKER_PX = 33  # the grid's column of selection boxes, with its border
 
 
-def test_every_reason_in_the_flagged_table_reads_in_full_at_1366(
-    app_server: AppServer, browser: Browser, request_log: RequestLog
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (1920, 1080)], ids=["1366", "1920"])
+def test_every_column_of_the_flagged_table_reads_in_full(
+    app_server: AppServer, browser: Browser, request_log: RequestLog, width: int, height: int
 ) -> None:
+    """Every cell of every column (the place with its kind and assessment, the reason)
+    fits its row, and no column runs past the table's right edge (no sideways scroll)."""
     from playwright.sync_api import expect
 
     from dashboard.flag_table import PLACE_PX, ROW_PX, WHY_PX
 
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.on("request", lambda req: request_log.urls.append(req.url))
     try:
@@ -519,8 +530,10 @@ def test_every_reason_in_the_flagged_table_reads_in_full_at_1366(
         table.first.scroll_into_view_if_needed()
         page.wait_for_timeout(500)  # the grid's cells after the scroll
         assert page.evaluate(CELLS_CUT, [PLACE_PX, WHY_PX, ROW_PX, ROW_MARKER_PX]) == []
-        # the control: the same reasons in a narrower column, or in one-line rows, are cut
-        assert page.evaluate(CELLS_CUT, [PLACE_PX, 120, ROW_PX, ROW_MARKER_PX]) != []
+        # the control: the same reasons or places in a narrower column, or in one-line
+        # rows, are cut, and columns wider than the table are caught
+        assert page.evaluate(CELLS_CUT, [PLACE_PX, WHY_PX // 2, ROW_PX, ROW_MARKER_PX]) != []
+        assert page.evaluate(CELLS_CUT, [PLACE_PX // 2, WHY_PX, ROW_PX, ROW_MARKER_PX]) != []
         assert page.evaluate(CELLS_CUT, [PLACE_PX, WHY_PX, 35, ROW_MARKER_PX]) != []
         assert page.evaluate(CELLS_CUT, [PLACE_PX, 400, ROW_PX, ROW_MARKER_PX]) != []
     finally:
