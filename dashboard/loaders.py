@@ -174,19 +174,76 @@ def map_sites(
     ages: tuple[str, ...],
     agencies: tuple[str, ...],
     version: str,
+    square: int = 0,
 ) -> pd.DataFrame:
-    """Return incidents or referrals per location, month and type, every month."""
+    """Return incidents or referrals per location (or ``square``), month and type, every month."""
     from services.reads import read_sites
 
     return read_sites(
-        engine(), audience, kind=kind, districts=districts, ages=ages, agencies=agencies
+        engine(),
+        audience,
+        kind=kind,
+        districts=districts,
+        ages=ages,
+        agencies=agencies,
+        square=square,
     )
+
+
+def map_square(audience: Audience, query: MapQuery) -> int:
+    """Return the square the Map's counts are read in for a query (0: per spot).
+
+    See ``services.reads.wide_square``: a wide scope (many districts) is counted per
+    square in SQL and analysed on a grid of the occupied squares only.
+    """
+    from services.reads import wide_square
+
+    return wide_square(len(audience.scope(query.districts)), query.cell_size)
 
 
 def _map_sites_for(
     query: MapQuery, audience: Audience, version: str, kind: str = "incidents"
 ) -> pd.DataFrame:
-    return map_sites(kind, audience, query.districts, query.ages, query.agencies, version)
+    return map_sites(
+        kind,
+        audience,
+        query.districts,
+        query.ages,
+        query.agencies,
+        version,
+        map_square(audience, query),
+    )
+
+
+@st.cache_resource(show_spinner="Building the hot spot grid...", max_entries=8)
+def map_wide_grid(
+    audience: Audience,
+    districts: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    cell_size: int,
+    square: int,
+    version: str,
+) -> Grid:
+    """Return the grid of a wide scope: occupied squares and their neighbours only."""
+    from geo.grid import build_sparse_grid
+    from store.sites import located
+
+    sites = located(map_sites("incidents", audience, districts, ages, agencies, version, square))
+    area = queries.load_districts(engine(), audience.scope(districts))
+    return build_sparse_grid(
+        area, sites["easting"].to_numpy(), sites["northing"].to_numpy(), cell_size=cell_size
+    )
+
+
+def _grid_for(query: MapQuery, audience: Audience, version: str) -> Grid:
+    """Return the Map's hot-spot grid: the whole area's, or a wide scope's occupied squares."""
+    square = map_square(audience, query)
+    if not square:
+        return map_grid(query.districts, query.cell_size, version)
+    return map_wide_grid(
+        audience, query.districts, query.ages, query.agencies, query.cell_size, square, version
+    )
 
 
 @st.cache_data(show_spinner="Finding hot spots...", max_entries=32)
@@ -202,7 +259,7 @@ def map_hot_cells(
         first=query.first,
         last=query.last,
     )
-    grid = map_grid(query.districts, query.cell_size, version)
+    grid = _grid_for(query, audience, version)
     return hot_cells(sites, grid, confidence=confidence, audience=audience)
 
 
@@ -214,7 +271,7 @@ def map_monthly(
     from services.reads import monthly_picture
 
     sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
-    grid = map_grid(query.districts, query.cell_size, version)
+    grid = _grid_for(query, audience, version)
     return monthly_picture(sites, grid, last=query.last, confidence=confidence, audience=audience)
 
 
@@ -226,6 +283,8 @@ def map_flags(
     from services.reads import flagged_places
 
     places_bng, sites, grid = _flag_inputs(audience, query, version)
+    if map_square(audience, query):  # counted per square: too coarse for 200 m (WIDE_FLAGS)
+        sites = sites.iloc[:0]
     return flagged_places(
         places_bng,
         sites,
@@ -242,7 +301,7 @@ def _flag_inputs(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, Grid]:
     """Return the register, the sites and the grid that flags (and why-not) are read from."""
     sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
-    grid = map_grid(query.districts, query.cell_size, version)
+    grid = _grid_for(query, audience, version)
     return places_for(audience, version, query.districts), sites, grid
 
 
@@ -258,7 +317,7 @@ def map_cell_note(audience: Audience, query: MapQuery, version: str) -> str:
         first=query.first,
         last=query.last,
     )
-    grid = map_grid(query.districts, query.cell_size, version)
+    grid = _grid_for(query, audience, version)
     return cell_size_note(sites, grid, sizes=CELL_SIZES)
 
 
@@ -267,8 +326,10 @@ def map_why_not(
     audience: Audience, query: MapQuery, settings: MapSettings, version: str, place_id: int
 ) -> str:
     """Return why a place is not flagged in the period, counts disclosed for the audience."""
-    from services.reads import why_not_flagged
+    from services.reads import WIDE_FLAGS, why_not_flagged
 
+    if map_square(audience, query):
+        return WIDE_FLAGS
     places_bng, sites, grid = _flag_inputs(audience, query, version)
     return why_not_flagged(
         places_bng,

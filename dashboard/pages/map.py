@@ -517,7 +517,9 @@ def _open_place(place_id: int) -> None:
 
 def _flag_list() -> None:
     st.subheader("Flagged places")
-    if flags.empty:
+    if flags.empty and loaders.map_square(seen_as, query):
+        st.info(analysis.WIDE_FLAGS)
+    elif flags.empty:
         st.info("No place is flagged in this period with these settings.")
     else:
         period = period_label(pd.Period(first, freq="M"), pd.Period(last, freq="M"))
