@@ -201,6 +201,13 @@ def map_square(audience: Audience, query: MapQuery) -> int:
     return wide_square(len(audience.scope(query.districts)), query.cell_size)
 
 
+def scope_square(audience: Audience, districts: tuple[str, ...], cell_size: int) -> int:
+    """Return :func:`map_square` before the query is made (the page's first read)."""
+    from services.reads import wide_square
+
+    return wide_square(len(audience.scope(districts)), audience.cell_size(cell_size))
+
+
 def _map_sites_for(
     query: MapQuery, audience: Audience, version: str, kind: str = "incidents"
 ) -> pd.DataFrame:

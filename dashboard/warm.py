@@ -73,7 +73,8 @@ def warm(version: str, today: date) -> int:
         loaders.map_outlines(audience, version)
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
-        months = loaders.map_sites("incidents", audience, scope, (), (), version)["month"]
+        square = loaders.scope_square(audience, scope, Filters().cell_size)
+        months = loaders.map_sites("incidents", audience, scope, (), (), version, square)["month"]
         for preset in PRESETS:
             filters = Filters(period=preset)
             query = map_query(filters, scope, latest, months, audience=audience)

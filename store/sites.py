@@ -16,7 +16,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Integer, cast, func, select
+from sqlalchemy import ColumnElement, Engine, Integer, cast, func, select
 
 from geo.flags import FlagFigures, figures_of, flag_places
 from geo.grid import Grid
@@ -158,6 +158,8 @@ def read_squares(
         raise ValueError(f"The square's side must be a positive number of metres, not {size}.")
     model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
     month = _month_of(engine, model.occurred_on).label("month")
+    col: ColumnElement[Any]
+    row: ColumnElement[Any]
     if engine.dialect.name == "sqlite":  # eastings and northings are positive: truncate
         col, row = cast(model.easting / size, Integer), cast(model.northing / size, Integer)
     else:

@@ -184,7 +184,15 @@ settings = analysis.MapSettings(
 )
 
 # The period and the query ------------------------------------------------------------------
-sites = loaders.map_sites("incidents", seen_as, scope, filters.ages, filters.agencies, version)
+sites = loaders.map_sites(
+    "incidents",
+    seen_as,
+    scope,
+    filters.ages,
+    filters.agencies,
+    version,
+    loaders.scope_square(seen_as, scope, filters.cell_size),  # a wide scope: per square
+)
 query = map_query(filters, scope, latest, sites["month"], audience=seen_as)
 first, last = query.first, query.last
 in_period = sites_in(sites, types=query.types, first=first, last=last)
