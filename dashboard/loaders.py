@@ -175,8 +175,12 @@ def map_sites(
     agencies: tuple[str, ...],
     version: str,
     square: int = 0,
+    since: str = "",
 ) -> pd.DataFrame:
-    """Return incidents or referrals per location (or ``square``), month and type, every month."""
+    """Return incidents or referrals per location (or ``square``), month and type.
+
+    Every month, or from ``since`` (a wide scope: ``services.reads.wide_since``).
+    """
     from services.reads import read_sites
 
     return read_sites(
@@ -187,6 +191,7 @@ def map_sites(
         ages=ages,
         agencies=agencies,
         square=square,
+        since=since,
     )
 
 
@@ -208,9 +213,17 @@ def scope_square(audience: Audience, districts: tuple[str, ...], cell_size: int)
     return wide_square(len(audience.scope(districts)), audience.cell_size(cell_size))
 
 
+def map_since(query: MapQuery, square: int) -> str:
+    """Return the first month a Map query reads (every month on the district path)."""
+    from services.reads import wide_since
+
+    return wide_since(query.first, query.last) if square else ""
+
+
 def _map_sites_for(
     query: MapQuery, audience: Audience, version: str, kind: str = "incidents"
 ) -> pd.DataFrame:
+    square = map_square(audience, query)
     return map_sites(
         kind,
         audience,
@@ -218,7 +231,8 @@ def _map_sites_for(
         query.ages,
         query.agencies,
         version,
-        map_square(audience, query),
+        square,
+        map_since(query, square),
     )
 
 
@@ -230,13 +244,15 @@ def map_wide_grid(
     agencies: tuple[str, ...],
     cell_size: int,
     square: int,
+    since: str,
     version: str,
 ) -> Grid:
     """Return the grid of a wide scope: occupied squares and their neighbours only."""
     from geo.grid import build_sparse_grid
     from store.sites import located
 
-    sites = located(map_sites("incidents", audience, districts, ages, agencies, version, square))
+    sites = map_sites("incidents", audience, districts, ages, agencies, version, square, since)
+    sites = located(sites)
     area = queries.load_districts(engine(), audience.scope(districts))
     return build_sparse_grid(
         area, sites["easting"].to_numpy(), sites["northing"].to_numpy(), cell_size=cell_size
@@ -248,8 +264,16 @@ def _grid_for(query: MapQuery, audience: Audience, version: str) -> Grid:
     square = map_square(audience, query)
     if not square:
         return map_grid(query.districts, query.cell_size, version)
+    since = map_since(query, square)
     return map_wide_grid(
-        audience, query.districts, query.ages, query.agencies, query.cell_size, square, version
+        audience,
+        query.districts,
+        query.ages,
+        query.agencies,
+        query.cell_size,
+        square,
+        since,
+        version,
     )
 
 

@@ -100,6 +100,7 @@ __all__ = [
     "record_panel_view",
     "settings_from_params",
     "settings_to_params",
+    "wide_since",
     "wide_square",
 ]
 
@@ -323,6 +324,22 @@ def wide_square(n_districts: int, cell_size: float) -> int:
     return WIDE_SQUARE if size % WIDE_SQUARE == 0 else size
 
 
+def wide_since(first: str, last: str) -> str:
+    """Return the first month a wide Map reads: its period's or its trend window's.
+
+    Empty (every month) when the period is open ("all data").
+
+    Examples
+    --------
+    >>> wide_since("2026-08", "2026-10"), wide_since("2024-01", "2026-10"), wide_since("", "")
+    ('2025-11', '2024-01', '')
+    """
+    if not first or not last:
+        return ""
+    start = pd.Period(last, freq="M") - (TREND_MONTHS - 1)
+    return str(min(pd.Period(first, freq="M"), start))
+
+
 def read_sites(
     engine: Engine,
     audience: Audience,
@@ -332,13 +349,15 @@ def read_sites(
     ages: tuple[str, ...] = (),
     agencies: tuple[str, ...] = (),
     square: int = 0,
+    since: str = "",
 ) -> pd.DataFrame:
     """Return :func:`store.sites.read_sites` for the districts in the audience's scope.
 
     ``districts`` are those wanted, all of the audience's when empty; the other arguments
     are those of :func:`store.sites.read_sites`. With ``square`` (see
     :func:`wide_square`) the events are counted per square of that side in SQL
-    (:func:`store.sites.read_squares`): the same columns, with square centres.
+    (:func:`store.sites.read_squares`): the same columns, with square centres, from the
+    month ``since`` (:func:`wide_since`).
 
     Raises
     ------
@@ -348,7 +367,7 @@ def read_sites(
     scope = audience.scope(districts)
     if square:
         return store_sites.read_squares(
-            engine, scope, size=square, kind=kind, ages=ages, agencies=agencies
+            engine, scope, size=square, kind=kind, ages=ages, agencies=agencies, since=since
         )
     return store_sites.read_sites(engine, scope, kind=kind, ages=ages, agencies=agencies)
 

@@ -124,6 +124,7 @@ def read_squares(
     kind: str = "incidents",
     ages: tuple[str, ...] = (),
     agencies: tuple[str, ...] = (),
+    since: str = "",
 ) -> pd.DataFrame:
     """Return incidents or referrals counted per grid square, month and type, in SQL.
 
@@ -148,6 +149,10 @@ def read_squares(
         The square's side in metres.
     kind, ages, agencies
         As :func:`read_sites`.
+    since
+        The first month wanted, ``"YYYY-MM"`` (every month when empty): at national
+        scale even squares are one row per square, month and type (2.1 million rows for
+        England's last 12 months), so a wide Map reads only the months it analyses.
 
     Returns
     -------
@@ -172,6 +177,9 @@ def read_squares(
         query = query.where(model.age_band.in_(ages))
     if agencies:
         query = query.where(model.source_agency.in_(agencies))
+    if since:
+        start = pd.Period(since, freq="M").start_time.date()
+        query = query.where(model.occurred_on >= start)
     with engine.connect() as connection:
         frame = pd.read_sql(query.group_by(col, row, month, model.category), connection)
     half = size / 2

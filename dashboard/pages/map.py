@@ -184,6 +184,7 @@ settings = analysis.MapSettings(
 )
 
 # The period and the query ------------------------------------------------------------------
+_square = loaders.scope_square(seen_as, scope, filters.cell_size)  # a wide scope: per square
 sites = loaders.map_sites(
     "incidents",
     seen_as,
@@ -191,7 +192,8 @@ sites = loaders.map_sites(
     filters.ages,
     filters.agencies,
     version,
-    loaders.scope_square(seen_as, scope, filters.cell_size),  # a wide scope: per square
+    _square,
+    analysis.wide_since(*analysis.period_months(*filters.window(latest))) if _square else "",
 )
 query = map_query(filters, scope, latest, sites["month"], audience=seen_as)
 first, last = query.first, query.last

@@ -147,3 +147,14 @@ def test_wide_scope_switch_follows_the_number_of_districts():
     assert analysis.wide_square(analysis.WIDE_DISTRICTS + 1, 250) == analysis.WIDE_SQUARE
     assert analysis.wide_square(296, 500) == 250
     assert analysis.wide_square(296, 100) == 100  # 250 m squares do not nest in 100 m cells
+
+
+def test_a_wide_read_from_a_month_keeps_that_months_totals_only(demo):
+    engine, codes = demo
+    since = analysis.wide_since(FIRST, LAST)
+    every = read_squares(engine, codes, size=250)
+    recent = read_squares(engine, codes, size=250, since=since)
+    assert recent["month"].min() == since > every["month"].min()  # the control: older exist
+    kept = every.loc[every["month"] >= since]
+    assert recent["n"].sum() == kept["n"].sum() > 0
+    assert recent["key"].sum() == kept["key"].sum()
