@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from sqlalchemy import ColumnElement, Engine, Integer, cast, func, select
 
 from geo.flags import FlagFigures, figures_of, flag_places
@@ -168,7 +169,9 @@ def read_squares(
     if engine.dialect.name == "sqlite":  # eastings and northings are positive: truncate
         col, row = cast(model.easting / size, Integer), cast(model.northing / size, Integer)
     else:
-        col, row = func.floor(model.easting / size), func.floor(model.northing / size)
+        # a float divisor: an integer one makes PostgreSQL divide in NUMERIC, row by row
+        col = func.floor(model.easting / float(size))
+        row = func.floor(model.northing / float(size))
     keys = (col.label("col"), row.label("row"), month, model.category)
     query = select(*keys, func.count().label("n"), func.sum(model.record_key).label("key")).where(
         model.district_code.in_(districts)
@@ -180,19 +183,36 @@ def read_squares(
     if since:
         start = pd.Period(since, freq="M").start_time.date()
         query = query.where(model.occurred_on >= start)
-    with engine.connect() as connection:
-        frame = pd.read_sql(query.group_by(col, row, month, model.category), connection)
     half = size / 2
-    return pd.DataFrame(
-        {
-            "easting": frame["col"].astype("float64") * size + half,
-            "northing": frame["row"].astype("float64") * size + half,
-            "month": frame["month"],
-            "category": frame["category"],
-            "n": frame["n"].astype("int64"),
-            "key": frame["key"].fillna(0).astype("int64"),
-        }
-    )
+    parts: list[pd.DataFrame] = []
+    # in chunks, each made compact at once: two million rows read whole as SQLAlchemy
+    # rows took more than a gigabyte before pandas saw them
+    with engine.connect().execution_options(stream_results=True) as connection:
+        grouped = query.group_by(col, row, month, model.category)
+        for frame in pd.read_sql(grouped, connection, chunksize=200_000):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "easting": frame["col"].astype("float64") * size + half,
+                        "northing": frame["row"].astype("float64") * size + half,
+                        "month": pd.Categorical(frame["month"]),
+                        "category": pd.Categorical(frame["category"]),
+                        "n": frame["n"].astype("int64"),
+                        "key": frame["key"].fillna(0).astype("int64"),
+                    }
+                )
+            )
+    if not parts:
+        empty = {"easting": "float64", "northing": "float64", "month": object}
+        empty |= {"category": object, "n": "int64", "key": "int64"}
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in empty.items()})
+    words = {
+        c: union_categoricals([p[c] for p in parts]).astype(object) for c in ("month", "category")
+    }  # one string object per distinct month and type, shared by every row
+    frame = pd.concat([p.drop(columns=["month", "category"]) for p in parts], ignore_index=True)
+    frame.insert(2, "month", words["month"])
+    frame.insert(3, "category", words["category"])
+    return frame
 
 
 def sites_in(
