@@ -307,12 +307,12 @@ def build_sparse_grid(
     -------
     Grid
         A ``"bng"`` grid of the occupied squares and their queen neighbours that overlap
-        the area.
+        the area; no cells when no point is near the area (nothing to analyse).
 
     Raises
     ------
     HotspotInputError
-        For an area without CRS or polygons, a bad cell size, or no point in the area.
+        For an area without CRS or polygons, or a bad cell size.
 
     Examples
     --------
@@ -331,9 +331,9 @@ def build_sparse_grid(
     ccol, crow = np.divmod(candidates, _KEY_SHIFT)
     x0, y0 = ccol * size, crow * size
     boxes = shapely.box(x0, y0, x0 + size, y0 + size)
-    keep, inside = _overlaps(boxes, geometry)
-    if not keep.any():
-        raise HotspotInputError("None of the points lies in the area.")
+    keep, inside = (
+        _overlaps(boxes, geometry) if boxes.size else (np.zeros(0, bool), np.zeros(0, bool))
+    )
     keys = candidates[keep]
     src_parts, dst_parts = [], []
     for dc, dr in ring:

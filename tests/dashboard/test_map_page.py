@@ -252,3 +252,35 @@ def test_a_link_opens_its_place_and_keeps_its_view(demo_database, sent) -> None:
     assert at.query_params["place"] in (str(place_id), [str(place_id)])
     payload = sent[-1]
     assert "map.setView([52.8, -2.1], 14.5, {animate: false})" in payload
+
+
+@pytest.mark.parametrize("role", ["lead", "viewer"])
+def test_a_wide_scope_reads_squares_and_says_where_flags_are(
+    demo_database, sent, monkeypatch, role
+):
+    """More districts than ``WIDE_DISTRICTS`` (lowered to 2 here: the demo has 8): the Map
+    reads counts per 250 m square, shows the spot path's headline, lists no flags but says
+    why, and sends no incident coordinates to a role without point access."""
+    from services import reads
+
+    def fresh() -> None:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+    fresh()
+    try:
+        spot_headline = _run(role).metric[0].value
+        monkeypatch.setattr(reads, "WIDE_DISTRICTS", 2)
+        fresh()
+        at = _run(role)
+    finally:
+        fresh()
+    assert at.metric[0].value == spot_headline  # the same (perturbed for the viewer) total
+    assert int(at.metric[2].value.replace(",", "")) == 0
+    assert reads.WIDE_FLAGS in [i.value for i in at.info]
+    payload = sent[-1]
+    assert "Hot spot" in payload  # hot cells drawn from the squares
+    if not VIEWERS[role].sees_points:
+        pairs = _incident_pairs(demo_database, VIEWERS[role].districts)
+        assert len(pairs) > 100
+        assert [pair for pair in pairs if pair in payload] == []

@@ -69,6 +69,10 @@ def test_a_far_point_is_outside_the_sparse_grid_but_inside_the_full_one():
     assert sparse.n_cells == 4  # the corner square and its three neighbours in the area
 
 
-def test_no_point_in_the_area_is_an_error():
-    with pytest.raises(HotspotInputError, match="None of the points"):
-        build_sparse_grid(AREA, np.array([100.0]), np.array([100.0]), cell_size=250)
+def test_no_point_near_the_area_gives_a_grid_without_cells():
+    for x, y in ((np.array([100.0]), np.array([100.0])), (np.array([]), np.array([]))):
+        grid = build_sparse_grid(AREA, x, y, cell_size=250)
+        assert grid.n_cells == 0
+        assert locate_xy(grid, np.array([392_000.0]), np.array([322_000.0]))[0] == -1
+    with pytest.raises(HotspotInputError, match="cell size"):
+        build_sparse_grid(AREA, np.array([392_000.0]), np.array([322_000.0]), cell_size=0)
