@@ -193,7 +193,9 @@ sites = loaders.map_sites(
     filters.agencies,
     version,
     _square,
-    analysis.wide_since(*analysis.period_months(*filters.window(latest))) if _square else "",
+    # "all data" at a wide scope is the last 12 months (Filters.months): the query made
+    # from these months then reads from the same month (loaders.map_since)
+    analysis.wide_since(*filters.months(latest)) if _square else "",
 )
 query = map_query(filters, scope, latest, sites["month"], audience=seen_as)
 first, last = query.first, query.last
