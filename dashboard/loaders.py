@@ -193,19 +193,107 @@ def map_sites(
     ages: tuple[str, ...],
     agencies: tuple[str, ...],
     version: str,
+    square: int = 0,
+    since: str = "",
 ) -> pd.DataFrame:
-    """Return incidents or referrals per location, month and type, every month."""
+    """Return incidents or referrals per location (or ``square``), month and type.
+
+    Every month, or from ``since`` (a wide scope: ``services.reads.wide_since``).
+    """
     from services.reads import read_sites
 
     return read_sites(
-        engine(), audience, kind=kind, districts=districts, ages=ages, agencies=agencies
+        engine(),
+        audience,
+        kind=kind,
+        districts=districts,
+        ages=ages,
+        agencies=agencies,
+        square=square,
+        since=since,
     )
+
+
+def map_square(audience: Audience, query: MapQuery) -> int:
+    """Return the square the Map's counts are read in for a query (0: per spot).
+
+    See ``services.reads.wide_square``: a wide scope (many districts) is counted per
+    square in SQL and analysed on a grid of the occupied squares only.
+    """
+    from services.reads import wide_square
+
+    return wide_square(len(audience.scope(query.districts)), query.cell_size)
+
+
+def scope_square(audience: Audience, districts: tuple[str, ...], cell_size: int) -> int:
+    """Return :func:`map_square` before the query is made (the page's first read)."""
+    from services.reads import wide_square
+
+    return wide_square(len(audience.scope(districts)), audience.cell_size(cell_size))
+
+
+def map_since(query: MapQuery, square: int) -> str:
+    """Return the first month a Map query reads (every month on the district path)."""
+    from services.reads import wide_since
+
+    return wide_since(query.first, query.last) if square else ""
 
 
 def _map_sites_for(
     query: MapQuery, audience: Audience, version: str, kind: str = "incidents"
 ) -> pd.DataFrame:
-    return map_sites(kind, audience, query.districts, query.ages, query.agencies, version)
+    square = map_square(audience, query)
+    return map_sites(
+        kind,
+        audience,
+        query.districts,
+        query.ages,
+        query.agencies,
+        version,
+        square,
+        map_since(query, square),
+    )
+
+
+@st.cache_resource(show_spinner="Building the hot spot grid...", max_entries=8)
+def map_wide_grid(
+    audience: Audience,
+    districts: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    cell_size: int,
+    square: int,
+    since: str,
+    version: str,
+) -> Grid:
+    """Return the grid of a wide scope: occupied squares and their neighbours only."""
+    from geo.grid import build_sparse_grid
+    from store.sites import located
+
+    sites = map_sites("incidents", audience, districts, ages, agencies, version, square, since)
+    sites = located(sites)
+    area = queries.load_districts(engine(), audience.scope(districts))
+    return build_sparse_grid(
+        area, sites["easting"].to_numpy(), sites["northing"].to_numpy(), cell_size=cell_size
+    )
+
+
+def _grid_for(query: MapQuery, audience: Audience, version: str) -> Grid:
+    """Return the Map's hot-spot grid: the whole area's, or a wide scope's occupied squares."""
+    square = map_square(audience, query)
+    if not square:
+        return map_grid(query.districts, query.cell_size, version)
+    since = map_since(query, square)
+    return map_wide_grid(
+        audience,
+        query.districts,
+        query.ages,
+        query.agencies,
+        query.cell_size,
+        square,
+        since,
+        version,
+    )
 
 
 @st.cache_data(show_spinner="Finding hot spots...", max_entries=32)
@@ -221,7 +309,7 @@ def map_hot_cells(
         first=query.first,
         last=query.last,
     )
-    grid = map_grid(query.districts, query.cell_size, version)
+    grid = _grid_for(query, audience, version)
     return hot_cells(sites, grid, confidence=confidence, audience=audience)
 
 
@@ -233,7 +321,7 @@ def map_monthly(
     from services.reads import monthly_picture
 
     sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
-    grid = map_grid(query.districts, query.cell_size, version)
+    grid = _grid_for(query, audience, version)
     return monthly_picture(sites, grid, last=query.last, confidence=confidence, audience=audience)
 
 
@@ -245,6 +333,8 @@ def map_flags(
     from services.reads import flagged_places
 
     places_bng, sites, grid = _flag_inputs(audience, query, version)
+    if map_square(audience, query):  # counted per square: too coarse for 200 m (WIDE_FLAGS)
+        sites = sites.iloc[:0]
     return flagged_places(
         places_bng,
         sites,
@@ -261,7 +351,7 @@ def _flag_inputs(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, Grid]:
     """Return the register, the sites and the grid that flags (and why-not) are read from."""
     sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
-    grid = map_grid(query.districts, query.cell_size, version)
+    grid = _grid_for(query, audience, version)
     return places_for(audience, version, query.districts), sites, grid
 
 
@@ -277,7 +367,7 @@ def map_cell_note(audience: Audience, query: MapQuery, version: str) -> str:
         first=query.first,
         last=query.last,
     )
-    grid = map_grid(query.districts, query.cell_size, version)
+    grid = _grid_for(query, audience, version)
     return cell_size_note(sites, grid, sizes=CELL_SIZES)
 
 
@@ -286,8 +376,10 @@ def map_why_not(
     audience: Audience, query: MapQuery, settings: MapSettings, version: str, place_id: int
 ) -> str:
     """Return why a place is not flagged in the period, counts disclosed for the audience."""
-    from services.reads import why_not_flagged
+    from services.reads import WIDE_FLAGS, why_not_flagged
 
+    if map_square(audience, query):
+        return WIDE_FLAGS
     places_bng, sites, grid = _flag_inputs(audience, query, version)
     return why_not_flagged(
         places_bng,

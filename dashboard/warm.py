@@ -29,7 +29,7 @@ from dashboard.basemap import offline_base_areas
 from dashboard.filters import Filters, map_query
 from dashboard.session import disclosure_threshold
 from services.audience import Audience
-from services.reads import DEFAULT_SETTINGS
+from services.reads import DEFAULT_SETTINGS, wide_since
 from services.users import audiences
 
 __all__ = ["ENVIRONMENT", "PAGE_MODULES", "PRESETS", "start", "warm"]
@@ -73,7 +73,10 @@ def warm(version: str, today: date) -> int:
         loaders.map_outlines(audience, version)
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
-        months = loaders.map_sites("incidents", audience, scope, (), (), version)["month"]
+        square = loaders.scope_square(audience, scope, Filters().cell_size)
+        since = wide_since(*Filters().months(latest)) if square else ""
+        months = loaders.map_sites("incidents", audience, scope, (), (), version, square, since)
+        months = months["month"]
         for preset in PRESETS:
             filters = Filters(period=preset)
             query = map_query(filters, scope, latest, months, audience=audience)

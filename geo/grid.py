@@ -39,6 +39,7 @@ __all__ = [
     "GridKind",
     "area_geometry",
     "build_grid",
+    "build_sparse_grid",
     "cells_frame",
     "contiguity",
     "count_points",
@@ -94,6 +95,7 @@ class Grid:
     resolution: int | None = None
     _bng_origin: tuple[int, int] = (0, 0)
     _bng_lookup: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.int64))
+    _bng_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     _h3_index: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -254,6 +256,109 @@ def _bng_grid(area: shapely.Geometry, size: float) -> Grid:
     )
 
 
+_KEY_SHIFT = 1 << 24
+"""Square keys: ``col * 2**24 + row`` (British National Grid squares of any size >= 1 m
+have col and row below 2**24 inside the grid's 700 km by 1,300 km)."""
+
+
+def _square_key(col: np.ndarray, row: np.ndarray) -> np.ndarray:
+    return np.asarray(col, dtype=np.int64) * _KEY_SHIFT + np.asarray(row, dtype=np.int64)
+
+
+def _sparse_find(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Return the position of each wanted key in the sorted ``keys``, or -1."""
+    at = np.searchsorted(keys, wanted)
+    at = np.minimum(at, keys.size - 1)
+    return np.where(keys[at] == wanted, at, -1).astype(np.int64)
+
+
+def build_sparse_grid(
+    area: gpd.GeoDataFrame | gpd.GeoSeries,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    cell_size: float = DEFAULT_CELL_SIZE,
+) -> Grid:
+    """Build the squares of a wide area that hold points, and their neighbours, only.
+
+    Works in British National Grid: the area is reprojected to EPSG:27700. All England
+    at 250 m would be about 6 million candidate squares (its bounding box) and 2 million
+    cells; an analysis of counts only needs the squares with counts and the squares
+    around them (the Gi* neighbourhoods). Those are found by integer square index
+    (``floor(x / cell_size)``), and only they become polygons and are tested against
+    the area, so the cost grows with the number of occupied squares, not with the area.
+
+    The cells are a subset of :func:`build_grid`'s for the same area and size, with the
+    same ids, polygons, interior flags and, between them, the same contiguity; points
+    fall in the same cells (:func:`locate_xy`). What differs is the study area: the
+    empty squares far from any point are not cells, so a Gi* on this grid compares a
+    square with the inhabited squares around the country, not with empty moorland.
+
+    Parameters
+    ----------
+    area
+        District boundaries (or any polygons) with a CRS.
+    x, y
+        Eastings and northings (EPSG:27700) of the points (or square centres) to cover.
+    cell_size
+        The side of a square in metres.
+
+    Returns
+    -------
+    Grid
+        A ``"bng"`` grid of the occupied squares and their queen neighbours that overlap
+        the area; no cells when no point is near the area (nothing to analyse).
+
+    Raises
+    ------
+    HotspotInputError
+        For an area without CRS or polygons, or a bad cell size.
+
+    Examples
+    --------
+    >>> square = gpd.GeoSeries([shapely.box(0, 0, 2500, 2500)], crs="EPSG:27700")
+    >>> grid = build_sparse_grid(square, np.array([100.0]), np.array([100.0]), cell_size=250)
+    >>> grid.n_cells, int(grid.adjacency.sum())
+    (4, 12)
+    """
+    size = _check_size(cell_size)
+    geometry = area_geometry(area)
+    col = np.floor(np.asarray(x, dtype="float64") / size).astype(np.int64)
+    row = np.floor(np.asarray(y, dtype="float64") / size).astype(np.int64)
+    occupied = np.unique(_square_key(col, row))
+    ring = [(dc, dr) for dc in (-1, 0, 1) for dr in (-1, 0, 1)]
+    candidates = np.unique(np.concatenate([occupied + dc * _KEY_SHIFT + dr for dc, dr in ring]))
+    ccol, crow = np.divmod(candidates, _KEY_SHIFT)
+    x0, y0 = ccol * size, crow * size
+    boxes = shapely.box(x0, y0, x0 + size, y0 + size)
+    keep, inside = (
+        _overlaps(boxes, geometry) if boxes.size else (np.zeros(0, bool), np.zeros(0, bool))
+    )
+    keys = candidates[keep]
+    src_parts, dst_parts = [], []
+    for dc, dr in ring:
+        if dc == 0 and dr == 0:
+            continue
+        found = _sparse_find(keys, keys + dc * _KEY_SHIFT + dr)
+        ok = found >= 0
+        src_parts.append(np.flatnonzero(ok))
+        dst_parts.append(found[ok])
+    ids = np.array(
+        [f"BNG{size:g}m_{int(a)}_{int(b)}" for a, b in zip(x0[keep], y0[keep], strict=True)],
+        dtype=object,
+    )
+    return Grid(
+        kind="bng",
+        cell_size=size,
+        cell_ids=ids,
+        geometry=boxes[keep],
+        interior=inside[keep],
+        adjacency=_csr(np.concatenate(src_parts), np.concatenate(dst_parts), keys.size),
+        area=geometry,
+        _bng_keys=keys,
+    )
+
+
 def _csr(src: np.ndarray, dst: np.ndarray, n: int) -> sparse.csr_array:
     data = np.ones(src.size, dtype=np.float64)
     matrix = sparse.csr_array((data, (src, dst)), shape=(n, n))
@@ -398,7 +503,11 @@ def locate_xy(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     cell = np.full(x.shape, -1, dtype=np.int64)
     if x.size == 0:
         return cell
-    if grid.kind == "bng":
+    if grid.kind == "bng" and grid._bng_keys.size:
+        col = np.floor(x / grid.cell_size).astype(np.int64)
+        row = np.floor(y / grid.cell_size).astype(np.int64)
+        cell = _sparse_find(grid._bng_keys, _square_key(col, row))
+    elif grid.kind == "bng":
         c0, r0 = grid._bng_origin
         nrows, ncols = grid._bng_lookup.shape
         col = np.floor(x / grid.cell_size).astype(np.int64) - c0

@@ -70,6 +70,7 @@ __all__ = [
     "MIN_INCIDENTS",
     "POINTS_LIMIT",
     "RADII",
+    "WIDE_FLAGS",
     "Click",
     "MapQuery",
     "MapSettings",
@@ -99,6 +100,8 @@ __all__ = [
     "record_panel_view",
     "settings_from_params",
     "settings_to_params",
+    "wide_since",
+    "wide_square",
 ]
 
 CONFIDENCE_LEVELS: dict[int, tuple[int, float]] = {90: (1, 0.10), 95: (2, 0.05), 99: (3, 0.01)}
@@ -279,6 +282,64 @@ def in_scope(
     return frame.loc[frame[column].isin(audience.scope(districts))]
 
 
+WIDE_DISTRICTS = 12
+"""More districts than this in scope make a wide scope (:func:`wide_square`)."""
+
+WIDE_SQUARE = 250
+"""The side in metres of the squares a wide scope is counted in (the hot-spot grid's)."""
+
+
+WIDE_FLAGS = (
+    f"Flagged places are worked out for at most {WIDE_DISTRICTS} districts at a time: "
+    "choose fewer districts to see them."
+)
+"""What the Map says instead of flags for a wide scope: the flag rule counts incidents
+within 200 m of a place, which square counts cannot tell, and the per-spot read it
+needs is what a wide scope must not make."""
+
+
+def wide_square(n_districts: int, cell_size: float) -> int:
+    """Return the square side to count a scope's events in, or 0 to count per spot.
+
+    The switch is the number of districts, not a COUNT: it costs no query, keys the
+    caches by plain values, and is what the size of the spot read follows. At national
+    density (10 million incidents over 296 districts, about 34,000 a district over three
+    years) a spot read returns nearly one row per incident, about 30,000 rows a district:
+    a few districts are a few hundred thousand rows (the district path, unchanged and
+    fine), all England 9.5 million rows (7.8 GB, issue 21). Above
+    :data:`WIDE_DISTRICTS` districts (about 400,000 rows at that density) the events are
+    counted per :data:`WIDE_SQUARE` m square in SQL (:func:`store.sites.read_squares`),
+    so the rows follow the occupied squares, not the incidents. Square cells whose size
+    is a multiple of the square see the same counts; other cell sizes are counted in
+    squares of their own size.
+
+    Examples
+    --------
+    >>> wide_square(1, 250), wide_square(296, 250), wide_square(296, 1000), wide_square(296, 100)
+    (0, 250, 250, 100)
+    """
+    if n_districts <= WIDE_DISTRICTS:
+        return 0
+    size = int(cell_size)
+    return WIDE_SQUARE if size % WIDE_SQUARE == 0 else size
+
+
+def wide_since(first: str, last: str) -> str:
+    """Return the first month a wide Map reads: its period's or its trend window's.
+
+    Empty (every month) when the period is open ("all data").
+
+    Examples
+    --------
+    >>> wide_since("2026-08", "2026-10"), wide_since("2024-01", "2026-10"), wide_since("", "")
+    ('2025-11', '2024-01', '')
+    """
+    if not first or not last:
+        return ""
+    start = pd.Period(last, freq="M") - (TREND_MONTHS - 1)
+    return str(min(pd.Period(first, freq="M"), start))
+
+
 def read_sites(
     engine: Engine,
     audience: Audience,
@@ -287,20 +348,28 @@ def read_sites(
     districts: tuple[str, ...] = (),
     ages: tuple[str, ...] = (),
     agencies: tuple[str, ...] = (),
+    square: int = 0,
+    since: str = "",
 ) -> pd.DataFrame:
     """Return :func:`store.sites.read_sites` for the districts in the audience's scope.
 
     ``districts`` are those wanted, all of the audience's when empty; the other arguments
-    are those of :func:`store.sites.read_sites`.
+    are those of :func:`store.sites.read_sites`. With ``square`` (see
+    :func:`wide_square`) the events are counted per square of that side in SQL
+    (:func:`store.sites.read_squares`): the same columns, with square centres, from the
+    month ``since`` (:func:`wide_since`).
 
     Raises
     ------
     services.access.AccessDenied
         When a district outside the audience's scope is asked for.
     """
-    return store_sites.read_sites(
-        engine, audience.scope(districts), kind=kind, ages=ages, agencies=agencies
-    )
+    scope = audience.scope(districts)
+    if square:
+        return store_sites.read_squares(
+            engine, scope, size=square, kind=kind, ages=ages, agencies=agencies, since=since
+        )
+    return store_sites.read_sites(engine, scope, kind=kind, ages=ages, agencies=agencies)
 
 
 def _counts(grid: Grid, sites: pd.DataFrame, column: str = "n") -> np.ndarray:

@@ -184,7 +184,19 @@ settings = analysis.MapSettings(
 )
 
 # The period and the query ------------------------------------------------------------------
-sites = loaders.map_sites("incidents", seen_as, scope, filters.ages, filters.agencies, version)
+_square = loaders.scope_square(seen_as, scope, filters.cell_size)  # a wide scope: per square
+sites = loaders.map_sites(
+    "incidents",
+    seen_as,
+    scope,
+    filters.ages,
+    filters.agencies,
+    version,
+    _square,
+    # "all data" at a wide scope is the last 12 months (Filters.months): the query made
+    # from these months then reads from the same month (loaders.map_since)
+    analysis.wide_since(*filters.months(latest)) if _square else "",
+)
 query = map_query(filters, scope, latest, sites["month"], audience=seen_as)
 first, last = query.first, query.last
 in_period = sites_in(sites, types=query.types, first=first, last=last)
@@ -509,7 +521,9 @@ def _open_place(place_id: int) -> None:
 
 def _flag_list() -> None:
     st.subheader("Flagged places")
-    if flags.empty:
+    if flags.empty and loaders.map_square(seen_as, query):
+        st.info(analysis.WIDE_FLAGS)
+    elif flags.empty:
         st.info("No place is flagged in this period with these settings.")
     else:
         period = period_label(pd.Period(first, freq="M"), pd.Period(last, freq="M"))

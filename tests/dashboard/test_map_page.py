@@ -277,3 +277,35 @@ def test_sessions_that_see_the_same_base_map_share_one_rendering(demo_database, 
     assert json.loads(sent[-1])["script"] == json.loads(sent[-2])["script"]
     _run("viewer", state=state)
     assert len(rendered) == 2
+
+
+@pytest.mark.parametrize("role", ["lead", "viewer"])
+def test_a_wide_scope_reads_squares_and_says_where_flags_are(
+    demo_database, sent, monkeypatch, role
+):
+    """More districts than ``WIDE_DISTRICTS`` (lowered to 2 here: the demo has 8): the Map
+    reads counts per 250 m square, shows the spot path's headline, lists no flags but says
+    why, and sends no incident coordinates to a role without point access."""
+    from services import reads
+
+    def fresh() -> None:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+    fresh()
+    try:
+        spot_headline = _run(role).metric[0].value
+        monkeypatch.setattr(reads, "WIDE_DISTRICTS", 2)
+        fresh()
+        at = _run(role)
+    finally:
+        fresh()
+    assert at.metric[0].value == spot_headline  # the same (perturbed for the viewer) total
+    assert int(at.metric[2].value.replace(",", "")) == 0
+    assert reads.WIDE_FLAGS in [i.value for i in at.info]
+    payload = sent[-1]
+    assert "Hot spot" in payload  # hot cells drawn from the squares
+    if not VIEWERS[role].sees_points:
+        pairs = _incident_pairs(demo_database, VIEWERS[role].districts)
+        assert len(pairs) > 100
+        assert [pair for pair in pairs if pair in payload] == []
