@@ -282,8 +282,10 @@ def in_scope(
     return frame.loc[frame[column].isin(audience.scope(districts))]
 
 
-WIDE_DISTRICTS = 12
-"""More districts than this in scope make a wide scope (:func:`wide_square`)."""
+WIDE_DISTRICTS = 40
+"""More districts than this in scope make a wide scope (:func:`wide_square`). Every county
+partnership in England (the largest, with its unitary councils, has 14 districts) stays on
+the per-spot path and sees its flagged places; regional and national scopes go wide."""
 
 WIDE_SQUARE = 250
 """The side in metres of the squares a wide scope is counted in (the hot-spot grid's)."""
@@ -307,7 +309,7 @@ def wide_square(n_districts: int, cell_size: float) -> int:
     years) a spot read returns nearly one row per incident, about 30,000 rows a district:
     a few districts are a few hundred thousand rows (the district path, unchanged and
     fine), all England 9.5 million rows (7.8 GB, issue 21). Above
-    :data:`WIDE_DISTRICTS` districts (about 400,000 rows at that density) the events are
+    :data:`WIDE_DISTRICTS` districts (about 1.3 million rows at that density) the events are
     counted per :data:`WIDE_SQUARE` m square in SQL (:func:`store.sites.read_squares`),
     so the rows follow the occupied squares, not the incidents. Square cells whose size
     is a multiple of the square see the same counts; other cell sizes are counted in
