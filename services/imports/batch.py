@@ -56,6 +56,7 @@ from store.models import (
     ContextEvent,
     ImportBatch,
     Incident,
+    IncidentRef,
     Place,
     PlaceLink,
     Referral,
@@ -682,7 +683,9 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
     seen = plan.refs_seen
     in_file = refs.map(seen).to_numpy(dtype=object)  # rows kept by earlier chunks of this file
     earlier_chunk = np.array([r is not None and not pd.isna(r) for r in in_file], dtype=bool)
-    existing = _existing(connection, unique, refs[first & ~earlier_chunk].tolist())
+    # incidents: the unpartitioned incident_refs (0012_stored_refs), one probe per reference
+    lookup = IncidentRef.source_ref if table is Incident else unique
+    existing = _existing(connection, lookup, refs[first & ~earlier_chunk].tolist())
     stored_before = refs.isin(existing).to_numpy() & ~earlier_chunk
     new = first & ~earlier_chunk & ~stored_before
     for ref, row in zip(refs[new], rows[new], strict=True):
