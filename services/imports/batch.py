@@ -731,7 +731,9 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
         )
     report.duplicate += int(len(stored) - new.sum())
     fresh = stored.loc[new]
-    if len(fresh):
+    if len(fresh) and _copy_frame(connection, table, fresh, plan):
+        _store_links(connection, table, fresh[unique.key], plan)
+    elif len(fresh):
         dialect = connection.dialect.name
         columns = columns_for_insert(fresh, plan, dialect=dialect)
         if table is not Place:  # incidents and referrals: a random key each (services.disclosure)
@@ -751,6 +753,77 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
         _store_links(connection, table, fresh[unique.key], plan)
     plan.pending_links.clear()
     report.accepted += int(new.sum())
+
+
+def _arrow_columns(fresh: pd.DataFrame, table: Any, plan: Plan) -> Any:
+    """Return the rows to store as a pyarrow table, column by column from numpy (no per-row work).
+
+    The same columns and values as :func:`columns_for_insert` gives PostgreSQL: dates as
+    dates, ``place_id`` -1 as NULL, NaN and None as NULL, then the batch, the times and
+    who, and for incidents and referrals a random ``record_key`` each.
+    """
+    import pyarrow as pa
+
+    size = len(fresh)
+    arrays: dict[str, Any] = {}
+    for name in fresh.columns:
+        if name == ROW_COLUMN:
+            continue
+        values = fresh[name].to_numpy()
+        if name in ("occurred_on", "month"):
+            arrays[name] = pa.array(np.asarray(values, dtype="datetime64[D]"))
+        elif name == "place_id":
+            ids = np.asarray(values, dtype=np.int64)
+            arrays[name] = pa.array(ids, mask=ids < 0)
+        else:
+            arrays[name] = pa.array(values, from_pandas=True)
+    arrays["import_batch_id"] = pa.repeat(pa.scalar(plan.batch_id, pa.int64()), size)
+    for name in ("created_at", "updated_at"):
+        arrays[name] = pa.repeat(pa.scalar(plan.now), size)
+    for name in ("created_by", "updated_by"):
+        arrays[name] = pa.repeat(pa.scalar(plan.actor), size)
+    if table is not Place:  # incidents and referrals: a random key each (services.disclosure)
+        arrays["record_key"] = pa.array(np.asarray(new_record_keys(size), dtype=np.int64))
+    return pa.table(arrays)
+
+
+def _copy_frame(connection: Connection, table: Any, fresh: pd.DataFrame, plan: Plan) -> bool:
+    """Store a prepared chunk with one ``COPY ... FROM STDIN (FORMAT csv)`` written by pyarrow.
+
+    PostgreSQL through psycopg only (False otherwise, and for a chunk pyarrow cannot type,
+    which then goes row by row through :func:`_copy_rows`). Text is quoted and NULL is an
+    empty unquoted field, so an empty string stays empty; the copy runs on the import's
+    own transaction. Issue 21: building a row at a time was most of the import's CPU.
+    """
+    if connection.dialect.name != "postgresql":
+        return False
+    try:
+        import psycopg
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+    except ImportError:  # pragma: no cover - both are the app's dependencies
+        return False
+    raw = connection.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        return False
+    try:
+        arrow = _arrow_columns(fresh, table, plan)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(arrow, sink, pa_csv.WriteOptions(include_header=False))
+    sql = (
+        f"COPY {table.__tablename__} ({', '.join(arrow.column_names)}) "
+        "FROM STDIN WITH (FORMAT csv)"
+    )
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.write(memoryview(sink.getvalue()))
+    except psycopg.errors.IntegrityError as error:
+        raise IntegrityError(sql, None, error) from error
+    except psycopg.Error as error:
+        raise DBAPIError(sql, None, error) from error
+    return True
 
 
 def _copy_rows(connection: Connection, table: str, names: list[str], rows: Any) -> bool:
