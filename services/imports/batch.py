@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -394,9 +394,19 @@ def _existing(connection: Connection, column: Any, values: Iterable[str]) -> set
     """Return which values are already stored in a unique column (asked in slices)."""
     values = list(values)
     found: set[str] = set()
+    probe = connection.dialect.name == "postgresql" and column is IncidentRef.source_ref
+    if probe:
+        # The planner judges 5,000 index probes dearer than reading a table of a million
+        # references (wrongly: 0.4 s a slice, 200 slices a million rows); keep to the index.
+        before = connection.scalar(text("SELECT current_setting('enable_seqscan')"))
+        connection.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
     for start in range(0, len(values), 5_000):
         part = values[start : start + 5_000]
         found.update(connection.scalars(select(column).where(_among(connection, column, part))))
+    if probe:
+        connection.execute(
+            text("SELECT set_config('enable_seqscan', :before, true)"), {"before": before}
+        )
     return found
 
 
