@@ -192,6 +192,21 @@ class Incident(_Event, Base):
     )
 
 
+class IncidentRef(Base):
+    """Every stored incident's reference, once: the importer's one probe per reference.
+
+    On PostgreSQL ``incidents`` is partitioned (0009_partitions), so looking a reference
+    up there probes the ``source_ref`` index of every leaf. This small unpartitioned table
+    holds each reference once, kept in step by the database itself (0012_stored_refs:
+    triggers on insert, delete, update and truncate of ``incidents``), and gives back the
+    uniqueness the partitioned table cannot hold.
+    """
+
+    __tablename__ = "incident_refs"
+
+    source_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class Referral(_Event, Base):
     """An anonymised referral (Risk Factor Matrix, MACE or other route)."""
 

@@ -197,9 +197,13 @@ def locate(frame: pd.DataFrame) -> Located:
     if "postcode" in frame:
         todo = np.isnan(e)
         if todo.any():
-            looked = lookup_postcodes(frame["postcode"][todo].to_numpy(dtype=object))
-            pe, pn = looked["easting"].to_numpy(), looked["northing"].to_numpy()
-            status = looked["status"].to_numpy()
+            # each distinct value looked up once (a file repeats its postcodes)
+            codes, uniques = pd.factorize(
+                frame["postcode"][todo].to_numpy(dtype=object), use_na_sentinel=False
+            )
+            looked = lookup_postcodes(uniques)
+            pe, pn = looked["easting"].to_numpy()[codes], looked["northing"].to_numpy()[codes]
+            status = looked["status"].to_numpy()[codes]
             found = status == FOUND
             rows = np.flatnonzero(todo)
             e[rows[found]], n[rows[found]] = pe[found], pn[found]

@@ -165,6 +165,17 @@ def parse_dates(
     ['is not a real date (dates are read day first, DD/MM/YYYY)', 'is not a date', '']
     """
     text = values.astype(str).str.strip()
+    codes, uniques = pd.factorize(text.to_numpy(dtype=object))
+    if len(uniques) * 2 < len(text):  # a column of dates repeats: read each value once
+        days, month, problem = _parse_dates(pd.Series(uniques, dtype=object), date_format)
+        return days[codes], month[codes], problem[codes]
+    return _parse_dates(text, date_format)
+
+
+def _parse_dates(
+    text: pd.Series, date_format: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read stripped strings as dates (see :func:`parse_dates`), each value on its own."""
     size = len(text)
     out = np.full(size, np.datetime64("NaT"), dtype="datetime64[D]")
     month = np.zeros(size, dtype=bool)
@@ -442,8 +453,10 @@ def _age_band(frame: pd.DataFrame, days: np.ndarray, plan: Plan) -> np.ndarray:
     report = plan.report
     if "age" in frame:
         text = _text(frame, "age")
-        number = pd.to_numeric(text.str.extract(r"^(\d+(?:\.\d+)?)")[0], errors="coerce")
-        ages = number.to_numpy(dtype="float64", copy=True)
+        codes, uniques = pd.factorize(text.to_numpy(dtype=object))  # each value read once
+        leading = pd.Series(uniques, dtype=object).str.extract(r"^(\d+(?:\.\d+)?)")[0]
+        number = pd.to_numeric(leading, errors="coerce").to_numpy(dtype="float64")
+        ages = number[codes] if len(codes) else np.full(0, np.nan)
         odd = (text != "").to_numpy(bool) & (np.isnan(ages) | (ages > 120))
         report.note("ages that could not be read (age band left empty)", int(odd.sum()))
         ages[odd] = np.nan
