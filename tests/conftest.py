@@ -157,6 +157,40 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield postgres
 
 
+# The demo accounts' password hashes ------------------------------------------------------
+# ``ensure_demo_users`` hashes the published demo password once per account: four scrypt
+# hashes (a tenth of a second each, by design) every time a test database gets the demo
+# accounts, a hundred times a run. The tests take those hashes from four real ones made once
+# a session, in turn, so four accounts added together still get four different salts (and a
+# service that hashed once for all four would still be caught). Other passwords are hashed
+# as in the app.
+
+#: How many real hashes of the demo password a session makes and hands out in turn.
+DEMO_HASHES = 4
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _demo_password_hashed_once() -> Iterator[None]:
+    import itertools
+
+    import services.users
+
+    real = services.users.hash_password
+    made: list[str] = []  # made at the first demo account, not in every session
+    turn = itertools.count()
+
+    def hash_password(password: str) -> str:
+        if password != services.users.DEMO_PASSWORD:
+            return real(password)
+        if not made:
+            made.extend(real(password) for _ in range(DEMO_HASHES))
+        return made[next(turn) % DEMO_HASHES]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services.users, "hash_password", hash_password)
+        yield
+
+
 # The browser, shared by tests/e2e and tests/faults (one Playwright per test session) -------
 
 
