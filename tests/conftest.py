@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,6 +139,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     # the tmp_path_factory fixture's own factory (no fixture can be asked for in a hook)
     start_building_demo(session.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Wait for the demo's background builder, if this process started one."""
+    builder = sys.modules.get("tests.dashboard.conftest")
+    if builder is not None:
+        builder.wait_for_demo_builder()
 
 
 def _empty(engine: Engine) -> None:

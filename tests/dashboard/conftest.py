@@ -86,14 +86,27 @@ def start_building_demo(base: Path) -> None:
     with open(folder / "demo-built.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the builder exits
         with open(folder / "demo-build.log", "w") as log:
-            subprocess.Popen(
-                [sys.executable, "-c", _BUILDER, str(folder)],
-                cwd=Path(__file__).resolve().parents[2],
-                pass_fds=(lock.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            _builders.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _BUILDER, str(folder)],
+                    cwd=Path(__file__).resolve().parents[2],
+                    pass_fds=(lock.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
+
+
+#: The builder started by this process, waited for at the end of the session (so that its
+#: time counts in the run's own, as the build's did when a test made it).
+_builders: list[subprocess.Popen] = []
+
+
+def wait_for_demo_builder() -> None:
+    """Wait for the background builder this process started, if any."""
+    while _builders:
+        _builders.pop().wait()
 
 
 def _built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
