@@ -27,7 +27,7 @@ def test_every_role_reads_places_and_meeting(demo_database, role, page):
 
 @pytest.mark.parametrize("role", ["officer", "viewer"])
 def test_officers_and_viewers_never_reach_the_data_page(demo_database, role):
-    at = _as(role, "places.py")  # the pages of the role are registered by a run
+    at = _as(role)  # the whole app, on the Map: the navigation of the role is registered
     with pytest.raises(ValueError, match="Could not find a navigation page") as refused:
         at.switch_page(str(PAGES / "data.py"))
     assert (
