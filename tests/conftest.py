@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,15 +111,41 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark slow what the local loop (``-m "not slow"``) leaves to CI.
+    """Mark slow what the local loop (``-m "not slow"``) leaves to CI; page tests last.
 
-    The hypothesis suites and every test in :data:`SLOW_FOLDERS`.
+    The hypothesis suites and every test in :data:`SLOW_FOLDERS` are slow. The tests of the
+    demo database run after the others, while it is built (:func:`pytest_collection_finish`).
     """
     for item in items:
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False) or any(
             item.path.is_relative_to(folder) for folder in SLOW_FOLDERS
         ):
             item.add_marker(pytest.mark.slow)
+    # The tests of the demo database last, after the tests that do not wait for its build.
+    items.sort(key=lambda item: "demo_database" in getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building the page tests' demo in the background when page tests were collected.
+
+    Those tests come last (see :func:`pytest_collection_modifyitems`), so the build runs
+    beside the other tests instead of keeping a worker waiting.
+    """
+    if session.config.option.collectonly or not any(
+        "demo_database" in getattr(item, "fixturenames", ()) for item in session.items
+    ):
+        return
+    from tests.dashboard.conftest import start_building_demo
+
+    # the tmp_path_factory fixture's own factory (no fixture can be asked for in a hook)
+    start_building_demo(session.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Wait for the demo's background builder, if this process started one."""
+    builder = sys.modules.get("tests.dashboard.conftest")
+    if builder is not None:
+        builder.wait_for_demo_builder()
 
 
 def _empty(engine: Engine) -> None:
@@ -155,6 +182,71 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         postgres = request.getfixturevalue("pg_engine")
         _empty(postgres)
         yield postgres
+
+
+# The demo area's outlines, built once a run -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def area_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A boundary cache folder holding the demo area's approximate outlines, built once a run.
+
+    Building the outlines from the postcode directory takes seconds; the tests that load a
+    demo or store the area pass this folder as ``cache_dir`` and read the built outlines
+    (tests/geo/test_boundaries.py builds and caches them itself). Shared by the xdist workers
+    of a run: the first to take the lock builds, the others wait and read.
+    """
+    import fcntl
+
+    from data.demo import DEFAULT_AREA
+    from geo.boundaries import district_boundaries
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this run
+    folder = base / "area-cache"
+    folder.mkdir(exist_ok=True)
+    with open(base / "area-cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            district_boundaries(DEFAULT_AREA, cache_dir=folder)  # built, or read if built
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
+
+
+# The demo accounts' password hashes ------------------------------------------------------
+# ``ensure_demo_users`` hashes the published demo password once per account: four scrypt
+# hashes (a tenth of a second each, by design) every time a test database gets the demo
+# accounts, a hundred times a run. The tests take those hashes from four real ones made once
+# a session, in turn, so four accounts added together still get four different salts (and a
+# service that hashed once for all four would still be caught). Other passwords are hashed
+# as in the app.
+
+#: How many real hashes of the demo password a session makes and hands out in turn.
+DEMO_HASHES = 4
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _demo_password_hashed_once() -> Iterator[None]:
+    import itertools
+
+    import services.users
+
+    real = services.users.hash_password
+    made: list[str] = []  # made at the first demo account, not in every session
+    turn = itertools.count()
+
+    def hash_password(password: str) -> str:
+        if password != services.users.DEMO_PASSWORD:
+            return real(password)
+        if not made:
+            made.extend(real(password) for _ in range(DEMO_HASHES))
+        return made[next(turn) % DEMO_HASHES]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services.users, "hash_password", hash_password)
+        yield
 
 
 # The browser, shared by tests/e2e and tests/faults (one Playwright per test session) -------

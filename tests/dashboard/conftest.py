@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,15 +50,72 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def _demo_folder(base: Path) -> Path:
+    """Return the folder where the run's demo is built: shared by the xdist workers of a run."""
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+#: The background builder: builds the demo as :func:`_built_demo` would, holding the lock it
+#: was handed (an inherited descriptor) until it exits.
+_BUILDER = """
+import sys
+from pathlib import Path
+from data.bootstrap import open_database
+folder = Path(sys.argv[1])
+built, partial = folder / "demo-built.db", folder / "demo-building.db"
+if not built.exists():
+    partial.unlink(missing_ok=True)
+    open_database(f"sqlite:///{partial}").dispose()
+    partial.rename(built)
+"""
+
+
+def start_building_demo(base: Path) -> None:
+    """Start building the run's demo in the background, once a run, while other tests run.
+
+    Called when the collected tests include page tests (``demo_database``). The first
+    worker to get here takes the demo's lock and hands it to a builder process, so the page
+    tests wait (in :func:`_built_demo`) only for what is left of the build. A builder that
+    fails leaves no demo behind, and the first page test builds it as before.
+    """
+    folder = _demo_folder(base)
+    try:
+        os.close(os.open(folder / "demo-build-started", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return  # another worker of this run started it
+    with open(folder / "demo-built.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the builder exits
+        with open(folder / "demo-build.log", "w") as log:
+            _builders.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _BUILDER, str(folder)],
+                    cwd=Path(__file__).resolve().parents[2],
+                    pass_fds=(lock.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+
+#: The builder started by this process, waited for at the end of the session (so that its
+#: time counts in the run's own, as the build's did when a test made it).
+_builders: list[subprocess.Popen] = []
+
+
+def wait_for_demo_builder() -> None:
+    """Wait for the background builder this process started, if any."""
+    while _builders:
+        _builders.pop().wait()
+
+
 def _built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return the built demo database, building it once for every xdist worker of this run.
 
     Workers share the run's base folder; the first to take the lock builds the demo there,
     the others wait for it. Without xdist the folder is the session's own.
     """
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # shared by the workers of this run
+    base = _demo_folder(tmp_path_factory.getbasetemp())  # shared by the workers of this run
     built = base / "demo-built.db"
     with open(base / "demo-built.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -6,6 +6,9 @@
 | officer | Map, Places, Assessments, Meeting | none | small ones hidden | three districts |
 | viewer | Map, Places, Assessments, Meeting | none | small ones hidden | all |
 | admin | all five | Boundaries, Imports, Users, Audit log | exact | all |
+
+Signing in and the idle clock here; the pages by role in test_roles_pages.py, the service
+layer in test_roles_services.py (three files, so that the local loop's two workers share them).
 """
 
 from __future__ import annotations
@@ -14,26 +17,14 @@ import os
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
-import shapely
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from services.access import AccessDenied, Viewer
-from services.disclosure import set_disclosure_k
-from services.safe_text import plain_text
-from services.users import (
-    DEMO_PASSWORD,
-    audit_log,
-    create_user,
-    ensure_demo_users,
-    list_users,
-    update_user,
-    viewer_for,
-)
+from services.access import Viewer
+from services.users import DEMO_PASSWORD, viewer_for
 from store.db import connect
-from store.models import AuditEvent, District
+from store.models import AuditEvent
 from tests.dashboard.conftest import APP
 
 ROLES = ("lead", "officer", "viewer", "admin")
@@ -69,21 +60,32 @@ def _audit(action: str) -> list[tuple[str, dict]]:
 
 
 def _as(role: str | None, page: str | None = None, query: dict | None = None) -> AppTest:
+    """Run the app as ``role`` (None: nobody signed in), on ``page`` or the Map.
+
+    The whole app runs (sign-in check, navigation by role, the page); a ``page`` is opened
+    at once, as a link to it would (its file name is its address), not after the Map.
+    """
     at = AppTest.from_file(APP, default_timeout=180)
     if role is not None:
         at.session_state["viewer"] = demo_viewer(role)
     for key, value in (query or {}).items():
         at.query_params[key] = value
-    at.run()
     if page is not None:
         at.switch_page(str(PAGES / page))
-        at.run()
+    at.run()
+    if page is not None:
+        assert at.title and at.title[0].value == PAGE_TITLES[page], "not the page asked for"
     return at
 
 
-def _small(values: pd.Series, k: int = 5) -> list:
-    numbers = pd.to_numeric(values, errors="coerce")
-    return values[(numbers > 0) & (numbers < k)].tolist()
+#: The title each page shows (what :func:`_as` checks it opened).
+PAGE_TITLES = {
+    "places.py": "Places",
+    "meeting.py": "Steering group summary",
+    "data.py": "Data",
+    "assessments.py": "Place assessments",
+    "mace.py": "MACE: links between places",
+}
 
 
 # Signing in -----------------------------------------------------------------------------
@@ -203,137 +205,3 @@ def test_the_sidebar_names_who_is_signed_in(demo_database):
     at = _as("officer")
     text = " ".join(m.value for m in at.sidebar.markdown)
     assert "Demo district officer" in text and "District or borough council officer" in text
-
-
-# The pages, by role -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("page", ["places.py", "meeting.py"])
-@pytest.mark.parametrize("role", ROLES)
-def test_every_role_reads_places_and_meeting(demo_database, role, page):
-    at = _as(role, page)
-    assert not at.exception, at.exception
-    assert at.title and at.dataframe
-
-
-@pytest.mark.parametrize("role", ["officer", "viewer"])
-def test_officers_and_viewers_never_reach_the_data_page(demo_database, role):
-    at = _as(role)
-    with pytest.raises(ValueError, match="Could not find a navigation page") as refused:
-        at.switch_page(str(PAGES / "data.py"))
-    assert (
-        "places.py" in str(refused.value)
-        and "pages/data.py'" not in str(refused.value).split("Known pages")[1]
-    )
-
-
-def test_a_lead_sees_the_data_page_without_the_admin_tabs(demo_database):
-    at = _as("lead", "data.py")
-    assert not at.exception, at.exception
-    assert [t.label for t in at.tabs] == ["Boundaries", "Imports"]
-
-
-def test_an_admin_sees_users_and_the_audit_log(demo_database):
-    at = _as("admin", "data.py")
-    assert not at.exception, at.exception
-    labels = [t.label for t in at.tabs]
-    assert labels[-4:] == ["Users", "Organisations", "Audit log", "Settings"]
-    tabs = {t.label: t for t in at.tabs}
-    users = tabs["Users"].dataframe[0].value
-    assert set(ROLES) <= set(users["username"])
-    audit = tabs["Audit log"].dataframe[0].value
-    assert {"sign in", "add demo accounts"} & set(audit["action"])
-    assert at.download_button(key="audit_csv").label.startswith("Download the audit log")
-
-
-def test_an_admin_adds_a_user_on_the_users_tab(demo_database):
-    at = _as("admin", "data.py")
-    assert at.selectbox(key="user_add_role").value is None, "no role is chosen for the admin"
-    at.text_input(key="user_add_username").input("new officer")
-    at.text_input(key="user_add_name").input("New Officer")
-    at.button(key="user_add_submit").click().run()
-    refused = plain_text(" ".join(e.value for e in at.error))
-    assert "is not an e-mail address" in refused and "choose the person's role" in refused
-    at.text_input(key="user_add_username").input("New.Officer@lichfield.gov.uk")
-    at.text_input(key="user_add_name").input("New Officer")
-    at.selectbox(key="user_add_role").select("officer")
-    at.multiselect(key="user_add_districts").select("E07000194")
-    at.button(key="user_add_submit").click().run()
-    assert not at.exception, at.exception
-    assert "Added new.officer@lichfield.gov.uk" in plain_text(" ".join(s.value for s in at.success))
-    assert demo_viewer("new.officer@lichfield.gov.uk").districts == ("E07000194",)
-
-
-def test_an_officer_sees_only_their_districts_with_small_counts_hidden(demo_database):
-    at = _as("officer", "places.py")
-    table = at.dataframe[0].value
-    assert set(table["District"]) == OFFICER_DISTRICTS
-    counts = table["Incidents in period"]
-    assert _small(counts) == []
-    assert "<5" in set(counts), "no small count was hidden: the test shows nothing"
-    lead = _as("lead", "places.py").dataframe[0].value
-    assert len(set(lead["District"])) > 2
-    assert _small(lead["Incidents in period"]), "the lead sees exact small counts"
-
-
-def test_a_link_naming_another_district_is_refused_and_audited(demo_database):
-    at = _as("officer", query={"districts": "E06000021"})
-    message = plain_text(" ".join(e.value for e in at.error))
-    assert "Stoke-on-Trent (E06000021)" in message and "does not cover" in message
-    assert at.multiselect(key="f_districts").value == []
-    assert set(at.multiselect(key="f_districts").options) == OFFICER_DISTRICTS
-    assert _audit("refused district")[-1] == (
-        "officer",
-        {"districts": ["E06000021"], "from": "link"},
-    )
-
-
-def test_the_lead_may_follow_the_same_link(demo_database):
-    at = _as("lead", query={"districts": "E06000021"})
-    assert at.multiselect(key="f_districts").value == ["E06000021"]
-    assert not [e for e in at.error if "does not cover" in e.value]
-
-
-# The service layer, on both databases -------------------------------------------------------
-
-CODES = ("E07000192", "E07000197", "E06000021")
-
-
-@pytest.fixture
-def accounts(engine):
-    square = shapely.to_wkb(shapely.box(0, 0, 1, 1))
-    with engine.begin() as connection:
-        connection.execute(
-            insert(District),
-            [{"code": c, "name": c, "source": "test", "geometry_wkb": square} for c in CODES],
-        )
-    ensure_demo_users(engine)
-    return {role: viewer_for(engine, role) for role in ROLES}
-
-
-ACTIONS = {
-    "add a user": lambda e, v: create_user(e, v, username="x", display_name="x", role="viewer"),
-    "change a role": lambda e, v: update_user(e, v, "viewer", role="officer"),
-    "list users": lambda e, v: list_users(e, v),
-    "read the audit log": lambda e, v: audit_log(e, v),
-    "change k": lambda e, v: set_disclosure_k(e, 7, viewer=v),
-    "read Stoke-on-Trent": lambda e, v: v.scope(["E06000021"]),
-    "read Stafford": lambda e, v: v.scope(["E07000197"]),
-}
-ALLOWED = {
-    "lead": {"read Stoke-on-Trent", "read Stafford"},
-    "officer": {"read Stafford"},
-    "viewer": {"read Stoke-on-Trent", "read Stafford"},
-    "admin": set(ACTIONS),
-}
-
-
-@pytest.mark.parametrize("action", list(ACTIONS))
-@pytest.mark.parametrize("role", ROLES)
-def test_the_service_layer_enforces_the_role_matrix(engine, accounts, role, action):
-    call = ACTIONS[action]
-    if action in ALLOWED[role]:
-        call(engine, accounts[role])
-    else:
-        with pytest.raises(AccessDenied):
-            call(engine, accounts[role])

@@ -19,9 +19,9 @@ KEY = "test-deployment-key-0123456789"
 
 
 @pytest.fixture(scope="session")
-def area(tmp_path_factory: pytest.TempPathFactory) -> gpd.GeoDataFrame:
-    """The approximate outlines of the 9 districts (built once per test session)."""
-    return district_boundaries(DEFAULT_AREA, cache_dir=tmp_path_factory.mktemp("cache"))
+def area(area_cache: Path) -> gpd.GeoDataFrame:
+    """The approximate outlines of the 9 districts (built once a run, see ``area_cache``)."""
+    return district_boundaries(DEFAULT_AREA, cache_dir=area_cache)
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def demo(request, tmp_path_factory):
         n_incidents=4_000,
         n_referrals=600,
         months=15,
-        cache_dir=tmp_path_factory.mktemp("boundaries"),
+        cache_dir=request.getfixturevalue("area_cache"),
     )
     _fixed_keys(engine)
     codes = tuple(queries.load_districts(engine)["code"])

@@ -56,7 +56,7 @@ INFO = pack.pack_context(
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
+def hostile(tmp_path_factory, area_cache):
     """A small demo whose place names and Stafford's name are hostile text."""
     engine = connect(f"sqlite:///{tmp_path_factory.mktemp('pack') / 'demo.db'}")
     upgrade(engine)
@@ -66,7 +66,7 @@ def hostile(tmp_path_factory):
         n_incidents=3_000,
         n_referrals=400,
         months=15,
-        cache_dir=tmp_path_factory.mktemp("boundaries"),
+        cache_dir=area_cache,
     )
     with engine.begin() as connection:
         for n, name in enumerate(HOSTILE):

@@ -41,7 +41,7 @@ def demo_engine(request, tmp_path_factory):
         today=date(2026, 11, 22),
         n_incidents=3_000,
         n_referrals=500,
-        cache_dir=tmp_path_factory.mktemp("cache"),
+        cache_dir=request.getfixturevalue("area_cache"),
     )
     yield engine
     if request.param == "sqlite":
