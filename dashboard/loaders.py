@@ -278,7 +278,7 @@ def map_wide_grid(
     )
 
 
-def _grid_for(query: MapQuery, audience: Audience, version: str) -> Grid:
+def hot_spot_grid(query: MapQuery, audience: Audience, version: str) -> Grid:
     """Return the Map's hot-spot grid: the whole area's, or a wide scope's occupied squares."""
     square = map_square(audience, query)
     if not square:
@@ -309,7 +309,7 @@ def map_hot_cells(
         first=query.first,
         last=query.last,
     )
-    grid = _grid_for(query, audience, version)
+    grid = hot_spot_grid(query, audience, version)
     return hot_cells(sites, grid, confidence=confidence, audience=audience)
 
 
@@ -321,7 +321,7 @@ def map_monthly(
     from services.reads import monthly_picture
 
     sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
-    grid = _grid_for(query, audience, version)
+    grid = hot_spot_grid(query, audience, version)
     return monthly_picture(sites, grid, last=query.last, confidence=confidence, audience=audience)
 
 
@@ -351,7 +351,7 @@ def _flag_inputs(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, Grid]:
     """Return the register, the sites and the grid that flags (and why-not) are read from."""
     sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
-    grid = _grid_for(query, audience, version)
+    grid = hot_spot_grid(query, audience, version)
     return places_for(audience, version, query.districts), sites, grid
 
 
@@ -367,7 +367,7 @@ def map_cell_note(audience: Audience, query: MapQuery, version: str) -> str:
         first=query.first,
         last=query.last,
     )
-    grid = _grid_for(query, audience, version)
+    grid = hot_spot_grid(query, audience, version)
     return cell_size_note(sites, grid, sizes=CELL_SIZES)
 
 

@@ -463,7 +463,7 @@ def _place_panel(place_id: int) -> None:
 
 
 def _cell_panel(cell_id: str, *, cells: gpd.GeoDataFrame, month: str) -> None:
-    grid = loaders.map_grid(query.districts, query.cell_size, version)
+    grid = loaders.hot_spot_grid(query, seen_as, version)
     index = np.flatnonzero(grid.cell_ids.astype(str) == cell_id)
     if index.size == 0:
         st.warning("That cell is not on the current grid; click the map again.")
@@ -785,7 +785,7 @@ def _explorer() -> None:
                 cells = loaders.map_hot_cells(seen_as, query, settings.confidence, version)
                 name = "Hot and cold spots"
             else:
-                grid = loaders.map_grid(query.districts, query.cell_size, version)
+                grid = loaders.hot_spot_grid(query, seen_as, version)
                 rows = picture.cells.loc[picture.cells["month"] == month]
                 cells = gpd.GeoDataFrame(
                     {
