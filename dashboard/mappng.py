@@ -11,11 +11,6 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display; must come before pyplot
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import patheffects
@@ -25,6 +20,7 @@ from pyproj import Transformer
 
 from dashboard.layers import HOTSPOT_COLOURS, HOTSPOT_LABELS, STATE_COLOURS, STATE_LABELS
 from geo.points import drawable
+from reports.charts import DRAWING, new_figure
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -97,8 +93,8 @@ def map_png(
     bytes
         The PNG file.
     """
-    fig = plt.figure(figsize=size, dpi=dpi)
-    try:
+    fig = new_figure(figsize=size, dpi=dpi)  # not pyplot: sessions draw at once
+    with DRAWING:
         ax = fig.add_axes((0.01, 0.06, 0.98, 0.84))
         box = ax.get_position()
         aspect = (box.width * size[0]) / (box.height * size[1])
@@ -190,8 +186,6 @@ def map_png(
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi)
         return buffer.getvalue()
-    finally:
-        plt.close(fig)
 
 
 def _scale_text(minx: float, maxx: float, miny: float, maxy: float) -> str:

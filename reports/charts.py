@@ -7,8 +7,11 @@ same :class:`reports.meeting.MeetingFigures`. No Streamlit here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
+import threading
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,8 +20,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from matplotlib.ticker import StrMethodFormatter
 from matplotlib.transforms import Bbox
@@ -54,10 +60,35 @@ _STYLE: dict[str, Any] = {
 }
 
 
-def _png(figure: plt.Figure) -> bytes:
+DRAWING = threading.RLock()
+"""Held while a chart is drawn: the style is matplotlib's global ``rcParams``.
+
+Charts are drawn by many sessions' threads at once, so they are made with matplotlib's
+object API (a ``Figure`` on its own Agg canvas), never through pyplot's shared register of
+figures: two threads there could be handed the same figure number, and one's ``close``
+left the other's figure without a canvas (``'FigureCanvasBase' object has no attribute
+'get_renderer'``, 6 of 26 slide steps at 100 sessions, ``benchmarks/bench_sessions.py``).
+"""
+
+
+@contextlib.contextmanager
+def styled() -> Iterator[None]:
+    """Draw with the charts' style, one thread at a time (see :data:`DRAWING`)."""
+    with DRAWING, matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]  # rc keys
+        yield
+
+
+def new_figure(**kwargs: Any) -> MplFigure:
+    """Return a figure on its own Agg canvas, outside pyplot (see :data:`DRAWING`)."""
+    figure = MplFigure(**kwargs)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure: MplFigure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", facecolor="white")
-    plt.close(figure)
+    with DRAWING:
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", facecolor="white")
     return buffer.getvalue()
 
 
@@ -90,7 +121,7 @@ def _overlaps(box: Bbox, others: list[Bbox], gap: float) -> bool:
     return any(box.expanded(1, 1).padded(gap).overlaps(other) for other in others)
 
 
-def trend_figure(figures: MeetingFigures) -> plt.Figure | None:
+def trend_figure(figures: MeetingFigures) -> MplFigure | None:
     """Return the monthly incidents and referrals chart (None with no data).
 
     Every month of the window is on the axis. Notable months carry one label each
@@ -107,8 +138,9 @@ def trend_figure(figures: MeetingFigures) -> plt.Figure | None:
         return None
     months = list(pd.PeriodIndex(monthly["month"], freq="M").strftime("%b\n%Y"))
     top = float(values.max().max())
-    with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # a dict of rc keys
-        figure, axes = plt.subplots(figsize=(12, 4.8), layout="constrained")
+    with styled():
+        figure = new_figure(figsize=(12, 4.8), layout="constrained")
+        axes = figure.subplots()
         axes.plot(months, values["incidents"], marker="o", lw=3, color="#1f4e79", label="Incidents")
         axes.plot(months, values["referrals"], marker="s", lw=3, color="#c55a11", label="Referrals")
         axes.set_ylim(bottom=0, top=top * 1.3)
@@ -145,7 +177,7 @@ def trend_figure(figures: MeetingFigures) -> plt.Figure | None:
         return figure
 
 
-def separate(figure: plt.Figure, labels: list, *, direction: float = 1.0) -> None:
+def separate(figure: MplFigure, labels: list, *, direction: float = 1.0) -> None:
     """Move text labels (offset in points) until no two overlap, in the order given.
 
     Each label that touches one already placed is moved by its own height (up for
@@ -166,7 +198,7 @@ def separate(figure: plt.Figure, labels: list, *, direction: float = 1.0) -> Non
         placed.append(text_box(label, renderer))
 
 
-def _make_room(figure: plt.Figure, axes: plt.Axes, labels: list, legend: object) -> None:
+def _make_room(figure: MplFigure, axes: Axes, labels: list, legend: object) -> None:
     """Move labels up until none touches another; grow the axes to hold them under the legend."""
     separate(figure, labels)
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg's
@@ -207,7 +239,7 @@ def emerging_map_png(
 
 def emerging_map_figure(
     figures: MeetingFigures, districts: gpd.GeoDataFrame, *, title: str = ""
-) -> plt.Figure:
+) -> MplFigure:
     """Return the map of emerging hot spot cells over the district outlines.
 
     District names are kept apart (:func:`separate`); the legend is beside the map.
@@ -221,8 +253,9 @@ def emerging_map_figure(
     title
         A title above the map.
     """
-    with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # a dict of rc keys
-        figure, axes = plt.subplots(figsize=(10, 8.5), layout="constrained")
+    with styled():
+        figure = new_figure(figsize=(10, 8.5), layout="constrained")
+        axes = figure.subplots()
         outlines = districts.to_crs(BNG)
         outlines.boundary.plot(ax=axes, color="#555555", linewidth=0.8)
         cells = figures.emerging_cells.to_crs(BNG)
@@ -231,7 +264,7 @@ def emerging_map_figure(
             chosen = cells.loc[cells["simple_category"] == name]
             if not chosen.empty:
                 chosen.plot(ax=axes, color=colour, edgecolor="none")
-            handles.append(plt.Rectangle((0, 0), 1, 1, color=colour, label=name))
+            handles.append(Rectangle((0, 0), 1, 1, color=colour, label=name))
         names = []
         for row in outlines.sort_values("name").itertuples():
             point = row.geometry.representative_point()

@@ -100,3 +100,46 @@ def test_the_old_placement_lost_the_last_months_off_the_page():
     width, height = 1320, 528
     assert 150 * width / height > 277
     assert pack.image_box((width, height), (277.0, 150.0))[0] <= 277
+
+
+def _refused(*args, **kwargs):
+    raise AssertionError("pyplot's register of figures was used")
+
+
+def test_charts_are_drawn_outside_pyplots_register(monkeypatch) -> None:
+    """Many sessions draw at once, and pyplot's register of figures is shared by every
+    thread (two could get the same figure, and one's close broke the other's), so the
+    charts never go through it. The control shows the broken register would be noticed."""
+    monkeypatch.setattr(plt, "figure", _refused)
+    monkeypatch.setattr(plt, "subplots", _refused)
+    png = charts._png(charts.trend_figure(_figures(CROWDED)))  # type: ignore[arg-type]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(AssertionError, match="register"):
+        plt.subplots()
+
+
+def test_sessions_drawing_charts_at_once_each_get_their_own() -> None:
+    """Eight threads draw different trend charts at once: each gets a PNG of its own data."""
+    import threading
+
+    results: dict[int, list[bytes]] = {}
+    errors: list[BaseException] = []
+
+    def draw(seed: int) -> None:
+        try:
+            for round_ in range(3):
+                counts = [100 + seed * 10 + round_ + k for k in range(12)]
+                figure = charts.trend_figure(_figures([], counts))  # type: ignore[arg-type]
+                results.setdefault(seed, []).append(charts._png(figure))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=draw, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    pictures = [png for seed in sorted(results) for png in results[seed]]
+    assert len(pictures) == 24 and all(p[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
+    assert len(set(pictures)) == 24  # every thread's own data, not another's figure
