@@ -68,6 +68,29 @@ def _month_of(engine: Engine, column: Any) -> Any:
     return func.to_char(column, "YYYY-MM")
 
 
+def _counted(
+    model: type[Incident] | type[Referral],
+    keys: tuple[Any, ...],
+    districts: tuple[str, ...],
+    *,
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+) -> Any:
+    """Return the count and record-key sum query of :func:`read_sites` and :func:`read_squares`.
+
+    ``SELECT keys, n, key`` over the districts, ages and agencies wanted (every age and
+    agency when empty); the caller groups it by ``keys``.
+    """
+    query = select(*keys, func.count().label("n"), func.sum(model.record_key).label("key")).where(
+        model.district_code.in_(districts)
+    )
+    if ages:
+        query = query.where(model.age_band.in_(ages))
+    if agencies:
+        query = query.where(model.source_agency.in_(agencies))
+    return query
+
+
 def read_sites(
     engine: Engine,
     districts: tuple[str, ...],
@@ -103,13 +126,7 @@ def read_sites(
     model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
     month = _month_of(engine, model.occurred_on).label("month")
     keys = (model.easting, model.northing, month, model.category)
-    query = select(*keys, func.count().label("n"), func.sum(model.record_key).label("key")).where(
-        model.district_code.in_(districts)
-    )
-    if ages:
-        query = query.where(model.age_band.in_(ages))
-    if agencies:
-        query = query.where(model.source_agency.in_(agencies))
+    query = _counted(model, keys, districts, ages=ages, agencies=agencies)
     with engine.connect() as connection:
         frame = pd.read_sql(query.group_by(*keys), connection)
     frame["n"] = frame["n"].astype("int64")
@@ -173,13 +190,7 @@ def read_squares(
         col = func.floor(model.easting / float(size))
         row = func.floor(model.northing / float(size))
     keys = (col.label("col"), row.label("row"), month, model.category)
-    query = select(*keys, func.count().label("n"), func.sum(model.record_key).label("key")).where(
-        model.district_code.in_(districts)
-    )
-    if ages:
-        query = query.where(model.age_band.in_(ages))
-    if agencies:
-        query = query.where(model.source_agency.in_(agencies))
+    query = _counted(model, keys, districts, ages=ages, agencies=agencies)
     if since:
         start = pd.Period(since, freq="M").start_time.date()
         query = query.where(model.occurred_on >= start)
