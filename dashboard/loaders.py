@@ -193,12 +193,15 @@ def map_sites(
     ages: tuple[str, ...],
     agencies: tuple[str, ...],
     version: str,
-    square: int = 0,
-    since: str = "",
+    square: int,
+    since: str,
 ) -> pd.DataFrame:
     """Return incidents or referrals per location (or ``square``), month and type.
 
-    Every month, or from ``since`` (a wide scope: ``services.reads.wide_since``).
+    Every month, or from ``since`` (a wide scope: ``services.reads.wide_since``). Every
+    argument is given by every caller, never left to a default: Streamlit keys the cache
+    on the arguments as passed, so ``square=0`` left out and given are two entries, and the
+    warm-up would warm one while a page read the other.
     """
     from services.reads import read_sites
 
@@ -486,8 +489,8 @@ def meeting(
         return in_scope(frame, audience, districts)
 
     inputs = MeetingInputs(
-        incidents=map_sites("incidents", audience, districts, ages, agencies, version),
-        referrals=map_sites("referrals", audience, districts, ages, agencies, version),
+        incidents=map_sites("incidents", audience, districts, ages, agencies, version, 0, ""),
+        referrals=map_sites("referrals", audience, districts, ages, agencies, version, 0, ""),
         places=mine(places(version)),
         assessments=mine(assessments(version)),
         actions=mine(actions(version)),
@@ -603,7 +606,9 @@ def impact(version: str, window: int = 6) -> ImpactFigures:
 
     codes = tuple(districts(version)["code"])
     inputs = ImpactInputs(
-        sites=map_sites("incidents", Audience.before_disclosure(codes), codes, (), (), version),
+        sites=map_sites(
+            "incidents", Audience.before_disclosure(codes), codes, (), (), version, 0, ""
+        ),
         places=places(version),
         actions=load_action_kinds(engine()),
         grid=map_grid(codes, 250, version),

@@ -275,6 +275,15 @@ def sign_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSW
     expect(signed_in).to_be_visible(timeout=SIGN_IN_TIMEOUT_MS)
 
 
+def settled(page: Page, timeout_ms: float = 120_000) -> None:
+    """Wait for the app's run to end and nothing on the page to be stale, so that a figure
+    read next is the new run's, not one drawn between the old run's and the new one's."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=timeout_ms)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=timeout_ms)
+
+
 def choose(page: Page, label: str, option: str, nth: int = 0) -> None:
     """Pick the option that starts with ``option`` in the Streamlit select box with this label.
 

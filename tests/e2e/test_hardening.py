@@ -35,6 +35,7 @@ from tests.e2e.conftest import (
     STARTUP_TIMEOUT_S,
     AppServer,
     free_port,
+    settled,
     sign_in,
     stop,
     wait_until_healthy,
@@ -156,13 +157,6 @@ def hostile_app(
         stop(process)
 
 
-def _settled(page: Page) -> None:
-    from playwright.sync_api import expect
-
-    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=TIMEOUT_MS)
-    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=TIMEOUT_MS)
-
-
 def _no_outside_markup(page: Page, listener: Listener) -> None:
     """No element anywhere in the page (or its frames) points at the listener."""
     for frame in page.frames:
@@ -189,14 +183,14 @@ def test_hostile_names_render_as_text_and_fetch_nothing(
         expect(sidebar.get_by_text("![x](http").first).to_be_visible(timeout=TIMEOUT_MS)
         expect(sidebar.get_by_text("/officer.png) <img src=http").first).to_be_visible()
         expect(sidebar.get_by_text("/organisation-img.png>").first).to_be_visible()
-        _settled(page)
+        settled(page, TIMEOUT_MS)
         page.screenshot(path=screenshot_dir / "hostile-map-1366.png")
 
         nav = page.get_by_test_id("stSidebarNav")
         nav.get_by_role("link", name="Assessments").click()
         expect(page.get_by_text("Signed in as ![x](")).to_be_visible(timeout=TIMEOUT_MS)
         expect(page.get_by_text("red[organisation]").first).to_be_visible()
-        _settled(page)
+        settled(page, TIMEOUT_MS)
         page.screenshot(path=screenshot_dir / "hostile-assessments-1366.png")
 
         nav.get_by_role("link", name="Meeting").click()
@@ -210,7 +204,7 @@ def test_hostile_names_render_as_text_and_fetch_nothing(
         for title in ("Progress by district", "Places for decision"):
             for _ in range(titles.index(title) - at):  # step on to the slide by its place
                 page.get_by_role("button", name="Next").click()
-                _settled(page)
+                settled(page, TIMEOUT_MS)
             at = titles.index(title)
             expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=TIMEOUT_MS)
             if title == "Progress by district":  # district names in an st.table

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from tests.e2e.conftest import AppServer, RequestLog
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import choose, settled, sign_in
 
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 MIN_DISTRICT_PATHS = 9  # the nine Staffordshire districts, at least
@@ -51,12 +51,13 @@ def test_a_filter_change_is_kept_in_a_link_that_restores_it(
     expect(page.get_by_text("Demonstration data")).to_be_visible(timeout=TIMEOUT_MS)
     incidents = page.locator('[data-testid="stMetricValue"]').first
     expect(incidents).to_be_visible(timeout=TIMEOUT_MS)
+    settled(page, TIMEOUT_MS)  # the opening figure, not one drawn before the run ended
     before = incidents.inner_text()
 
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name="Last 12 months").click()
+    choose(page, "Period", "Last 12 months")  # by keyboard: the option list floats
     page.wait_for_url("**period=year**", timeout=TIMEOUT_MS)
     expect(incidents).not_to_have_text(before, timeout=TIMEOUT_MS)
+    settled(page, TIMEOUT_MS)
     after = incidents.inner_text()
 
     sign_in(page, page.url, "lead")  # the copied link, opened afresh: a new session
@@ -66,3 +67,4 @@ def test_a_filter_change_is_kept_in_a_link_that_restores_it(
         after, timeout=TIMEOUT_MS
     )
     assert request_log.external() == []
+
