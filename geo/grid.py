@@ -228,10 +228,7 @@ def _bng_grid(area: shapely.Geometry, size: float) -> Grid:
     kept = np.flatnonzero(keep)
     lookup[kept] = np.arange(kept.size)
     lookup2d = lookup.reshape(nrows, ncols)
-    ids = np.array(
-        [f"BNG{size:g}m_{int(a)}_{int(b)}" for a, b in zip(x0[kept], y0[kept], strict=True)],
-        dtype=object,
-    )
+    ids = _bng_cell_ids(size, x0[kept], y0[kept])
     src_parts, dst_parts = [], []
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
@@ -270,6 +267,17 @@ def _sparse_find(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     at = np.searchsorted(keys, wanted)
     at = np.minimum(at, keys.size - 1)
     return np.where(keys[at] == wanted, at, -1).astype(np.int64)
+
+
+def _bng_cell_ids(size: float, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
+    """Return the ids of BNG squares from their south-west corners (metres).
+
+    One format for :func:`build_grid` and :func:`build_sparse_grid`, so a square has the
+    same id on the whole area's grid and on a wide scope's.
+    """
+    return np.array(
+        [f"BNG{size:g}m_{int(a)}_{int(b)}" for a, b in zip(x0, y0, strict=True)], dtype=object
+    )
 
 
 def build_sparse_grid(
@@ -343,10 +351,7 @@ def build_sparse_grid(
         ok = found >= 0
         src_parts.append(np.flatnonzero(ok))
         dst_parts.append(found[ok])
-    ids = np.array(
-        [f"BNG{size:g}m_{int(a)}_{int(b)}" for a, b in zip(x0[keep], y0[keep], strict=True)],
-        dtype=object,
-    )
+    ids = _bng_cell_ids(size, x0[keep], y0[keep])
     return Grid(
         kind="bng",
         cell_size=size,
