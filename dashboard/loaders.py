@@ -47,6 +47,15 @@ __all__ = [
     "places",
 ]
 
+WARMED_AUDIENCES = 40
+"""The audiences (ways of seeing, ``services.users.audiences``) whose opening views the
+caches keep together: a county partnership's lead, viewers and an officer's view per
+district fits. A view's entries are tens of KB each."""
+VIEW_ENTRIES = 3 * WARMED_AUDIENCES + 16
+"""The entries kept by each view the warm-up fills (``dashboard.warm``): its three preset
+periods for every audience, and room for people's own choices. With fewer, the warm-up
+pushed out its own first views (least recently used) before anyone opened them."""
+
 
 @st.cache_resource(show_spinner="Opening the database (the first run builds the demo)...")
 def engine() -> Engine:
@@ -299,7 +308,7 @@ def hot_spot_grid(query: MapQuery, audience: Audience, version: str) -> Grid:
     )
 
 
-@st.cache_data(show_spinner="Finding hot spots...", max_entries=32)
+@st.cache_data(show_spinner="Finding hot spots...", max_entries=VIEW_ENTRIES)
 def map_hot_cells(
     audience: Audience, query: MapQuery, confidence: int, version: str
 ) -> gpd.GeoDataFrame:
@@ -316,7 +325,7 @@ def map_hot_cells(
     return hot_cells(sites, grid, confidence=confidence, audience=audience)
 
 
-@st.cache_data(show_spinner="Stepping through the months...", max_entries=16)
+@st.cache_data(show_spinner="Stepping through the months...", max_entries=VIEW_ENTRIES)
 def map_monthly(
     audience: Audience, query: MapQuery, confidence: int, version: str
 ) -> MonthlyPicture:
@@ -328,7 +337,7 @@ def map_monthly(
     return monthly_picture(sites, grid, last=query.last, confidence=confidence, audience=audience)
 
 
-@st.cache_data(show_spinner="Flagging places...", max_entries=32)
+@st.cache_data(show_spinner="Flagging places...", max_entries=VIEW_ENTRIES)
 def map_flags(
     audience: Audience, query: MapQuery, settings: MapSettings, version: str
 ) -> gpd.GeoDataFrame:
@@ -358,7 +367,7 @@ def _flag_inputs(
     return places_for(audience, version, query.districts), sites, grid
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=VIEW_ENTRIES)
 def map_cell_note(audience: Audience, query: MapQuery, version: str) -> str:
     """Return the note on a cell size too small for the period's incidents (or "")."""
     from dashboard.filters import CELL_SIZES
@@ -459,7 +468,7 @@ MeetingChoice = tuple[
 agencies, months, today and the data version."""
 
 
-@st.cache_data(show_spinner="Preparing the meeting's figures...", max_entries=16)
+@st.cache_data(show_spinner="Preparing the meeting's figures...", max_entries=VIEW_ENTRIES)
 def meeting(
     districts: tuple[str, ...],
     audience: Audience,

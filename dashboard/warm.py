@@ -62,7 +62,15 @@ def warm(version: str, today: date) -> int:
     loaders.assessment_queue_flags(version)
     loaders.impact(version)
     views = 0
-    for viewer in audiences(loaders.engine()):
+    found = audiences(loaders.engine())
+    if len(found) > loaders.WARMED_AUDIENCES:
+        _LOG.warning(
+            "%d ways of seeing the data to warm, but the caches keep the opening views of %d:"
+            " the first ones warmed will be computed again when opened.",
+            len(found),
+            loaders.WARMED_AUDIENCES,
+        )
+    for viewer in found:
         audience = Audience.of(viewer, k)
         scope = audience.scope()
         # the Map's offline base (built-up areas from the whole postcode directory: the
