@@ -69,7 +69,9 @@ class SmtpSink:
             and self.logins is not None
             and self.logins.get(auth_data.login.decode()) == auth_data.password.decode()
         )
-        return AuthResult(success=ok)
+        # not handled: aiosmtpd then answers a refusal with 535, as a real server does (handled,
+        # it answered nothing and the client waited for its timeout)
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> SmtpSink:
         """Start listening (returns when the server answers)."""

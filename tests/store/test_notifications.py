@@ -411,6 +411,7 @@ def test_sign_in_to_the_smtp_server_with_user_and_password(engine, ids, monkeypa
         submitted(engine, ids)
         assert sink.received == []
         assert {r.status for r in rows(engine)} == {"pending"}
+        assert {r.last_error.split(":")[0] for r in rows(engine)} == {"SMTPAuthenticationError"}
         monkeypatch.setenv("SAFER_SPACES_SMTP_PASSWORD", "s3cret-relay")
         notes.send_reminders(engine, today=TODAY)
         assert len(of_kind(sink, "submitted")) == 2
