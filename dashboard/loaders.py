@@ -2,6 +2,11 @@
 
 Each loader is keyed on plain values and the data version, so a filter change
 recomputes only what depends on it, and any import or edit refreshes it.
+
+No cached loader has a parameter with a default: Streamlit keys its caches on the
+arguments as passed, so a call that leaves a default out and one that gives it make two
+entries, and what the warm-up computed was computed again for the first person
+(``tests/dashboard/test_warm.py`` checks the signatures).
 """
 
 from __future__ import annotations
@@ -478,7 +483,8 @@ def meeting(
     months: tuple[str, str],
     today: date,
     version: str,
-    framework: bool = True,
+    *,
+    framework: bool,
 ) -> MeetingFigures:
     """Return the meeting's figures for districts the caller has checked are in scope.
 
@@ -603,12 +609,16 @@ def mace_links(
 
 # The impact of actions: computed once for every district, disclosed per reader.
 
+IMPACT_WINDOW = 6
+"""Months compared before and after a place's first action."""
+
 
 @st.cache_data(show_spinner="Measuring the impact of actions...", max_entries=4)
-def impact(version: str, window: int = 6) -> ImpactFigures:
+def impact(version: str) -> ImpactFigures:
     """Return the impact of every place's actions (unsuppressed; see :func:`impact_for`).
 
-    Computed over every district from the Map's cached counts, register and grid.
+    Computed over every district from the Map's cached counts, register and grid, over
+    :data:`IMPACT_WINDOW` months before and after the first action.
     """
     from services.audience import Audience
     from services.impact import ImpactInputs, impact_figures, load_action_kinds
@@ -622,18 +632,16 @@ def impact(version: str, window: int = 6) -> ImpactFigures:
         actions=load_action_kinds(engine()),
         grid=map_grid(codes, 250, version),
     )
-    return impact_figures(inputs, window=window)
+    return impact_figures(inputs, window=IMPACT_WINDOW)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def impact_for(
-    audience: Audience, districts: tuple[str, ...], version: str, window: int = 6
-) -> DisclosedImpact:
+def impact_for(audience: Audience, districts: tuple[str, ...], version: str) -> DisclosedImpact:
     """Return the impact of actions in some districts, disclosed for ``audience``."""
     from services.reads import impact as disclosed
 
     return disclosed(
-        impact(version, window),
+        impact(version),
         audience,
         districts=districts,
         district_names=district_names(version),
@@ -662,7 +670,7 @@ def map_outlines(audience: Audience, version: str) -> tuple[gpd.GeoDataFrame, gp
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def bounds_wgs84(
-    audience: Audience, version: str, wanted: tuple[str, ...] = ()
+    audience: Audience, version: str, wanted: tuple[str, ...]
 ) -> tuple[float, float, float, float]:
     """Return (west, south, east, north) of the districts in scope (or those wanted)."""
     west, south, east, north = districts_for(audience, version, wanted).to_crs(4326).total_bounds
@@ -671,7 +679,7 @@ def bounds_wgs84(
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def places_wgs84(
-    audience: Audience, version: str, wanted: tuple[str, ...] = ()
+    audience: Audience, version: str, wanted: tuple[str, ...]
 ) -> gpd.GeoDataFrame:
     """Return :func:`places_for` in WGS84."""
     return places_for(audience, version, wanted).to_crs(4326)

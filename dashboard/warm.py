@@ -81,6 +81,7 @@ def warm(version: str, today: date) -> int:
         loaders.map_outlines(audience, version)
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
+        loaders.impact_for(audience, scope, version)  # a place panel's and the Meeting's
         square = loaders.scope_square(audience, scope, Filters().cell_size)
         since = wide_since(*Filters().months(latest)) if square else ""
         months = loaders.map_sites("incidents", audience, scope, (), (), version, square, since)

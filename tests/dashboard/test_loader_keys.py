@@ -1,0 +1,49 @@
+"""The cached loaders are keyed so that the same read is one cache entry, however it is called."""
+
+from __future__ import annotations
+
+import inspect
+
+import streamlit as st
+
+from dashboard import loaders
+
+
+def _cached_loaders() -> dict[str, object]:
+    return {
+        name: value
+        for name, value in vars(loaders).items()
+        if callable(value) and hasattr(value, "clear") and hasattr(value, "__wrapped__")
+    }
+
+
+def test_no_cached_loader_has_a_default_that_a_caller_could_leave_out() -> None:
+    """Streamlit keys on the arguments as passed: a left-out default is another entry.
+
+    So the warm-up's ``impact(version)`` did not serve a place panel's
+    ``impact(version, 6)``: the first panel of a process measured the impact of every
+    place again (12 s on a million incidents).
+    """
+    found = _cached_loaders()
+    assert {"impact", "impact_for", "meeting", "map_sites"} <= set(found)  # the control
+    defaults = {
+        name: [p.name for p in inspect.signature(f.__wrapped__).parameters.values()
+               if p.default is not inspect.Parameter.empty]
+        for name, f in found.items()
+    }  # fmt: skip
+    assert {name: d for name, d in defaults.items() if d} == {}
+
+
+def test_a_left_out_default_is_another_cache_entry() -> None:
+    """The control for the test above: the behaviour it guards against is Streamlit's."""
+    calls: list[int] = []
+
+    @st.cache_data
+    def counted(version: str, window: int = 6) -> int:
+        calls.append(window)
+        return window
+
+    counted.clear()
+    counted("v")
+    counted("v", 6)
+    assert calls == [6, 6]
