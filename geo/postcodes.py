@@ -6,6 +6,7 @@ gives each postcode's easting and northing to the metre.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
@@ -86,13 +87,14 @@ def _directory() -> pd.DataFrame:
     except Exception:  # missing, partly written by a killed process, or from another pyarrow
         pass
     frame = _read_package()
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         frame.to_parquet(partial, index=False)
         os.replace(partial, path)  # whole or not at all, also with processes racing
-    except OSError:
-        pass  # a read-only home: read the package next time too
+    except Exception:  # a read-only or full disk: read the package next time too
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return frame
 
 
