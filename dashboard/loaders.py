@@ -60,6 +60,11 @@ VIEW_ENTRIES = 3 * WARMED_AUDIENCES + 16
 """The entries kept by each view the warm-up fills (``dashboard.warm``): its three preset
 periods for every audience, and room for people's own choices. With fewer, the warm-up
 pushed out its own first views (least recently used) before anyone opened them."""
+SITE_ENTRIES = 2 * WARMED_AUDIENCES + 16
+"""The entries kept of the counts per site (:func:`map_sites`): incidents and referrals for
+every audience the warm-up fills, and room for people's own choices. An entry for a whole
+county of a million incidents is about 40 MB; an officer's one district is a fraction of it,
+so a county's audiences together hold a few whole-county entries."""
 
 
 @st.cache_resource(show_spinner="Opening the database (the first run builds the demo)...")
@@ -199,7 +204,7 @@ def map_grid(districts: tuple[str, ...], cell_size: int, version: str) -> Grid:
     return build_grid(queries.load_districts(engine(), districts), cell_size=cell_size)
 
 
-@st.cache_data(show_spinner="Counting incidents...", max_entries=16)
+@st.cache_data(show_spinner="Counting incidents...", max_entries=SITE_ENTRIES)
 def map_sites(
     kind: str,
     audience: Audience,
