@@ -244,7 +244,6 @@ def generate_national(
 
     ``districts`` limits it to some district codes (the tests); all English ones if empty.
     """
-    from config.settings import home_dir
     from geo.boundaries import district_boundaries
     from geo.postcodes import load_postcode_directory
     from store.models import District, Place
@@ -254,7 +253,7 @@ def generate_national(
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
     codes = list(districts) or english_districts()
-    outlines = district_boundaries(codes, cache_dir=home_dir() / "cache")
+    outlines = district_boundaries(codes)  # cached in config.settings.cache_dir
     timings.append((f"{len(codes)} district outlines", time.perf_counter() - started))
     say(f"{len(codes)} district outlines in {timings[-1][1]:.0f} s")
     started = time.perf_counter()

@@ -139,7 +139,6 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _boundaries(args: argparse.Namespace) -> int:
-    from config.settings import home_dir
     from geo.boundaries import district_boundaries, read_boundary_file
     from services.boundaries import save_boundaries
 
@@ -151,7 +150,7 @@ def _boundaries(args: argparse.Namespace) -> int:
         origin = Path(args.file).name
     else:
         codes = [code.strip() for code in args.approximate.split(",") if code.strip()]
-        frame = district_boundaries(codes, cache_dir=home_dir() / "cache")
+        frame = district_boundaries(codes)  # cached in config.settings.cache_dir
         origin, args.kind = "the ONS Postcode Directory (approximate)", "district"
     counts = save_boundaries(engine, frame, kind=args.kind, actor="command line")
     print(

@@ -316,6 +316,14 @@ def home_dir() -> Path:
     return Path(str(value("home")))
 
 
+def cache_dir() -> Path:
+    """Return the folder for files made once and read again (``cache`` in :func:`home_dir`).
+
+    Outlines, the postcode directory, built-up areas: each may be deleted at any time.
+    """
+    return home_dir() / "cache"
+
+
 def database_url() -> str:
     """Return the database URL the app and the command line use."""
     url = value("database_url")

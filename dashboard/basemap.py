@@ -23,7 +23,7 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from config.settings import home_dir, raw
+from config.settings import cache_dir, raw
 from dashboard.maps import BaseTiles, base_tiles, offline_areas
 from geo.builtup import BNG, built_up_areas, town_ranks
 
@@ -55,7 +55,7 @@ def tiles_from_settings() -> tuple[BaseTiles | None, str | None]:
 
 def _cache_file(codes: tuple[str, ...]) -> Path:
     digest = hashlib.sha256(",".join(sorted(codes)).encode()).hexdigest()[:16]
-    return home_dir() / "cache" / f"built-up-v1-{digest}.parquet"
+    return cache_dir() / f"built-up-v1-{digest}.parquet"
 
 
 def _built_up(codes: tuple[str, ...]) -> gpd.GeoDataFrame:

@@ -6,7 +6,7 @@ recomputes only what depends on it, and any import or edit refreshes it.
 No cached loader has a parameter with a default: Streamlit keys its caches on the
 arguments as passed, so a call that leaves a default out and one that gives it make two
 entries, and what the warm-up computed was computed again for the first person
-(``tests/dashboard/test_warm.py`` checks the signatures).
+(``tests/dashboard/test_loader_keys.py`` checks the signatures).
 """
 
 from __future__ import annotations
@@ -217,10 +217,7 @@ def map_sites(
 ) -> pd.DataFrame:
     """Return incidents or referrals per location (or ``square``), month and type.
 
-    Every month, or from ``since`` (a wide scope: ``services.reads.wide_since``). Every
-    argument is given by every caller, never left to a default: Streamlit keys the cache
-    on the arguments as passed, so ``square=0`` left out and given are two entries, and the
-    warm-up would warm one while a page read the other.
+    Every month, or from ``since`` (a wide scope: ``services.reads.wide_since``).
     """
     from services.reads import read_sites
 

@@ -13,7 +13,6 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from config.settings import home_dir
 from services.users import ensure_demo_users
 from store.db import session_scope
 from store.models import (
@@ -188,7 +187,7 @@ def load_demo(
     demo = build_demo(
         seed=seed, end=end, months=months, n_incidents=n_incidents, n_referrals=n_referrals
     )
-    boundaries = district_boundaries(DEFAULT_AREA, cache_dir=cache_dir or home_dir() / "cache")
+    boundaries = district_boundaries(DEFAULT_AREA, cache_dir=cache_dir)
 
     with session_scope(engine) as session:
         known = set(session.scalars(select(District.code)))

@@ -39,7 +39,7 @@ import pyogrio
 import shapely
 from scipy.spatial import cKDTree
 
-from config.settings import home_dir
+from config.settings import cache_dir
 from geo.points import BNG
 from geo.postcodes import load_postcode_directory
 
@@ -375,7 +375,7 @@ def default_cache_dir() -> Path:
         ``$SAFER_SPACES_HOME/cache`` when that variable is set, else ``var/cache``
         relative to the working folder.
     """
-    return home_dir() / "cache"
+    return cache_dir()
 
 
 _CACHE_LAYER = "districts"

