@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -37,6 +38,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ContextEvent",
+    "DataChange",
     "District",
     "Finding",
     "ImportBatch",
@@ -205,6 +207,22 @@ class IncidentRef(Base):
     __tablename__ = "incident_refs"
 
     source_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class DataChange(Base):
+    """The database's own log of writes to the tables the pages read (0013_data_changes).
+
+    Triggers write it, whoever changes those tables; ``store.queries.data_version`` reads
+    it to key the pages' caches. On PostgreSQL one row per writing transaction and table
+    (``txid``), so writers never wait on each other here; on SQLite one row per table.
+    """
+
+    __tablename__ = "data_changes"
+
+    table_name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Referral(_Event, Base):
