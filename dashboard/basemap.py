@@ -24,10 +24,31 @@ import pandas as pd
 import streamlit as st
 
 from config.settings import cache_dir, raw
-from dashboard.maps import BaseTiles, base_tiles, offline_areas
+from dashboard import loaders
+from dashboard.layers import legend_sections
+from dashboard.maps import (
+    BaseTiles,
+    PreparedMap,
+    add_area_labels,
+    add_district_outlines,
+    add_legend,
+    add_offline_base,
+    add_ward_outlines,
+    base_tiles,
+    fullscreen,
+    offline_areas,
+    offline_map,
+)
 from geo.builtup import BNG, built_up_areas, town_ranks
+from services.audience import Audience
 
-__all__ = ["TOWNS_CSV", "offline_base", "offline_base_areas", "tiles_from_settings"]
+__all__ = [
+    "TOWNS_CSV",
+    "offline_base",
+    "offline_base_areas",
+    "prepared_base",
+    "tiles_from_settings",
+]
 
 TOWNS_CSV = Path(__file__).resolve().parents[1] / "data" / "towns.csv"
 
@@ -119,3 +140,44 @@ def offline_base_areas(codes: tuple[str, ...], district_names: dict[str, str]) -
     turned into GeoJSON) out of it. The dict is shared: do not change it.
     """
     return offline_areas(offline_base(codes, district_names)[0])
+
+
+def prepared_base(audience: Audience, version: str, tiles: BaseTiles | None) -> PreparedMap:
+    """Return the Map's base map for an audience, rendered once per process and shared.
+
+    The base shows only what the audience may see whatever the filters: its outlines and
+    wards, the offline base and the legend. The Map page draws its data layers on it, and
+    the warm-up (``dashboard.warm``) renders it before anyone asks: for all England it is
+    about 4 s of work.
+
+    Parameters
+    ----------
+    audience : services.audience.Audience
+        Who sees it: their districts and disclosure.
+    version : str
+        The data version (``loaders.data_version``).
+    tiles : dashboard.maps.BaseTiles or None
+        The deployment's tiles (:func:`tiles_from_settings`); None for the offline base.
+    """
+    outlines, wards_wgs84 = loaders.map_outlines(audience, version)
+
+    def build() -> Any:
+        mine = loaders.districts_for(audience, version, ())
+        names = dict(zip(mine["code"], mine["name"], strict=True))
+        key = (tuple(sorted(audience.districts)), names)
+        built_up, towns = offline_base(*key)
+        m = offline_map(bounds=tuple(outlines.total_bounds), base=tiles, fit=False)
+        add_offline_base(m, built_up=built_up, towns=towns, areas=offline_base_areas(*key))
+        approximate = bool(mine["source"].str.startswith("approximate").any())
+        add_district_outlines(m, outlines, approximate=approximate)
+        if not wards_wgs84.empty:
+            wards = loaders.wards_for(audience, version)
+            approximate = bool(wards["source"].str.startswith("approximate").any())
+            add_ward_outlines(m, wards_wgs84, approximate=approximate)
+        add_area_labels(m, outlines)
+        fullscreen(position="topleft").add_to(m)
+        add_legend(m, legend_sections(k=audience.k, points=audience.points))
+        return m
+
+    signature = (version, repr(audience), repr(tiles), str(wards_wgs84.empty))
+    return loaders.prepared_base_map(signature, build)

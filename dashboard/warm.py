@@ -2,9 +2,9 @@
 
 Once an app process has served its first page, a background thread computes what every
 kind of account sees first (``services.users.audiences``: the districts and the disclosure,
-not the person): the Map's hot spots and flagged places and the Meeting's opening slides
-for each preset period (last 3 months, last month, last 12 months) with the default
-filters and settings, the assessment queue's flags and the impact of actions. Every 30 s it
+not the person): the Map's base map, its hot spots and flagged places and the Meeting's
+opening slides for each preset period (last 3 months, last month, last 12 months) with the
+default filters and settings, the assessment queue's flags and the impact of actions. Every 30 s it
 looks at the data version, and warms again when the stored data have changed (an import, an
 edit) or the day has. Other choices are computed when first asked for and then shared, as before.
 
@@ -25,7 +25,7 @@ import streamlit as st
 
 from config.settings import switched_on
 from dashboard import loaders, timings
-from dashboard.basemap import offline_base_areas
+from dashboard.basemap import prepared_base, tiles_from_settings
 from dashboard.filters import Filters, map_query
 from dashboard.session import disclosure_threshold
 from services.audience import Audience
@@ -62,6 +62,7 @@ def warm(version: str, today: date) -> int:
     loaders.assessment_queue_flags(version)
     loaders.impact(version)
     views = 0
+    tiles = tiles_from_settings()[0]
     found = audiences(loaders.engine())
     if len(found) > loaders.WARMED_AUDIENCES:
         _LOG.warning(
@@ -73,12 +74,9 @@ def warm(version: str, today: date) -> int:
     for viewer in found:
         audience = Audience.of(viewer, k)
         scope = audience.scope()
-        # the Map's offline base (built-up areas from the whole postcode directory: the
-        # slowest part of a first Map), keyed as the Map page keys it
-        mine = loaders.districts_for(audience, version)
-        names = dict(zip(mine["code"], mine["name"], strict=True))
-        offline_base_areas(tuple(sorted(audience.districts)), names)
-        loaders.map_outlines(audience, version)
+        # the Map's base map: outlines, the offline base (built-up areas from the postcode
+        # directory) and the legend, rendered (the slowest part of a first Map)
+        prepared_base(audience, version, tiles)
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
         loaders.impact_for(audience, scope, version)  # a place panel's and the Meeting's

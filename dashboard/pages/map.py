@@ -14,7 +14,7 @@ import shapely
 import streamlit as st
 
 from dashboard import auth, impact_views, loaders, sidebar
-from dashboard.basemap import offline_base, offline_base_areas, tiles_from_settings
+from dashboard.basemap import offline_base, prepared_base, tiles_from_settings
 from dashboard.downloads import audited_download
 from dashboard.filters import map_query
 from dashboard.flag_table import HEIGHT_PX as FLAG_TABLE_HEIGHT_PX
@@ -29,24 +29,15 @@ from dashboard.layers import (
     density_layer,
     flagged_places_layer,
     hotspot_layer,
-    legend_sections,
     places_layer,
     points_layer,
 )
 from dashboard.mappng import map_png
 from dashboard.maps import (
-    PreparedMap,
-    add_area_labels,
-    add_district_outlines,
-    add_legend,
-    add_offline_base,
-    add_ward_outlines,
     bounds_for_view,
     draw_prepared,
     emphasise_small_cells,
-    fullscreen,
     legend_key,
-    offline_map,
     pixel_size,
     view_target,
 )
@@ -295,35 +286,12 @@ if total == 0:
 tiles, tile_problem = tiles_from_settings()
 if tile_problem:
     st.warning(tile_problem, icon=":material/map:")
-outlines, wards_wgs84 = loaders.map_outlines(seen_as, version)  # projected once, shared
-_base_key = (tuple(sorted(seen_as.districts)), dict(zip(mine["code"], mine["name"], strict=True)))
-built_up, towns = offline_base(*_base_key)
-built_up_areas = offline_base_areas(*_base_key)  # as GeoJSON, made once
-wards = loaders.wards_for(seen_as, version)
+outlines = loaders.map_outlines(seen_as, version)[0]  # projected once, shared
+built_up, towns = offline_base(  # for the PNG download; the base map has its own
+    tuple(sorted(seen_as.districts)), dict(zip(mine["code"], mine["name"], strict=True))
+)
 _west, _south, _east, _north = loaders.bounds_wgs84(seen_as, version, scope)
 chosen_bounds = (_west, _south, _east, _north)
-
-
-def _base_map() -> folium.Map:
-    m = offline_map(bounds=tuple(outlines.total_bounds), base=tiles, fit=False)
-    add_offline_base(m, built_up=built_up, towns=towns, areas=built_up_areas)
-    add_district_outlines(
-        m, outlines, approximate=bool(mine["source"].str.startswith("approximate").any())
-    )
-    if not wards_wgs84.empty:
-        add_ward_outlines(
-            m, wards_wgs84, approximate=bool(wards["source"].str.startswith("approximate").any())
-        )
-    add_area_labels(m, outlines)
-    fullscreen(position="topleft").add_to(m)
-    add_legend(m, legend_sections(k=k, points=seen_as.points))
-    return m
-
-
-def _prepared_base() -> PreparedMap:
-    """The base map, rendered once for everyone who sees the same one (``loaders``)."""
-    signature = (version, repr(seen_as), repr(tiles), str(wards_wgs84.empty))
-    return loaders.prepared_base_map(signature, _base_map)
 
 
 # The panel ---------------------------------------------------------------------------------
@@ -849,7 +817,7 @@ def _explorer() -> None:
                 legend_key(group, "points")
                 groups.append(group)
         with map_slot:
-            prepared = _prepared_base()
+            prepared = prepared_base(seen_as, version, tiles)
             base = prepared.map
             clicked = draw_prepared(
                 prepared,

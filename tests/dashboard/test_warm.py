@@ -14,6 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import dashboard.maps
 import reports.meeting
 import services.reads
 from dashboard import loaders, warm
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow
 COSTLY = {
     services.reads: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
     reports.meeting: ("meeting_figures",),
+    dashboard.maps: ("prepare_map",),  # the base map's rendering (loaders.prepared_base_map)
 }
 
 
@@ -107,12 +109,14 @@ def test_a_warmed_page_computes_nothing(
     demo_database, officers_of_one_district, computed, role, period
 ) -> None:
     st.cache_data.clear()
+    loaders.prepared_base_map.clear()
     query = {} if period == "quarter" else {"period": period}
 
     _page(role, "map.py", query)  # cold: the control, so that the test can fail
-    assert {"flagged_places", "hot_cells", "monthly_picture"} <= set(computed)
+    assert {"flagged_places", "hot_cells", "monthly_picture", "prepare_map"} <= set(computed)
 
     st.cache_data.clear()
+    loaders.prepared_base_map.clear()
     version = loaders.data_version()
     assert warm.warm(version, date.today()) == len(warm.PRESETS) * len(audiences(loaders.engine()))
     computed.clear()
