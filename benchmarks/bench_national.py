@@ -19,6 +19,9 @@ no users (the warm-up computes what each kind of account sees first), then measu
 * **all England's first Map**: the same for every district, caches cleared (<= 8 s);
 * **warm-up**: ``dashboard.warm.warm``, the opening views of every audience for every
   preset period, caches cleared (target <= 60 s);
+* **after the warm-up**, what a person meets on a running server: the same district's
+  first Map (a choice the warm-up does not make: its hot spots are computed, the base map
+  and outlines are ready) and all England's (the lead's opening view, warmed);
 * **peak memory** of the process, ``ru_maxrss`` (target <= 2 GB);
 * **import through the command line** (``--import-csv FILE --import-db URL``): the whole
   process ``safer-spaces import incidents FILE --db URL`` into a separate, empty
@@ -28,7 +31,7 @@ no users (the warm-up computes what each kind of account sees first), then measu
 Times are server-side script time from the request to the script's end, through
 Streamlit's AppTest (the app's real script, router and caches, in this process: no
 browser, no WebSocket). ``--skip england,warm`` leaves steps out (district, england,
-warm, squares: all England's last quarter counted per 250 m square in SQL,
+warm, warmed, squares: all England's last quarter counted per 250 m square in SQL,
 ``store.queries.square_counts``, a building block for a national Map, with no target of
 its own). It prints one table,
 with the rows in the database (every figure depends on them) and the machine's load.
@@ -86,7 +89,9 @@ def main() -> None:
     parser.add_argument("--district", default=DISTRICT, help="the one district's code")
     parser.add_argument("--import-csv", type=Path, help="a CSV of incidents to import")
     parser.add_argument("--import-db", help="an empty PostgreSQL database for the import")
-    parser.add_argument("--skip", default="", help="steps to leave out: district,england,warm")
+    parser.add_argument(
+        "--skip", default="", help="steps to leave out: district,england,warm,warmed,squares"
+    )
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     os.environ["SAFER_SPACES_DATABASE_URL"] = args.url
@@ -140,6 +145,15 @@ def main() -> None:
         seconds = time.perf_counter() - started
         results.append((f"warm-up, {views} views (s)", seconds, 60.0, "<=", _cpu() - cpu))
         print(f"warm-up: {results[-1][1]:.1f} s; {_load()}", flush=True)
+        if "warmed" not in skip:  # what a person then meets on the running server
+            for label, query, target in (
+                ("a district's first Map after the warm-up (s)", {"districts": args.district}, 3.0),
+                ("all England's first Map after the warm-up (s)", {}, 8.0),
+            ):
+                cpu = _cpu()
+                seconds = run_map(lead, query)
+                results.append((label, seconds, target, "<=", _cpu() - cpu))
+                print(f"{label}: {seconds:.1f} s; {_load()}", flush=True)
     if "squares" not in skip:
         # the building block for a national Map: the rows stay in the database, which
         # counts them per 250 m square (store.queries.square_counts); no target of its own

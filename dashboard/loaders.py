@@ -498,23 +498,31 @@ def meeting(
     """
     from reports.meeting import MeetingInputs, meeting_figures
     from services.assessments import approval_dates
-    from services.reads import in_scope
+    from services.reads import in_scope, wide_square
 
     districts = audience.scope(districts)
+    # a wide scope is counted per square (every month: the year before is compared), on
+    # the grid of its occupied squares, and flags no place, as on the Map
+    square = wide_square(len(districts), 250)
 
     def mine(frame: pd.DataFrame) -> pd.DataFrame:
         return in_scope(frame, audience, districts)
 
     inputs = MeetingInputs(
-        incidents=map_sites("incidents", audience, districts, ages, agencies, version, 0, ""),
-        referrals=map_sites("referrals", audience, districts, ages, agencies, version, 0, ""),
+        incidents=map_sites("incidents", audience, districts, ages, agencies, version, square, ""),
+        referrals=map_sites("referrals", audience, districts, ages, agencies, version, square, ""),
         places=mine(places(version)),
         assessments=mine(assessments(version)),
         actions=mine(actions(version)),
         approvals=approval_dates(engine(), audience),
-        grid=map_grid(districts, 250, version),
+        grid=(
+            map_wide_grid(audience, districts, ages, agencies, 250, square, "", version)
+            if square
+            else map_grid(districts, 250, version)
+        ),
         district_names=district_names(version),
         districts=districts,
+        flagged=not square,
     )
     from dashboard.filters import month_end
 

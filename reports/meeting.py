@@ -50,6 +50,7 @@ from geo.measures import (
 from geo.points import WGS84, HotspotWarning
 from services.audience import Audience
 from services.disclosure import disclose, disclose_flags, protect_table
+from services.reads import WIDE_FLAGS
 from store.sites import TREND_MONTHS, as_points, flag_sites, read_sites, sites_in
 from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES, label
 
@@ -162,6 +163,10 @@ class MeetingInputs:
         ONS code to name.
     districts
         The districts in the meeting, each given a row of the progress table.
+    flagged
+        False for a wide scope (``services.reads.wide_square``): the counts are per square,
+        too coarse for the flag rule's 200 m, so no place is flagged and
+        :attr:`MeetingFigures.flags_note` says why instead.
     """
 
     incidents: pd.DataFrame
@@ -173,6 +178,7 @@ class MeetingInputs:
     grid: Grid
     district_names: dict[str, str]
     districts: tuple[str, ...] = ()
+    flagged: bool = True
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,9 @@ class MeetingFigures:
         True when small counts are hidden for this viewer.
     work_period
         The days the partnership's work is counted over (e.g. ``"29 Aug-28 Nov 2026"``).
+    flags_note
+        Why no place is flagged, for a wide scope (:attr:`MeetingInputs.flagged`); empty
+        otherwise. The slides that count flagged places say it first.
     """
 
     period: str
@@ -233,6 +242,7 @@ class MeetingFigures:
     k: int = 5
     empty: bool = field(default=False)
     work_period: str = ""
+    flags_note: str = ""
 
     @property
     def last_label(self) -> str:
@@ -373,8 +383,9 @@ def _overdue_at(actions: pd.DataFrame, day: pd.Timestamp) -> int:
 
 
 def _flags(inputs: MeetingInputs, types: tuple[str, ...], first: str, last: str) -> pd.DataFrame:
+    places = inputs.places if inputs.flagged else inputs.places.iloc[:0]
     return flag_sites(
-        inputs.places, sites_in(inputs.incidents, types=types), inputs.grid, first=first, last=last
+        places, sites_in(inputs.incidents, types=types), inputs.grid, first=first, last=last
     )
 
 
@@ -916,6 +927,7 @@ def meeting_figures(
         k=k,
         empty=_total(inputs.incidents, first, last, types) == 0,
         work_period=days_shown[0],
+        flags_note="" if inputs.flagged else WIDE_FLAGS,
     )
 
 

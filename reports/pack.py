@@ -297,6 +297,9 @@ and the pack then show it. Put it in ``SIDE_LAYOUT`` when its first block goes b
 picture."""
 
 SIDE_LAYOUT = frozenset({"emerging"})
+FLAG_SLIDES = frozenset({"headline", "districts", "decisions", "framework"})
+"""The slides that count flagged places: they say first why there are none, for a wide
+scope (``MeetingFigures.flags_note``)."""
 
 
 def _empty_words(figures: MeetingFigures) -> str:
@@ -336,6 +339,8 @@ def build_slide(
         blocks = [("text", ["Not part of this pack."])]
     else:
         blocks = SLIDE_BUILDERS[key](figures, draw_map or (lambda: b""))
+    if figures.flags_note and key in FLAG_SLIDES:
+        blocks = [("text", [figures.flags_note]), *blocks]
     return Slide(key, titles[key], blocks, "side" if key in SIDE_LAYOUT else "stack")
 
 

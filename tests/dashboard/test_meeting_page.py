@@ -189,3 +189,46 @@ def test_an_export_failure_tells_the_chair_and_offers_no_file(demo_database, mon
     assert not at.exception, at.exception
     assert "could not be made (the disk is full). Nothing was saved" in at.error[0].value
     assert not [b for b in at.download_button if b.label in ("Web page (HTML)", "PDF")]
+
+
+@pytest.mark.parametrize("role", ["lead", "viewer"])
+def test_a_wide_scope_meeting_counts_squares_and_says_why_no_place_is_flagged(
+    demo_database, monkeypatch, role
+):
+    """More districts than ``WIDE_DISTRICTS`` (lowered to 2 here): the Meeting reads counts
+    per 250 m square, as the Map does, instead of every spot of the country (a national
+    lead's Meeting took over 9 GB), keeps the spot path's headline counts, flags no place
+    and says why on the headline slide."""
+    import streamlit as st
+
+    from services import reads
+
+    read = reads.read_sites
+    squares: list[int] = []
+
+    def counted(*args, **kwargs):
+        squares.append(kwargs["square"])
+        return read(*args, **kwargs)
+
+    def fresh() -> None:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+    fresh()
+    try:
+        spot = {m.label: m.value for m in _meeting(role).metric}
+        monkeypatch.setattr(reads, "WIDE_DISTRICTS", 2)
+        monkeypatch.setattr(reads, "read_sites", counted)
+        fresh()
+        at = _meeting(role)
+    finally:
+        fresh()
+    wide = {m.label: m.value for m in at.metric}
+    assert squares and set(squares) == {reads.WIDE_SQUARE}
+    said = [m.value.replace("\u2060", "").replace("\\", "") for m in at.markdown]  # md_text
+    assert reads.WIDE_FLAGS in said
+    assert spot["Flagged places"] != "0"  # the control: the spot path flags places
+    assert wide["Flagged places"] == "0"
+    assert {k: v for k, v in wide.items() if "lagged" not in k and "assess" not in k} == {
+        k: v for k, v in spot.items() if "lagged" not in k and "assess" not in k
+    }
