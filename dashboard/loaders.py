@@ -166,15 +166,21 @@ def import_batches(version: str) -> pd.DataFrame:
     return queries.load_import_batches(engine())
 
 
-@st.cache_data(show_spinner="Finding the flagged places...", max_entries=4)
-def assessment_queue_flags(version: str) -> pd.DataFrame:
-    """Return every place flagged over the last 3 months of data (all districts, unsuppressed).
+@st.cache_data(show_spinner="Finding the flagged places...", max_entries=WARMED_AUDIENCES + 8)
+def assessment_queue_flags(districts: tuple[str, ...], version: str) -> pd.DataFrame:
+    """Return the places of an audience's districts flagged over the last 3 months of data.
 
-    Pass the result through ``services.reads.queue_flags`` for the audience.
+    Unsuppressed: pass the result through ``services.reads.queue_flags`` for the audience.
+    Flagged as on the Map's default view of those districts; a wide scope (more than
+    ``services.reads.WIDE_DISTRICTS``) flags no place, as on the Map (``WIDE_FLAGS``).
     """
     from services.assessments import recent_flags
+    from services.reads import WIDE_SQUARE, wide_square
+    from store.sites import FLAG_COLUMNS
 
-    return recent_flags(engine(), end=latest_date(version), months=3)
+    if wide_square(len(districts), WIDE_SQUARE):
+        return pd.DataFrame(columns=list(FLAG_COLUMNS))
+    return recent_flags(engine(), districts, end=latest_date(version), months=3)
 
 
 # The Map page: services.reads behind the cache. Viewers, queries and settings are

@@ -59,7 +59,6 @@ def warm(version: str, today: date) -> int:
     k = disclosure_threshold(version)
     latest = loaders.latest_date(version)
     settings = DEFAULT_SETTINGS
-    loaders.assessment_queue_flags(version)
     loaders.impact(version)
     views = 0
     tiles = tiles_from_settings()[0]
@@ -77,6 +76,7 @@ def warm(version: str, today: date) -> int:
         # the Map's base map: outlines, the offline base (built-up areas from the postcode
         # directory) and the legend, rendered (the slowest part of a first Map)
         prepared_base(audience, version, tiles)
+        loaders.assessment_queue_flags(audience.scope(()), version)  # the Assessments queue
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
         loaders.impact_for(audience, scope, version)  # a place panel's and the Meeting's

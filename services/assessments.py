@@ -1324,32 +1324,45 @@ def changes(old: AssessmentRecord, new: AssessmentRecord) -> list[dict[str, obje
 # --------------------------------------------------------------------------- the queue
 
 
-def recent_flags(engine: Engine, *, end: date, months: int = 3) -> pd.DataFrame:
-    """Return the places flagged over the last months of data, most urgent first.
+def recent_flags(
+    engine: Engine, districts: tuple[str, ...], *, end: date, months: int = 3
+) -> pd.DataFrame:
+    """Return the places of some districts flagged over the last months of data, most urgent first.
 
     :func:`store.sites.flag_sites` with the engine's default thresholds (200 m, 10
     incidents, FDR q < 0.05, 12 months of trend) on every type of incident, over the
     ``months`` calendar months ending with ``end``'s month, on the default 250 m British
-    National Grid squares over the districts: the Map's default view of a whole area.
+    National Grid squares over the districts: the Map's default view of those districts.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    districts
+        ONS codes: an audience's districts (the queue's), read and flagged as one area;
+        empty for every district.
+    end, months
+        The period: ``months`` calendar months to ``end``'s month.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`store.sites.FLAG_COLUMNS`: every district, unsuppressed. Pass it through
+        :data:`store.sites.FLAG_COLUMNS`, unsuppressed. Pass it through
         :func:`services.reads.queue_flags` before showing it.
     """
     from geo.grid import build_grid
     from store import queries
     from store.sites import FLAG_COLUMNS, flag_sites, read_sites
 
-    districts = queries.load_districts(engine)
-    if districts.empty:
+    area = queries.load_districts(engine, districts)
+    if area.empty:
         return pd.DataFrame(columns=list(FLAG_COLUMNS))
+    codes = tuple(area["code"])
     last = pd.Period(end, "M")
     flags = flag_sites(
-        queries.load_places(engine),
-        read_sites(engine, tuple(districts["code"])),
-        build_grid(districts),
+        queries.load_places(engine, codes),
+        read_sites(engine, codes),
+        build_grid(area),
         first=str(last - (months - 1)),
         last=str(last),
     )

@@ -204,3 +204,26 @@ def test_any_number_of_actions_with_owners_from_the_list(demo_database):
     stored = svc.load_assessment(connect(demo_database), OFFICER, aid).form.actions
     assert [a.owner_org for a in stored] == ["Staffordshire Police"] * 5
     assert len({a.owner for a in stored}) == 1 and stored[0].owner.startswith("org:")
+
+
+def test_a_wide_scope_queue_flags_no_place_and_says_why(demo_database, monkeypatch):
+    """More districts than ``WIDE_DISTRICTS`` (lowered to 2 here): the queue flags no place
+    and says why, as the Map and the Meeting do (flagging all England per spot took the
+    warm-up past 4 GB)."""
+    import streamlit as st
+
+    from services import reads
+
+    st.cache_data.clear()
+    try:
+        spot = page(LEAD)
+        monkeypatch.setattr(reads, "WIDE_DISTRICTS", 2)
+        st.cache_data.clear()
+        wide = page(LEAD)
+    finally:
+        st.cache_data.clear()
+    waiting = "Flagged, no current assessment"
+    assert int(next(m.value for m in spot.metric if m.label == waiting)) > 0  # the control
+    assert int(next(m.value for m in wide.metric if m.label == waiting)) == 0
+    assert reads.WIDE_FLAGS not in [plain_text(i.value) for i in spot.info]
+    assert reads.WIDE_FLAGS in [plain_text(i.value) for i in wide.info]

@@ -62,7 +62,7 @@ def test_headline_counts_equal_counts_of_the_stored_rows(setting, lead_figures):
 
 def test_flagged_places_are_the_queues_flagged_places(setting, lead_figures):
     engine, _, latest, _ = setting
-    queue = recent_flags(engine, end=latest, months=3)
+    queue = recent_flags(engine, (), end=latest, months=3)
     assert _value(lead_figures, "flagged_places") == len(queue) > 0
     framework = lead_figures.framework.iloc[-1]
     assert int(framework["flagged_places"]) == len(queue)
@@ -85,7 +85,7 @@ def test_decisions_leave_out_places_with_a_current_assessment(setting, lead_figu
     assert len(decisions) == DECISIONS_SHOWN
     assert not set(decisions["id"]) & current
     assert list(decisions["rank"]) == list(range(1, DECISIONS_SHOWN + 1))  # no gaps
-    flagged = recent_flags(engine, end=setting[2], months=3)
+    flagged = recent_flags(engine, (), end=setting[2], months=3)
     skipped = flagged.loc[flagged["id"].isin(current)]
     assert len(skipped), "no flagged place has a current assessment: nothing is left out"
     waiting = flagged.loc[~flagged["id"].isin(current)].sort_values("rank")
