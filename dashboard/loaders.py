@@ -637,15 +637,18 @@ def impact(version: str) -> ImpactFigures:
     :data:`IMPACT_WINDOW` months before and after the first action.
     """
     from services.audience import Audience
-    from services.impact import ImpactInputs, impact_figures, load_action_kinds
+    from services.impact import ImpactInputs, impact_figures, load_action_kinds, no_impact
 
+    actions = load_action_kinds(engine())
+    if actions.empty:  # nothing to measure: no read of every district's incidents and grid
+        return no_impact(IMPACT_WINDOW)
     codes = tuple(districts(version)["code"])
     inputs = ImpactInputs(
         sites=map_sites(
             "incidents", Audience.before_disclosure(codes), codes, (), (), version, 0, ""
         ),
         places=places(version),
-        actions=load_action_kinds(engine()),
+        actions=actions,
         grid=map_grid(codes, 250, version),
     )
     return impact_figures(inputs, window=IMPACT_WINDOW)

@@ -70,6 +70,7 @@ __all__ = [
     "disclose",
     "impact_figures",
     "load_action_kinds",
+    "no_impact",
     "place_chart",
     "read_impact_inputs",
 ]
@@ -157,6 +158,12 @@ class ImpactFigures:
     keys: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+def no_impact(window: int) -> ImpactFigures:
+    """Return the impact of nothing: no place has an action, or there are no incidents."""
+    empty = pd.DataFrame(columns=["place_key", "name", "category", "district_code", "kinds"])
+    return ImpactFigures(empty, pd.DataFrame(), {}, {}, window)
+
+
 def load_action_kinds(engine: Engine) -> pd.DataFrame:
     """Return every action with its place, status, completion date and kind.
 
@@ -219,9 +226,8 @@ def impact_figures(
     places = inputs.places
     located = places.loc[places["easting"].notna() & places["northing"].notna()]
     sites = inputs.sites
-    empty = pd.DataFrame(columns=["place_key", "name", "category", "district_code", "kinds"])
     if sites.empty or located.empty:
-        return ImpactFigures(empty, pd.DataFrame(), {}, {}, window)
+        return no_impact(window)
     points = as_points(sites)
     months = pd.period_range(sites["month"].min(), sites["month"].max(), freq="M")
     counts = monthly_counts_near(located, points, radius=radius, weight_column="n", months=months)

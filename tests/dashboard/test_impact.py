@@ -95,3 +95,36 @@ def test_the_chart_draws_the_place_and_the_comparison_line_with_gaps():
     figure = views.chart(line, action_month="2026-02")
     assert [t.name for t in figure.data] == ["This place", "Had it moved like comparable places"]
     assert pd.isna(figure.data[0].y[1]) and figure.data[0].connectgaps is False
+
+
+def test_without_actions_the_impact_reads_no_incidents(demo_database, monkeypatch):
+    """No action, no impact to measure: nothing is read (nationally, every district's
+    incidents per spot and a grid of all England), and the impact is empty."""
+    import streamlit as st
+
+    import services.impact
+    from dashboard import loaders
+
+    read = loaders.map_sites
+    reads: list[tuple] = []
+
+    def counted(*args):
+        reads.append(args)
+        return read(*args)
+
+    monkeypatch.setattr(loaders, "map_sites", counted)
+    st.cache_data.clear()
+    try:
+        version = loaders.data_version()
+        assert len(loaders.impact(version).places) and reads  # the control: the demo's actions
+        kinds = services.impact.load_action_kinds
+        monkeypatch.setattr(
+            services.impact, "load_action_kinds", lambda engine: kinds(engine).iloc[:0]
+        )
+        st.cache_data.clear()
+        reads.clear()
+        figures = loaders.impact(version)
+    finally:
+        st.cache_data.clear()
+    assert figures.places.empty and figures.counts.empty
+    assert reads == []
