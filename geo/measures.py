@@ -72,8 +72,12 @@ def district_progress(
     ``places`` are the places in question (the flagged ones, on the Meeting page).
     """
     state = assessment_state(assessments, today=today)
-    joined = places[["id", "district_code"]].merge(
-        state[["place_id", "state"]], left_on="id", right_on="place_id", how="left"
+    # empty frames come with object or float ids, which merge refuses to match
+    joined = places[["id", "district_code"]].astype({"id": "int64"}).merge(
+        state[["place_id", "state"]].astype({"place_id": "int64"}),
+        left_on="id",
+        right_on="place_id",
+        how="left",
     )
     by_district = joined["district_code"]
     table = pd.DataFrame(

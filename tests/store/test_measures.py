@@ -101,6 +101,20 @@ def test_district_progress_with_no_actions_or_assessments():
     ]
 
 
+def test_district_progress_with_no_places_and_no_assessments():
+    """A wide scope's Meeting flags no place; with no assessment stored either, both frames
+    are empty and their ids of different types (float, object), which merge refused."""
+    no_places = pd.DataFrame({"id": pd.Series(dtype=float), "district_code": pd.Series(dtype=str)})
+    no_actions = pd.DataFrame(
+        {"district_code": pd.Series(dtype=str), "status": pd.Series(dtype=str),
+         "due_on": pd.Series(dtype="datetime64[ns]")}
+    )  # fmt: skip
+    table = district_progress(
+        no_places, _assessments([]), no_actions, today=TODAY, district_names={"A": "Alpha"}
+    )
+    assert table.empty
+
+
 def test_a_month_still_being_filled_is_not_the_last_complete_month():
     from geo.measures import complete_through
 
