@@ -50,6 +50,7 @@ __all__ = [
     "events",
     "latest_date",
     "places",
+    "scope_sites",
 ]
 
 WARMED_AUDIENCES = 40
@@ -210,7 +211,6 @@ def map_grid(districts: tuple[str, ...], cell_size: int, version: str) -> Grid:
     return build_grid(queries.load_districts(engine(), districts), cell_size=cell_size)
 
 
-@st.cache_data(show_spinner="Counting incidents...", max_entries=SITE_ENTRIES)
 def map_sites(
     kind: str,
     audience: Audience,
@@ -223,15 +223,34 @@ def map_sites(
 ) -> pd.DataFrame:
     """Return incidents or referrals per location (or ``square``), month and type.
 
-    Every month, or from ``since`` (a wide scope: ``services.reads.wide_since``).
+    Every month, or from ``since`` (a wide scope: ``services.reads.wide_since``). The
+    rows are counts before disclosure, the same for everyone who may read those districts,
+    so they are kept once per scope (:func:`scope_sites`), not once per audience: a lead and
+    a viewer of the same county share one read. The audience's access is checked first.
     """
+    scope = audience.scope(districts)  # AccessDenied for a district outside it
+    return scope_sites(kind, scope, ages, agencies, version, square, since)
+
+
+@st.cache_data(show_spinner="Counting incidents...", max_entries=SITE_ENTRIES)
+def scope_sites(
+    kind: str,
+    scope: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    version: str,
+    square: int,
+    since: str,
+) -> pd.DataFrame:
+    """Return :func:`map_sites` for districts whose access :func:`map_sites` has checked."""
+    from services.audience import Audience
     from services.reads import read_sites
 
     return read_sites(
         engine(),
-        audience,
+        Audience.before_disclosure(scope),
         kind=kind,
-        districts=districts,
+        districts=scope,
         ages=ages,
         agencies=agencies,
         square=square,
@@ -282,8 +301,7 @@ def _map_sites_for(
 
 @st.cache_resource(show_spinner="Building the hot spot grid...", max_entries=8)
 def map_wide_grid(
-    audience: Audience,
-    districts: tuple[str, ...],
+    scope: tuple[str, ...],
     ages: tuple[str, ...],
     agencies: tuple[str, ...],
     cell_size: int,
@@ -291,13 +309,16 @@ def map_wide_grid(
     since: str,
     version: str,
 ) -> Grid:
-    """Return the grid of a wide scope: occupied squares and their neighbours only."""
+    """Return the grid of a wide scope: occupied squares and their neighbours only.
+
+    ``scope`` is districts an audience may read (``Audience.scope``, checked by the caller):
+    the grid is the same for everyone who reads them.
+    """
     from geo.grid import build_sparse_grid
     from store.sites import located
 
-    sites = map_sites("incidents", audience, districts, ages, agencies, version, square, since)
-    sites = located(sites)
-    area = queries.load_districts(engine(), audience.scope(districts))
+    sites = located(scope_sites("incidents", scope, ages, agencies, version, square, since))
+    area = queries.load_districts(engine(), scope)
     return build_sparse_grid(
         area, sites["easting"].to_numpy(), sites["northing"].to_numpy(), cell_size=cell_size
     )
@@ -310,8 +331,7 @@ def hot_spot_grid(query: MapQuery, audience: Audience, version: str) -> Grid:
         return map_grid(query.districts, query.cell_size, version)
     since = map_since(query, square)
     return map_wide_grid(
-        audience,
-        query.districts,
+        audience.scope(query.districts),
         query.ages,
         query.agencies,
         query.cell_size,
@@ -522,7 +542,7 @@ def meeting(
         actions=mine(actions(version)),
         approvals=approval_dates(engine(), audience),
         grid=(
-            map_wide_grid(audience, districts, ages, agencies, 250, square, "", version)
+            map_wide_grid(districts, ages, agencies, 250, square, "", version)
             if square
             else map_grid(districts, 250, version)
         ),

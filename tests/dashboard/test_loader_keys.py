@@ -25,7 +25,7 @@ def test_no_cached_loader_has_a_default_that_a_caller_could_leave_out() -> None:
     place again (12 s on a million incidents).
     """
     found = _cached_loaders()
-    assert {"impact", "impact_for", "meeting", "map_sites"} <= set(found)  # the control
+    assert {"impact", "impact_for", "meeting", "scope_sites"} <= set(found)  # the control
     defaults = {
         name: [p.name for p in inspect.signature(f.__wrapped__).parameters.values()
                if p.default is not inspect.Parameter.empty]
