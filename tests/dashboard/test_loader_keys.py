@@ -47,3 +47,43 @@ def test_a_left_out_default_is_another_cache_entry() -> None:
     counted("v")
     counted("v", 6)
     assert calls == [6, 6]
+
+
+def test_everyone_who_reads_the_same_districts_shares_one_read_of_sites(
+    demo_database, monkeypatch
+) -> None:
+    """Counts per site are counts before disclosure: a lead's read serves a viewer of the
+    same districts (one entry per scope); other districts are another read; a district
+    outside the audience's scope is refused before any read."""
+    import pytest
+
+    from services import reads
+    from services.access import AccessDenied
+    from services.audience import Audience
+    from tests.dashboard.test_roles import demo_viewer
+
+    read = reads.read_sites
+    scopes: list[tuple[str, ...]] = []
+
+    def counted(engine, audience, **kwargs):
+        scopes.append(kwargs["districts"])
+        return read(engine, audience, **kwargs)
+
+    monkeypatch.setattr(reads, "read_sites", counted)
+    lead, viewer, officer = (Audience.of(demo_viewer(r), 5) for r in ("lead", "viewer", "officer"))
+    assert lead != viewer and lead.districts == viewer.districts
+    version = loaders.data_version()
+    loaders.scope_sites.clear()
+    try:
+        args = ((), (), version, 0, "")
+        shown = loaders.map_sites("incidents", lead, (), *args)
+        assert loaders.map_sites("incidents", viewer, (), *args).equals(shown)
+        assert scopes == [lead.scope(())]
+        loaders.map_sites("incidents", officer, (), *args)  # the control: other districts
+        assert scopes == [lead.scope(()), officer.scope(())]
+        outside = sorted(set(lead.districts) - set(officer.districts))[0]
+        with pytest.raises(AccessDenied):
+            loaders.map_sites("incidents", officer, (outside,), *args)
+        assert len(scopes) == 2
+    finally:
+        loaders.scope_sites.clear()
