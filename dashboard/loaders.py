@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from dashboard.filters import Filters
     from dashboard.maps import PreparedMap
     from geo.grid import Grid
-    from reports.meeting import MeetingFigures
+    from reports.meeting import EmergingSlide, MeetingFigures
     from services.audience import Audience
     from services.context import ContextPicture
     from services.impact import DisclosedImpact, ImpactFigures
@@ -524,31 +524,26 @@ def meeting(
     """
     from reports.meeting import MeetingInputs, meeting_figures
     from services.assessments import approval_dates
-    from services.reads import in_scope, wide_square
+    from services.reads import in_scope
 
     districts = audience.scope(districts)
-    # a wide scope is counted per square (every month: the year before is compared), on
-    # the grid of its occupied squares, and flags no place, as on the Map
-    square = wide_square(len(districts), 250)
+    incidents, grid, square = _meeting_counts(districts, ages, agencies, version)
 
     def mine(frame: pd.DataFrame) -> pd.DataFrame:
         return in_scope(frame, audience, districts)
 
     inputs = MeetingInputs(
-        incidents=map_sites("incidents", audience, districts, ages, agencies, version, square, ""),
-        referrals=map_sites("referrals", audience, districts, ages, agencies, version, square, ""),
+        incidents=incidents,
+        referrals=scope_sites("referrals", districts, ages, agencies, version, square, ""),
         places=mine(places(version)),
         assessments=mine(assessments(version)),
         actions=mine(actions(version)),
         approvals=approval_dates(engine(), audience),
-        grid=(
-            map_wide_grid(districts, ages, agencies, 250, square, "", version)
-            if square
-            else map_grid(districts, 250, version)
-        ),
+        grid=grid,
         district_names=district_names(version),
         districts=districts,
         flagged=not square,
+        emerging=meeting_emerging(districts, types, ages, agencies, months[1], version),
     )
     from dashboard.filters import month_end
 
@@ -566,6 +561,44 @@ def meeting(
         framework_months=12 if framework else 0,
         activity_end=month_end(date.fromisoformat(f"{months[1]}-01")) if ends_early else today,
     )
+
+
+def _meeting_counts(
+    scope: tuple[str, ...], ages: tuple[str, ...], agencies: tuple[str, ...], version: str
+) -> tuple[pd.DataFrame, Grid, int]:
+    """Return the Meeting's incidents, its 250 m grid and the square they are counted in.
+
+    A wide scope is counted per square (every month: the year before is compared), on the
+    grid of its occupied squares, and flags no place, as on the Map; ``scope`` is checked.
+    """
+    from services.reads import wide_square
+
+    square = wide_square(len(scope), 250)
+    incidents = scope_sites("incidents", scope, ages, agencies, version, square, "")
+    if square:
+        return incidents, map_wide_grid(scope, ages, agencies, 250, square, "", version), square
+    return incidents, map_grid(scope, 250, version), square
+
+
+@st.cache_data(show_spinner="Finding emerging hot spots...", max_entries=VIEW_ENTRIES)
+def meeting_emerging(
+    scope: tuple[str, ...],
+    types: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    last: str,
+    version: str,
+) -> EmergingSlide:
+    """Return the Meeting's emerging hot spots, once for every reader and preset period.
+
+    Exact statistics of districts a reader's access has been checked for (``scope``):
+    they depend on neither the reader nor the period's first month, and were computed
+    again for each (six times for a county's lead and viewer: all England's took a minute).
+    """
+    from reports.meeting import emerging_slide
+
+    incidents, grid, _ = _meeting_counts(scope, ages, agencies, version)
+    return emerging_slide(incidents, grid, types, last)
 
 
 @st.cache_data(show_spinner=False)

@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -59,9 +59,11 @@ __all__ = [
     "NOT_COMPARABLE",
     "SLIDES",
     "WORK_KEYS",
+    "EmergingSlide",
     "Figure",
     "MeetingFigures",
     "MeetingInputs",
+    "emerging_slide",
     "figures_for",
     "figures_table",
     "meeting_figures",
@@ -142,6 +144,19 @@ class Figure:
     year_period: str = ""
 
 
+class EmergingSlide(NamedTuple):
+    """The emerging hot spots of the 12 months to a month (:func:`emerging_slide`)."""
+
+    counts: dict[str, int]
+    """Cells in each simple category (Persistent, Emerging, Former, Intermittent)."""
+    cells: gpd.GeoDataFrame
+    """Those cells (WGS84) with ``simple_category``, for the map."""
+    new: int
+    """New hot spots."""
+    rising: int
+    """Intensifying hot spots."""
+
+
 @dataclass(frozen=True)
 class MeetingInputs:
     """What the meeting's figures are computed from (frames as the pages read them).
@@ -167,6 +182,10 @@ class MeetingInputs:
         False for a wide scope (``services.reads.wide_square``): the counts are per square,
         too coarse for the flag rule's 200 m, so no place is flagged and
         :attr:`MeetingFigures.flags_note` says why instead.
+    emerging
+        :func:`emerging_slide` of these inputs, when the caller has it (it does not depend
+        on the reader or the period's first month, so one serves every preset period and
+        every reader of the same districts); computed here when None.
     """
 
     incidents: pd.DataFrame
@@ -179,6 +198,7 @@ class MeetingInputs:
     district_names: dict[str, str]
     districts: tuple[str, ...] = ()
     flagged: bool = True
+    emerging: EmergingSlide | None = None
 
 
 @dataclass(frozen=True)
@@ -389,20 +409,38 @@ def _flags(inputs: MeetingInputs, types: tuple[str, ...], first: str, last: str)
     )
 
 
-def _emerging(
-    inputs: MeetingInputs, types: tuple[str, ...], last: str
-) -> tuple[dict[str, int], gpd.GeoDataFrame, int, int]:
+def emerging_slide(
+    incidents: pd.DataFrame, grid: Grid, types: tuple[str, ...], last: str
+) -> EmergingSlide:
+    """Return the emerging hot spots of the 12 months to ``last``.
+
+    Parameters
+    ----------
+    incidents
+        :attr:`MeetingInputs.incidents`.
+    grid
+        :attr:`MeetingInputs.grid`.
+    types
+        Exploitation types chosen (all when empty).
+    last
+        The period's last month, ``"YYYY-MM"``.
+
+    Returns
+    -------
+    EmergingSlide
+        Exact statistics: they depend on neither the reader nor the period's first month.
+    """
     first = _shift(last, -(TREND_MONTHS - 1))
-    points = as_points(sites_in(inputs.incidents, types=types, first=first, last=last))
+    points = as_points(sites_in(incidents, types=types, first=first, last=last))
     counts = dict.fromkeys(("Persistent", "Emerging", "Former", "Intermittent"), 0)
     empty = gpd.GeoDataFrame({"simple_category": []}, geometry=[], crs=WGS84)
-    if points.empty or inputs.grid.n_cells < 3:
-        return counts, empty, 0, 0
+    if points.empty or grid.n_cells < 3:
+        return EmergingSlide(counts, empty, 0, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HotspotWarning)
         result = emerging_hotspots(
             points,
-            inputs.grid,
+            grid,
             freq="month",
             window=pd.period_range(first, last, freq="M"),
             weight_column="n",
@@ -411,10 +449,10 @@ def _emerging(
     for name in counts:
         counts[name] = int((simple == name).sum())
     shown = np.flatnonzero(simple.isin(list(counts)).to_numpy())
-    cells = cells_frame(inputs.grid, {"simple_category": result.simple_category}, crs=WGS84)
+    cells = cells_frame(grid, {"simple_category": result.simple_category}, crs=WGS84)
     new = int((result.category == "New Hot Spot").sum())
     rising = int((result.category == "Intensifying Hot Spot").sum())
-    return counts, cells.iloc[shown].reset_index(drop=True), new, rising
+    return EmergingSlide(counts, cells.iloc[shown].reset_index(drop=True), new, rising)
 
 
 def _notable(totals: pd.Series, show: _Discloser) -> list[tuple[str, str, str]]:
@@ -719,7 +757,9 @@ def meeting_figures(
         return lambda a, b: _cell(sites, a, b, chosen)
 
     flags = _flags(inputs, types, first, last)
-    emerging, cells, new, rising = _emerging(inputs, types, last)
+    emerging, cells, new, rising = inputs.emerging or emerging_slide(
+        inputs.incidents, inputs.grid, types, last
+    )
     approved_on = pd.Series(_approved_on(inputs).to_numpy())
     actions = inputs.actions
 

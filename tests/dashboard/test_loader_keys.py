@@ -87,3 +87,44 @@ def test_everyone_who_reads_the_same_districts_shares_one_read_of_sites(
         assert len(scopes) == 2
     finally:
         loaders.scope_sites.clear()
+
+
+def test_the_meetings_emerging_hot_spots_are_computed_once_for_every_reader_and_period(
+    demo_database, monkeypatch
+) -> None:
+    """They depend on neither the reader nor the period's first month: a lead's and a
+    viewer's Meetings, for the last 3 and 12 months, compute them once; other types are
+    another computation (the control)."""
+    from datetime import date
+
+    import reports.meeting
+    from dashboard.filters import Filters
+    from services.audience import Audience
+    from tests.dashboard.test_roles import demo_viewer
+
+    slide = reports.meeting.emerging_slide
+    computed: list[tuple[str, ...]] = []
+
+    def counted(incidents, grid, types, last):
+        computed.append(types)
+        return slide(incidents, grid, types, last)
+
+    monkeypatch.setattr(reports.meeting, "emerging_slide", counted)
+    version, today = loaders.data_version(), date.today()
+    st.cache_data.clear()
+    try:
+        shown = []
+        for role in ("lead", "viewer"):
+            audience = Audience.of(demo_viewer(role), 5)
+            for period in ("quarter", "year"):
+                filters, scope = Filters(period=period), audience.scope(())
+                choice = loaders.meeting_choice(audience, scope, filters, today, version)
+                shown.append(loaders.meeting(*choice, framework=False).emerging)
+        assert computed == [()] and shown[0] == shown[-1]
+        lead = Audience.of(demo_viewer("lead"), 5)
+        filters = Filters(types=("cse",))
+        loaders.meeting(*loaders.meeting_choice(lead, lead.scope(()), filters, today, version),
+                        framework=False)  # fmt: skip
+        assert computed == [(), ("cse",)]
+    finally:
+        st.cache_data.clear()
