@@ -293,6 +293,18 @@ Cell = tuple[int, int]
 """A count and the sum of its records' keys (``services.disclosure``)."""
 
 
+def _month_totals(sites: pd.DataFrame) -> pd.DataFrame:
+    """Return the events summed by month and type (``n``, and ``key`` when there).
+
+    Every count of the headline, the types and the trends is a sum of these; a national
+    scope's rows are millions, and each count filtered them all again.
+    """
+    columns = [c for c in ("n", "key") if c in sites]
+    return sites.groupby(["month", "category"], as_index=False, sort=False, observed=True)[
+        columns
+    ].sum()
+
+
 def _cell(sites: pd.DataFrame, first: str, last: str, types: tuple[str, ...] = ()) -> Cell:
     """Return the events of some months and types as a count with its key sum."""
     chosen = sites_in(sites, types=types, first=first, last=last)
@@ -737,6 +749,7 @@ def meeting_figures(
         Every figure, ready to show.
     """
     suppressed, k = not audience.exact, audience.k
+    incidents, referrals = _month_totals(inputs.incidents), _month_totals(inputs.referrals)
     show = _Discloser(suppressed, k)
     length = len(month_range(first, last))
     prev_first, prev_last = _shift(first, -length), _shift(first, -1)
@@ -828,13 +841,13 @@ def meeting_figures(
         show.figure(
             "incidents",
             "Incidents",
-            *compared(events(inputs.incidents, types)),
+            *compared(events(incidents, types)),
             periods=months_shown,
         ),
         show.figure(
             "referrals",
             "Referrals",
-            *compared(events(inputs.referrals, types)),
+            *compared(events(referrals, types)),
             periods=months_shown,
         ),
         *(
@@ -856,13 +869,13 @@ def meeting_figures(
             *compared(events(sites, (code,))),
             periods=months_shown,
         )
-        for kind, sites in (("incidents", inputs.incidents), ("referrals", inputs.referrals))
+        for kind, sites in (("incidents", incidents), ("referrals", referrals))
         for code in chosen_types
     ]
 
     trend_first = _shift(last, -(TREND_MONTHS - 1))
     months = month_range(trend_first, last)
-    counted = sites_in(inputs.incidents, types=types, first=trend_first, last=last)
+    counted = sites_in(incidents, types=types, first=trend_first, last=last)
 
     def by_month(sites: pd.DataFrame, column: str, columns: list[str] | None) -> pd.DataFrame:
         if column not in sites:
@@ -878,7 +891,7 @@ def meeting_figures(
     names = [label(EXPLOITATION_TYPES, c) for c in wide.columns]
     wide.columns = names
     wide_keys.columns = [f"{c}:key" for c in names]
-    referral_rows = sites_in(inputs.referrals, types=types, first=trend_first, last=last)
+    referral_rows = sites_in(referrals, types=types, first=trend_first, last=last)
     monthly = pd.concat(
         [
             wide.assign(incidents=wide.sum(axis=1), referrals=by_month(referral_rows, "n", None)),
@@ -965,7 +978,7 @@ def meeting_figures(
         framework=framework,
         suppressed=suppressed,
         k=k,
-        empty=_total(inputs.incidents, first, last, types) == 0,
+        empty=_total(incidents, first, last, types) == 0,
         work_period=days_shown[0],
         flags_note="" if inputs.flagged else WIDE_FLAGS,
     )
