@@ -4,8 +4,8 @@ Once an app process has served its first page, a background thread computes what
 kind of account sees first (``services.users.audiences``: the districts and the disclosure,
 not the person): the Map's base map, its hot spots and flagged places and the Meeting's
 opening slides for each preset period (last 3 months, last month, last 12 months) with the
-default filters and settings, the assessment queue's flags and the impact of actions. Every 30 s it
-looks at the data version, and warms again when the stored data have changed (an import, an
+default filters and settings, the assessment queue's flags and the impact of actions. Every
+30 s it looks at the data version, and warms again when the stored data have changed (an import, an
 edit) or the day has. Other choices are computed when first asked for and then shared, as before.
 
 The work is the pages' own: the same loaders with the same arguments, so what is warmed is
@@ -76,7 +76,7 @@ def warm(version: str, today: date) -> int:
         # the Map's base map: outlines, the offline base (built-up areas from the postcode
         # directory) and the legend, rendered (the slowest part of a first Map)
         prepared_base(audience, version, tiles)
-        loaders.assessment_queue_flags(audience.scope(()), version)  # the Assessments queue
+        loaders.assessment_queue_flags(scope, version)  # the Assessments queue
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
         loaders.impact_for(audience, scope, version)  # a place panel's and the Meeting's

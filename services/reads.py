@@ -71,6 +71,7 @@ __all__ = [
     "POINTS_LIMIT",
     "RADII",
     "WIDE_FLAGS",
+    "WIDE_QUEUE_FLAGS",
     "Click",
     "MapQuery",
     "MapSettings",
@@ -298,6 +299,13 @@ WIDE_FLAGS = (
 """What the Map says instead of flags for a wide scope: the flag rule counts incidents
 within 200 m of a place, which square counts cannot tell, and the per-spot read it
 needs is what a wide scope must not make."""
+WIDE_QUEUE_FLAGS = (
+    f"Your account covers more than {WIDE_DISTRICTS} districts, and flagged places are "
+    f"worked out for at most {WIDE_DISTRICTS} at a time, so this queue lists none: choose "
+    "fewer districts on the Map to see them."
+)
+"""What the Assessments queue says instead of flags for a wide scope: it lists the flags
+of the account's whole scope, which the reader cannot narrow there."""
 
 
 def wide_square(n_districts: int, cell_size: float) -> int:

@@ -102,7 +102,7 @@ if st.session_state.get(OPEN) is not None:
 # The queue -----------------------------------------------------------------------------------
 
 listed = svc.list_assessments(engine, viewer)
-queue_scope = audience.scope(())
+queue_scope = audience.scope()
 flags = reads.queue_flags(loaders.assessment_queue_flags(queue_scope, version), audience)
 state = assessment_state(listed, today=today).set_index("place_id")["state"]
 flags = flags.assign(state=flags["id"].map(state).fillna("none"))
@@ -121,7 +121,7 @@ st.caption(f"Signed in as {md_text(viewer.display_name or viewer.username)} · {
 if not viewer.may_edit_assessments:
     st.info("Your role can read assessments but not record them.", icon=":material/visibility:")
 if reads.wide_square(len(queue_scope), reads.WIDE_SQUARE):
-    st.info(reads.WIDE_FLAGS, icon=":material/info:")
+    st.info(reads.WIDE_QUEUE_FLAGS, icon=":material/info:")
 error = st.session_state.pop("assess_queue_error", None)
 if error:
     st.error(md_text(error), icon=":material/block:")

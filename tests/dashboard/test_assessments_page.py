@@ -225,5 +225,5 @@ def test_a_wide_scope_queue_flags_no_place_and_says_why(demo_database, monkeypat
     waiting = "Flagged, no current assessment"
     assert int(next(m.value for m in spot.metric if m.label == waiting)) > 0  # the control
     assert int(next(m.value for m in wide.metric if m.label == waiting)) == 0
-    assert reads.WIDE_FLAGS not in [plain_text(i.value) for i in spot.info]
-    assert reads.WIDE_FLAGS in [plain_text(i.value) for i in wide.info]
+    assert reads.WIDE_QUEUE_FLAGS not in [plain_text(i.value) for i in spot.info]
+    assert reads.WIDE_QUEUE_FLAGS in [plain_text(i.value) for i in wide.info]
