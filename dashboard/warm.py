@@ -136,6 +136,10 @@ def start() -> threading.Thread | None:
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
         logging.ERROR
     )
+    # streamlit-folium declares its map component when first imported, and only a script
+    # run registers it with the server: first imported by the warm-up's base maps, the
+    # component's files were never served (404) and no map drew. Imported here, in the run.
+    importlib.import_module("streamlit_folium")
     thread = threading.Thread(target=_keep_warm, name="safer-spaces-warm", daemon=True)
     thread.start()
     return thread
