@@ -254,10 +254,10 @@ def raw(name: str) -> str | None:
 
     Examples
     --------
-    >>> os.environ["SAFER_SPACES_MAP_TILES"] = "none"
-    >>> raw("map_tiles"), raw("SAFER_SPACES_MAP_TILES")
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"SAFER_SPACES_MAP_TILES": "none"}):
+    ...     raw("map_tiles"), raw("SAFER_SPACES_MAP_TILES")
     ('none', 'none')
-    >>> del os.environ["SAFER_SPACES_MAP_TILES"]
     """
     found = _lookup(name)
     return os.environ.get(found.env) or (secret(found.secret) if found.secret else None)
@@ -268,13 +268,13 @@ def value(name: str) -> str | int | float | bool | None:
 
     Examples
     --------
-    >>> os.environ["SAFER_SPACES_IDLE_MINUTES"] = "-3"
-    >>> value("idle_minutes")
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"SAFER_SPACES_IDLE_MINUTES": "-3"}):
+    ...     value("idle_minutes")
     30.0
-    >>> os.environ["SAFER_SPACES_IDLE_MINUTES"] = "45"
-    >>> value("idle_minutes")
+    >>> with mock.patch.dict(os.environ, {"SAFER_SPACES_IDLE_MINUTES": "45"}):
+    ...     value("idle_minutes")
     45.0
-    >>> del os.environ["SAFER_SPACES_IDLE_MINUTES"]
     """
     found = _lookup(name)
     text = raw(name)
@@ -300,11 +300,13 @@ def switched_on(name: str) -> bool:
 
     Examples
     --------
-    >>> os.environ["SAFER_SPACES_WARM"] = "Off"
-    >>> switched_on("warm")
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"SAFER_SPACES_WARM": "Off"}):
+    ...     switched_on("warm")
     False
-    >>> del os.environ["SAFER_SPACES_WARM"]
-    >>> switched_on("warm")
+    >>> with mock.patch.dict(os.environ):
+    ...     _ = os.environ.pop("SAFER_SPACES_WARM", None)
+    ...     switched_on("warm")
     True
     """
     text = raw(name)

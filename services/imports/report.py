@@ -162,8 +162,9 @@ def report_path(input_file: Path, chosen: str | None) -> Path:
     Examples
     --------
     >>> import os
-    >>> os.environ["SAFER_SPACES_HOME"] = "/srv/safer"
-    >>> str(report_path(Path("/share/ro/2021-08.csv"), None)).startswith("/srv/safer/reports/")
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"SAFER_SPACES_HOME": "/srv/safer"}):
+    ...     str(report_path(Path("/share/ro/2021-08.csv"), None)).startswith("/srv/safer/reports/")
     True
     >>> str(report_path(Path("/share/ro/2021-08.csv"), "/tmp/r.csv"))
     '/tmp/r.csv'
