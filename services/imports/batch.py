@@ -816,6 +816,11 @@ def _copy_frame(connection: Connection, table: Any, fresh: pd.DataFrame, plan: P
     raw = connection.connection.driver_connection
     if not isinstance(raw, psycopg.Connection):
         return False
+    if "occurred_on" in fresh and "district_code" in fresh:
+        # In the order of the partitions (year, then district) and of the date indexes:
+        # each leaf and index page is then filled in turn instead of one row at a time
+        # at random (issue 21: a chunk of 100,000 incidents copied in 6.2 s instead of 10.7).
+        fresh = fresh.sort_values(["occurred_on", "district_code"], kind="stable")
     try:
         arrow = _arrow_columns(fresh, table, plan)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
