@@ -164,9 +164,9 @@ def _impact_blocks(engine, districts, audience, names):  # type: ignore[no-untyp
     """Return the meeting pack's "Impact of actions" blocks, disclosed for its audience."""
     from dashboard.impact import pack_blocks
     from services import reads
-    from services.impact import impact_figures, read_impact_inputs
+    from services.impact import measure_impact
 
-    figures = impact_figures(read_impact_inputs(engine))
+    figures = measure_impact(engine)
     return pack_blocks(reads.impact(figures, audience, districts=districts, district_names=names))
 
 
@@ -302,13 +302,13 @@ def _links(args: argparse.Namespace) -> int:
 
 
 def _impact(args: argparse.Namespace) -> int:
-    from services.impact import csv_table, impact_figures, read_impact_inputs
+    from services.impact import csv_table, measure_impact
     from services.safe_text import csv_text
 
     if args.window_months < 3:
         raise CommandError("--window-months must be at least 3.")
     engine = _database(args)
-    figures = impact_figures(read_impact_inputs(engine), window=args.window_months)
+    figures = measure_impact(engine, window=args.window_months)
     table = csv_table(figures)
     out = Path(args.out)
     if not out.parent.is_dir():

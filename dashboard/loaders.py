@@ -133,9 +133,7 @@ def wards_for(audience: Audience, version: str) -> gpd.GeoDataFrame:
     return in_scope(wards(version), audience)
 
 
-def places_for(
-    audience: Audience, version: str, wanted: tuple[str, ...] = ()
-) -> gpd.GeoDataFrame:
+def places_for(audience: Audience, version: str, wanted: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
     """Return the place register (EPSG:27700) in the audience's districts (or those wanted)."""
     from services.reads import in_scope
 
@@ -676,7 +674,9 @@ def mace_links(
 
     return links(engine(), audience, since=since, until=until, recent_since=recent_since)
 
-# The impact of actions: computed once for every district, disclosed per reader.
+
+# The impact of actions: computed once for every district (or district by district in a
+# wide database), disclosed per reader.
 
 IMPACT_WINDOW = 6
 """Months compared before and after a place's first action."""
@@ -686,25 +686,40 @@ IMPACT_WINDOW = 6
 def impact(version: str) -> ImpactFigures:
     """Return the impact of every place's actions (unsuppressed; see :func:`impact_for`).
 
-    Computed over every district from the Map's cached counts, register and grid, over
-    :data:`IMPACT_WINDOW` months before and after the first action.
+    Computed from the Map's cached counts, register and grid, over :data:`IMPACT_WINDOW`
+    months before and after the first action: over every district together, or district
+    by district where there are more than ``services.reads.WIDE_DISTRICTS``
+    (``services.impact.impact_areas``).
     """
     from services.audience import Audience
-    from services.impact import ImpactInputs, impact_figures, load_action_kinds, no_impact
+    from services.impact import (
+        ImpactInputs,
+        combined,
+        impact_areas,
+        impact_figures,
+        load_action_kinds,
+        no_impact,
+    )
+    from services.reads import WIDE_DISTRICTS
 
     actions = load_action_kinds(engine())
     if actions.empty:  # nothing to measure: no read of every district's incidents and grid
         return no_impact(IMPACT_WINDOW)
     codes = tuple(districts(version)["code"])
-    inputs = ImpactInputs(
-        sites=map_sites(
-            "incidents", Audience.before_disclosure(codes), codes, (), (), version, 0, ""
-        ),
-        places=places(version),
-        actions=actions,
-        grid=map_grid(codes, 250, version),
-    )
-    return impact_figures(inputs, window=IMPACT_WINDOW)
+    register = places(version)
+    areas = impact_areas(codes, register, actions, most=WIDE_DISTRICTS)
+    parts = []
+    for area in areas:
+        inputs = ImpactInputs(
+            sites=map_sites(
+                "incidents", Audience.before_disclosure(area), area, (), (), version, 0, ""
+            ),
+            places=register if area == codes else register.loc[register.district_code.isin(area)],
+            actions=actions,
+            grid=map_grid(area, 250, version),
+        )
+        parts.append(impact_figures(inputs, window=IMPACT_WINDOW))
+    return combined(parts, IMPACT_WINDOW)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -750,8 +765,6 @@ def bounds_wgs84(
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def places_wgs84(
-    audience: Audience, version: str, wanted: tuple[str, ...]
-) -> gpd.GeoDataFrame:
+def places_wgs84(audience: Audience, version: str, wanted: tuple[str, ...]) -> gpd.GeoDataFrame:
     """Return :func:`places_for` in WGS84."""
     return places_for(audience, version, wanted).to_crs(4326)

@@ -66,10 +66,13 @@ __all__ = [
     "DisclosedImpact",
     "ImpactFigures",
     "ImpactInputs",
+    "combined",
     "csv_table",
     "disclose",
+    "impact_areas",
     "impact_figures",
     "load_action_kinds",
+    "measure_impact",
     "no_impact",
     "place_chart",
     "read_impact_inputs",
@@ -188,20 +191,101 @@ def load_action_kinds(engine: Engine) -> pd.DataFrame:
     return frame
 
 
-def read_impact_inputs(engine: Engine) -> ImpactInputs:
-    """Read what :func:`impact_figures` needs, for every district."""
+def impact_areas(
+    codes: Collection[str], places: pd.DataFrame, actions: pd.DataFrame, *, most: int
+) -> list[tuple[str, ...]]:
+    """Return the groups of districts whose impact is measured together, each read alone.
+
+    At most ``most`` districts (every county partnership) are one area: a place is compared
+    with places anywhere in it. A wider database (a region, all England) is measured district
+    by district, each place against places of its own district, and only where a place has
+    an action: one reading of every district's incidents per spot and one 250 m grid over
+    all of them would take gigabytes (issue 21), as flags do (``services.reads.WIDE_FLAGS``).
+
+    Parameters
+    ----------
+    codes
+        Every district's code.
+    places
+        ``id`` and ``district_code`` of the register.
+    actions
+        :func:`load_action_kinds` (``place_id``).
+    most
+        The most districts measured as one area (``services.reads.WIDE_DISTRICTS``).
+
+    Examples
+    --------
+    >>> places = pd.DataFrame({"id": [1, 2, 3], "district_code": ["A", "B", "C"]})
+    >>> actions = pd.DataFrame({"place_id": [3, 1, 3]})
+    >>> impact_areas(["A", "B", "C"], places, actions, most=3)
+    [('A', 'B', 'C')]
+    >>> impact_areas(["A", "B", "C"], places, actions, most=2)
+    [('A',), ('C',)]
+    """
+    codes = tuple(codes)
+    if len(codes) <= most:
+        return [codes] if codes else []
+    acted = places.loc[places["id"].isin(actions["place_id"]), "district_code"]
+    return [(code,) for code in sorted(set(acted.astype(str)) & set(codes))]
+
+
+def combined(parts: list[ImpactFigures], window: int) -> ImpactFigures:
+    """Return the impact of several areas as one (see :func:`impact_areas`).
+
+    Each area's monthly counts cover its own months; a month missing from an area had no
+    incidents near its places, so it counts 0.
+    """
+    parts = [part for part in parts if not part.places.empty]
+    if not parts:
+        return no_impact(window)
+    if len(parts) == 1:
+        return parts[0]
+
+    def months(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        joined = pd.concat(frames).fillna(0).astype(np.int64)
+        return joined.reindex(columns=sorted(joined.columns))
+
+    return ImpactFigures(
+        places=pd.concat([part.places for part in parts], ignore_index=True),
+        counts=months([part.counts for part in parts]),
+        names={k: v for part in parts for k, v in part.names.items()},
+        districts={k: v for part in parts for k, v in part.districts.items()},
+        window=window,
+        keys=months([part.keys for part in parts]),
+    )
+
+
+def read_impact_inputs(engine: Engine, area: tuple[str, ...] = ()) -> ImpactInputs:
+    """Read what :func:`impact_figures` needs, for an area's districts (every one by default).
+
+    An area's places are its districts' own: the comparisons come from them alone.
+    """
     from geo.grid import build_grid
     from store import queries
     from store.sites import read_sites
 
-    districts = queries.load_districts(engine)
+    districts = queries.load_districts(engine, area)
     codes = tuple(districts["code"])
+    places = queries.load_places(engine)
     return ImpactInputs(
         sites=read_sites(engine, codes) if codes else pd.DataFrame(),
-        places=queries.load_places(engine),
+        places=places.loc[places["district_code"].isin(area)] if area else places,
         actions=load_action_kinds(engine),
         grid=build_grid(districts),
     )
+
+
+def measure_impact(engine: Engine, *, window: int = WINDOW_MONTHS) -> ImpactFigures:
+    """Return the impact of every place's actions, area by area (:func:`impact_areas`)."""
+    from services.reads import WIDE_DISTRICTS
+    from store import queries
+
+    codes = tuple(queries.load_districts(engine)["code"])
+    areas = impact_areas(
+        codes, queries.load_places(engine), load_action_kinds(engine), most=WIDE_DISTRICTS
+    )
+    parts = [impact_figures(read_impact_inputs(engine, area), window=window) for area in areas]
+    return combined(parts, window)
 
 
 def impact_figures(

@@ -128,3 +128,73 @@ def test_without_actions_the_impact_reads_no_incidents(demo_database, monkeypatc
         st.cache_data.clear()
     assert figures.places.empty and figures.counts.empty
     assert reads == []
+
+
+def test_a_wide_database_measures_the_impact_district_by_district(demo_database, monkeypatch):
+    """More districts than ``WIDE_DISTRICTS`` (lowered to 2 for the demo's 9): the impact
+    is measured district by district, only where a place has an action, each place against
+    places of its own district. One read of every district's incidents per spot and a grid
+    over all of them would take gigabytes nationally (issue 21)."""
+    import streamlit as st
+
+    import services.impact
+    from dashboard import loaders
+    from services import reads
+
+    engine = open_database(demo_database)
+    read = loaders.map_sites
+    areas: list[tuple[str, ...]] = []
+
+    def counted(*args):
+        areas.append(args[2])
+        return read(*args)
+
+    monkeypatch.setattr(loaders, "map_sites", counted)
+    st.cache_data.clear()
+    try:
+        version = loaders.data_version()
+        together = loaders.impact(version)
+        assert len(areas[0]) > 2  # the control: a county is measured as one area
+        monkeypatch.setattr(reads, "WIDE_DISTRICTS", 2)
+        st.cache_data.clear()
+        areas.clear()
+        apart = loaders.impact(version)
+    finally:
+        st.cache_data.clear()
+    acted = set(together.places["district_code"])
+    assert sorted(areas) == sorted((code,) for code in acted)
+    assert set(apart.places["place_id"]) == set(together.places["place_id"])
+
+    def elsewhere(figures) -> int:
+        """The comparisons from another district than their place's."""
+        return sum(
+            figures.districts[int(i)] != figures.districts[int(row.place_id)]
+            for row in figures.places.itertuples()
+            for i in row.comparison_ids or ()
+        )
+
+    assert elsewhere(together) > 0  # the control: as one area, comparisons cross districts
+    assert elsewhere(apart) == 0
+    assert apart.places["comparison_ids"].map(lambda ids: len(ids or ())).sum() > 0
+    # the command line's impact is the same, read area by area from the database
+    assert services.impact.measure_impact(engine, window=loaders.IMPACT_WINDOW).places[
+        ["place_id", "verdict", "before", "after"]
+    ].equals(apart.places[["place_id", "verdict", "before", "after"]])
+
+
+def test_combined_areas_count_a_month_missing_from_one_as_none():
+    from services.impact import ImpactFigures, combined
+
+    def part(place: int, months: list[str], n: int) -> ImpactFigures:
+        counts = pd.DataFrame(
+            [[n] * len(months)], index=[place], columns=pd.PeriodIndex(months, freq="M")
+        )
+        places = pd.DataFrame({"place_id": [place], "district_code": [f"D{place}"]})
+        return ImpactFigures(places, counts, {place: "x"}, {place: f"D{place}"}, 6, counts * 7)
+
+    joined = combined([part(1, ["2025-01", "2025-02"], 3), part(2, ["2025-02", "2025-03"], 4)], 6)
+    assert [str(m) for m in joined.counts.columns] == ["2025-01", "2025-02", "2025-03"]
+    assert joined.counts.loc[1].tolist() == [3, 3, 0]
+    assert joined.counts.loc[2].tolist() == [0, 4, 4]
+    assert joined.keys.loc[2].tolist() == [0, 28, 28]
+    assert joined.districts == {1: "D1", 2: "D2"} and len(joined.places) == 2
