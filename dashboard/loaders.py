@@ -174,10 +174,10 @@ def assessment_queue_flags(districts: tuple[str, ...], version: str) -> pd.DataF
     ``services.reads.WIDE_DISTRICTS``) flags no place, as on the Map (``WIDE_FLAGS``).
     """
     from services.assessments import recent_flags
-    from services.reads import WIDE_SQUARE, wide_square
+    from services.reads import is_wide
     from store.sites import FLAG_COLUMNS
 
-    if wide_square(len(districts), WIDE_SQUARE):
+    if is_wide(len(districts)):
         return pd.DataFrame(columns=list(FLAG_COLUMNS))
     return recent_flags(engine(), districts, end=latest_date(version), months=3)
 

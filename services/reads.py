@@ -87,6 +87,7 @@ __all__ = [
     "impact",
     "in_scope",
     "incident_points",
+    "is_wide",
     "legend",
     "links",
     "locate_click",
@@ -308,6 +309,21 @@ WIDE_QUEUE_FLAGS = (
 of the account's whole scope, which the reader cannot narrow there."""
 
 
+def is_wide(n_districts: int) -> bool:
+    """Return True for a wide scope: more than :data:`WIDE_DISTRICTS` districts.
+
+    A wide scope is counted per square and flags no place (:func:`wide_square`,
+    :data:`WIDE_FLAGS`); a wide database measures the impact of actions district by district
+    (``services.impact.impact_areas``).
+
+    Examples
+    --------
+    >>> is_wide(WIDE_DISTRICTS), is_wide(WIDE_DISTRICTS + 1)
+    (False, True)
+    """
+    return n_districts > WIDE_DISTRICTS
+
+
 def wide_square(n_districts: int, cell_size: float) -> int:
     """Return the square side to count a scope's events in, or 0 to count per spot.
 
@@ -328,7 +344,7 @@ def wide_square(n_districts: int, cell_size: float) -> int:
     >>> wide_square(1, 250), wide_square(296, 250), wide_square(296, 1000), wide_square(296, 100)
     (0, 250, 250, 100)
     """
-    if n_districts <= WIDE_DISTRICTS:
+    if not is_wide(n_districts):
         return 0
     size = int(cell_size)
     return WIDE_SQUARE if size % WIDE_SQUARE == 0 else size

@@ -120,7 +120,7 @@ scope = "all districts" if len(viewer.districts) == len(names) else ", ".join(
 st.caption(f"Signed in as {md_text(viewer.display_name or viewer.username)} · {md_text(scope)}")
 if not viewer.may_edit_assessments:
     st.info("Your role can read assessments but not record them.", icon=":material/visibility:")
-if reads.wide_square(len(queue_scope), reads.WIDE_SQUARE):
+if reads.is_wide(len(queue_scope)):
     st.info(reads.WIDE_QUEUE_FLAGS, icon=":material/info:")
 error = st.session_state.pop("assess_queue_error", None)
 if error:
