@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import streamlit as st
@@ -128,3 +129,60 @@ def test_the_meetings_emerging_hot_spots_are_computed_once_for_every_reader_and_
         assert computed == [(), ("cse",)]
     finally:
         st.cache_data.clear()
+
+
+def test_the_maps_month_by_month_picture_is_computed_once_for_periods_ending_together(
+    demo_database, monkeypatch
+) -> None:
+    """It covers the 12 months to the period's end: the last month, 3 and 12 months end in
+    the same month and share one computation, the same picture; a period ending a month
+    earlier is another (the control)."""
+    import services.reads
+    from dashboard.filters import Filters, map_query
+    from services.audience import Audience
+    from services.reads import DEFAULT_SETTINGS
+    from tests.dashboard.test_roles import demo_viewer
+
+    picture = services.reads.monthly_picture
+    computed: list[str] = []
+
+    def counted(sites, grid, **kwargs):
+        computed.append(kwargs["last"])
+        return picture(sites, grid, **kwargs)
+
+    monkeypatch.setattr(services.reads, "monthly_picture", counted)
+    version = loaders.data_version()
+    latest = loaders.latest_date(version)
+    audience = Audience.of(demo_viewer("lead"), 5)
+    scope = audience.scope(())
+    st.cache_data.clear()
+    try:
+        shown = []
+        queries = []
+        for period in ("month", "quarter", "year"):
+            months = loaders.map_sites("incidents", audience, scope, (), (), version, 0, "")
+            query = map_query(Filters(period=period), scope, latest, months["month"])
+            queries.append(query)
+            shown.append(loaders.map_monthly(audience, query, DEFAULT_SETTINGS.confidence, version))
+        assert len({q.first for q in queries}) == 3 and len({q.last for q in queries}) == 1
+        assert computed == [queries[0].last]
+        for other in shown[1:]:
+            assert other.months == shown[0].months and other.category == shown[0].category
+            assert other.cells.equals(shown[0].cells)
+        earlier = dataclasses.replace(queries[0], first="", last=_month_before(queries[0].last))
+        loaders.map_monthly(audience, earlier, DEFAULT_SETTINGS.confidence, version)
+        assert computed == [queries[0].last, earlier.last]
+    finally:
+        st.cache_data.clear()
+
+
+def _month_before(month: str) -> str:
+    """Return the month before ``"YYYY-MM"``.
+
+    Examples
+    --------
+    >>> _month_before("2026-01")
+    '2025-12'
+    """
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
