@@ -705,34 +705,24 @@ def impact(version: str) -> ImpactFigures:
     (``services.impact.impact_areas``).
     """
     from services.audience import Audience
-    from services.impact import (
-        ImpactInputs,
-        combined,
-        impact_areas,
-        impact_figures,
-        load_action_kinds,
-        no_impact,
-    )
+    from services.impact import impact_by_area, load_action_kinds
     from services.reads import WIDE_DISTRICTS
 
-    actions = load_action_kinds(engine())
-    if actions.empty:  # nothing to measure: no read of every district's incidents and grid
-        return no_impact(IMPACT_WINDOW)
-    codes = tuple(districts(version)["code"])
-    register = places(version)
-    areas = impact_areas(codes, register, actions, most=WIDE_DISTRICTS)
-    parts = []
-    for area in areas:
-        inputs = ImpactInputs(
-            sites=map_sites(
-                "incidents", Audience.before_disclosure(area), area, (), (), version, 0, ""
-            ),
-            places=register if area == codes else register.loc[register.district_code.isin(area)],
-            actions=actions,
-            grid=map_grid(area, 250, version),
+    def read_area(area: tuple[str, ...]) -> tuple[pd.DataFrame, Grid]:
+        every = Audience.before_disclosure(area)
+        return map_sites("incidents", every, area, (), (), version, 0, ""), map_grid(
+            area, 250, version
         )
-        parts.append(impact_figures(inputs, window=IMPACT_WINDOW))
-    return combined(parts, IMPACT_WINDOW)
+
+    codes = tuple(districts(version)["code"])
+    return impact_by_area(
+        codes,
+        places(version),
+        load_action_kinds(engine()),
+        read_area,
+        window=IMPACT_WINDOW,
+        most=WIDE_DISTRICTS,
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -33,7 +33,7 @@ things change at a place at the same time as an action.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -63,6 +63,7 @@ __all__ = [
     "CSV_COLUMNS",
     "MIN_INCIDENTS",
     "RADIUS",
+    "AreaReader",
     "DisclosedImpact",
     "ImpactFigures",
     "ImpactInputs",
@@ -70,6 +71,7 @@ __all__ = [
     "csv_table",
     "disclose",
     "impact_areas",
+    "impact_by_area",
     "impact_figures",
     "load_action_kinds",
     "measure_impact",
@@ -255,37 +257,94 @@ def combined(parts: list[ImpactFigures], window: int) -> ImpactFigures:
     )
 
 
-def read_impact_inputs(engine: Engine, area: tuple[str, ...] = ()) -> ImpactInputs:
-    """Read what :func:`impact_figures` needs, for an area's districts (every one by default).
-
-    An area's places are its districts' own: the comparisons come from them alone.
-    """
-    from geo.grid import build_grid
+def read_impact_inputs(engine: Engine) -> ImpactInputs:
+    """Read what :func:`impact_figures` needs for every district as one area."""
     from store import queries
-    from store.sites import read_sites
 
-    districts = queries.load_districts(engine, area)
-    codes = tuple(districts["code"])
-    places = queries.load_places(engine)
+    districts = queries.load_districts(engine)
     return ImpactInputs(
-        sites=read_sites(engine, codes) if codes else pd.DataFrame(),
-        places=places.loc[places["district_code"].isin(area)] if area else places,
+        sites=_read_area_sites(engine, tuple(districts["code"])),
+        places=queries.load_places(engine),
         actions=load_action_kinds(engine),
-        grid=build_grid(districts),
+        grid=_build_area_grid(districts),
     )
+
+
+AreaReader = Callable[[tuple[str, ...]], tuple[pd.DataFrame, Grid]]
+"""Reads an area's counts per site and builds its 250 m grid."""
+
+
+def impact_by_area(
+    codes: tuple[str, ...],
+    places: gpd.GeoDataFrame,
+    actions: pd.DataFrame,
+    read_area: AreaReader,
+    *,
+    window: int,
+    most: int,
+) -> ImpactFigures:
+    """Return the impact of every place's actions, area by area (:func:`impact_areas`).
+
+    An area's places are its own districts' places: comparisons come from them alone. The
+    command line reads each area directly; the dashboard from its caches.
+
+    Parameters
+    ----------
+    codes
+        Every district's code.
+    places
+        The register (``store.queries.load_places``).
+    actions
+        :func:`load_action_kinds`; with none, nothing is read.
+    read_area
+        Returns an area's :func:`store.sites.read_sites` rows and its 250 m grid.
+    window
+        Months before and after the first action.
+    most
+        The most districts measured as one area (``services.reads.WIDE_DISTRICTS``).
+    """
+    if actions.empty:  # nothing to measure: no read of every district's incidents and grid
+        return no_impact(window)
+    parts = []
+    for area in impact_areas(codes, places, actions, most=most):
+        sites, grid = read_area(area)
+        own = places if area == codes else places.loc[places["district_code"].isin(area)]
+        inputs = ImpactInputs(sites=sites, places=own, actions=actions, grid=grid)
+        parts.append(impact_figures(inputs, window=window))
+    return combined(parts, window)
 
 
 def measure_impact(engine: Engine, *, window: int = WINDOW_MONTHS) -> ImpactFigures:
-    """Return the impact of every place's actions, area by area (:func:`impact_areas`)."""
+    """Return the impact of every place's actions, read directly (the command line)."""
     from services.reads import WIDE_DISTRICTS
     from store import queries
 
+    def read_area(area: tuple[str, ...]) -> tuple[pd.DataFrame, Grid]:
+        return _read_area_sites(engine, area), _build_area_grid(
+            queries.load_districts(engine, area)
+        )
+
     codes = tuple(queries.load_districts(engine)["code"])
-    areas = impact_areas(
-        codes, queries.load_places(engine), load_action_kinds(engine), most=WIDE_DISTRICTS
+    return impact_by_area(
+        codes,
+        queries.load_places(engine),
+        load_action_kinds(engine),
+        read_area,
+        window=window,
+        most=WIDE_DISTRICTS,
     )
-    parts = [impact_figures(read_impact_inputs(engine, area), window=window) for area in areas]
-    return combined(parts, window)
+
+
+def _read_area_sites(engine: Engine, codes: tuple[str, ...]) -> pd.DataFrame:
+    from store.sites import read_sites
+
+    return read_sites(engine, codes) if codes else pd.DataFrame()
+
+
+def _build_area_grid(districts: gpd.GeoDataFrame) -> Grid:
+    from geo.grid import build_grid
+
+    return build_grid(districts)
 
 
 def impact_figures(
