@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, text
 from geo.grid import build_grid, locate_xy
 from store.models import District, Incident
 from store.queries import EventFilter, load_events, square_counts
+from store.sites import read_sites, read_squares
 
 from .test_partitions import filled, incident_relations, leaf_of  # noqa: F401 (fixture)
 from .test_query_plans import DISTRICTS, ONE, QUARTER, _fill, captured
@@ -104,3 +105,42 @@ def test_one_district_and_one_quarter_counts_read_one_leaf(filled):  # noqa: F81
             relations[name] = incident_relations(connection, *seen[0])
     assert relations["one"] == {leaf}
     assert len(relations["wide"]) > 8  # the control: an unpruned read is seen as such
+
+
+def _squares_from_spots(engine: Engine, size: int) -> pd.DataFrame:
+    """Per spot in SQL (``read_sites``), then per square in pandas: the reference."""
+    spots = read_sites(engine, DISTRICTS)
+    spots = spots.assign(
+        col=np.floor(spots["easting"] / size), row=np.floor(spots["northing"] / size)
+    )
+    by = ["col", "row", "month", "category"]
+    summed = spots.astype({"month": str, "category": str}).groupby(by, dropna=False)
+    return summed[["n", "key"]].sum().sort_index()
+
+
+def _indexed(squares: pd.DataFrame, size: int) -> pd.DataFrame:
+    squares = squares.assign(
+        col=np.floor(squares["easting"] / size), row=np.floor(squares["northing"] / size)
+    )
+    by = ["col", "row", "month", "category"]
+    return squares.astype({"month": str, "category": str}).set_index(by)[["n", "key"]].sort_index()
+
+
+def test_wide_reads_give_every_square_month_and_type_as_the_spots_do(small):
+    """``read_squares`` (on PostgreSQL packed into CSV texts by the database) gives each
+    square, month and type the count and key sum of its spots, an event with no location
+    and a type with a comma and quotes included; the control changes one key."""
+    with small.begin() as connection:
+        connection.execute(
+            text("UPDATE incidents SET category = 'odd, \"quoted\" type' WHERE id <= 3")
+        )
+    got = _indexed(read_squares(small, DISTRICTS, size=250), 250)
+    expected = _squares_from_spots(small, 250)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert got.index.get_level_values("category").str.contains('"quoted"').any()
+    assert got.index.get_level_values("col").isna().any()  # the online incident
+    assert got["n"].sum() == 3_000
+    changed = got.copy()
+    changed.iloc[len(changed) // 2, 1] += 1  # the control: one key sum off by one
+    with pytest.raises(AssertionError):
+        pd.testing.assert_frame_equal(changed, expected, check_dtype=False)
