@@ -50,8 +50,10 @@ __all__ = [
     "engine",
     "events",
     "latest_date",
+    "meeting_sites",
     "places",
     "scope_sites",
+    "scope_totals",
 ]
 
 WARMED_AUDIENCES = 40
@@ -255,6 +257,49 @@ def scope_sites(
         square=square,
         since=since,
     )
+
+
+@st.cache_data(show_spinner="Counting incidents...", max_entries=SITE_ENTRIES)
+def scope_totals(
+    kind: str,
+    scope: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    version: str,
+    before: str,
+) -> pd.DataFrame:
+    """Return counts per month and type before a month, for a checked scope (see below)."""
+    from services.audience import Audience
+    from services.reads import read_month_totals
+
+    every = Audience.before_disclosure(scope)
+    return read_month_totals(
+        engine(), every, before=before, kind=kind, districts=scope, ages=ages, agencies=agencies
+    )
+
+
+def meeting_sites(
+    kind: str,
+    scope: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    version: str,
+    square: int,
+    since: str,
+) -> pd.DataFrame:
+    """Return the Meeting's counts for a checked scope: the Map's, and totals before them.
+
+    A district's Meeting reads every spot of every month, as before. A wide scope's reads
+    the Map's own squares from ``since`` (the same cache entry) and, for the months
+    before, counts per month and type only (:func:`scope_totals`): the period before and a
+    year before are compared as totals, and reading every month of all England per square
+    took a minute of PostgreSQL and gigabytes for rows nothing located.
+    """
+    recent = scope_sites(kind, scope, ages, agencies, version, square, since if square else "")
+    if not square or not since:
+        return recent
+    older = scope_totals(kind, scope, ages, agencies, version, since)
+    return pd.concat([older, recent], ignore_index=True) if len(older) else recent
 
 
 def map_square(audience: Audience, query: MapQuery) -> int:
@@ -535,17 +580,18 @@ def meeting(
     """
     from reports.meeting import MeetingInputs, meeting_figures
     from services.assessments import approval_dates
-    from services.reads import in_scope
+    from services.reads import in_scope, wide_since
 
     districts = audience.scope(districts)
-    incidents, grid, square = _meeting_counts(districts, ages, agencies, version)
+    since = wide_since(*months)
+    incidents, grid, square = _meeting_counts(districts, ages, agencies, version, since)
 
     def mine(frame: pd.DataFrame) -> pd.DataFrame:
         return in_scope(frame, audience, districts)
 
     inputs = MeetingInputs(
         incidents=incidents,
-        referrals=scope_sites("referrals", districts, ages, agencies, version, square, ""),
+        referrals=meeting_sites("referrals", districts, ages, agencies, version, square, since),
         places=mine(places(version)),
         assessments=mine(assessments(version)),
         actions=mine(actions(version)),
@@ -575,19 +621,25 @@ def meeting(
 
 
 def _meeting_counts(
-    scope: tuple[str, ...], ages: tuple[str, ...], agencies: tuple[str, ...], version: str
+    scope: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    version: str,
+    since: str,
 ) -> tuple[pd.DataFrame, Grid, int]:
     """Return the Meeting's incidents, its 250 m grid and the square they are counted in.
 
-    A wide scope is counted per square (every month: the year before is compared), on the
-    grid of its occupied squares, and flags no place, as on the Map; ``scope`` is checked.
+    A wide scope is counted as the Map counts it (per square from ``since``, on the grid
+    of the squares occupied since then: the Map's own entries) with the months before as
+    totals (:func:`meeting_sites`), and flags no place, as on the Map; ``scope`` is checked.
     """
     from services.reads import wide_square
 
     square = wide_square(len(scope), 250)
-    incidents = scope_sites("incidents", scope, ages, agencies, version, square, "")
+    incidents = meeting_sites("incidents", scope, ages, agencies, version, square, since)
     if square:
-        return incidents, map_wide_grid(scope, ages, agencies, 250, square, "", version), square
+        grid = map_wide_grid(scope, ages, agencies, 250, square, since, version)
+        return incidents, grid, square
     return incidents, map_grid(scope, 250, version), square
 
 
@@ -607,8 +659,9 @@ def meeting_emerging(
     again for each (six times for a county's lead and viewer: all England's took a minute).
     """
     from reports.meeting import emerging_slide
+    from services.reads import wide_since
 
-    incidents, grid, _ = _meeting_counts(scope, ages, agencies, version)
+    incidents, grid, _ = _meeting_counts(scope, ages, agencies, version, wide_since(last, last))
     return emerging_slide(incidents, grid, types, last)
 
 

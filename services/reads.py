@@ -98,6 +98,7 @@ __all__ = [
     "place_summary",
     "protect",
     "queue_flags",
+    "read_month_totals",
     "read_sites",
     "record_panel_view",
     "settings_from_params",
@@ -396,6 +397,29 @@ def read_sites(
             engine, scope, size=square, kind=kind, ages=ages, agencies=agencies, since=since
         )
     return store_sites.read_sites(engine, scope, kind=kind, ages=ages, agencies=agencies)
+
+
+def read_month_totals(
+    engine: Engine,
+    audience: Audience,
+    *,
+    before: str,
+    kind: str = "incidents",
+    districts: tuple[str, ...] = (),
+    ages: tuple[str, ...] = (),
+    agencies: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Return :func:`store.sites.read_month_totals` for the districts in the audience's scope.
+
+    Raises
+    ------
+    services.access.AccessDenied
+        When a district outside the audience's scope is asked for.
+    """
+    scope = audience.scope(districts)
+    return store_sites.read_month_totals(
+        engine, scope, before=before, kind=kind, ages=ages, agencies=agencies
+    )
 
 
 def _counts(grid: Grid, sites: pd.DataFrame, column: str = "n") -> np.ndarray:
@@ -1190,9 +1214,7 @@ def place_summary(
         frame = pd.DataFrame({heading: [label(vocabulary, c) for c in order], "Incidents": n})
         if not suppress:
             return frame
-        shown = disclose_counts(
-            n, np.array([int(key_sums[c]) for c in order]), k=audience.k
-        )
+        shown = disclose_counts(n, np.array([int(key_sums[c]) for c in order]), k=audience.k)
         return frame.assign(Incidents=[str(v) for v in shown])
 
     return {

@@ -45,6 +45,7 @@ __all__ = [
     "flag_sites",
     "located",
     "place_figures",
+    "read_month_totals",
     "read_sites",
     "read_squares",
     "sites_in",
@@ -242,6 +243,61 @@ def read_squares(
     frame.insert(2, "month", words["month"])
     frame.insert(3, "category", words["category"])
     return frame
+
+
+def read_month_totals(
+    engine: Engine,
+    districts: tuple[str, ...],
+    *,
+    before: str,
+    kind: str = "incidents",
+    ages: tuple[str, ...] = (),
+    agencies: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Return incidents or referrals counted per month and type only, before a month.
+
+    What a wide Meeting needs of the months before those it analyses (the period before
+    and a year before are compared as totals): one row per month and type, not one per
+    square, so all England's older years are a few hundred rows, not millions.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    districts
+        ONS codes of the districts to read (the caller's scope).
+    before
+        The first month not counted, ``"YYYY-MM"``.
+    kind, ages, agencies
+        As :func:`read_sites`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`read_sites`' columns, with no location (NaN eastings and northings).
+    """
+    model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
+    month = (
+        _month_of(engine, model.occurred_on)
+        if engine.dialect.name == "sqlite"
+        else cast(func.date_trunc("month", cast(model.occurred_on, DateTime)), Date)
+    )
+    query = _counted(
+        model, (month.label("month"), model.category), districts, ages=ages, agencies=agencies
+    )
+    query = query.where(model.occurred_on < pd.Period(before, freq="M").start_time.date())
+    with engine.connect() as connection:
+        frame = pd.read_sql(query.group_by(month, model.category), connection)
+    return pd.DataFrame(
+        {
+            "easting": np.full(len(frame), np.nan),
+            "northing": np.full(len(frame), np.nan),
+            "month": frame["month"].astype(str).str[:7].astype(object),
+            "category": frame["category"].astype(object),
+            "n": frame["n"].astype("int64"),
+            "key": frame["key"].fillna(0).astype("int64"),
+        }
+    )
 
 
 _GROUPED = ("col", "row", "month", "category", "n", "key")

@@ -232,3 +232,63 @@ def test_a_wide_scope_meeting_counts_squares_and_says_why_no_place_is_flagged(
     assert {k: v for k, v in wide.items() if "lagged" not in k and "assess" not in k} == {
         k: v for k, v in spot.items() if "lagged" not in k and "assess" not in k
     }
+
+
+def test_a_wide_meeting_reads_the_maps_squares_and_the_months_before_as_totals(
+    demo_database, monkeypatch
+):
+    """A wide Meeting reads the Map's own squares (from the month the Map reads) and, for
+    the months before, counts per month and type: no square of every month is read (all
+    England's took a minute of PostgreSQL and gigabytes). Its headline, comparisons with
+    the period before and a year before, types and months equal the district path's;
+    the control drops the older totals, and the year-ago comparisons then differ."""
+    import streamlit as st
+
+    from dashboard import loaders
+    from services import reads
+
+    def figures():
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        version = loaders.data_version()
+        audience = Audience.of(demo_viewer("lead"), 5)
+        scope = audience.scope()
+        choice = loaders.meeting_choice(audience, scope, Filters(), date(2026, 11, 22), version)
+        return loaders.meeting(*choice, framework=False)
+
+    def shown(f) -> tuple:  # a wide scope flags no place (the first wide test)
+        counts = [g for g in f.headline if "flagged" not in g.key and "assess" not in g.key]
+        monthly = f.monthly.drop(columns=["flagged_places"], errors="ignore")
+        return (counts, f.by_type, monthly.to_dict("records"), f.previous, f.year_ago)
+
+    read, totals = reads.read_sites, reads.read_month_totals
+    squares: list[tuple[int, str]] = []
+    befores: list[str] = []
+
+    def counted(*args, **kwargs):
+        squares.append((kwargs["square"], kwargs["since"]))
+        return read(*args, **kwargs)
+
+    def totalled(*args, **kwargs):
+        befores.append(kwargs["before"])
+        return totals(*args, **kwargs)
+
+    try:
+        spot = figures()
+        monkeypatch.setattr(reads, "WIDE_DISTRICTS", 2)
+        monkeypatch.setattr(reads, "read_sites", counted)
+        monkeypatch.setattr(reads, "read_month_totals", totalled)
+        wide = figures()
+        monkeypatch.setattr(loaders, "scope_totals", lambda *a: pd.DataFrame(columns=["n"]))
+        without_older = figures()
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+    since = reads.wide_since(wide.first, wide.last)
+    assert squares and {s for s, _ in squares} == {reads.WIDE_SQUARE}
+    assert {m for _, m in squares} == {since}  # the Map's read: never every month
+    assert set(befores) == {since}
+    assert wide.year_ago != "n/a" and any(f.year_ago not in ("n/a", "0") for f in wide.headline)
+    assert shown(wide) == shown(spot)
+    # the control: without the months before, the year before is not covered
+    assert [f.year_ago for f in without_older.headline] != [f.year_ago for f in wide.headline]
