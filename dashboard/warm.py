@@ -32,7 +32,7 @@ from services.audience import Audience
 from services.reads import DEFAULT_SETTINGS, wide_since
 from services.users import audiences
 
-__all__ = ["ENVIRONMENT", "PAGE_MODULES", "PRESETS", "start", "warm"]
+__all__ = ["ENVIRONMENT", "PAGE_MODULES", "PRESETS", "import_pages", "start", "warm"]
 
 ENVIRONMENT = "SAFER_SPACES_WARM"
 PRESETS = ("quarter", "month", "year")
@@ -103,13 +103,18 @@ background, so that the first person on each page does not wait for the import (
 every other run of the process does not wait for the import lock meanwhile)."""
 
 
-def _keep_warm() -> None:
-    """Warm now, then again whenever the data or the day change (runs for good)."""
+def import_pages() -> None:
+    """Import :data:`PAGE_MODULES` (a page reports its own import error when it runs)."""
     for name in PAGE_MODULES:
         try:
             importlib.import_module(name)
-        except Exception:  # a page reports its own import error when it runs
+        except Exception:
             _LOG.warning("Could not import %s in advance.", name, exc_info=True)
+
+
+def _keep_warm() -> None:
+    """Warm now, then again whenever the data or the day change (runs for good)."""
+    import_pages()
     warmed: tuple[str, date] | None = None
     while True:
         try:
