@@ -83,6 +83,17 @@ def _month_of(engine: Engine, column: Any) -> Any:
     return func.to_char(column, "YYYY-MM")
 
 
+def _month_key(engine: Engine, column: Any) -> Any:
+    """Return the month to group many rows by: on PostgreSQL the date of its first day.
+
+    ``to_char`` converts each date to a time stamp with a time zone first; the groups'
+    months are named afterwards (:func:`read_squares`, :func:`read_month_totals`).
+    """
+    if engine.dialect.name == "sqlite":
+        return _month_of(engine, column)
+    return cast(func.date_trunc("month", cast(column, DateTime)), Date)
+
+
 def _counted(
     model: type[Incident] | type[Referral],
     keys: tuple[Any, ...],
@@ -197,17 +208,13 @@ def read_squares(
     model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
     col: ColumnElement[Any]
     row: ColumnElement[Any]
-    month: ColumnElement[Any]
+    month = _month_key(engine, model.occurred_on)
     if engine.dialect.name == "sqlite":  # eastings and northings are positive: truncate
         col, row = cast(model.easting / size, Integer), cast(model.northing / size, Integer)
-        month = _month_of(engine, model.occurred_on)
     else:
-        # a float divisor: an integer one makes PostgreSQL divide in NUMERIC, row by row;
-        # the month as the date of its first day: to_char converts each date to a time
-        # stamp with a time zone first (months are named once per group, when packed)
+        # a float divisor: an integer one makes PostgreSQL divide in NUMERIC, row by row
         col = func.floor(model.easting / float(size))
         row = func.floor(model.northing / float(size))
-        month = cast(func.date_trunc("month", cast(model.occurred_on, DateTime)), Date)
     keys = (col.label("col"), row.label("row"), month.label("month"), model.category)
     query = _counted(model, keys, districts, ages=ages, agencies=agencies)
     if since:
@@ -277,11 +284,7 @@ def read_month_totals(
         :func:`read_sites`' columns, with no location (NaN eastings and northings).
     """
     model: type[Incident] | type[Referral] = Referral if kind == "referrals" else Incident
-    month = (
-        _month_of(engine, model.occurred_on)
-        if engine.dialect.name == "sqlite"
-        else cast(func.date_trunc("month", cast(model.occurred_on, DateTime)), Date)
-    )
+    month = _month_key(engine, model.occurred_on)
     query = _counted(
         model, (month.label("month"), model.category), districts, ages=ages, agencies=agencies
     )
