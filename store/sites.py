@@ -223,8 +223,8 @@ def read_squares(
     grouped = query.group_by(col, row, month, model.category)
     half = size / 2
     parts: list[pd.DataFrame] = []
-    # in chunks, each made compact at once: two million rows read whole as SQLAlchemy
-    # rows took more than a gigabyte before pandas saw them
+    # in chunks, each made compact at once (two million rows read whole as SQLAlchemy rows
+    # took more than a gigabyte before pandas saw them): packed texts on PostgreSQL
     packed = engine.dialect.name == "postgresql"
     for frame in _packed(engine, grouped) if packed else _fetched(engine, grouped):
         parts.append(
