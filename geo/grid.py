@@ -593,6 +593,7 @@ def cells_frame(
     columns: Mapping[str, np.ndarray | pd.Series | list[object]],
     *,
     crs: str = WGS84,
+    cells: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Return the grid's cells as a GeoDataFrame with the given columns.
 
@@ -604,13 +605,17 @@ def cells_frame(
         Extra columns, one value per cell, after ``cell_id``.
     crs
         The output CRS; WGS84 (for display) by default, ``"EPSG:27700"`` for metric work.
+    cells
+        The indexes of the cells wanted, in order; every cell when None. Only these are
+        projected (all England's grid has hundreds of thousands of cells).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``cell_id``, the given columns and the whole cell polygons.
+        ``cell_id``, the given columns and the whole cell polygons, indexed from 0.
     """
-    data: dict[str, object] = {"cell_id": grid.cell_ids.astype(str)}
-    data.update(columns)
-    frame = gpd.GeoDataFrame(data, geometry=grid.geometry, crs=BNG)
+    rows = slice(None) if cells is None else np.asarray(cells, dtype=np.int64)
+    data: dict[str, object] = {"cell_id": grid.cell_ids[rows].astype(str)}
+    data.update({name: np.asarray(values)[rows] for name, values in columns.items()})
+    frame = gpd.GeoDataFrame(data, geometry=grid.geometry[rows], crs=BNG)
     return frame if crs == BNG else frame.to_crs(crs)

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from geo.emerging import emerging_hotspots
+from geo.emerging import emerging_from_counts
 from geo.flags import period_label
 from geo.grid import Grid, cells_frame
 from geo.measures import (
@@ -51,7 +51,7 @@ from geo.points import WGS84, HotspotWarning
 from services.audience import Audience
 from services.disclosure import disclose, disclose_flags, protect_table
 from services.reads import WIDE_FLAGS
-from store.sites import TREND_MONTHS, as_points, flag_sites, read_sites, sites_in
+from store.sites import TREND_MONTHS, flag_sites, located, month_counts, read_sites, sites_in
 from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES, label
 
 __all__ = [
@@ -443,28 +443,23 @@ def emerging_slide(
         Exact statistics: they depend on neither the reader nor the period's first month.
     """
     first = _shift(last, -(TREND_MONTHS - 1))
-    points = as_points(sites_in(incidents, types=types, first=first, last=last))
+    window = pd.period_range(first, last, freq="M")
+    sites = sites_in(incidents, types=types, first=first, last=last)
     counts = dict.fromkeys(("Persistent", "Emerging", "Former", "Intermittent"), 0)
     empty = gpd.GeoDataFrame({"simple_category": []}, geometry=[], crs=WGS84)
-    if points.empty or grid.n_cells < 3:
+    if located(sites).empty or grid.n_cells < 3:
         return EmergingSlide(counts, empty, 0, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HotspotWarning)
-        result = emerging_hotspots(
-            points,
-            grid,
-            freq="month",
-            window=pd.period_range(first, last, freq="M"),
-            weight_column="n",
-        )
+        result = emerging_from_counts(month_counts(sites, grid, window), grid, window)
     simple = pd.Series(result.simple_category)
     for name in counts:
         counts[name] = int((simple == name).sum())
     shown = np.flatnonzero(simple.isin(list(counts)).to_numpy())
-    cells = cells_frame(grid, {"simple_category": result.simple_category}, crs=WGS84)
+    cells = cells_frame(grid, {"simple_category": result.simple_category}, crs=WGS84, cells=shown)
     new = int((result.category == "New Hot Spot").sum())
     rising = int((result.category == "Intensifying Hot Spot").sum())
-    return EmergingSlide(counts, cells.iloc[shown].reset_index(drop=True), new, rising)
+    return EmergingSlide(counts, cells, new, rising)
 
 
 def _notable(totals: pd.Series, show: _Discloser) -> list[tuple[str, str, str]]:

@@ -20,6 +20,7 @@ from geo.emerging import (
 from geo.grid import build_grid, contiguity
 from geo.hotspots import gi_star, gi_star_test
 from geo.points import HotspotInputError, HotspotWarning
+from store.sites import as_points, month_counts
 
 from .conftest import X0, Y0
 
@@ -297,3 +298,42 @@ def test_space_time_neighbourhood_is_gi_star_over_two_periods(box_area):
     assert result.z.shape == counts.shape
     with pytest.raises(HotspotInputError, match="neighbourhood"):
         emerging_from_counts(counts, grid, result.periods, neighbourhood="time")
+
+
+def _site_counts(rng: np.random.Generator, n: int = 6000) -> pd.DataFrame:
+    """Spots with counts over 15 months, a cluster growing in the last ones, some unlocated
+    and some outside the 5 km box."""
+    months = pd.period_range("2024-11", "2026-01", freq="M").astype(str)
+    month = rng.choice(months, n)
+    late = month >= "2025-09"
+    easting = np.where(late & (rng.random(n) < 0.4), X0 + 2600, X0 + rng.uniform(-400, 5400, n))
+    northing = np.where(late & (easting == X0 + 2600), Y0 + 2600, Y0 + rng.uniform(-400, 5400, n))
+    easting[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            "month": month,
+            "category": "CCE",
+            "easting": easting + rng.uniform(0, 200, n),
+            "northing": northing + rng.uniform(0, 200, n),
+            "n": rng.integers(1, 5, n),
+        }
+    )
+
+
+def test_counts_from_site_rows_are_the_counts_of_their_points(box_area, rng):
+    """``month_counts`` gives emerging hot spots what the points of the same spots give."""
+    sites = _site_counts(rng)
+    grid = build_grid(box_area, cell_size=250)
+    window = pd.period_range("2025-02", "2026-01", freq="M")
+    via_points = emerging_hotspots(as_points(sites), grid, window=window, weight_column="n")
+    counts = month_counts(sites, grid, window)
+    via_counts = emerging_from_counts(counts, grid, window)
+    np.testing.assert_array_equal(counts, via_points.counts)
+    np.testing.assert_array_equal(via_counts.z, via_points.z)
+    assert (via_counts.category == via_points.category).all()
+    assert (via_counts.simple_category != "No Pattern Detected").any()
+    inside = sites["easting"].between(X0, X0 + 5000) & sites["northing"].between(Y0, Y0 + 5000)
+    assert counts.sum() == sites.loc[inside & (sites["month"] >= "2025-02"), "n"].sum()
+    # control: a window a month earlier counts other months
+    earlier = month_counts(sites, grid, window - 1)
+    assert not np.array_equal(earlier, via_points.counts)

@@ -107,6 +107,21 @@ def test_cells_frame_is_wgs84_for_display(box_area):
     assert frame.total_bounds[0] == pytest.approx(-2.15, abs=0.05)
 
 
+def test_cells_frame_of_some_cells_is_those_rows_of_the_whole_frame(box_area):
+    grid = build_grid(box_area, cell_size=1000)
+    columns = {"count": np.arange(25) * 3, "name": [f"cell {i}" for i in range(25)]}
+    whole = cells_frame(grid, columns)
+    wanted = np.array([17, 2, 9])
+    some = cells_frame(grid, columns, cells=wanted)
+    expected = whole.iloc[wanted].reset_index(drop=True)
+    assert some.index.tolist() == [0, 1, 2]
+    assert some.drop(columns="geometry").equals(expected.drop(columns="geometry"))
+    assert some.geometry.geom_equals_exact(expected.geometry, tolerance=0).all()
+    # control: other cells are other rows
+    other = cells_frame(grid, columns, cells=np.array([17, 2, 10]))
+    assert not other.drop(columns="geometry").equals(expected.drop(columns="geometry"))
+
+
 @pytest.mark.parametrize(("size", "res"), [(50, 11), (250, 9), (1000, 8), (3000, 7)])
 def test_h3_resolution(size, res):
     assert h3_resolution(size) == res
