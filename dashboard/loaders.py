@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from services.context import ContextPicture
     from services.impact import DisclosedImpact, ImpactFigures
     from services.links import LinksView
-    from services.reads import MapQuery, MapSettings, MonthlyPicture
+    from services.reads import ExactMonths, MapQuery, MapSettings, MonthlyPicture
 
 __all__ = [
     "actions",
@@ -371,16 +371,13 @@ def map_wide_grid(
 def hot_spot_grid(query: MapQuery, audience: Audience, version: str) -> Grid:
     """Return the Map's hot-spot grid: the whole area's, or a wide scope's occupied squares."""
     square = map_square(audience, query)
-    if not square:
-        return map_grid(query.districts, query.cell_size, version)
-    since = map_since(query, square)
-    return map_wide_grid(
+    return scope_grid(
         audience.scope(query.districts),
         query.ages,
         query.agencies,
         query.cell_size,
         square,
-        since,
+        map_since(query, square),
         version,
     )
 
@@ -419,11 +416,75 @@ def monthly_to(
     audience: Audience, query: MapQuery, confidence: int, version: str
 ) -> MonthlyPicture:
     """Return :func:`map_monthly` for a query whose first month is its last (the cache key)."""
-    from services.reads import monthly_picture
+    from services.reads import disclosed_months, window_months
 
-    sites = sites_in(_map_sites_for(query, audience, version), types=query.types)
-    grid = hot_spot_grid(query, audience, version)
-    return monthly_picture(sites, grid, last=query.last, confidence=confidence, audience=audience)
+    square = map_square(audience, query)
+    scope = audience.scope(query.districts)  # AccessDenied for a district outside it
+    exact = emerging_months(
+        scope,
+        query.types,
+        query.ages,
+        query.agencies,
+        query.cell_size,
+        square,
+        map_since(query, square),
+        query.last,
+        version,
+    )
+    return disclosed_months(
+        exact,
+        hot_spot_grid(query, audience, version),
+        confidence=confidence,
+        audience=audience,
+        months=window_months(query.last),
+    )
+
+
+@st.cache_resource(show_spinner="Stepping through the months...", max_entries=8)
+def emerging_months(
+    scope: tuple[str, ...],
+    types: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    cell_size: int,
+    square: int,
+    since: str,
+    last: str,
+    version: str,
+) -> ExactMonths | None:
+    """Return the exact Gi* months and emerging hot spots to ``last`` of a checked scope.
+
+    Before disclosure, so shared (read-only) by everyone who reads the scope: the Map's
+    month-by-month picture of each audience (:func:`monthly_to`) and the Meeting's
+    emerging hot spots (:func:`meeting_emerging`) of a period ending in the same month.
+    All England's lead, viewer and Meeting computed them three times: 25 s of the
+    warm-up, and a gigabyte of memory each time (issue 21). The grid is the Map's
+    (:func:`hot_spot_grid`): the scope's, or a wide scope's squares occupied since ``since``.
+    """
+    from services.reads import exact_months
+
+    sites = scope_sites("incidents", scope, ages, agencies, version, square, since)
+    grid = scope_grid(scope, ages, agencies, cell_size, square, since, version)
+    return exact_months(sites_in(sites, types=types), grid, last=last)
+
+
+def scope_grid(
+    scope: tuple[str, ...],
+    ages: tuple[str, ...],
+    agencies: tuple[str, ...],
+    cell_size: int,
+    square: int,
+    since: str,
+    version: str,
+) -> Grid:
+    """Return the hot-spot grid of a checked scope.
+
+    The whole area's, or a wide scope's squares occupied since ``since``
+    (:func:`map_wide_grid`).
+    """
+    if square:
+        return map_wide_grid(scope, ages, agencies, cell_size, square, since, version)
+    return map_grid(scope, cell_size, version)
 
 
 @st.cache_data(show_spinner="Flagging places...", max_entries=VIEW_ENTRIES)
@@ -637,10 +698,7 @@ def _meeting_counts(
 
     square = wide_square(len(scope), 250)
     incidents = meeting_sites("incidents", scope, ages, agencies, version, square, since)
-    if square:
-        grid = map_wide_grid(scope, ages, agencies, 250, square, since, version)
-        return incidents, grid, square
-    return incidents, map_grid(scope, 250, version), square
+    return incidents, scope_grid(scope, ages, agencies, 250, square, since, version), square
 
 
 @st.cache_data(show_spinner="Finding emerging hot spots...", max_entries=VIEW_ENTRIES)
@@ -658,11 +716,13 @@ def meeting_emerging(
     they depend on neither the reader nor the period's first month, and were computed
     again for each (six times for a county's lead and viewer: all England's took a minute).
     """
-    from reports.meeting import emerging_slide
-    from services.reads import wide_since
+    from reports.meeting import emerging_of
+    from services.reads import wide_since, wide_square
 
-    incidents, grid, _ = _meeting_counts(scope, ages, agencies, version, wide_since(last, last))
-    return emerging_slide(incidents, grid, types, last)
+    square = wide_square(len(scope), 250)
+    since = wide_since(last, last) if square else ""
+    exact = emerging_months(scope, types, ages, agencies, 250, square, since, last, version)
+    return emerging_of(exact, scope_grid(scope, ages, agencies, 250, square, since, version))
 
 
 @st.cache_data(show_spinner=False)

@@ -25,7 +25,6 @@ as they are.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,7 +35,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from geo.emerging import emerging_from_counts
 from geo.flags import period_label
 from geo.grid import Grid, cells_frame
 from geo.measures import (
@@ -47,11 +45,11 @@ from geo.measures import (
     flagged_coverage,
     overdue_actions,
 )
-from geo.points import WGS84, HotspotWarning
+from geo.points import WGS84
 from services.audience import Audience
 from services.disclosure import disclose, disclose_flags, protect_table
-from services.reads import WIDE_FLAGS
-from store.sites import TREND_MONTHS, flag_sites, located, month_counts, read_sites, sites_in
+from services.reads import WIDE_FLAGS, ExactMonths, exact_months
+from store.sites import TREND_MONTHS, flag_sites, read_sites, sites_in
 from store.vocabulary import EXPLOITATION_TYPES, PLACE_CATEGORIES, label
 
 __all__ = [
@@ -63,6 +61,7 @@ __all__ = [
     "Figure",
     "MeetingFigures",
     "MeetingInputs",
+    "emerging_of",
     "emerging_slide",
     "figures_for",
     "figures_table",
@@ -442,23 +441,26 @@ def emerging_slide(
     EmergingSlide
         Exact statistics: they depend on neither the reader nor the period's first month.
     """
-    first = _shift(last, -(TREND_MONTHS - 1))
-    window = pd.period_range(first, last, freq="M")
-    sites = sites_in(incidents, types=types, first=first, last=last)
+    return emerging_of(exact_months(sites_in(incidents, types=types), grid, last=last), grid)
+
+
+def emerging_of(exact: ExactMonths | None, grid: Grid) -> EmergingSlide:
+    """Return the emerging hot spots slide of exact statistics (``services.reads.exact_months``).
+
+    The Map's month-by-month picture is made from the same statistics, so a Meeting whose
+    period ends where the Map's does reuses them (``dashboard.loaders.emerging_months``).
+    """
     counts = dict.fromkeys(("Persistent", "Emerging", "Former", "Intermittent"), 0)
-    empty = gpd.GeoDataFrame({"simple_category": []}, geometry=[], crs=WGS84)
-    if located(sites).empty or grid.n_cells < 3:
+    if exact is None:
+        empty = gpd.GeoDataFrame({"simple_category": []}, geometry=[], crs=WGS84)
         return EmergingSlide(counts, empty, 0, 0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", HotspotWarning)
-        result = emerging_from_counts(month_counts(sites, grid, window), grid, window)
-    simple = pd.Series(result.simple_category)
+    simple = pd.Series(exact.simple_category)
     for name in counts:
         counts[name] = int((simple == name).sum())
     shown = np.flatnonzero(simple.isin(list(counts)).to_numpy())
-    cells = cells_frame(grid, {"simple_category": result.simple_category}, crs=WGS84, cells=shown)
-    new = int((result.category == "New Hot Spot").sum())
-    rising = int((result.category == "Intensifying Hot Spot").sum())
+    cells = cells_frame(grid, {"simple_category": exact.simple_category}, crs=WGS84, cells=shown)
+    new = int((exact.category == "New Hot Spot").sum())
+    rising = int((exact.category == "Intensifying Hot Spot").sum())
     return EmergingSlide(counts, cells, new, rising)
 
 

@@ -73,6 +73,7 @@ __all__ = [
     "WIDE_FLAGS",
     "WIDE_QUEUE_FLAGS",
     "Click",
+    "ExactMonths",
     "MapQuery",
     "MapSettings",
     "MonthlyPicture",
@@ -81,7 +82,9 @@ __all__ = [
     "context",
     "density_layer",
     "disclose_reason",
+    "disclosed_months",
     "events_near",
+    "exact_months",
     "flagged_places",
     "hot_cells",
     "impact",
@@ -105,6 +108,7 @@ __all__ = [
     "settings_to_params",
     "wide_since",
     "wide_square",
+    "window_months",
 ]
 
 CONFIDENCE_LEVELS: dict[int, tuple[int, float]] = {90: (1, 0.10), 95: (2, 0.05), 99: (3, 0.01)}
@@ -641,6 +645,129 @@ class MonthlyPicture:
     category: dict[int, str]
 
 
+@dataclass(frozen=True, eq=False)
+class ExactMonths:
+    """Exact Gi* month by month, and each cell's emerging hot spot category, before disclosure.
+
+    They depend only on the counts and the grid, so one computation serves every audience
+    of the same districts and filters, and the Meeting (``dashboard.loaders.emerging_months``):
+    all England's took 7 to 9 s and a gigabyte of memory each time (issue 21). The arrays
+    are read-only: they are shared.
+
+    Attributes
+    ----------
+    months
+        ``"YYYY-MM"``, oldest first.
+    counts
+        int64, ``(months, cells)``: incidents per month and cell.
+    keys
+        int64, ``(months, cells)``: their record-key sums (``services.disclosure``).
+    bins
+        int8, ``(months, cells)``: confidence bins (``geo.hotspots.confidence_bins``).
+    category, simple_category
+        Per cell: the Esri category over the window, and its simple grouping.
+    """
+
+    months: tuple[str, ...]
+    counts: np.ndarray
+    keys: np.ndarray
+    bins: np.ndarray
+    category: np.ndarray
+    simple_category: np.ndarray
+
+
+def exact_months(
+    sites: pd.DataFrame, grid: Grid, *, last: str, months: int = TREND_MONTHS
+) -> ExactMonths | None:
+    """Return Gi* per month and the emerging hot spots of the ``months`` months to ``last``.
+
+    The same statistics as :func:`geo.emerging.emerging_hotspots` (Gi* per month, FDR
+    within each month, Mann-Kendall on each cell's z-scores, Esri categories), computed on
+    the site counts directly (``store.sites.month_counts``).
+
+    Parameters
+    ----------
+    sites
+        :func:`read_sites` rows (types already chosen); months outside the window are
+        left out.
+    grid
+        The grid.
+    last
+        The window's last month, ``"YYYY-MM"``.
+    months
+        The window's length.
+
+    Returns
+    -------
+    ExactMonths or None
+        None when no incident in the window is located or the grid has fewer than 3 cells.
+    """
+    names = window_months(last, months)
+    window = pd.PeriodIndex(names, freq="M")
+    in_window = sites_in(sites, first=names[0], last=names[-1])
+    if located_rows(in_window).empty or grid.n_cells < 3:
+        return None
+    counts = store_sites.month_counts(in_window, grid, window)
+    keys = store_sites.month_counts(in_window, grid, window, weight="key")
+    result = emerging_from_counts(counts, grid, window)
+    exact = ExactMonths(
+        months=names,
+        counts=counts,
+        keys=keys,
+        bins=confidence_bins(result.z, result.q).astype(np.int8),
+        category=result.category,
+        simple_category=result.simple_category,
+    )
+    for shared in (exact.counts, exact.keys, exact.bins, exact.category, exact.simple_category):
+        shared.setflags(write=False)
+    return exact
+
+
+def disclosed_months(
+    exact: ExactMonths | None,
+    grid: Grid,
+    *,
+    confidence: int,
+    audience: Audience,
+    months: tuple[str, ...],
+) -> MonthlyPicture:
+    """Return the month-by-month picture an audience may see, from :func:`exact_months`.
+
+    Parameters
+    ----------
+    exact
+        The exact statistics (None: nothing to show).
+    grid
+        The grid they were computed on.
+    confidence
+        90, 95 or 99: the least confidence shown.
+    audience
+        Who will see the counts, and the disclosure threshold: for a role without point
+        access a cell is drawn only where its neighbourhood holds at least ``k`` incidents
+        that month, and its count is perturbed.
+    months
+        The window's months (the slider's, shown even when empty).
+    """
+    if exact is None:
+        return MonthlyPicture(
+            months, pd.DataFrame(columns=["month", "cell", "bin", "count"]), category={}
+        )
+    drawn = np.abs(exact.bins) >= CONFIDENCE_LEVELS[confidence][0]
+    if not audience.exact:
+        drawn &= ~np.asarray(audience.k > (contiguity(grid) @ exact.counts.T).T)
+    t, c = np.nonzero(drawn)
+    frame = pd.DataFrame(
+        {
+            "month": np.asarray(exact.months, dtype=object)[t],
+            "cell": c,
+            "bin": exact.bins[t, c].astype(int),
+            "count": _shown(exact.counts[t, c], exact.keys[t, c], audience),
+        }
+    )
+    category = exact.category
+    return MonthlyPicture(exact.months, frame, {int(i): str(category[i]) for i in np.unique(c)})
+
+
 def monthly_picture(
     sites: pd.DataFrame,
     grid: Grid,
@@ -652,9 +779,7 @@ def monthly_picture(
 ) -> MonthlyPicture:
     """Return the month-by-month hot spots and each cell's emerging hot spot category.
 
-    The same statistics as :func:`geo.emerging.emerging_hotspots` (Gi* per month, FDR
-    within each month, Mann-Kendall on each cell's z-scores, Esri categories), computed on
-    the site counts directly.
+    :func:`exact_months`, then :func:`disclosed_months` for the audience.
 
     Parameters
     ----------
@@ -675,50 +800,24 @@ def monthly_picture(
     Returns
     -------
     MonthlyPicture
-        Empty when the window holds fewer than 2 months.
+        Empty when the window holds no located incident.
+    """
+    exact = exact_months(sites, grid, last=last, months=months)
+    return disclosed_months(
+        exact, grid, confidence=confidence, audience=audience, months=window_months(last, months)
+    )
+
+
+def window_months(last: str, months: int = TREND_MONTHS) -> tuple[str, ...]:
+    """Return the ``months`` months to ``last``, oldest first.
+
+    Examples
+    --------
+    >>> window_months("2026-02", 3)
+    ('2025-12', '2026-01', '2026-02')
     """
     end = pd.Period(last, freq="M")
-    window = pd.period_range(end - (months - 1), end, freq="M")
-    names = tuple(str(p) for p in window)
-    empty = MonthlyPicture(
-        names, pd.DataFrame(columns=["month", "cell", "bin", "count"]), category={}
-    )
-    located = located_rows(sites_in(sites, first=names[0], last=names[-1]))
-    if located.empty or grid.n_cells < 3:
-        return empty
-    cell = locate_xy(grid, located["easting"].to_numpy(), located["northing"].to_numpy())
-    # each distinct month parsed once (parsing every row's was 18 s for all England)
-    codes, month_names = pd.factorize(located["month"])
-    step = (pd.PeriodIndex(month_names, freq="M").asi8 - window[0].ordinal)[codes]
-    ok = cell >= 0
-    flat = step[ok] * grid.n_cells + cell[ok]
-    counts = np.bincount(
-        flat, weights=located["n"].to_numpy()[ok], minlength=len(window) * grid.n_cells
-    ).reshape(len(window), grid.n_cells)
-    key_rows = located["key"].to_numpy()[ok] if "key" in located else np.zeros(int(ok.sum()))
-    keys = (
-        np.bincount(flat, weights=key_rows, minlength=len(window) * grid.n_cells)
-        .reshape(len(window), grid.n_cells)
-        .astype(np.int64)
-    )
-    result = emerging_from_counts(counts, grid, window)
-    bins = confidence_bins(result.z, result.q)
-    min_bin = CONFIDENCE_LEVELS[confidence][0]
-    drawn = np.abs(bins) >= min_bin
-    if not audience.exact:
-        drawn &= ~np.asarray(audience.k > (contiguity(grid) @ counts.T).T)
-    t, c = np.nonzero(drawn)
-    frame = pd.DataFrame(
-        {
-            "month": np.asarray(names, dtype=object)[t],
-            "cell": c,
-            "bin": bins[t, c].astype(int),
-            "count": _shown(counts[t, c].astype(np.int64), keys[t, c], audience),
-        }
-    )
-    category = result.category
-    cells = np.unique(c)
-    return MonthlyPicture(names, frame, {int(i): str(category[i]) for i in cells})
+    return tuple(str(p) for p in pd.period_range(end - (months - 1), end, freq="M"))
 
 
 # Flagged places --------------------------------------------------------------------------

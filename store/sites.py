@@ -384,7 +384,9 @@ def located(sites: pd.DataFrame) -> pd.DataFrame:
     return sites.loc[sites["easting"].notna() & sites["northing"].notna()]
 
 
-def month_counts(sites: pd.DataFrame, grid: Grid, window: pd.PeriodIndex) -> np.ndarray:
+def month_counts(
+    sites: pd.DataFrame, grid: Grid, window: pd.PeriodIndex, *, weight: str = "n"
+) -> np.ndarray:
     """Return the incidents per month of ``window`` and cell of ``grid``, from site counts.
 
     What :func:`geo.emerging.emerging_hotspots` counts from :func:`as_points`, without
@@ -400,6 +402,9 @@ def month_counts(sites: pd.DataFrame, grid: Grid, window: pd.PeriodIndex) -> np.
         The grid; spots outside it are left out.
     window
         Consecutive months, oldest first.
+    weight
+        The column summed: ``"n"`` (incidents), or ``"key"`` (the record-key sums of
+        ``services.disclosure``; zeros when the rows have none).
 
     Returns
     -------
@@ -416,7 +421,7 @@ def month_counts(sites: pd.DataFrame, grid: Grid, window: pd.PeriodIndex) -> np.
         np.where(inside, cell, -1),
         periods=np.where(inside, step, 0),
         n_periods=len(window),
-        weights=spots["n"].to_numpy(),
+        weights=spots[weight].to_numpy() if weight in spots else np.zeros(len(spots)),
     )
 
 

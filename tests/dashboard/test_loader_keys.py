@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from collections.abc import Iterator
 
+import pytest
 import streamlit as st
 
 from dashboard import loaders
@@ -90,90 +92,103 @@ def test_everyone_who_reads_the_same_districts_shares_one_read_of_sites(
         loaders.scope_sites.clear()
 
 
+@pytest.fixture
+def exact_computed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The last months of the exact Gi* months computed (``services.reads.exact_months``),
+    in order, with the shared entries (``loaders.emerging_months``) cleared around."""
+    import services.reads
+
+    exact = services.reads.exact_months
+    computed: list[str] = []
+
+    def counted(sites, grid, **kwargs):
+        computed.append(kwargs["last"])
+        return exact(sites, grid, **kwargs)
+
+    monkeypatch.setattr(services.reads, "exact_months", counted)
+    st.cache_data.clear()
+    loaders.emerging_months.clear()
+    try:
+        yield computed
+    finally:
+        st.cache_data.clear()
+        loaders.emerging_months.clear()
+
+
 def test_the_meetings_emerging_hot_spots_are_computed_once_for_every_reader_and_period(
-    demo_database, monkeypatch
+    demo_database, exact_computed
 ) -> None:
     """They depend on neither the reader nor the period's first month: a lead's and a
-    viewer's Meetings, for the last 3 and 12 months, compute them once; other types are
+    viewer's Meetings, for the last 3 and 12 months, compute them once, and the Map's
+    month-by-month pictures of the same end month, for both, reuse them; other types are
     another computation (the control)."""
     from datetime import date
 
-    import reports.meeting
-    from dashboard.filters import Filters
-    from services.audience import Audience
-    from tests.dashboard.test_roles import demo_viewer
-
-    slide = reports.meeting.emerging_slide
-    computed: list[tuple[str, ...]] = []
-
-    def counted(incidents, grid, types, last):
-        computed.append(types)
-        return slide(incidents, grid, types, last)
-
-    monkeypatch.setattr(reports.meeting, "emerging_slide", counted)
-    version, today = loaders.data_version(), date.today()
-    st.cache_data.clear()
-    try:
-        shown = []
-        for role in ("lead", "viewer"):
-            audience = Audience.of(demo_viewer(role), 5)
-            for period in ("quarter", "year"):
-                filters, scope = Filters(period=period), audience.scope(())
-                choice = loaders.meeting_choice(audience, scope, filters, today, version)
-                shown.append(loaders.meeting(*choice, framework=False).emerging)
-        assert computed == [()] and shown[0] == shown[-1]
-        lead = Audience.of(demo_viewer("lead"), 5)
-        filters = Filters(types=("cse",))
-        loaders.meeting(*loaders.meeting_choice(lead, lead.scope(()), filters, today, version),
-                        framework=False)  # fmt: skip
-        assert computed == [(), ("cse",)]
-    finally:
-        st.cache_data.clear()
-
-
-def test_the_maps_month_by_month_picture_is_computed_once_for_periods_ending_together(
-    demo_database, monkeypatch
-) -> None:
-    """It covers the 12 months to the period's end: the last month, 3 and 12 months end in
-    the same month and share one computation, the same picture; a period ending a month
-    earlier is another (the control)."""
-    import services.reads
     from dashboard.filters import Filters, map_query
     from services.audience import Audience
     from services.reads import DEFAULT_SETTINGS
     from tests.dashboard.test_roles import demo_viewer
 
-    picture = services.reads.monthly_picture
-    computed: list[str] = []
+    version, today = loaders.data_version(), date.today()
+    shown, last = [], ""
+    for role in ("lead", "viewer"):
+        audience = Audience.of(demo_viewer(role), 5)
+        for period in ("quarter", "year"):
+            filters, scope = Filters(period=period), audience.scope(())
+            choice = loaders.meeting_choice(audience, scope, filters, today, version)
+            last = choice[5][1]
+            shown.append(loaders.meeting(*choice, framework=False))
+    assert exact_computed == [last] and shown[0].emerging == shown[-1].emerging
+    assert sum(shown[0].emerging.values()) > 0
+    pictures = []
+    for role in ("lead", "viewer"):
+        audience = Audience.of(demo_viewer(role), 5)
+        scope = audience.scope(())
+        months = loaders.map_sites("incidents", audience, scope, (), (), version, 0, "")["month"]
+        query = map_query(Filters(period="quarter"), scope, date.fromisoformat(f"{last}-28"),
+                          months, audience=audience)  # fmt: skip
+        assert query.last == last
+        pictures.append(loaders.map_monthly(audience, query, DEFAULT_SETTINGS.confidence, version))
+    assert exact_computed == [last]
+    assert pictures[0].category and pictures[0].months[-1] == last
+    assert len(shown[0].emerging_cells) == sum(shown[0].emerging.values())
+    lead = Audience.of(demo_viewer("lead"), 5)
+    filters = Filters(types=("cse",))
+    loaders.meeting(*loaders.meeting_choice(lead, lead.scope(()), filters, today, version),
+                    framework=False)  # fmt: skip
+    assert exact_computed == [last, last]
 
-    def counted(sites, grid, **kwargs):
-        computed.append(kwargs["last"])
-        return picture(sites, grid, **kwargs)
 
-    monkeypatch.setattr(services.reads, "monthly_picture", counted)
+def test_the_maps_month_by_month_picture_is_computed_once_for_periods_ending_together(
+    demo_database, exact_computed
+) -> None:
+    """It covers the 12 months to the period's end: the last month, 3 and 12 months end in
+    the same month and share one computation, the same picture; a period ending a month
+    earlier is another (the control)."""
+    from dashboard.filters import Filters, map_query
+    from services.audience import Audience
+    from services.reads import DEFAULT_SETTINGS
+    from tests.dashboard.test_roles import demo_viewer
+
     version = loaders.data_version()
     latest = loaders.latest_date(version)
     audience = Audience.of(demo_viewer("lead"), 5)
     scope = audience.scope(())
-    st.cache_data.clear()
-    try:
-        shown = []
-        queries = []
-        for period in ("month", "quarter", "year"):
-            months = loaders.map_sites("incidents", audience, scope, (), (), version, 0, "")
-            query = map_query(Filters(period=period), scope, latest, months["month"])
-            queries.append(query)
-            shown.append(loaders.map_monthly(audience, query, DEFAULT_SETTINGS.confidence, version))
-        assert len({q.first for q in queries}) == 3 and len({q.last for q in queries}) == 1
-        assert computed == [queries[0].last]
-        for other in shown[1:]:
-            assert other.months == shown[0].months and other.category == shown[0].category
-            assert other.cells.equals(shown[0].cells)
-        earlier = dataclasses.replace(queries[0], first="", last=_month_before(queries[0].last))
-        loaders.map_monthly(audience, earlier, DEFAULT_SETTINGS.confidence, version)
-        assert computed == [queries[0].last, earlier.last]
-    finally:
-        st.cache_data.clear()
+    shown = []
+    queries = []
+    for period in ("month", "quarter", "year"):
+        months = loaders.map_sites("incidents", audience, scope, (), (), version, 0, "")
+        query = map_query(Filters(period=period), scope, latest, months["month"])
+        queries.append(query)
+        shown.append(loaders.map_monthly(audience, query, DEFAULT_SETTINGS.confidence, version))
+    assert len({q.first for q in queries}) == 3 and len({q.last for q in queries}) == 1
+    assert exact_computed == [queries[0].last]
+    for other in shown[1:]:
+        assert other.months == shown[0].months and other.category == shown[0].category
+        assert other.cells.equals(shown[0].cells)
+    earlier = dataclasses.replace(queries[0], first="", last=_month_before(queries[0].last))
+    loaders.map_monthly(audience, earlier, DEFAULT_SETTINGS.confidence, version)
+    assert exact_computed == [queries[0].last, earlier.last]
 
 
 def _month_before(month: str) -> str:

@@ -27,7 +27,13 @@ from tests.dashboard.test_roles import PAGES, demo_viewer
 pytestmark = pytest.mark.slow
 
 COSTLY = {
-    services.reads: ("flagged_places", "hot_cells", "monthly_picture", "read_sites"),
+    services.reads: (
+        "flagged_places",
+        "hot_cells",
+        "exact_months",
+        "disclosed_months",
+        "read_sites",
+    ),
     reports.meeting: ("meeting_figures",),
     dashboard.maps: ("prepare_map",),  # the base map's rendering (loaders.prepared_base_map)
 }
@@ -110,13 +116,16 @@ def test_a_warmed_page_computes_nothing(
 ) -> None:
     st.cache_data.clear()
     loaders.prepared_base_map.clear()
+    loaders.emerging_months.clear()
     query = {} if period == "quarter" else {"period": period}
 
     _page(role, "map.py", query)  # cold: the control, so that the test can fail
-    assert {"flagged_places", "hot_cells", "monthly_picture", "prepare_map"} <= set(computed)
+    cold = {"flagged_places", "hot_cells", "exact_months", "disclosed_months", "prepare_map"}
+    assert cold <= set(computed)
 
     st.cache_data.clear()
     loaders.prepared_base_map.clear()
+    loaders.emerging_months.clear()
     version = loaders.data_version()
     assert warm.warm(version, date.today()) == len(warm.PRESETS) * len(audiences(loaders.engine()))
     computed.clear()
