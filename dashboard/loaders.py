@@ -432,11 +432,7 @@ def monthly_to(
         version,
     )
     return disclosed_months(
-        exact,
-        hot_spot_grid(query, audience, version),
-        confidence=confidence,
-        audience=audience,
-        months=window_months(query.last),
+        exact, confidence=confidence, audience=audience, months=window_months(query.last)
     )
 
 

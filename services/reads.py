@@ -651,29 +651,27 @@ class ExactMonths:
 
     They depend only on the counts and the grid, so one computation serves every audience
     of the same districts and filters, and the Meeting (``dashboard.loaders.emerging_months``):
-    all England's took 7 to 9 s and a gigabyte of memory each time (issue 21). The arrays
-    are read-only: they are shared.
+    all England's took 7 to 9 s and a gigabyte of memory each time (issue 21). Only what can
+    be drawn is kept: the months and cells with a confidence bin, and a category per cell.
+    Shared between sessions: do not change them.
 
     Attributes
     ----------
     months
         ``"YYYY-MM"``, oldest first.
-    counts
-        int64, ``(months, cells)``: incidents per month and cell.
-    keys
-        int64, ``(months, cells)``: their record-key sums (``services.disclosure``).
-    bins
-        int8, ``(months, cells)``: confidence bins (``geo.hotspots.confidence_bins``).
+    significant
+        One row per month and cell with a confidence bin (``geo.hotspots.confidence_bins``),
+        month by month and cell by cell: ``step`` (the month's position), ``cell``, ``bin``,
+        ``count`` (incidents), ``key`` (their record-key sum, ``services.disclosure``) and
+        ``around`` (incidents in the cell and its neighbours that month).
     category, simple_category
         Per cell: the Esri category over the window, and its simple grouping.
     """
 
     months: tuple[str, ...]
-    counts: np.ndarray
-    keys: np.ndarray
-    bins: np.ndarray
-    category: np.ndarray
-    simple_category: np.ndarray
+    significant: pd.DataFrame
+    category: pd.Categorical
+    simple_category: pd.Categorical
 
 
 def exact_months(
@@ -708,24 +706,31 @@ def exact_months(
     if located_rows(in_window).empty or grid.n_cells < 3:
         return None
     counts = store_sites.month_counts(in_window, grid, window)
-    keys = store_sites.month_counts(in_window, grid, window, weight="key")
     result = emerging_from_counts(counts, grid, window)
-    exact = ExactMonths(
-        months=names,
-        counts=counts,
-        keys=keys,
-        bins=confidence_bins(result.z, result.q).astype(np.int8),
-        category=result.category,
-        simple_category=result.simple_category,
+    bins = confidence_bins(result.z, result.q)
+    step, cell = np.nonzero(bins)
+    keys = store_sites.month_counts(in_window, grid, window, weight="key")
+    around = (contiguity(grid) @ counts.T).T
+    significant = pd.DataFrame(
+        {
+            "step": step,
+            "cell": cell,
+            "bin": bins[step, cell].astype(np.int8),
+            "count": counts[step, cell],
+            "key": keys[step, cell],
+            "around": np.asarray(around[step, cell], dtype=np.int64),
+        }
     )
-    for shared in (exact.counts, exact.keys, exact.bins, exact.category, exact.simple_category):
-        shared.setflags(write=False)
-    return exact
+    return ExactMonths(
+        months=names,
+        significant=significant,
+        category=pd.Categorical(result.category),
+        simple_category=pd.Categorical(result.simple_category),
+    )
 
 
 def disclosed_months(
     exact: ExactMonths | None,
-    grid: Grid,
     *,
     confidence: int,
     audience: Audience,
@@ -737,8 +742,6 @@ def disclosed_months(
     ----------
     exact
         The exact statistics (None: nothing to show).
-    grid
-        The grid they were computed on.
     confidence
         90, 95 or 99: the least confidence shown.
     audience
@@ -752,20 +755,22 @@ def disclosed_months(
         return MonthlyPicture(
             months, pd.DataFrame(columns=["month", "cell", "bin", "count"]), category={}
         )
-    drawn = np.abs(exact.bins) >= CONFIDENCE_LEVELS[confidence][0]
+    significant = exact.significant
+    drawn = (significant["bin"].abs() >= CONFIDENCE_LEVELS[confidence][0]).to_numpy()
     if not audience.exact:
-        drawn &= ~np.asarray(audience.k > (contiguity(grid) @ exact.counts.T).T)
-    t, c = np.nonzero(drawn)
+        drawn = drawn & (significant["around"] >= audience.k).to_numpy()
+    rows = significant.loc[drawn]
+    cells = rows["cell"].to_numpy()
     frame = pd.DataFrame(
         {
-            "month": np.asarray(exact.months, dtype=object)[t],
-            "cell": c,
-            "bin": exact.bins[t, c].astype(int),
-            "count": _shown(exact.counts[t, c], exact.keys[t, c], audience),
+            "month": np.asarray(exact.months, dtype=object)[rows["step"].to_numpy()],
+            "cell": cells,
+            "bin": rows["bin"].to_numpy().astype(int),
+            "count": _shown(rows["count"].to_numpy(), rows["key"].to_numpy(), audience),
         }
     )
     category = exact.category
-    return MonthlyPicture(exact.months, frame, {int(i): str(category[i]) for i in np.unique(c)})
+    return MonthlyPicture(exact.months, frame, {int(i): str(category[i]) for i in np.unique(cells)})
 
 
 def monthly_picture(
@@ -804,7 +809,7 @@ def monthly_picture(
     """
     exact = exact_months(sites, grid, last=last, months=months)
     return disclosed_months(
-        exact, grid, confidence=confidence, audience=audience, months=window_months(last, months)
+        exact, confidence=confidence, audience=audience, months=window_months(last, months)
     )
 
 

@@ -112,6 +112,54 @@ def test_the_month_by_month_picture_shows_the_cluster_in_its_month(sites, grid) 
     assert picture.category[corner].endswith("Hot Spot")
 
 
+def test_the_month_by_month_picture_draws_every_significant_month_and_cell(sites, grid) -> None:
+    """The shared exact statistics keep only months and cells with a bin: what is drawn for
+    each confidence and audience is what the full Gi* of the points gives."""
+    import warnings
+
+    from geo.emerging import emerging_hotspots
+    from geo.grid import contiguity
+    from geo.hotspots import confidence_bins
+    from geo.points import HotspotWarning
+    from store.sites import as_points
+
+    weaker = (392_125.0, 322_125.0)
+    sites = pd.concat(
+        [
+            sites,
+            _sites(
+                [(*weaker, "2026-08", "cce", 5)]
+                + [(weaker[0] + dx, weaker[1] + dy, "2026-08", "cce", 2) for dx, dy in NEXT_DOOR]
+                + [(391_500.0 + 300 * i, 323_500.0, "2026-08", "cce", 1) for i in range(8)]
+            ),
+        ],
+        ignore_index=True,
+    )
+    window = pd.period_range("2025-11", "2026-10", freq="M")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HotspotWarning)
+        full = emerging_hotspots(as_points(sites), grid, window=window, weight_column="n")
+    bins = confidence_bins(full.z, full.q)
+    around = (contiguity(grid) @ full.counts.T).T
+    drawn = {}
+    strict = Audience.of(Viewer("officer", "officer", (A,)), k=40)
+    for confidence, audience in ((90, LEAD), (95, LEAD), (90, strict)):
+        picture = analysis.monthly_picture(
+            sites, grid, last="2026-10", confidence=confidence, audience=audience
+        )
+        wanted = np.abs(bins) >= analysis.CONFIDENCE_LEVELS[confidence][0]
+        if not audience.exact:
+            wanted &= around >= audience.k
+        t, c = np.nonzero(wanted)
+        assert picture.cells["month"].tolist() == [picture.months[i] for i in t]
+        assert picture.cells["cell"].tolist() == c.tolist()
+        assert picture.cells["bin"].tolist() == bins[t, c].tolist()
+        assert picture.category == {int(i): str(full.category[i]) for i in np.unique(c)}
+        drawn[(confidence, audience.exact)] = len(c)
+    # control: the strict audience is shown fewer, so a picture drawing them all would fail
+    assert drawn[(90, True)] > drawn[(90, False)] > 0
+
+
 def _places() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {"id": [1, 2, 3], "name": ["Bus station", "Quiet park", "Nowhere"]}
