@@ -155,13 +155,13 @@ def gi_star(counts: np.ndarray, weights: sparse.sparray | sparse.spmatrix) -> np
     if w.shape != (n, n):
         raise HotspotInputError(f"The weights are {w.shape} but there are {n} cells.")
     card = np.asarray(w.sum(axis=1), dtype="float64").ravel()
-    lag = (w @ rows.T).T
-    mean = rows.mean(axis=1, keepdims=True)
-    sd = rows.std(axis=1, keepdims=True)
-    denom = sd * np.sqrt((n * card - card**2) / (n - 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (lag - mean * card) / denom
-    z[np.broadcast_to(sd == 0, z.shape)] = np.nan
+    spread = np.sqrt((n * card - card**2) / (n - 1))
+    z = (w @ rows.T).T  # the lags, turned into z-scores row by row, in place: all England's
+    # months are a million cells each, and whole-array steps held five such arrays at once
+    for t, row in enumerate(rows):
+        mean, sd = row.mean(), row.std()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z[t] = (z[t] - mean * card) / (sd * spread) if sd != 0 else np.nan
     return z.reshape(y.shape)
 
 
@@ -550,8 +550,9 @@ class GiStarTest:
             q[keep] = fdr_adjust(self.p[keep])
         elif family == "cube":
             q[:, keep] = fdr_adjust(self.p[:, keep].ravel()).reshape(self.p.shape[0], -1)
-        else:
-            q[:, keep] = fdr_adjust(self.p[:, keep], axis=1)
+        else:  # a period at a time: all England's months hold a million cells each
+            for t in range(self.p.shape[0]):
+                q[t, keep] = fdr_adjust(self.p[t, keep])
         return q
 
 
@@ -599,25 +600,27 @@ def gi_star_test(
     y = np.asarray(counts, dtype="float64")
     rows = np.atleast_2d(y)
     keep = inside_share(grid) >= min_share if min_share > 0 else np.ones(grid.n_cells, bool)
-    z = np.zeros(rows.shape)
-    p = np.ones(rows.shape)
-    if keep.sum() >= 3:
-        w = contiguity(grid)
-        if not keep.all():
-            w = sparse.csr_array(w[keep][:, keep])
-        sub = rows[:, keep]
-        zs = np.nan_to_num(gi_star(sub, w), nan=0.0)
-        if name == "exact":
-            ps = exact_p(sub, w)
-        elif name == "normal":
-            ps = two_sided_p(zs)
-        else:
-            ps = np.ones(sub.shape)
-            for t in range(sub.shape[0]):
-                if sub[t].max() != sub[t].min():
-                    ps[t] = permutation_p(sub[t], w, permutations=permutations, seed=seed)
-        z[:, keep] = zs
-        p[:, keep] = ps
+    if keep.sum() < 3:
+        return GiStarTest(np.zeros(y.shape), np.ones(y.shape), keep, name)
+    w = contiguity(grid)
+    whole = bool(keep.all())  # no copy of the counts then (all England: a gigabyte less)
+    if not whole:
+        w = sparse.csr_array(w[keep][:, keep])
+    sub = rows if whole else rows[:, keep]
+    zs = np.nan_to_num(gi_star(sub, w), nan=0.0, copy=False)
+    if name == "exact":
+        ps = exact_p(sub, w)
+    elif name == "normal":
+        ps = two_sided_p(zs)
+    else:
+        ps = np.ones(sub.shape)
+        for t in range(sub.shape[0]):
+            if sub[t].max() != sub[t].min():
+                ps[t] = permutation_p(sub[t], w, permutations=permutations, seed=seed)
+    if whole:
+        return GiStarTest(zs.reshape(y.shape), ps.reshape(y.shape), keep, name)
+    z, p = np.zeros(rows.shape), np.ones(rows.shape)
+    z[:, keep], p[:, keep] = zs, ps
     return GiStarTest(z.reshape(y.shape), p.reshape(y.shape), keep, name)
 
 

@@ -708,9 +708,13 @@ def exact_months(
     counts = store_sites.month_counts(in_window, grid, window)
     result = emerging_from_counts(counts, grid, window)
     bins = confidence_bins(result.z, result.q)
+    category = pd.Categorical(result.category)
+    simple_category = pd.Categorical(result.simple_category)
+    del result  # months by cells of statistics: let them go before the next ones
     step, cell = np.nonzero(bins)
     keys = store_sites.month_counts(in_window, grid, window, weight="key")
-    around = (contiguity(grid) @ counts.T).T
+    # incidents in each significant cell's neighbourhood that month (its row of the weights)
+    around = (contiguity(grid)[cell] @ counts.T)[np.arange(cell.size), step]
     significant = pd.DataFrame(
         {
             "step": step,
@@ -718,15 +722,10 @@ def exact_months(
             "bin": bins[step, cell].astype(np.int8),
             "count": counts[step, cell],
             "key": keys[step, cell],
-            "around": np.asarray(around[step, cell], dtype=np.int64),
+            "around": np.asarray(around, dtype=np.int64),
         }
     )
-    return ExactMonths(
-        months=names,
-        significant=significant,
-        category=pd.Categorical(result.category),
-        simple_category=pd.Categorical(result.simple_category),
-    )
+    return ExactMonths(names, significant, category, simple_category)
 
 
 def disclosed_months(
@@ -784,28 +783,9 @@ def monthly_picture(
 ) -> MonthlyPicture:
     """Return the month-by-month hot spots and each cell's emerging hot spot category.
 
-    :func:`exact_months`, then :func:`disclosed_months` for the audience.
-
-    Parameters
-    ----------
-    sites
-        :func:`read_sites` rows (types already chosen); months outside the window are
-        left out.
-    grid
-        The grid.
-    last
-        The window's last month, ``"YYYY-MM"``.
-    confidence
-        90, 95 or 99: the least confidence shown.
-    audience
-        Who will see the counts, and the disclosure threshold.
-    months
-        The window's length.
-
-    Returns
-    -------
-    MonthlyPicture
-        Empty when the window holds no located incident.
+    :func:`exact_months` of ``sites`` on ``grid``, then :func:`disclosed_months` for the
+    audience at ``confidence`` (the Map shares the first between audiences, see
+    ``dashboard.loaders.monthly_to``). Empty when the window holds no located incident.
     """
     exact = exact_months(sites, grid, last=last, months=months)
     return disclosed_months(
