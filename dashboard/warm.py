@@ -15,6 +15,8 @@ of single pages do, to keep their caches their own).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib
 import logging
 import threading
@@ -32,7 +34,15 @@ from services.audience import Audience
 from services.reads import DEFAULT_SETTINGS, wide_since
 from services.users import audiences
 
-__all__ = ["ENVIRONMENT", "PAGE_MODULES", "PRESETS", "import_pages", "start", "warm"]
+__all__ = [
+    "ENVIRONMENT",
+    "PAGE_MODULES",
+    "PRESETS",
+    "import_pages",
+    "release_memory",
+    "start",
+    "warm",
+]
 
 ENVIRONMENT = "SAFER_SPACES_WARM"
 PRESETS = ("quarter", "month", "year")
@@ -94,7 +104,29 @@ def warm(version: str, today: date) -> int:
             choice = loaders.meeting_choice(audience, scope, filters, today, version)
             loaders.meeting(*choice, framework=False)
             views += 1
+        release_memory()
     return views
+
+
+def release_memory() -> bool:
+    """Hand the memory freed by the last computations back to the system (glibc only).
+
+    Each view leaves behind many small freed blocks (frames, geometries) that glibc's
+    ``malloc`` keeps inside the process; the next audience's statistics then grow the
+    process on top of them. ``malloc_trim(0)`` returns them, as Dask's workers do. On all
+    England it lowered the resident memory after the warm-up by about 0.2 GB (issue 21).
+
+    Returns
+    -------
+    bool
+        True when the C library has ``malloc_trim`` (glibc) and it released memory.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        return False
+    return bool(trim(0)) if trim is not None else False
 
 
 PAGE_MODULES = ("dashboard.mappng", "reports.pack", "reports.assessment_pdf")

@@ -619,8 +619,12 @@ def gi_star_test(
                 ps[t] = permutation_p(sub[t], w, permutations=permutations, seed=seed)
     if whole:
         return GiStarTest(zs.reshape(y.shape), ps.reshape(y.shape), keep, name)
-    z, p = np.zeros(rows.shape), np.ones(rows.shape)
-    z[:, keep], p[:, keep] = zs, ps
+    del sub  # one array of months by cells at a time from here
+    z = np.zeros(rows.shape)
+    z[:, keep] = zs
+    del zs
+    p = np.ones(rows.shape)
+    p[:, keep] = ps
     return GiStarTest(z.reshape(y.shape), p.reshape(y.shape), keep, name)
 
 
