@@ -16,7 +16,6 @@ of single pages do, to keep their caches their own).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import importlib
 import logging
 import threading
@@ -121,12 +120,11 @@ def release_memory() -> bool:
     bool
         True when the C library has ``malloc_trim`` (glibc) and it released memory.
     """
-    name = ctypes.util.find_library("c")
     try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
+        trim = ctypes.CDLL(None).malloc_trim  # the C library already loaded in the process
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
         return False
-    return bool(trim(0)) if trim is not None else False
+    return bool(trim(0))
 
 
 PAGE_MODULES = ("dashboard.mappng", "reports.pack", "reports.assessment_pdf")
