@@ -8,10 +8,10 @@ scalars or on whole arrays; coordinates are EPSG:27700 metres.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -295,7 +295,28 @@ def keyed_pseudonyms(values: Iterable[str], *, key: bytes, length: int = 16) -> 
         raise ValueError(f"length must be between 8 and 64 hex digits, got {length}")
     if not key:
         raise ValueError("an empty key gives no protection: pass the deployment's secret")
-    digest = hmac.digest
-    return np.array(
-        [digest(key, v.encode("utf-8"), "sha256").hex()[:length] for v in values], dtype=object
-    )
+    inner, outer = _hmac_states(key)
+    out = []
+    for value in values:
+        first = inner.copy()
+        first.update(value.encode("utf-8"))
+        second = outer.copy()
+        second.update(first.digest())
+        out.append(second.hexdigest()[:length])
+    return np.array(out, dtype=object)
+
+
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    """Return SHA-256 already fed the key's inner and outer pads (RFC 2104, as ``hmac`` does).
+
+    HMAC-SHA256 of a value is then two copies and two updates: ``hmac.digest`` sets up
+    the keyed states again for every value, 2.7 times slower on a million references
+    (issue 21). ``tests/geo/test_anonymise.py`` checks the result equals ``hmac.digest``.
+    """
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from config import settings
 from config.demo import DEMO_KEY_FROM, DEMO_PSEUDONYM_KEY
 from services.access import Viewer
 from services.disclosure import new_record_keys
+from services.imports.bulk import defer_indexes, rebuild_indexes
 from services.imports.columns import (
     FIELDS,
     IGNORE,
@@ -95,6 +97,12 @@ _REQUIRED = {
     "places": ("category",),
 }
 _LOCATION = ("longitude", "latitude", "easting", "northing", "postcode", "district")
+#: What a first load empties of indexes: the table, then what a trigger fills from it.
+_LOADED_WITH = {
+    "incidents": ("incidents", "incident_refs"),
+    "referrals": ("referrals",),
+    "context": ("context_events",),
+}
 
 
 def pseudonym_key(connection: Connection | None = None) -> tuple[bytes | None, str]:
@@ -114,8 +122,6 @@ def pseudonym_key(connection: Connection | None = None) -> tuple[bytes | None, s
     ):
         return DEMO_PSEUDONYM_KEY, DEMO_KEY_FROM
     return None, "none"
-
-
 
 
 def demo_references_only(
@@ -246,7 +252,10 @@ def inspect_file(
         values = sample.frame[category_column].astype(str).str.strip()
         unknown = sorted(v for v in values.unique() if v and normalise_value(v) not in lookup)[:50]
         whole = pd.concat(
-            [c.frame[category_column] for c in iter_chunks(file, chunk_size=100_000)],
+            [
+                c.frame[category_column]
+                for c in iter_chunks(file, chunk_size=100_000, columns=[category_column])
+            ],
             ignore_index=True,
         )
         table = mapping_table(whole, kind, merged)
@@ -513,7 +522,7 @@ def import_file(
     tell(0.0, f"Reading {shown_name} ({file.described})")
     read_share = [0.0]
     try:
-        with engine.begin() as connection:
+        with engine.begin() as connection, _Copier() as copier:
             merged = saved_mapping(connection, kind, name).merged(mapping or ColumnMapping())
             exploit = exploitation_mapping(merged) if kind == "context" else {}
             if exploit and not confirm_mapping:
@@ -551,6 +560,7 @@ def import_file(
             )
             plan: Plan | None = None
             mapped_plan: Plan | None = None
+            deferred = None
             for chunk in chunks:
                 if plan is None:
                     used, identifiers, unused = _plan_columns(file, kind, merged, chunk.frame)
@@ -607,11 +617,15 @@ def import_file(
                     )
                     if exploit:
                         mapped_plan = _mapped_plan(plan, exploit, file)
+                    elif kind in _LOADED_WITH:
+                        deferred = defer_indexes(connection, _LOADED_WITH[kind])
+                        plan.first_load = deferred is not None
                 if len(chunk.skipped):
                     report.rows_total += len(chunk.skipped)
                     report.rejected += len(chunk.skipped)
                     report.add_issues(chunk.skipped)
                 if plan.key is not None and key_from == DEMO_KEY_FROM:
+                    copier.wait()
                     demo_references_only(
                         connection,
                         chunk.frame,
@@ -619,20 +633,23 @@ def import_file(
                         shown_name,
                     )
                 stored = prepare_chunk(chunk.frame, plan)
-                _store(connection, table, unique, stored, plan)
+                _store(connection, table, unique, stored, plan, copier)
                 if mapped_plan is not None:  # the deliberately mapped types, as incidents too
                     also = prepare_chunk(chunk.frame, mapped_plan)
-                    _store(connection, Incident, Incident.source_ref, also, mapped_plan)
+                    _store(connection, Incident, Incident.source_ref, also, mapped_plan, copier)
                 tell(
                     read_share[0] * 0.98,
                     f"{report.rows_total:,} rows read, {report.accepted:,} accepted",
                 )
+            copier.wait()
             if plan is None or report.rows_total == 0:
                 raise ImportFileError(
                     f"{shown_name} has a header but no rows: there is nothing to import."
                 )
             if report.accepted == 0:
                 raise _NothingStoredError
+            tell(0.98, f"Indexing {report.accepted:,} rows")
+            rebuild_indexes(connection, deferred)
             if mapped_plan is not None:
                 report.mapped_incidents = mapped_plan.report.accepted
             connection.execute(
@@ -677,7 +694,9 @@ def import_file(
     return report
 
 
-def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: Plan) -> None:
+def _store(
+    connection: Connection, table: Any, unique: Any, stored: Any, plan: Plan, copier: _Copier
+) -> None:
     """Insert a prepared chunk, leaving out rows whose reference is already stored.
 
     Every row left out is listed in the report, row by row, with the reason: a
@@ -688,21 +707,28 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
     if not len(stored):
         return
     refs = stored[unique.key]
+    values = refs.tolist()
     rows = stored[ROW_COLUMN].to_numpy(dtype=np.int64)
     first = ~refs.duplicated().to_numpy()
     seen = plan.refs_seen
-    in_file = refs.map(seen).to_numpy(dtype=object)  # rows kept by earlier chunks of this file
-    earlier_chunk = np.array([r is not None and not pd.isna(r) for r in in_file], dtype=bool)
+    # the rows kept by earlier chunks of this file: plain dictionary look-ups, as Series.map
+    # would first make an index of every reference seen so far (issue 21: 8 s a million)
+    kept_at = [seen.get(ref) for ref in values]
+    in_file = np.array(kept_at, dtype=object)
+    earlier_chunk = np.array([row is not None for row in kept_at], dtype=bool)
     # incidents: the unpartitioned incident_refs (0012_stored_refs), one probe per reference
     lookup = IncidentRef.source_ref if table is Incident else unique
-    existing = _existing(connection, lookup, refs[first & ~earlier_chunk].tolist())
+    if plan.first_load:  # nothing was stored before, and this import holds the table's lock
+        existing: set[str] = set()
+    else:
+        copier.wait()
+        existing = _existing(connection, lookup, refs[first & ~earlier_chunk].tolist())
     stored_before = refs.isin(existing).to_numpy() & ~earlier_chunk
     new = first & ~earlier_chunk & ~stored_before
-    for ref, row in zip(refs[new], rows[new], strict=True):
-        seen[ref] = int(row)
-    first_row = pd.Series(rows[first], index=refs[first].to_numpy())
+    seen.update(zip(np.array(values, dtype=object)[new].tolist(), rows[new].tolist(), strict=True))
     repeated = ~new & ~stored_before
     if repeated.any():
+        first_row = pd.Series(rows[first], index=refs[first].to_numpy())
         kept = np.where(
             earlier_chunk[repeated],
             in_file[repeated],
@@ -741,9 +767,13 @@ def _store(connection: Connection, table: Any, unique: Any, stored: Any, plan: P
         )
     report.duplicate += int(len(stored) - new.sum())
     fresh = stored.loc[new]
-    if len(fresh) and _copy_frame(connection, table, fresh, plan):
-        _store_links(connection, table, fresh[unique.key], plan)
+    copied = _copy_frame(connection, table, fresh, plan, copier) if len(fresh) else None
+    if copied is not None:
+        if len(copied):  # the links once the rows they point at are stored
+            copier.wait()
+            _store_links(connection, table, fresh[unique.key], plan, ids=copied)
     elif len(fresh):
+        copier.wait()
         dialect = connection.dialect.name
         columns = columns_for_insert(fresh, plan, dialect=dialect)
         if table is not Place:  # incidents and referrals: a random key each (services.disclosure)
@@ -788,8 +818,10 @@ def _arrow_columns(fresh: pd.DataFrame, table: Any, plan: Plan) -> Any:
         else:
             arrays[name] = pa.array(values, from_pandas=True)
     arrays["import_batch_id"] = pa.repeat(pa.scalar(plan.batch_id, pa.int64()), size)
+    # the time as text, once: pyarrow writes a timestamp column at about 3 s a million rows
+    stamped = pa.repeat(pa.scalar(plan.now.isoformat()), size)
     for name in ("created_at", "updated_at"):
-        arrays[name] = pa.repeat(pa.scalar(plan.now), size)
+        arrays[name] = stamped
     for name in ("created_by", "updated_by"):
         arrays[name] = pa.repeat(pa.scalar(plan.actor), size)
     if table is not Place:  # incidents and referrals: a random key each (services.disclosure)
@@ -797,25 +829,88 @@ def _arrow_columns(fresh: pd.DataFrame, table: Any, plan: Plan) -> Any:
     return pa.table(arrays)
 
 
-def _copy_frame(connection: Connection, table: Any, fresh: pd.DataFrame, plan: Plan) -> bool:
+class _Copier:
+    """Sends each chunk's ``COPY`` on a worker thread while the next chunk is read and prepared.
+
+    Issue 21: PostgreSQL storing a chunk and Python preparing the next one each took about
+    half of an import's time, one after the other; on two cores they can overlap. Only
+    the copy's bytes are sent on the thread: everything else that uses the connection
+    calls :meth:`wait` first, which also raises the copy's error, if any.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def send(self, raw: Any, sql: str, payload: Any) -> None:
+        """Start copying ``payload`` (bytes of CSV) with ``sql`` on the raw psycopg connection."""
+        self.wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-copy")
+        self._pending = self._pool.submit(_copy_bytes, raw, sql, payload)
+
+    def wait(self) -> None:
+        """Wait for the copy under way, raising its error as SQLAlchemy's."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> _Copier:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            if kind is None:
+                self.wait()
+            elif self._pending is not None:
+                self._pending.exception()  # wait; the error already raised is the one told
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+
+
+def _copy_bytes(raw: Any, sql: str, payload: Any) -> None:
+    import psycopg
+
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.write(payload)
+    except psycopg.errors.IntegrityError as error:
+        raise IntegrityError(sql, None, error) from error
+    except psycopg.Error as error:
+        raise DBAPIError(sql, None, error) from error
+
+
+def _copy_frame(
+    connection: Connection, table: Any, fresh: pd.DataFrame, plan: Plan, copier: _Copier
+) -> pd.Series | None:
     """Store a prepared chunk with one ``COPY ... FROM STDIN (FORMAT csv)`` written by pyarrow.
 
-    PostgreSQL through psycopg only (False otherwise, and for a chunk pyarrow cannot type,
+    PostgreSQL through psycopg only (None otherwise, and for a chunk pyarrow cannot type,
     which then goes row by row through :func:`_copy_rows`). Text is quoted and NULL is an
     empty unquoted field, so an empty string stays empty; the copy runs on the import's
-    own transaction. Issue 21: building a row at a time was most of the import's CPU.
+    own transaction, sent by ``copier`` while the next chunk is prepared. Issue 21:
+    building a row at a time was most of the import's CPU.
+
+    Returns
+    -------
+    pandas.Series or None
+        The rows' ids by the rows' index when the chunk has place links to store (taken
+        from the table's sequence before the copy, so the links need no look-up by
+        reference, which a first load without indexes would answer by reading the whole
+        table); otherwise empty, as the table gives each row its id.
     """
     if connection.dialect.name != "postgresql":
-        return False
+        return None
     try:
         import psycopg
         import pyarrow as pa
         import pyarrow.csv as pa_csv
     except ImportError:  # pragma: no cover - both are the app's dependencies
-        return False
+        return None
     raw = connection.connection.driver_connection
     if not isinstance(raw, psycopg.Connection):
-        return False
+        return None
     if "occurred_on" in fresh and "district_code" in fresh:
         # In the order of the partitions (year, then district) and of the date indexes:
         # each leaf and index page is then filled in turn instead of one row at a time
@@ -824,21 +919,30 @@ def _copy_frame(connection: Connection, table: Any, fresh: pd.DataFrame, plan: P
     try:
         arrow = _arrow_columns(fresh, table, plan)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return False
+        return None
+    ids = pd.Series([], dtype=np.int64)
+    if plan.pending_links and table in (Incident, Referral):
+        copier.wait()
+        name = table.__tablename__
+        ids = pd.Series(
+            connection.scalars(
+                text(
+                    f"SELECT nextval(pg_get_serial_sequence('{name}', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": len(fresh)},
+            ).all(),
+            index=fresh.index,
+            dtype=np.int64,
+        )
+        arrow = arrow.append_column("id", pa.array(ids.to_numpy(), pa.int64()))
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(arrow, sink, pa_csv.WriteOptions(include_header=False))
     sql = (
-        f"COPY {table.__tablename__} ({', '.join(arrow.column_names)}) "
-        "FROM STDIN WITH (FORMAT csv)"
+        f"COPY {table.__tablename__} ({', '.join(arrow.column_names)}) FROM STDIN WITH (FORMAT csv)"
     )
-    try:
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:
-            copy.write(memoryview(sink.getvalue()))
-    except psycopg.errors.IntegrityError as error:
-        raise IntegrityError(sql, None, error) from error
-    except psycopg.Error as error:
-        raise DBAPIError(sql, None, error) from error
-    return True
+    copier.send(raw, sql, memoryview(sink.getvalue()))
+    return ids
 
 
 def _copy_rows(connection: Connection, table: str, names: list[str], rows: Any) -> bool:
@@ -869,20 +973,37 @@ def _copy_rows(connection: Connection, table: str, names: list[str], rows: Any) 
     return True
 
 
-def _store_links(connection: Connection, table: Any, refs: Any, plan: Plan) -> None:
-    """Insert the place links of the records just stored (issue 19), by their reference."""
+def _store_links(
+    connection: Connection, table: Any, refs: Any, plan: Plan, *, ids: pd.Series | None = None
+) -> None:
+    """Insert the place links of the records just stored (issue 19), by their reference.
+
+    ``ids`` are the stored rows' ids by the index of ``refs`` when known (the copy
+    gave them); otherwise they are looked up by reference.
+    """
     if not plan.pending_links or table not in (Incident, Referral):
         return
     links = pd.concat(plan.pending_links, ignore_index=True)
     links = links.loc[links["source_ref"].isin(set(refs.tolist()))]
     if links.empty:
         return
-    ids: dict[str, int] = {}
+    if ids is not None:
+        _insert_links(
+            connection, table, links, dict(zip(refs, ids.reindex(refs.index), strict=True)), plan
+        )
+        return
+    found: dict[str, int] = {}
     wanted = links["source_ref"].unique().tolist()
     for start in range(0, len(wanted), 5_000):
         part = wanted[start : start + 5_000]
         query = select(table.source_ref, table.id).where(_among(connection, table.source_ref, part))
-        ids.update((row[0], row[1]) for row in connection.execute(query))
+        found.update((row[0], row[1]) for row in connection.execute(query))
+    _insert_links(connection, table, links, found, plan)
+
+
+def _insert_links(
+    connection: Connection, table: Any, links: pd.DataFrame, ids: dict[str, int], plan: Plan
+) -> None:
     column = "referral_id" if table is Referral else "incident_id"
     now = plan.now
     rows = [

@@ -276,6 +276,7 @@ class Plan:
     categories: dict[str, str] = field(default_factory=dict)
     place_index: PlaceIndex | None = None  # issue 19: set for incidents and referrals
     pending_links: list[pd.DataFrame] = field(default_factory=list)
+    first_load: bool = False  # the table was empty, locked for this import (imports.bulk)
 
     def __post_init__(self) -> None:
         """Build the category look-up and the header words a repeated header row holds."""

@@ -368,7 +368,9 @@ class _Counting(io.RawIOBase):
 _BAD_LINE = re.compile(r"line (\d+): expected (\d+) fields, saw (\d+)")
 
 
-def _csv_chunks(source: SourceFile, chunk_size: int, progress: Progress | None) -> Iterator[Chunk]:
+def _csv_chunks(
+    source: SourceFile, chunk_size: int, progress: Progress | None, columns: list[str] | None
+) -> Iterator[Chunk]:
     raw = _Counting(source.path, progress, source.size)
     text = io.TextIOWrapper(io.BufferedReader(raw), encoding=source.encoding, newline="")
     first_row = source.header_line + 2
@@ -381,6 +383,7 @@ def _csv_chunks(source: SourceFile, chunk_size: int, progress: Progress | None) 
                 skiprows=source.header_line,
                 header=0,
                 names=list(source.columns),
+                usecols=columns,
                 index_col=False,
                 dtype=str,
                 keep_default_na=False,
@@ -498,7 +501,11 @@ def _geo_chunks(source: SourceFile, chunk_size: int, progress: Progress | None) 
 
 
 def iter_chunks(
-    source: SourceFile, *, chunk_size: int = 100_000, progress: Progress | None = None
+    source: SourceFile,
+    *,
+    chunk_size: int = 100_000,
+    progress: Progress | None = None,
+    columns: list[str] | None = None,
 ) -> Iterator[Chunk]:
     """Yield the file's records in chunks of strings, with their row numbers in ``_row``.
 
@@ -510,6 +517,9 @@ def iter_chunks(
         Records per chunk.
     progress
         Called with the share of the file read so far (0 to 1).
+    columns
+        Only these columns (and ``_row``); all by default. A CSV then parses only
+        them (the import's first look at a file's categories, issue 21).
 
     Raises
     ------
@@ -518,7 +528,12 @@ def iter_chunks(
         that are not in its encoding).
     """
     if source.format in ("csv", "police.uk"):
-        return _csv_chunks(source, chunk_size, progress)
-    if source.format == "xlsx":
-        return _xlsx_chunks(source, chunk_size, progress)
-    return _geo_chunks(source, chunk_size, progress)
+        return _csv_chunks(source, chunk_size, progress, columns)
+    chunks = (
+        _xlsx_chunks(source, chunk_size, progress)
+        if source.format == "xlsx"
+        else _geo_chunks(source, chunk_size, progress)
+    )
+    if columns is None:
+        return chunks
+    return (Chunk(c.frame[[*columns, ROW]], c.skipped) for c in chunks)

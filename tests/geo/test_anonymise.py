@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -191,3 +192,18 @@ def test_keyed_pseudonyms_matches_the_scalar_function():
     result = keyed_pseudonyms(values, key=b"k", length=20)
     assert result.tolist() == [keyed_pseudonym(v, key=b"k", length=20) for v in values]
     assert result[0] == result[2] != result[1]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"k", b"benchmark-key-not-for-real-data", bytes(range(64)), b"x" * 65, bytes(range(200))],
+    ids=["short", "typical", "one block", "one byte over", "long"],
+)
+def test_keyed_pseudonyms_are_the_standard_hmac_sha256(key):
+    # the pads are set up once per call (issue 21), so check them against the library's
+    # HMAC for keys shorter than, equal to and longer than SHA-256's 64-byte block
+    values = ["INC-1", "", "Ünïcode 名", "x" * 300]
+    expected = [hmac.digest(key, v.encode("utf-8"), "sha256").hex() for v in values]
+    assert keyed_pseudonyms(values, key=key, length=64).tolist() == expected
+    # control: the same comparison tells a different key apart
+    assert keyed_pseudonyms(values, key=key + b"!", length=64).tolist() != expected
