@@ -115,7 +115,7 @@ def esda_run(grid, counts):  # type: ignore[no-untyped-def]
     import esda
     import libpysal
 
-    frame = gpd.GeoDataFrame(geometry=grid.geometry, crs="EPSG:27700")
+    frame = gpd.GeoDataFrame(geometry=grid.polygons(), crs="EPSG:27700")
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,7 +19,7 @@ resolution 8.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -61,7 +61,12 @@ _TO_BNG = Transformer.from_crs(WGS84, BNG, always_xy=True)
 class Grid:
     """Cells over an area, in British National Grid (EPSG:27700).
 
-    Build one with :func:`build_grid`; the fields are read-only.
+    Build one with :func:`build_grid` or :func:`build_sparse_grid`; the fields are
+    read-only. A square's polygon and id follow from its position on the national grid,
+    so they are made on demand for the cells asked for (:meth:`polygons`,
+    :meth:`cell_ids`): all England's 250 m grid has about a million cells, of which a
+    few hundred are drawn, and a million stored polygons and ids would hold about half
+    a gigabyte (issue 21). H3 cells keep theirs.
 
     Attributes
     ----------
@@ -69,11 +74,6 @@ class Grid:
         ``"bng"`` or ``"h3"``.
     cell_size
         The requested cell size in metres.
-    cell_ids
-        One id per cell: ``"BNG250m_394000_308250"`` (size, easting and northing
-        of the south-west corner) or the H3 index.
-    geometry
-        Whole cells as shapely polygons in EPSG:27700.
     interior
         True where the cell lies wholly inside the area.
     adjacency
@@ -87,21 +87,107 @@ class Grid:
 
     kind: GridKind
     cell_size: float
-    cell_ids: np.ndarray
-    geometry: np.ndarray
     interior: np.ndarray
     adjacency: sparse.csr_array
     area: shapely.Geometry
     resolution: int | None = None
     _bng_origin: tuple[int, int] = (0, 0)
     _bng_lookup: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.int64))
+    _bng_at: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     _bng_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    _h3_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    _h3_polygons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
     _h3_index: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_cells(self) -> int:
         """The number of cells."""
-        return int(self.cell_ids.size)
+        return int(self.interior.size)
+
+    def polygons(self, rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """Return whole cells as shapely polygons in EPSG:27700.
+
+        Parameters
+        ----------
+        rows
+            Cell indexes (or a boolean mask over the cells), in the order wanted; every
+            cell when None. Squares are made for these rows only.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of polygons, one per row; a square's polygon is the same
+            (to the bit) each time it is asked for.
+        """
+        index = self._rows(rows)
+        if self.kind == "h3":
+            return self._h3_polygons[index]
+        col, row = self._squares(index)
+        return _square_polygons(col, row, self.cell_size)
+
+    def cell_ids(self, rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """Return the cells' ids.
+
+        Parameters
+        ----------
+        rows
+            Cell indexes (or a boolean mask over the cells), in the order wanted; every
+            cell when None.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of str, one per row: ``"BNG250m_394000_308250"`` (size,
+            easting and northing of the south-west corner) or the H3 index.
+        """
+        index = self._rows(rows)
+        if self.kind == "h3":
+            return self._h3_ids[index]
+        col, row = self._squares(index)
+        return _bng_cell_ids(self.cell_size, col * self.cell_size, row * self.cell_size)
+
+    def find(self, cell_id: str) -> int:
+        """Return the index of the cell with this id, or -1 when it is not on the grid.
+
+        Parameters
+        ----------
+        cell_id
+            An id as :meth:`cell_ids` gives.
+
+        Returns
+        -------
+        int
+            The cell index, or -1.
+        """
+        if self.kind == "h3":
+            return self._h3_index.get(cell_id, -1)
+        prefix = f"BNG{self.cell_size:g}m_"
+        corner = cell_id.removeprefix(prefix).split("_")
+        if not cell_id.startswith(prefix) or len(corner) != 2:
+            return -1
+        try:
+            x0, y0 = (int(c) for c in corner)
+        except ValueError:
+            return -1
+        # ids truncate the corner to whole metres: look up the square's centre instead
+        col = np.floor(np.array([x0]) / self.cell_size + 0.5).astype(np.int64)
+        row = np.floor(np.array([y0]) / self.cell_size + 0.5).astype(np.int64)
+        cell = int(_square_cells(self, col, row)[0])
+        return cell if cell >= 0 and self.cell_ids([cell])[0] == cell_id else -1
+
+    def _rows(self, rows: np.ndarray | Sequence[int] | None) -> np.ndarray:
+        if rows is None:
+            return np.arange(self.n_cells)
+        index = np.asarray(rows)
+        return np.flatnonzero(index) if index.dtype == bool else index.astype(np.int64)
+
+    def _squares(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the national-grid column and row of these cells (squares only)."""
+        if self._bng_lookup.size:
+            row, col = np.divmod(self._bng_at[index], self._bng_lookup.shape[1])
+            return col + self._bng_origin[0], row + self._bng_origin[1]
+        col, row = np.divmod(self._bng_keys[index], _KEY_SHIFT)
+        return col, row
 
     def __repr__(self) -> str:
         return f"Grid(kind={self.kind!r}, cell_size={self.cell_size:g}, n_cells={self.n_cells})"
@@ -176,13 +262,25 @@ def _check_size(cell_size: float) -> float:
     return size
 
 
-def _overlaps(cells: np.ndarray, area: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
+def _outline(area: shapely.Geometry) -> shapely.STRtree | None:
+    """Return an R-tree of the segments of the area's outline, or None when it has none."""
+    parts = shapely.get_parts(shapely.get_parts(shapely.boundary(area)))
+    coords, ring = shapely.get_coordinates(parts, return_index=True)
+    same = ring[:-1] == ring[1:]
+    segments = shapely.linestrings(np.stack((coords[:-1][same], coords[1:][same]), axis=1))
+    return shapely.STRtree(segments) if segments.size else None
+
+
+def _overlaps(
+    cells: np.ndarray, area: shapely.Geometry, outline: shapely.STRtree | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (overlaps with positive area, lies wholly inside) for each cell.
 
     Only the cells that the area's outline touches need the exact (slow) tests: every
     other cell lies wholly inside or wholly outside, as its centre does. The touched
-    cells are found with an R-tree of the outline's segments (issue 21: testing every
-    cell of a county against its outline took most of a hot-spot run).
+    cells are found with ``outline``, the R-tree of the outline's segments
+    (:func:`_outline`; issue 21: testing every cell of a county against its outline
+    took most of a hot-spot run). Each cell's answer depends on that cell alone.
     """
     shapely.prepare(area)
     bounds = shapely.bounds(cells)
@@ -190,13 +288,9 @@ def _overlaps(cells: np.ndarray, area: shapely.Geometry) -> tuple[np.ndarray, np
     centre_y = (bounds[:, 1] + bounds[:, 3]) / 2
     hit = shapely.contains_xy(area, centre_x, centre_y)
     inside = hit.copy()
-    parts = shapely.get_parts(shapely.get_parts(shapely.boundary(area)))
-    coords, ring = shapely.get_coordinates(parts, return_index=True)
-    same = ring[:-1] == ring[1:]
-    segments = shapely.linestrings(np.stack((coords[:-1][same], coords[1:][same]), axis=1))
     touched = np.zeros(cells.shape, dtype=bool)
-    if segments.size:
-        touched[np.unique(shapely.STRtree(segments).query(cells, predicate="intersects")[0])] = True
+    if outline is not None:
+        touched[np.unique(outline.query(cells, predicate="intersects")[0])] = True
     hit[touched] = shapely.intersects(cells[touched], area)
     inside[touched] = False
     inside[touched & hit] = shapely.contains(area, cells[touched & hit])
@@ -220,15 +314,13 @@ def _bng_grid(area: shapely.Geometry, size: float) -> Grid:
             "choose a larger cell size or a smaller area."
         )
     rows, cols = np.divmod(np.arange(nrows * ncols), ncols)
-    x0 = (cols + c0) * size
-    y0 = (rows + r0) * size
-    boxes = shapely.box(x0, y0, x0 + size, y0 + size)
-    keep, inside = _overlaps(boxes, area)
+    boxes = _square_polygons(cols + c0, rows + r0, size)
+    keep, inside = _overlaps(boxes, area, _outline(area))
+    del boxes
     lookup = np.full(nrows * ncols, -1, dtype=np.int64)
     kept = np.flatnonzero(keep)
     lookup[kept] = np.arange(kept.size)
     lookup2d = lookup.reshape(nrows, ncols)
-    ids = _bng_cell_ids(size, x0[kept], y0[kept])
     src_parts, dst_parts = [], []
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
@@ -243,15 +335,17 @@ def _bng_grid(area: shapely.Geometry, size: float) -> Grid:
     return Grid(
         kind="bng",
         cell_size=size,
-        cell_ids=ids,
-        geometry=boxes[kept],
         interior=inside[kept],
         adjacency=adjacency,
         area=area,
         _bng_origin=(c0, r0),
         _bng_lookup=lookup2d,
+        _bng_at=kept,
     )
 
+
+_SLICE = 100_000
+"""Candidate squares made into polygons and tested at a time by :func:`build_sparse_grid`."""
 
 _KEY_SHIFT = 1 << 24
 """Square keys: ``col * 2**24 + row`` (British National Grid squares of any size >= 1 m
@@ -260,6 +354,29 @@ have col and row below 2**24 inside the grid's 700 km by 1,300 km)."""
 
 def _square_key(col: np.ndarray, row: np.ndarray) -> np.ndarray:
     return np.asarray(col, dtype=np.int64) * _KEY_SHIFT + np.asarray(row, dtype=np.int64)
+
+
+def _square_polygons(col: np.ndarray, row: np.ndarray, size: float) -> np.ndarray:
+    """Return the BNG squares at these national-grid columns and rows as polygons.
+
+    The one way every square is made, so that a square is the same polygon (to the bit)
+    whichever grid or call makes it.
+    """
+    x0, y0 = col * size, row * size
+    return shapely.box(x0, y0, x0 + size, y0 + size)
+
+
+def _square_cells(grid: Grid, col: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Return the cell of a BNG grid at each national-grid column and row, or -1."""
+    if grid._bng_keys.size:
+        return _sparse_find(grid._bng_keys, _square_key(col, row))
+    cell = np.full(col.shape, -1, dtype=np.int64)
+    c0, r0 = grid._bng_origin
+    nrows, ncols = grid._bng_lookup.shape
+    col, row = col - c0, row - r0
+    inb = (col >= 0) & (col < ncols) & (row >= 0) & (row < nrows)
+    cell[inb] = grid._bng_lookup[row[inb], col[inb]]
+    return cell
 
 
 def _sparse_find(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -337,11 +454,15 @@ def build_sparse_grid(
     ring = [(dc, dr) for dc in (-1, 0, 1) for dr in (-1, 0, 1)]
     candidates = np.unique(np.concatenate([occupied + dc * _KEY_SHIFT + dr for dc, dr in ring]))
     ccol, crow = np.divmod(candidates, _KEY_SHIFT)
-    x0, y0 = ccol * size, crow * size
-    boxes = shapely.box(x0, y0, x0 + size, y0 + size)
-    keep, inside = (
-        _overlaps(boxes, geometry) if boxes.size else (np.zeros(0, bool), np.zeros(0, bool))
-    )
+    keep = np.zeros(candidates.size, dtype=bool)
+    inside = np.zeros(candidates.size, dtype=bool)
+    outline = _outline(geometry) if candidates.size else None
+    # A slice of squares at a time: all England has about 1.5 million candidates, whose
+    # polygons at once would hold most of a gigabyte.
+    for start in range(0, candidates.size, _SLICE):
+        part = slice(start, start + _SLICE)
+        boxes = _square_polygons(ccol[part], crow[part], size)
+        keep[part], inside[part] = _overlaps(boxes, geometry, outline)
     keys = candidates[keep]
     src_parts, dst_parts = [], []
     for dc, dr in ring:
@@ -351,12 +472,9 @@ def build_sparse_grid(
         ok = found >= 0
         src_parts.append(np.flatnonzero(ok))
         dst_parts.append(found[ok])
-    ids = _bng_cell_ids(size, x0[keep], y0[keep])
     return Grid(
         kind="bng",
         cell_size=size,
-        cell_ids=ids,
-        geometry=boxes[keep],
         interior=inside[keep],
         adjacency=_csr(np.concatenate(src_parts), np.concatenate(dst_parts), keys.size),
         area=geometry,
@@ -391,7 +509,7 @@ def _h3_grid(area: shapely.Geometry, size: float) -> Grid:
         ],
         dtype=object,
     )
-    keep, inside = _overlaps(polys, area)
+    keep, inside = _overlaps(polys, area, _outline(area))
     cells = [c for c, k in zip(candidates, keep, strict=True) if k]
     if not cells:
         raise HotspotInputError("The area is too small for any H3 cell at this cell size.")
@@ -407,12 +525,12 @@ def _h3_grid(area: shapely.Geometry, size: float) -> Grid:
     return Grid(
         kind="h3",
         cell_size=size,
-        cell_ids=np.array(cells, dtype=object),
-        geometry=polys[keep],
         interior=inside[keep],
         adjacency=_csr(np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), len(cells)),
         area=area,
         resolution=res,
+        _h3_ids=np.array(cells, dtype=object),
+        _h3_polygons=polys[keep],
         _h3_index=index,
     )
 
@@ -508,17 +626,10 @@ def locate_xy(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     cell = np.full(x.shape, -1, dtype=np.int64)
     if x.size == 0:
         return cell
-    if grid.kind == "bng" and grid._bng_keys.size:
+    if grid.kind == "bng":
         col = np.floor(x / grid.cell_size).astype(np.int64)
         row = np.floor(y / grid.cell_size).astype(np.int64)
-        cell = _sparse_find(grid._bng_keys, _square_key(col, row))
-    elif grid.kind == "bng":
-        c0, r0 = grid._bng_origin
-        nrows, ncols = grid._bng_lookup.shape
-        col = np.floor(x / grid.cell_size).astype(np.int64) - c0
-        row = np.floor(y / grid.cell_size).astype(np.int64) - r0
-        inb = (col >= 0) & (col < ncols) & (row >= 0) & (row < nrows)
-        cell[inb] = grid._bng_lookup[row[inb], col[inb]]
+        cell = _square_cells(grid, col, row)
     else:
         minx, miny, maxx, maxy = grid.area.bounds
         inb = np.flatnonzero((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy))
@@ -614,8 +725,8 @@ def cells_frame(
     geopandas.GeoDataFrame
         ``cell_id``, the given columns and the whole cell polygons, indexed from 0.
     """
-    rows = slice(None) if cells is None else np.asarray(cells, dtype=np.int64)
-    data: dict[str, object] = {"cell_id": grid.cell_ids[rows].astype(str)}
+    rows = np.arange(grid.n_cells) if cells is None else np.asarray(cells, dtype=np.int64)
+    data: dict[str, object] = {"cell_id": grid.cell_ids(rows).astype(str)}
     data.update({name: np.asarray(values)[rows] for name, values in columns.items()})
-    frame = gpd.GeoDataFrame(data, geometry=grid.geometry[rows], crs=BNG)
+    frame = gpd.GeoDataFrame(data, geometry=grid.polygons(rows), crs=BNG)
     return frame if crs == BNG else frame.to_crs(crs)

@@ -497,7 +497,7 @@ def inside_share(grid: Grid) -> np.ndarray:
     share = np.ones(grid.n_cells)
     edge = np.flatnonzero(~np.asarray(grid.interior, dtype=bool))
     if edge.size:
-        cells = grid.geometry[edge]
+        cells = grid.polygons(edge)
         shapely.prepare(grid.area)
         share[edge] = np.clip(
             shapely.area(shapely.intersection(cells, grid.area)) / shapely.area(cells), 0.0, 1.0
@@ -818,7 +818,7 @@ def coverage_share(counts: np.ndarray, grid: Grid) -> float:
     occupied = np.flatnonzero(c.sum(axis=0) > 0 if c.ndim == 2 else c > 0)
     if occupied.size == 0:
         return 0.0
-    centres = shapely.centroid(grid.geometry[occupied])
+    centres = shapely.centroid(grid.polygons(occupied))
     hull = shapely.convex_hull(shapely.multipoints(centres))
     outline = shapely.buffer(hull, grid.cell_size)
     total = shapely.area(grid.area)

@@ -527,7 +527,7 @@ def cell_geometry(grid: Grid, index: np.ndarray, *, crs: str = WGS84) -> gpd.Geo
     geopandas.GeoSeries
         One polygon per cell, in the order given.
     """
-    return gpd.GeoSeries(grid.geometry[np.asarray(index, dtype=np.int64)], crs=BNG).to_crs(crs)
+    return gpd.GeoSeries(grid.polygons(np.asarray(index, dtype=np.int64)), crs=BNG).to_crs(crs)
 
 
 def hot_cells(
@@ -577,7 +577,7 @@ def hot_cells(
     return gpd.GeoDataFrame(
         {
             "cell": index,
-            "cell_id": grid.cell_ids[index].astype(str),
+            "cell_id": grid.cell_ids(index).astype(str),
             "bin": bins.astype(int),
             "count": _shown(counts[index], keys[index], audience),
         },

@@ -432,22 +432,22 @@ def _place_panel(place_id: int) -> None:
 
 def _cell_panel(cell_id: str, *, cells: gpd.GeoDataFrame, month: str) -> None:
     grid = loaders.hot_spot_grid(query, seen_as, version)
-    index = np.flatnonzero(grid.cell_ids.astype(str) == cell_id)
-    if index.size == 0:
+    index = grid.find(cell_id)
+    if index < 0:
         st.warning("That cell is not on the current grid; click the map again.")
         return
     drawn = cells.loc[cells["cell_id"] == cell_id]
     st.subheader(f"{query.cell_size} m square")
     if not drawn.empty:
         row = drawn.iloc[0]
-        trend = picture.category.get(int(index[0]), "No pattern detected")
+        trend = picture.category.get(index, "No pattern detected")
         st.error(
             f"**{HOTSPOT_LABELS[int(row['bin'])]}**: {row['count']} incidents in this square "
             f"in {_month_name(month) if month != WHOLE_PERIOD else 'the period'}; "
             f"trend over 12 months: {trend}.",
             icon=":material/local_fire_department:",
         )
-    area = grid.geometry[index[0]]
+    area = grid.polygons([index])[0]
     events = loaders.map_area_events(seen_as, query, shapely.to_wkb(area), _trend_start(), version)
     st.markdown("**Incidents in this square, by month and type**")
     _trend_chart(events, f"cell_{cell_id}")
@@ -758,7 +758,7 @@ def _explorer() -> None:
                 cells = gpd.GeoDataFrame(
                     {
                         "cell": rows["cell"].to_numpy(),
-                        "cell_id": grid.cell_ids[rows["cell"].to_numpy(dtype=np.int64)].astype(str),
+                        "cell_id": grid.cell_ids(rows["cell"].to_numpy(dtype=np.int64)).astype(str),
                         "bin": rows["bin"].to_numpy(),
                         "count": rows["count"].to_numpy(),
                     },

@@ -107,7 +107,7 @@ def test_the_month_by_month_picture_shows_the_cluster_in_its_month(sites, grid) 
     picture = analysis.monthly_picture(sites, grid, last="2026-10", confidence=95, audience=LEAD)
     assert picture.months[-1] == "2026-10" and len(picture.months) == 12
     october = picture.cells.loc[picture.cells["month"] == "2026-10"]
-    corner = int(np.flatnonzero(grid.cell_ids == "BNG250m_390000_320000")[0])
+    corner = grid.find("BNG250m_390000_320000")
     assert corner in set(october["cell"])
     assert picture.category[corner].endswith("Hot Spot")
 

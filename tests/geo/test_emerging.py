@@ -145,7 +145,7 @@ def test_emerging_hotspots_on_a_planted_series(box_area, make_points, rng):
     pts = _monthly_points(make_points, rng)
     result = emerging_hotspots(pts, grid, p_values="normal")  # esda-compatible numbers
     assert len(result.periods) == 12 and result.counts.shape == (12, 400)
-    ids = grid.cell_ids.tolist()
+    ids = grid.cell_ids().tolist()
     a = ids.index(f"BNG250m_{int(X0) + 1000}_{int(Y0) + 1000}")
     b = ids.index(f"BNG250m_{int(X0) + 3750}_{int(Y0) + 3750}")
     assert result.category[a] == "Persistent Hot Spot"
@@ -236,7 +236,7 @@ def test_intensifying_needs_the_counts_to_rise_too():
 def test_a_cell_with_no_incident_has_no_pattern(box_area):
     grid = build_grid(box_area, cell_size=250)
     w = contiguity(grid)
-    ids = grid.cell_ids.tolist()
+    ids = grid.cell_ids().tolist()
     centre = ids.index(f"BNG250m_{int(X0) + 2500}_{int(Y0) + 2500}")
     ring = [j for j in w[[centre], :].indices if j != centre]
     rng = np.random.default_rng(7)

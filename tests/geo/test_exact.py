@@ -157,7 +157,7 @@ def test_edge_cells_mostly_outside_are_left_out(make_points):
     share = inside_share(grid)
     thin = int(np.argmin(share))
     assert share[thin] < 0.2 and share.max() == 1
-    cx, cy = shapely.centroid(shapely.intersection(grid.geometry[thin], disc)).coords[0]
+    cx, cy = shapely.centroid(shapely.intersection(grid.polygons(thin), disc)).coords[0]
     pts = make_points(np.full(30, cx), np.full(30, cy))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HotspotWarning)

@@ -8,9 +8,11 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+import geo.grid
 from geo.grid import (
     area_geometry,
     build_grid,
+    build_sparse_grid,
     cells_frame,
     contiguity,
     count_points,
@@ -26,7 +28,7 @@ def test_bng_squares_cover_an_aligned_square(box_area):
     grid = build_grid(box_area, cell_size=250)
     assert grid.n_cells == 400
     assert grid.interior.all()
-    assert grid.cell_ids[0] == f"BNG250m_{int(X0)}_{int(Y0)}"
+    assert grid.cell_ids([0])[0] == f"BNG250m_{int(X0)}_{int(Y0)}"
     degree = np.asarray(grid.adjacency.sum(axis=1)).ravel()
     # queen contiguity: 4 corners with 3, 72 edge cells with 5, the rest with 8
     assert np.bincount(degree.astype(int)).tolist()[3:] == [4, 0, 72, 0, 0, 324]
@@ -40,9 +42,9 @@ def test_cells_clipped_to_the_area_are_kept_whole(triangle_area):
     # 8 x 8 cells in the bounding box; the hypotenuse keeps the 36 below and on it,
     # but not the cells that only touch it at a corner.
     assert grid.n_cells == 36
-    assert np.allclose(shapely.area(grid.geometry), 250.0**2)
+    assert np.allclose(shapely.area(grid.polygons()), 250.0**2)
     assert grid.interior.sum() == 28  # the 8 on the diagonal are cut
-    outside = ~shapely.intersects(grid.geometry, triangle_area.iloc[0])
+    outside = ~shapely.intersects(grid.polygons(), triangle_area.iloc[0])
     assert not outside.any()
 
 
@@ -62,7 +64,7 @@ def test_points_outside_the_area_are_not_counted(triangle_area):
     y = np.array([Y0 + 760, Y0 + 990, Y0 + 10, Y0 + 10])
     cell = locate_xy(grid, x, y)
     assert cell[0] >= 0 and cell[1] == -1 and cell[2] == -1 and cell[3] >= 0
-    assert grid.cell_ids[cell[3]] == f"BNG250m_{int(X0)}_{int(Y0)}"
+    assert grid.cell_ids([cell[3]])[0] == f"BNG250m_{int(X0)}_{int(Y0)}"
     assert count_points(grid, cell).sum() == 2
 
 
@@ -78,10 +80,10 @@ def test_count_points_per_period(box_area):
 def test_h3_grid_neighbours_and_lookup_match_h3(box_area, rng):
     grid = build_grid(box_area, cell_size=250, kind="h3")
     assert grid.resolution == 9
-    index = {c: i for i, c in enumerate(grid.cell_ids)}
+    index = {c: i for i, c in enumerate(grid.cell_ids())}
     rows, cols = grid.adjacency.nonzero()
     for i in rng.choice(grid.n_cells, 40, replace=False):
-        ring = {index[c] for c in h3.grid_ring(grid.cell_ids[i], 1) if c in index}
+        ring = {index[c] for c in h3.grid_ring(grid.cell_ids([i])[0], 1) if c in index}
         assert set(cols[rows == i].tolist()) == ring
     x = rng.uniform(X0, X0 + 5000, 2000)
     y = rng.uniform(Y0, Y0 + 5000, 2000)
@@ -89,7 +91,7 @@ def test_h3_grid_neighbours_and_lookup_match_h3(box_area, rng):
     lon, lat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(x, y)
     expected = [h3.latlng_to_cell(b, a, 9) for a, b in zip(lon, lat, strict=True)]
     assert (cell >= 0).all()
-    assert grid.cell_ids[cell].tolist() == expected
+    assert grid.cell_ids(cell).tolist() == expected
 
 
 def test_h3_hexagons_share_vertices(box_area):
@@ -139,3 +141,97 @@ def test_bad_areas_and_sizes():
         build_grid(square, cell_size=0)
     with pytest.raises(HotspotInputError, match="'bng' or 'h3'"):
         build_grid(square, kind="hex")  # type: ignore[arg-type]
+
+
+def _squares_as_stored(
+    area: gpd.GeoSeries, size: float, col: np.ndarray, row: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Ids, polygons and interior flags of the squares that overlap the area, made as the
+    grids stored them before they made them on demand (issue 21)."""
+    x0, y0 = col * size, row * size
+    boxes = shapely.box(x0, y0, x0 + size, y0 + size)
+    shape = area.iloc[0]
+    keep = shapely.area(shapely.intersection(boxes, shape)) > 1e-6 * size**2
+    ids = [f"BNG{size:g}m_{int(a)}_{int(b)}" for a, b in zip(x0[keep], y0[keep], strict=True)]
+    return ids, boxes[keep], shapely.contains(shape, boxes[keep])
+
+
+def _same_polygons(got: np.ndarray, expected: np.ndarray) -> bool:
+    return got.shape == expected.shape and bool(
+        (shapely.to_wkb(got) == shapely.to_wkb(expected)).all()
+    )
+
+
+@pytest.mark.parametrize("size", [250.0, 333.3, 1000.0])
+def test_squares_made_on_demand_are_the_squares_once_stored(triangle_area, size):
+    grid = build_grid(triangle_area, cell_size=size)
+    minx, miny, maxx, maxy = triangle_area.total_bounds
+    cols = np.arange(np.floor(minx / size), np.ceil(maxx / size), dtype=np.int64)
+    rows = np.arange(np.floor(miny / size), np.ceil(maxy / size), dtype=np.int64)
+    row, col = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
+    ids, polygons, interior = _squares_as_stored(triangle_area, size, col, row)
+    assert grid.cell_ids().tolist() == ids
+    assert _same_polygons(grid.polygons(), polygons)  # to the bit
+    assert np.array_equal(grid.interior, interior)
+    some = np.array([5, 0, 3, 3]) % grid.n_cells
+    assert _same_polygons(grid.polygons(some), polygons[some])
+    assert grid.cell_ids(some).tolist() == [ids[i] for i in some]
+    mask = np.arange(grid.n_cells) % 2 == 0
+    assert _same_polygons(grid.polygons(mask), polygons[mask])
+    assert grid.polygons([]).shape == (0,)
+    # control: the same square drawn clockwise is equal, but not to the bit
+    clockwise = shapely.box(*shapely.bounds(polygons[0]), ccw=False)
+    assert shapely.equals(clockwise, polygons[0])
+    assert not _same_polygons(grid.polygons([0]), np.array([clockwise], dtype=object))
+
+
+@pytest.mark.parametrize("size", [250.0, 333.3])
+def test_sparse_squares_made_on_demand_are_the_squares_once_stored(
+    triangle_area, rng, monkeypatch, size
+):
+    x = rng.uniform(X0 - 500, X0 + 2500, 40)
+    y = rng.uniform(Y0 - 500, Y0 + 2500, 40)
+    monkeypatch.setattr(geo.grid, "_SLICE", 7)  # made and tested a few squares at a time
+    grid = build_sparse_grid(triangle_area, x, y, cell_size=size)
+    col, row = np.floor(x / size).astype(np.int64), np.floor(y / size).astype(np.int64)
+    around = {
+        (c + dc, r + dr)
+        for c, r in zip(col, row, strict=True)
+        for dc in (-1, 0, 1)
+        for dr in (-1, 0, 1)
+    }
+    col, row = (np.array(a, dtype=np.int64) for a in zip(*sorted(around), strict=True))
+    ids, polygons, interior = _squares_as_stored(triangle_area, size, col, row)
+    assert grid.n_cells > 7 and grid.cell_ids().tolist() == ids
+    assert _same_polygons(grid.polygons(), polygons)
+    assert np.array_equal(grid.interior, interior)
+    monkeypatch.setattr(geo.grid, "_SLICE", 10**9)  # all at once: the same grid
+    whole = build_sparse_grid(triangle_area, x, y, cell_size=size)
+    assert np.array_equal(whole.interior, grid.interior)
+    assert (whole.adjacency != grid.adjacency).nnz == 0
+    assert _same_polygons(whole.polygons(), grid.polygons())
+
+
+def test_h3_polygons_are_the_cells_hexagons(box_area):
+    grid = build_grid(box_area, cell_size=500, kind="h3")
+    to_bng = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+    hexagons = []
+    for cell in grid.cell_ids():
+        lat, lng = np.array(h3.cell_to_boundary(cell)).T
+        hexagons.append(shapely.Polygon(np.column_stack(to_bng.transform(lng, lat))))
+    assert _same_polygons(grid.polygons(), np.array(hexagons, dtype=object))
+    assert _same_polygons(grid.polygons([2, 1]), np.array(hexagons[2:0:-1], dtype=object))
+
+
+@pytest.mark.parametrize("kind", ["bng", "h3", "sparse"])
+def test_find_gives_each_cell_back_from_its_id(triangle_area, kind):
+    if kind == "sparse":
+        xy = np.array([X0 + 100.0, X0 + 900.0])
+        grid = build_sparse_grid(triangle_area, xy, xy[::-1], cell_size=250)
+    else:
+        grid = build_grid(triangle_area, cell_size=250, kind=kind)  # type: ignore[arg-type]
+    ids = grid.cell_ids()
+    assert [grid.find(c) for c in ids] == list(range(grid.n_cells))
+    beyond = f"BNG250m_{int(X0) + 5000}_{int(Y0)}"
+    for unknown in (beyond, "BNG500m_390000_310000", "BNG250m_390010_310000", "nonsense", ""):
+        assert grid.find(unknown) == -1

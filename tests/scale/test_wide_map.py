@@ -138,7 +138,7 @@ def test_wide_grid_covers_every_located_square_of_the_scope(demo):
     x, y = squares["easting"].to_numpy(), squares["northing"].to_numpy()
     got, want = locate_xy(sparse, x, y), locate_xy(full, x, y)
     assert (want >= 0).sum() > 100
-    assert list(sparse.cell_ids[got[got >= 0]]) == list(full.cell_ids[want[want >= 0]])
+    assert list(sparse.cell_ids(got[got >= 0])) == list(full.cell_ids(want[want >= 0]))
     assert sparse.n_cells < full.n_cells
 
 
