@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
 )
 
 from geo.flags import FlagFigures, figures_of, flag_places
@@ -326,6 +327,10 @@ def _packed(engine: Engine, grouped: Any) -> Iterator[pd.DataFrame]:
     still hands over one message a row (about 9 CPU s). PostgreSQL instead joins the rows
     into :data:`_PACKS` texts of CSV lines (grouped by the square's column), which
     pyarrow's CSV reader parses: the values never become Python objects one by one.
+
+    The grouping gets :data:`_GROUPING_MEMORY` (``SET LOCAL``: this read only): with the
+    server's default 4 MB, all England's 2.1 million groups spilled to disk in 41 batches
+    and took 15 s instead of 9 (issue 21).
     """
     rows = grouped.subquery("squares")
     line = func.format(
@@ -345,9 +350,10 @@ def _packed(engine: Engine, grouped: Any) -> Iterator[pd.DataFrame]:
         column_types=types | {"month": pa.string(), "category": pa.string()},
         strings_can_be_null=False,
     )
-    with engine.connect() as connection:
-        for text in connection.execute(packed).scalars():
-            table = pa_csv.read_csv(pa.py_buffer(text.encode()), read, convert_options=convert)
+    with engine.begin() as connection:
+        connection.execute(text(f"SET LOCAL work_mem = '{_GROUPING_MEMORY}'"))
+        for lines in connection.execute(packed).scalars():
+            table = pa_csv.read_csv(pa.py_buffer(lines.encode()), read, convert_options=convert)
             frame = table.to_pandas()
             yield frame.assign(
                 month=pd.Categorical(frame["month"]), category=pd.Categorical(frame["category"])
@@ -356,6 +362,10 @@ def _packed(engine: Engine, grouped: Any) -> Iterator[pd.DataFrame]:
 
 _PACKS = 64
 """How many texts :func:`_packed` asks PostgreSQL for (all England's year: about 1 MB each)."""
+
+_GROUPING_MEMORY = "128MB"
+"""PostgreSQL's ``work_mem`` for :func:`_packed`'s grouping (each of up to three processes
+may use twice this for its hash table; 256 MB gained only another 0.4 s)."""
 
 
 def sites_in(
