@@ -40,10 +40,10 @@ TARGET_SECONDS = 60.0
 TARGET_BYTES = 2 * 2**30
 
 
-def generate(path: Path, rows: int, seed: int = 7, first: int = 0) -> None:
+def generate(path: Path, rows: int, seed: int = 7, offset: int = 0) -> None:
     """Write the synthetic CSV (written in blocks, so it never holds it all).
 
-    References run from ``INC{first:08d}``: another file with ``first`` past the end of
+    References run from ``INC{offset:08d}``: another file with ``offset`` past the end of
     this one holds only new records.
     """
     from data.demo import DEFAULT_AREA
@@ -70,7 +70,7 @@ def generate(path: Path, rows: int, seed: int = 7, first: int = 0) -> None:
             )
             frame = pd.DataFrame(
                 {
-                    "incident_ref": [f"INC{first + start + i:08d}" for i in range(n)],
+                    "incident_ref": [f"INC{offset + start + i:08d}" for i in range(n)],
                     "incident_date": np.where(rng.random(n) < 0.7, iso, uk),
                     "exploitation_type": categories[rng.integers(0, len(categories), n)],
                     "age": age,
@@ -131,7 +131,7 @@ def cli_import(path: Path, url: str, rows: int) -> None:
         f"  its CPU: {cpu:.1f} s ({rows / cpu:,.0f} rows per CPU second; PostgreSQL's not counted)"
     )
     later = path.with_name("later-incidents.csv")
-    generate(later, rows // 10, seed=8, first=rows)
+    generate(later, rows // 10, seed=8, offset=rows)
     seconds, cpu, last_line = _run_cli(later, url)
     print(last_line)
     print(
