@@ -586,6 +586,10 @@ def import_file(
                         )
                     if key is not None and linkable and "demo" in key_from:
                         report.note(f"pseudonyms made with {key_from}", 1)
+                    if kind in _LOADED_WITH and not exploit:
+                        # before this import writes anything: another first load waiting
+                        # for the lock then holds nothing this one's keys need (a deadlock)
+                        deferred = defer_indexes(connection, _LOADED_WITH[kind])
                     batch_id = connection.execute(
                         insert(ImportBatch).values(
                             kind=kind,
@@ -615,11 +619,9 @@ def import_file(
                         report=report,
                         place_index=None if kind == "places" else load_place_index(connection),
                     )
+                    plan.first_load = deferred is not None
                     if exploit:
                         mapped_plan = _mapped_plan(plan, exploit, file)
-                    elif kind in _LOADED_WITH:
-                        deferred = defer_indexes(connection, _LOADED_WITH[kind])
-                        plan.first_load = deferred is not None
                 if len(chunk.skipped):
                     report.rows_total += len(chunk.skipped)
                     report.rejected += len(chunk.skipped)

@@ -1,10 +1,12 @@
 """A first load into an empty PostgreSQL table: rows first, indexes and keys built once after.
 
 PostgreSQL's own advice for populating a database, and what ``pg_restore`` does: loading
-rows into a table without its indexes and foreign keys, then building them once, is several
-times faster than keeping every index up to date row by row (issue 21: a million incidents
-took 76 s of PostgreSQL's time with the seven indexes of the partitioned ``incidents``, and
-23 s loaded first and indexed after).
+rows into a table without its indexes, then building them once, is several times faster
+than keeping every index up to date row by row (issue 21: a million incidents took 76 s of
+PostgreSQL's time with the seven indexes of the partitioned ``incidents``, and 23 s loaded
+first and indexed after). Foreign keys, and keys that other tables' foreign keys point at,
+stay: dropping them would lock the other tables too, and two first loads at once, or a
+reader holding one of those tables, would deadlock with the import.
 
 It is safe only while nobody else can see or write the table, so :func:`defer_indexes`
 locks it (``ACCESS EXCLUSIVE``, until the import's transaction ends) and checks again that
@@ -34,15 +36,11 @@ class Deferred:
         ``(table, name, definition)`` of the primary and unique keys dropped.
     indexes
         The ``CREATE INDEX`` statements of the other indexes dropped.
-    foreign_keys
-        ``(table, name, definition)`` of the foreign keys dropped: the tables' own, then
-        other tables' keys that point at them.
     """
 
     tables: tuple[str, ...] = ()
     keys: list[tuple[str, str, str]] = field(default_factory=list)
     indexes: list[str] = field(default_factory=list)
-    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _is_empty(connection: Connection, table: str) -> bool:
@@ -69,8 +67,12 @@ def defer_indexes(connection: Connection, tables: tuple[str, ...]) -> Deferred |
     """
     if connection.dialect.name != "postgresql":
         return None
-    if not all(_is_empty(connection, table) for table in tables):
-        return None  # the common case, asked without a lock
+    # Asked first on a connection of its own, so that this transaction holds no lock on
+    # the tables while it waits for the exclusive one: two first loads at once would each
+    # hold a share lock the other's exclusive lock waits for (a deadlock).
+    with connection.engine.connect() as probe:
+        if not all(_is_empty(probe, table) for table in tables):
+            return None  # the common case: a later import keeps its indexes
     for table in tables:
         connection.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
     if not all(_is_empty(connection, table) for table in tables):
@@ -79,17 +81,18 @@ def defer_indexes(connection: Connection, tables: tuple[str, ...]) -> Deferred |
     named = ", ".join(f"'{t}'::regclass" for t in tables)
     constraints = connection.execute(
         text(
-            "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) "
-            f"FROM pg_constraint WHERE (conrelid IN ({named}) AND contype IN ('p', 'u', 'f')) "
-            f"OR (confrelid IN ({named}) AND contype = 'f') ORDER BY contype DESC, conname"
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            f"FROM pg_constraint WHERE conrelid IN ({named}) AND contype IN ('p', 'u') "
+            "ORDER BY conname"
         )
     ).all()
-    for owner, name, kind, definition in constraints:
-        if kind == "f":
-            deferred.foreign_keys.append((owner, name, definition))
-        else:
+    for owner, name, definition in constraints:
+        # Foreign keys stay, and so do keys they point at: dropping one locks the other
+        # table too, which a reader or another import may hold while it waits for this
+        # one (a deadlock, found by tests/imports/test_first_load.py).
+        if not _pointed_at(connection, owner, name):
             deferred.keys.append((owner, name, definition))
-    keys = {name for _, name, _ in deferred.keys}
+    keys = {name for _, name, _ in constraints}  # dropped with their key, or kept with it
     deferred.indexes = [
         # a partitioned table's index is listed "ON ONLY" the parent; built again on all
         definition.replace(" ON ONLY ", " ON ", 1)
@@ -101,7 +104,7 @@ def defer_indexes(connection: Connection, tables: tuple[str, ...]) -> Deferred |
         )
         if name not in keys
     ]
-    for owner, name, _ in deferred.foreign_keys + deferred.keys:
+    for owner, name, _ in deferred.keys:
         connection.execute(text(f'ALTER TABLE {owner} DROP CONSTRAINT "{name}"'))
     for definition in deferred.indexes:
         name = definition.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
@@ -109,11 +112,24 @@ def defer_indexes(connection: Connection, tables: tuple[str, ...]) -> Deferred |
     return deferred
 
 
+def _pointed_at(connection: Connection, table: str, key: str) -> bool:
+    """Return whether a foreign key of another table points at this key of ``table``."""
+    return bool(
+        connection.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_constraint f JOIN pg_constraint k ON "
+                "k.conindid = f.conindid AND k.conrelid = f.confrelid WHERE f.contype = 'f' "
+                "AND k.conrelid = CAST(:table AS regclass) AND k.conname = :key)"
+            ),
+            {"table": table, "key": key},
+        )
+    )
+
+
 def rebuild_indexes(connection: Connection, deferred: Deferred | None) -> None:
     """Build again, once over all the rows loaded, what :func:`defer_indexes` dropped.
 
-    Keys first (checking that no reference was stored twice), then the other
-    indexes, then the foreign keys (each checked with one join).
+    Keys first (checking that no reference was stored twice), then the other indexes.
     """
     if deferred is None:
         return
@@ -121,5 +137,3 @@ def rebuild_indexes(connection: Connection, deferred: Deferred | None) -> None:
         connection.execute(text(f'ALTER TABLE {owner} ADD CONSTRAINT "{name}" {definition}'))
     for definition in deferred.indexes:
         connection.execute(text(definition))
-    for owner, name, definition in deferred.foreign_keys:
-        connection.execute(text(f'ALTER TABLE {owner} ADD CONSTRAINT "{name}" {definition}'))

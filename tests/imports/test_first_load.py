@@ -128,3 +128,18 @@ def test_a_later_import_keeps_its_indexes_and_finds_what_is_stored(
     assert deferred[1] is None
     assert schema(db) == before
     assert count(db, "incidents") == 3
+
+
+def test_two_first_loads_at_once_both_finish(db, admin, key, tmp_path):
+    """The second waits for the first's lock, then checks each reference (no deadlock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [write(tmp_path / "a.csv", HEADER + ROWS), write(tmp_path / "b.csv", HEADER + MORE)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(lambda path: run(db, path, admin), files))
+    assert all(report.stored for report in reports)
+    assert sorted(r.accepted for r in reports) in ([1, 2], [2, 2])  # F2 in both files
+    assert count(db, "incidents") == 3
+    with db.connect() as connection:
+        kept = connection.scalars(text("SELECT source_ref FROM incident_refs")).all()
+    assert len(kept) == len(set(kept)) == 3
