@@ -710,6 +710,7 @@ def _store(
         return
     refs = stored[unique.key]
     values = refs.tolist()
+    as_array = np.array(values, dtype=object)
     rows = stored[ROW_COLUMN].to_numpy(dtype=np.int64)
     first = ~refs.duplicated().to_numpy()
     seen = plan.refs_seen
@@ -724,10 +725,10 @@ def _store(
         existing: set[str] = set()
     else:
         copier.wait()
-        existing = _existing(connection, lookup, refs[first & ~earlier_chunk].tolist())
+        existing = _existing(connection, lookup, as_array[first & ~earlier_chunk].tolist())
     stored_before = refs.isin(existing).to_numpy() & ~earlier_chunk
     new = first & ~earlier_chunk & ~stored_before
-    seen.update(zip(np.array(values, dtype=object)[new].tolist(), rows[new].tolist(), strict=True))
+    seen.update(zip(as_array[new].tolist(), rows[new].tolist(), strict=True))
     repeated = ~new & ~stored_before
     if repeated.any():
         first_row = pd.Series(rows[first], index=refs[first].to_numpy())
