@@ -65,6 +65,7 @@ VIEWER_KEY = "viewer"
 ACTIVITY_KEY = "auth_last_activity"
 NOTICE_KEY = "auth_notice"
 EPOCH_KEY = "auth_epoch"
+SIGN_OUT_KEY = "sign_out"
 COOKIE_ISSUED = "auth_cookie_issued"
 ENDED_ELSEWHERE = "You signed out in another window, so this one has ended too. Sign in again."
 
@@ -184,7 +185,10 @@ def signed_in_viewer(engine: Engine) -> Viewer | None:
     if viewer is not None:
         idle = sign_in_policy().idle_minutes
         if is_expired(st.session_state.get(ACTIVITY_KEY), now, idle):
-            sign_out(engine, viewer, reason="timed out")
+            # a click on "Sign out" is one, however long the screen was left: it ends the
+            # person's other windows too, which a time-out does not
+            clicked = st.session_state.get(SIGN_OUT_KEY) is True
+            sign_out(engine, viewer, reason="signed out" if clicked else "timed out")
             return None
         if _ended_elsewhere(engine, viewer):
             log_event(
@@ -208,6 +212,7 @@ def signed_in_viewer(engine: Engine) -> Viewer | None:
 
 def _start(engine: Engine, viewer: Viewer) -> None:
     """Keep a newly signed-in viewer with the time and their session epoch."""
+    st.session_state.pop(NOTICE_KEY, None)
     st.session_state[VIEWER_KEY] = viewer
     st.session_state[ACTIVITY_KEY] = time.time()
     st.session_state[EPOCH_KEY] = session_epoch(engine, viewer.username)
@@ -391,7 +396,8 @@ def sign_in_page(engine: Engine, *, demo: bool) -> None:
     st.title("Safer Spaces")
     st.caption("Places where children are at risk of exploitation, and what is being done.")
     _drop_cookie()
-    notice = st.session_state.pop(NOTICE_KEY, None)
+    # kept until someone signs in, so that a rerun of this page does not take it away
+    notice = st.session_state.get(NOTICE_KEY)
     if notice:
         st.info(notice, icon=":material/logout:")
     if oidc_configured():
@@ -433,7 +439,7 @@ def render_session(engine: Engine, viewer: Viewer) -> None:
         st.markdown(f"**{md_text(name)}**  \n{ROLES[viewer.role]}")
         if viewer.organisation:
             st.caption(md_text(viewer.organisation))
-        if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+        if st.button("Sign out", key=SIGN_OUT_KEY, icon=":material/logout:"):
             sign_out(engine, viewer)
             if oidc_configured():
                 # st.logout's redirect is queued for the browser: a rerun now would clear

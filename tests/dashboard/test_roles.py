@@ -22,7 +22,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from services.access import Viewer
-from services.users import DEMO_PASSWORD, viewer_for
+from services.users import DEMO_PASSWORD, session_epoch, viewer_for
 from store.db import connect
 from store.models import AuditEvent
 from tests.dashboard.conftest import APP
@@ -152,6 +152,68 @@ def test_an_idle_session_returns_to_sign_in_with_a_message(demo_database):
     assert "without activity" in " ".join(i.value for i in at.info)
     assert "viewer" not in at.session_state
     assert _audit("sign out")[-1] == ("officer", {"reason": "timed out"})
+
+
+def _epoch(username: str) -> int | None:
+    engine = _engine()
+    try:
+        return session_epoch(engine, username)
+    finally:
+        engine.dispose()
+
+
+def _session_screen() -> None:
+    """An AppTest script: the sign-in check, then the sign-in page or the sidebar's session."""
+    from dashboard import auth, loaders
+
+    engine = loaders.engine()
+    viewer = auth.signed_in_viewer(engine)
+    if viewer is None:
+        auth.sign_in_page(engine, demo=False)
+    else:
+        auth.render_session(engine, viewer)
+
+
+def _signed_in_screen(username: str) -> AppTest:
+    at = AppTest.from_function(_session_screen, default_timeout=60)
+    at.session_state["viewer"] = demo_viewer(username)
+    at.run()
+    assert [b.key for b in at.button] == ["sign_out"], "not signed in"
+    return at
+
+
+@pytest.mark.parametrize("clicked", [True, False], ids=["sign-out-click", "control-no-click"])
+def test_a_sign_out_click_after_the_idle_limit_still_signs_out_everywhere(demo_database, clicked):
+    """However long the screen was left, a click on "Sign out" signs the person out, and
+    ends their other windows too. The control, a rerun with no click after the same idle
+    time, is a time-out: it ends only this window and says why."""
+    at = _signed_in_screen("viewer")
+    epoch = _epoch("viewer")
+    at.session_state["auth_last_activity"] = time.time() - 31 * 60
+    if clicked:
+        at.button(key="sign_out").click()
+    at.run()
+    assert not at.exception, at.exception
+    notices = " ".join(i.value for i in at.info)
+    assert ("You have signed out." in notices) is clicked
+    assert ("without activity" in notices) is not clicked
+    reason = "signed out" if clicked else "timed out"
+    assert _audit("sign out")[-1] == ("viewer", {"reason": reason})
+    assert _epoch("viewer") == (epoch + 1 if clicked else epoch)
+
+
+def test_the_sign_out_notice_stays_until_someone_signs_in(demo_database):
+    """A rerun of the sign-in page (a timer's, a widget's) keeps "You have signed out."."""
+    at = _signed_in_screen("officer")
+    at.button(key="sign_out").click().run()
+    for _ in range(2):
+        assert "You have signed out." in " ".join(i.value for i in at.info)
+        at.run()
+    at.text_input(key="signin_username").input("officer")
+    at.text_input(key="signin_password").input(DEMO_PASSWORD)
+    at.button(key="signin_submit").click().run()
+    assert at.session_state["viewer"].username == "officer"
+    assert "auth_notice" not in at.session_state
 
 
 def test_an_active_session_stays_signed_in(demo_database):

@@ -300,11 +300,15 @@ def test_signing_out_ends_the_other_window_too(
         sign_in(one, server.url + "/", "viewer")
         sign_in(two, server.url + "/places", "viewer")
         one.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
-        expect(one.get_by_text("You have signed out.")).to_be_visible(timeout=TIMEOUT_MS)
-        # no click in the second window: its timer notices the sign-out and clears it
-        expect(two.get_by_text("You signed out in another window")).to_be_visible(
-            timeout=TIMEOUT_MS
-        )
+        try:
+            expect(one.get_by_text("You have signed out.")).to_be_visible(timeout=TIMEOUT_MS)
+            # no click in the second window: its timer notices the sign-out and clears it
+            expect(two.get_by_text("You signed out in another window")).to_be_visible(
+                timeout=TIMEOUT_MS
+            )
+        except AssertionError as error:
+            shown = {n: p.inner_text("body")[:600] for n, p in (("first", one), ("second", two))}
+            raise AssertionError(f"{error}\nthe windows show: {shown}") from error
         expect(two.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
         signed_in = two.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")
         expect(signed_in).to_have_count(0)
