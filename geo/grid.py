@@ -83,6 +83,9 @@ class Grid:
         The area as one (Multi)Polygon in EPSG:27700.
     resolution
         The H3 resolution, or None for squares.
+    share
+        The share of each cell's area inside ``area``, measured when the grid was built
+        (1 for interior cells), or None when not measured.
     """
 
     kind: GridKind
@@ -91,6 +94,7 @@ class Grid:
     adjacency: sparse.csr_array
     area: shapely.Geometry
     resolution: int | None = None
+    share: np.ndarray | None = None
     _bng_origin: tuple[int, int] = (0, 0)
     _bng_lookup: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.int64))
     _bng_at: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -273,8 +277,12 @@ def _outline(area: shapely.Geometry) -> shapely.STRtree | None:
 
 def _overlaps(
     cells: np.ndarray, area: shapely.Geometry, outline: shapely.STRtree | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (overlaps with positive area, lies wholly inside) for each cell.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (overlaps with positive area, lies wholly inside, share inside) for each cell.
+
+    The share is the cell's area inside ``area`` over its whole area: 1 inside, 0 for a
+    cell that does not overlap, and for an edge cell its intersection, measured once here
+    (``geo.hotspots.inside_share`` used to intersect the edge cells again).
 
     Only the cells that the area's outline touches need the exact (slow) tests: every
     other cell lies wholly inside or wholly outside, as its centre does. The touched
@@ -295,12 +303,15 @@ def _overlaps(
     inside[touched] = False
     inside[touched & hit] = shapely.contains(area, cells[touched & hit])
     edge = hit & ~inside
+    share = inside.astype("float64")
     if edge.any():
         overlap = shapely.area(shapely.intersection(cells[edge], area))
-        keep = overlap > 1e-6 * shapely.area(cells[edge])
+        whole = shapely.area(cells[edge])
+        keep = overlap > 1e-6 * whole
         idx = np.flatnonzero(edge)
         hit[idx[~keep]] = False
-    return hit, inside
+        share[idx[keep]] = np.clip(overlap[keep] / whole[keep], 0.0, 1.0)
+    return hit, inside, share
 
 
 def _bng_grid(area: shapely.Geometry, size: float) -> Grid:
@@ -315,7 +326,7 @@ def _bng_grid(area: shapely.Geometry, size: float) -> Grid:
         )
     rows, cols = np.divmod(np.arange(nrows * ncols), ncols)
     boxes = _square_polygons(cols + c0, rows + r0, size)
-    keep, inside = _overlaps(boxes, area, _outline(area))
+    keep, inside, share = _overlaps(boxes, area, _outline(area))
     del boxes
     lookup = np.full(nrows * ncols, -1, dtype=np.int64)
     kept = np.flatnonzero(keep)
@@ -337,6 +348,7 @@ def _bng_grid(area: shapely.Geometry, size: float) -> Grid:
         cell_size=size,
         interior=inside[kept],
         adjacency=adjacency,
+        share=_read_only(share[kept]),
         area=area,
         _bng_origin=(c0, r0),
         _bng_lookup=lookup2d,
@@ -456,13 +468,14 @@ def build_sparse_grid(
     ccol, crow = np.divmod(candidates, _KEY_SHIFT)
     keep = np.zeros(candidates.size, dtype=bool)
     inside = np.zeros(candidates.size, dtype=bool)
+    share = np.zeros(candidates.size)
     outline = _outline(geometry) if candidates.size else None
     # A slice of squares at a time: all England has about 1.5 million candidates, whose
     # polygons at once would hold most of a gigabyte.
     for start in range(0, candidates.size, _SLICE):
         part = slice(start, start + _SLICE)
         boxes = _square_polygons(ccol[part], crow[part], size)
-        keep[part], inside[part] = _overlaps(boxes, geometry, outline)
+        keep[part], inside[part], share[part] = _overlaps(boxes, geometry, outline)
     keys = candidates[keep]
     src_parts, dst_parts = [], []
     for dc, dr in ring:
@@ -476,10 +489,16 @@ def build_sparse_grid(
         kind="bng",
         cell_size=size,
         interior=inside[keep],
+        share=_read_only(share[keep]),
         adjacency=_csr(np.concatenate(src_parts), np.concatenate(dst_parts), keys.size),
         area=geometry,
         _bng_keys=keys,
     )
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    values.setflags(write=False)
+    return values
 
 
 def _csr(src: np.ndarray, dst: np.ndarray, n: int) -> sparse.csr_array:
@@ -509,7 +528,7 @@ def _h3_grid(area: shapely.Geometry, size: float) -> Grid:
         ],
         dtype=object,
     )
-    keep, inside = _overlaps(polys, area, _outline(area))
+    keep, inside, share = _overlaps(polys, area, _outline(area))
     cells = [c for c, k in zip(candidates, keep, strict=True) if k]
     if not cells:
         raise HotspotInputError("The area is too small for any H3 cell at this cell size.")
@@ -526,6 +545,7 @@ def _h3_grid(area: shapely.Geometry, size: float) -> Grid:
         kind="h3",
         cell_size=size,
         interior=inside[keep],
+        share=_read_only(share[keep]),
         adjacency=_csr(np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), len(cells)),
         area=area,
         resolution=res,

@@ -479,7 +479,8 @@ def inside_share(grid: Grid) -> np.ndarray:
     """Return the share of each cell's area that lies inside the grid's area.
 
     Cells wholly inside have 1; only the edge cells are intersected with the
-    area. Memoised per grid.
+    area. The share the grid's builder measured (``Grid.share``) when it has one, else
+    measured here and memoised per grid.
 
     Parameters
     ----------
@@ -491,6 +492,8 @@ def inside_share(grid: Grid) -> np.ndarray:
     numpy.ndarray
         A share in (0, 1] per cell.
     """
+    if grid.share is not None:
+        return grid.share
     cached = _SHARES.get(grid)
     if cached is not None:
         return cached

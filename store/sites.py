@@ -373,11 +373,17 @@ def sites_in(
 ) -> pd.DataFrame:
     """Return the rows of :func:`read_sites` for some types and months (inclusive).
 
+    ``sites`` itself when every row is kept: site counts are read, never changed, and
+    all England's two million rows were copied whole by each of a Meeting's dozens of
+    calls with no choice of type (issue 21).
+
     Examples
     --------
     >>> sites = pd.DataFrame({"month": ["2026-01", "2026-02"], "category": ["cce", "cse"]})
     >>> len(sites_in(sites, first="2026-02")), len(sites_in(sites, types=("cce",)))
     (1, 1)
+    >>> sites_in(sites) is sites, sites_in(sites, last="2026-02") is sites
+    (True, True)
     """
     keep = np.ones(len(sites), dtype=bool)
     if types:
@@ -386,12 +392,13 @@ def sites_in(
         keep &= (sites["month"] >= first).to_numpy()
     if last:
         keep &= (sites["month"] <= last).to_numpy()
-    return sites.loc[keep]
+    return sites if keep.all() else sites.loc[keep]
 
 
 def located(sites: pd.DataFrame) -> pd.DataFrame:
-    """Return the rows of :func:`read_sites` that have a location."""
-    return sites.loc[sites["easting"].notna() & sites["northing"].notna()]
+    """Return the rows of :func:`read_sites` that have a location (``sites`` if all have)."""
+    keep = (sites["easting"].notna() & sites["northing"].notna()).to_numpy()
+    return sites if keep.all() else sites.loc[keep]
 
 
 def month_counts(
@@ -498,11 +505,14 @@ def flag_sites(
     if "active" in places:
         keep &= places["active"].astype(bool).to_numpy()
     candidates = places.loc[keep]
+    nothing = gpd.GeoDataFrame({c: [] for c in FLAG_COLUMNS}, geometry=[], crs=WGS84)
+    if candidates.empty:  # before the counts are sorted: nothing to flag for this reader
+        return nothing
     start, end = pd.Period(first, freq="M"), pd.Period(last, freq="M")
     history_start = min(start - (end.ordinal - start.ordinal + 1), end - (TREND_MONTHS - 1))
     history = located(sites_in(sites, first=str(history_start), last=last))
-    if candidates.empty or sites_in(history, first=first, last=last).empty:
-        return gpd.GeoDataFrame({c: [] for c in FLAG_COLUMNS}, geometry=[], crs=WGS84)
+    if not history["month"].between(first, last).any():
+        return nothing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HotspotWarning)
         flags = flag_places(

@@ -235,3 +235,27 @@ def test_find_gives_each_cell_back_from_its_id(triangle_area, kind):
     beyond = f"BNG250m_{int(X0) + 5000}_{int(Y0)}"
     for unknown in (beyond, "BNG500m_390000_310000", "BNG250m_390010_310000", "nonsense", ""):
         assert grid.find(unknown) == -1
+
+
+@pytest.mark.parametrize("kind", ["bng", "h3", "sparse"])
+def test_the_share_inside_measured_at_build_is_the_share_measured_later(triangle_area, rng, kind):
+    """``Grid.share`` (measured while the grid is built) equals, to the bit, the share
+    ``inside_share`` measures from the polygons of a grid without one. Control: the share
+    inside another area differs, so the comparison can fail."""
+    import dataclasses
+
+    from geo.hotspots import inside_share
+
+    if kind == "sparse":
+        x, y = rng.uniform(X0 - 500, X0 + 2500, 60), rng.uniform(Y0 - 500, Y0 + 2500, 60)
+        grid = build_sparse_grid(triangle_area, x, y, cell_size=250)
+    else:
+        grid = build_grid(triangle_area, cell_size=250 if kind == "bng" else 500, kind=kind)
+    assert grid.share is not None and not grid.share.flags.writeable
+    measured = inside_share(dataclasses.replace(grid, share=None))
+    assert np.array_equal(grid.share, measured)
+    edge = ~grid.interior
+    assert edge.any() and (grid.share[edge] < 1).all() and (grid.share[grid.interior] == 1).all()
+    smaller = shapely.affinity.scale(grid.area, 0.9, 0.9)
+    other = inside_share(dataclasses.replace(grid, share=None, area=smaller))
+    assert not np.array_equal(grid.share, other)
