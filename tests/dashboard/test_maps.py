@@ -208,3 +208,43 @@ def test_unvendored_plugin_is_refused() -> None:
 )
 def test_external_urls(html: str, expected: list[str]) -> None:
     assert maps.external_urls(html) == expected
+
+
+def test_templates_without_jinja_render_as_jinja_would(
+    districts: gpd.GeoDataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts with no jinja syntax are not compiled (issue 21), yet the map's HTML is the
+    same as when every template is jinja's. Control: a text with jinja syntax is compiled,
+    and taken as plain text it would render otherwise."""
+    import itertools
+
+    import branca.element
+    from jinja2 import Template
+
+    made: list[object] = []
+
+    def counted(source: str) -> object:
+        made.append(maps._compiled_template(source))
+        return made[-1]
+
+    def drawn(template: object) -> str:
+        """The map drawn with these templates, its elements' ids numbered from 0."""
+        ids = itertools.count()
+        monkeypatch.setattr(
+            branca.element.Element, "_generate_id", classmethod(lambda cls: f"{next(ids):032x}")
+        )
+        monkeypatch.setattr(branca.element, "Template", template)
+        m = maps.offline_map(bounds=STAFFORDSHIRE)
+        maps.add_district_outlines(m, districts, approximate=True)
+        maps.add_area_labels(m, districts)
+        return render(m)
+
+    m = maps.offline_map(bounds=STAFFORDSHIRE)
+    plain = drawn(counted)
+    assert sum(isinstance(t, maps._PlainText) for t in made) >= len(districts)
+    assert drawn(Template) == plain  # jinja's, every one
+    for text in ("<b>x</b>", "<b>x</b>\n", "<b>x</b>\n\n", "\n  <i>y</i>\n  "):
+        assert maps._PlainText(text).render(this=m) == Template(text).render(this=m)
+    source = "<b>{{ this }}</b>\n"
+    assert not isinstance(maps._compiled_template(source), maps._PlainText)
+    assert maps._PlainText(source).render(this="x") != Template(source).render(this="x")
