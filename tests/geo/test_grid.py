@@ -259,3 +259,18 @@ def test_the_share_inside_measured_at_build_is_the_share_measured_later(triangle
     smaller = shapely.affinity.scale(grid.area, 0.9, 0.9)
     other = inside_share(dataclasses.replace(grid, share=None, area=smaller))
     assert not np.array_equal(grid.share, other)
+
+
+def test_sparse_squares_are_found_by_hash_as_by_binary_search(triangle_area, rng):
+    """The hash look-up of a sparse grid's squares gives the binary search's positions,
+    -1 for squares that are not cells. Control: keys one column over are other cells."""
+    x, y = rng.uniform(X0 - 500, X0 + 2500, 80), rng.uniform(Y0 - 500, Y0 + 2500, 80)
+    grid = build_sparse_grid(triangle_area, x, y, cell_size=250)
+    col = np.floor(rng.uniform(X0 - 1500, X0 + 3500, 5000) / 250).astype(np.int64)
+    row = np.floor(rng.uniform(Y0 - 1500, Y0 + 3500, 5000) / 250).astype(np.int64)
+    found = geo.grid._square_cells(grid, col, row)
+    expected = geo.grid._sparse_find(grid._bng_keys, geo.grid._square_key(col, row))
+    assert found.dtype == np.int64 and np.array_equal(found, expected)
+    assert (found >= 0).sum() > 100 and (found == -1).sum() > 100
+    over = geo.grid._square_cells(grid, col + 1, row)
+    assert not np.array_equal(over, expected)
