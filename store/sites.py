@@ -297,8 +297,10 @@ def read_month_totals(
         {
             "easting": np.full(len(frame), np.nan),
             "northing": np.full(len(frame), np.nan),
-            "month": frame["month"].astype(str).str[:7].astype(object),
-            "category": frame["category"].astype(object),
+            # text as read_squares' (pandas' own strings): the Meeting joins the two, and
+            # joined to Python objects all England's rows were converted one by one
+            "month": frame["month"].astype("str").str[:7],
+            "category": frame["category"].astype("str"),
             "n": frame["n"].astype("int64"),
             "key": frame["key"].fillna(0).astype("int64"),
         }
