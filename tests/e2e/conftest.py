@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,6 +274,42 @@ def sign_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSW
     page.locator('input[type="password"]').fill(password)
     button.click()
     expect(signed_in).to_be_visible(timeout=SIGN_IN_TIMEOUT_MS)
+
+
+def sign_out(page: Page) -> None:
+    """Click "Sign out" once the page has settled; wait for "You have signed out.".
+
+    Three times (twice in CI, once here in about six runs of these files under load) the
+    notice did not show after the click. The one screenshot, CI's, shows a blank page,
+    although the server had signed the person out and drawn the sign-in page in
+    milliseconds (its timings log). That blank page, and only it, is reported as a
+    warning with the page's script errors, and the page is loaded again: it must then
+    show the sign-in page, with no "Sign out" (the session cookie names an ended
+    session). Anything drawn instead of the notice fails the test.
+    """
+    from playwright.sync_api import expect
+
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)[:300]))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text[:300]))
+    settled(page)
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
+    try:
+        expect(page.get_by_text("You have signed out.")).to_be_visible(timeout=60_000)
+        return
+    except AssertionError as error:
+        if page.locator('[data-testid="stElementContainer"]:visible').count():
+            shown = page.inner_text("body")[:600]
+            raise AssertionError(f"{error}\nthe page shows: {shown!r}") from error
+    warnings.warn(
+        f"The page stayed blank after signing out; loaded again. Script errors: {errors}",
+        stacklevel=2,
+    )
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible(
+        timeout=SIGN_IN_TIMEOUT_MS
+    )
+    expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")).to_have_count(0)
 
 
 def settled(page: Page, timeout_ms: float = 120_000) -> None:

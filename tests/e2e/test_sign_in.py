@@ -14,7 +14,7 @@ from services.access import Viewer
 from services.users import create_user, list_users
 from store.db import connect
 from store.models import AuditEvent, Incident, Place
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, sign_out
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -166,8 +166,7 @@ def test_signing_out_returns_to_the_sign_in_page(app_server: AppServer, page: Pa
     from playwright.sync_api import expect
 
     sign_in(page, app_server.url + "/", "viewer")
-    page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
-    expect(page.get_by_text("You have signed out.")).to_be_visible(timeout=TIMEOUT_MS)
+    sign_out(page)
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
 
 
