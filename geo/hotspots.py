@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import math
 import warnings
-import weakref
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -472,15 +471,12 @@ def permutation_p(
     return np.minimum(1.0, 2.0 * (np.minimum(ge, le) + 1.0) / (permutations + 1.0))
 
 
-_SHARES: weakref.WeakKeyDictionary[Grid, np.ndarray] = weakref.WeakKeyDictionary()
-
-
 def inside_share(grid: Grid) -> np.ndarray:
     """Return the share of each cell's area that lies inside the grid's area.
 
     Cells wholly inside have 1; only the edge cells are intersected with the
-    area. The share the grid's builder measured (``Grid.share``) when it has one, else
-    measured here and memoised per grid.
+    area. The share the grid's builder measured (``Grid.share``; every builder
+    does), else measured here.
 
     Parameters
     ----------
@@ -494,9 +490,6 @@ def inside_share(grid: Grid) -> np.ndarray:
     """
     if grid.share is not None:
         return grid.share
-    cached = _SHARES.get(grid)
-    if cached is not None:
-        return cached
     share = np.ones(grid.n_cells)
     edge = np.flatnonzero(~np.asarray(grid.interior, dtype=bool))
     if edge.size:
@@ -506,7 +499,6 @@ def inside_share(grid: Grid) -> np.ndarray:
             shapely.area(shapely.intersection(cells, grid.area)) / shapely.area(cells), 0.0, 1.0
         )
     share.setflags(write=False)
-    _SHARES[grid] = share
     return share
 
 

@@ -460,6 +460,10 @@ def as_points(sites: pd.DataFrame) -> gpd.GeoDataFrame:
     )
 
 
+def _no_flags() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({c: [] for c in FLAG_COLUMNS}, geometry=[], crs=WGS84)
+
+
 def flag_sites(
     places: gpd.GeoDataFrame,
     sites: pd.DataFrame,
@@ -507,14 +511,13 @@ def flag_sites(
     if "active" in places:
         keep &= places["active"].astype(bool).to_numpy()
     candidates = places.loc[keep]
-    nothing = gpd.GeoDataFrame({c: [] for c in FLAG_COLUMNS}, geometry=[], crs=WGS84)
     if candidates.empty:  # before the counts are sorted: nothing to flag for this reader
-        return nothing
+        return _no_flags()
     start, end = pd.Period(first, freq="M"), pd.Period(last, freq="M")
     history_start = min(start - (end.ordinal - start.ordinal + 1), end - (TREND_MONTHS - 1))
     history = located(sites_in(sites, first=str(history_start), last=last))
     if not history["month"].between(first, last).any():
-        return nothing
+        return _no_flags()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HotspotWarning)
         flags = flag_places(
