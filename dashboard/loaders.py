@@ -677,6 +677,13 @@ def meeting(
     )
 
 
+def meeting_square(scope: tuple[str, ...]) -> int:
+    """Return the square the Meeting counts a scope in (its grid is 250 m; 0: per spot)."""
+    from services.reads import wide_square
+
+    return wide_square(len(scope), 250)
+
+
 def _meeting_counts(
     scope: tuple[str, ...],
     ages: tuple[str, ...],
@@ -690,9 +697,7 @@ def _meeting_counts(
     of the squares occupied since then: the Map's own entries) with the months before as
     totals (:func:`meeting_sites`), and flags no place, as on the Map; ``scope`` is checked.
     """
-    from services.reads import wide_square
-
-    square = wide_square(len(scope), 250)
+    square = meeting_square(scope)
     incidents = meeting_sites("incidents", scope, ages, agencies, version, square, since)
     return incidents, scope_grid(scope, ages, agencies, 250, square, since, version), square
 
@@ -713,9 +718,9 @@ def meeting_emerging(
     again for each (six times for a county's lead and viewer: all England's took a minute).
     """
     from reports.meeting import emerging_of
-    from services.reads import wide_since, wide_square
+    from services.reads import wide_since
 
-    square = wide_square(len(scope), 250)
+    square = meeting_square(scope)
     since = wide_since(last, last) if square else ""
     exact = emerging_months(scope, types, ages, agencies, 250, square, since, last, version)
     return emerging_of(exact, scope_grid(scope, ages, agencies, 250, square, since, version))

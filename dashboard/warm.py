@@ -79,8 +79,9 @@ def warm(version: str, today: date) -> int:
             len(found),
             loaders.WARMED_AUDIENCES,
         )
-    for viewer in found:
-        audience = Audience.of(viewer, k)
+    views_of = [Audience.of(viewer, k) for viewer in found]
+    reads = _read_ahead(views_of[0], version, latest) if views_of else None
+    for audience in views_of:  # first what does not wait for the counts
         scope = audience.scope()
         # the Map's base map: outlines, the offline base (built-up areas from the postcode
         # directory) and the legend, rendered (the slowest part of a first Map)
@@ -89,8 +90,11 @@ def warm(version: str, today: date) -> int:
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
         loaders.impact_for(audience, scope, version)  # a place panel's and the Meeting's
-        square = loaders.scope_square(audience, scope, Filters().cell_size)
-        since = wide_since(*Filters().months(latest)) if square else ""
+    if reads is not None:
+        reads.join()
+    for audience in views_of:
+        scope = audience.scope()
+        square, since = _wide_read(audience, latest)
         months = loaders.map_sites("incidents", audience, scope, (), (), version, square, since)
         months = months["month"]
         for preset in PRESETS:
@@ -105,6 +109,40 @@ def warm(version: str, today: date) -> int:
             views += 1
         release_memory()
     return views
+
+
+def _wide_read(audience: Audience, latest: date) -> tuple[int, str]:
+    """Return the square and first month of an audience's opening Map read (0, "": per spot)."""
+    square = loaders.scope_square(audience, audience.scope(), Filters().cell_size)
+    return square, wide_since(*Filters().months(latest)) if square else ""
+
+
+def _read_ahead(audience: Audience, version: str, latest: date) -> threading.Thread:
+    """Start reading the first audience's counts in a thread, while base maps are drawn.
+
+    The counts are PostgreSQL's work, in its own processes: all England's (the Map's
+    squares of the last 12 months, the Meeting's totals before them, and the same of
+    referrals) kept this process waiting about 20 s with nothing to do. Read here, into
+    the same cache entries the pages use, they overlap the base maps' rendering (Python).
+    Only the first audience's: reading every audience's ahead held two audiences' counts
+    at once (2.10 GB on all England, issue 21). A failed read is only logged: the view
+    reads it again when it needs it, and reports the failure there.
+    """
+    scope = audience.scope()
+    square, since = _wide_read(audience, latest)
+    meeting_square = loaders.meeting_square(scope)
+
+    def read() -> None:
+        try:
+            loaders.map_sites("incidents", audience, scope, (), (), version, square, since)
+            for kind in ("incidents", "referrals"):
+                loaders.meeting_sites(kind, scope, (), (), version, meeting_square, since)
+        except Exception:
+            _LOG.warning("Could not read the counts ahead; the views will.", exc_info=True)
+
+    thread = threading.Thread(target=read, name="safer-spaces-read-ahead", daemon=True)
+    thread.start()
+    return thread
 
 
 def release_memory() -> bool:

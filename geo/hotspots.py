@@ -81,7 +81,7 @@ import shapely
 from scipy import fft, sparse
 from scipy.special import ndtr
 
-from geo.grid import Grid, cells_frame, contiguity, count_points, locate_xy
+from geo.grid import Grid, areas_inside, cells_frame, contiguity, count_points, locate_xy
 from geo.points import WGS84, HotspotInputError, HotspotWarning, bng_xy
 
 __all__ = [
@@ -494,10 +494,7 @@ def inside_share(grid: Grid) -> np.ndarray:
     edge = np.flatnonzero(~np.asarray(grid.interior, dtype=bool))
     if edge.size:
         cells = grid.polygons(edge)
-        shapely.prepare(grid.area)
-        share[edge] = np.clip(
-            shapely.area(shapely.intersection(cells, grid.area)) / shapely.area(cells), 0.0, 1.0
-        )
+        share[edge] = np.clip(areas_inside(cells, grid.area) / shapely.area(cells), 0.0, 1.0)
     share.setflags(write=False)
     return share
 

@@ -274,3 +274,53 @@ def test_sparse_squares_are_found_by_hash_as_by_binary_search(triangle_area, rng
     assert (found >= 0).sum() > 100 and (found == -1).sum() > 100
     over = geo.grid._square_cells(grid, col + 1, row)
     assert not np.array_equal(over, expected)
+
+
+def test_the_area_inside_each_cell_is_the_whole_outlines_intersection(rng):
+    """``areas_inside`` cuts the area into 10 km squares first; each cell's area inside
+    equals its intersection with the whole area to within rounding, for squares that lie
+    in one 10 km square and for cells that cross their edges (hexagons, 300 m squares),
+    and does not depend on the other cells asked for. Control: a crossing cell measured
+    against its south-west 10 km square's piece alone loses area, so the fallback is needed
+    and the comparison can see it."""
+    from geo.grid import areas_inside
+
+    t = geo.grid._TILE
+    # a jagged area over four 10 km squares, with a hole
+    ring = [
+        (t * 0.3 + 9000 * np.cos(a), t * 0.4 + 7000 * np.sin(a)) for a in np.linspace(0, 6.2, 97)
+    ]
+    area = shapely.Polygon(
+        [(x + t + rng.uniform(-400, 400), y + t) for x, y in ring],
+        holes=[[(t * 1.3, t * 1.4), (t * 1.35, t * 1.4), (t * 1.35, t * 1.45)]],
+    )
+    col, row = np.divmod(np.arange(120 * 100), 100)
+    squares = shapely.box(
+        col * 250 + t * 0.8,
+        row * 250 + t * 0.8,
+        col * 250 + t * 0.8 + 250,
+        row * 250 + t * 0.8 + 250,
+    )
+    ocol, orow = np.divmod(np.arange(80 * 80), 80)
+    x0, y0 = ocol * 300 + t * 0.35, orow * 300 + t * 0.65
+    odd = shapely.box(x0, y0, x0 + 300, y0 + 300)
+    hexagons = shapely.buffer(
+        shapely.points(rng.uniform(t * 0.3, t * 2.3, (600, 2))), 200, quad_segs=2
+    )
+    for cells in (squares, odd, hexagons):
+        cut = shapely.intersects(cells, shapely.boundary(area))
+        assert cut.sum() > 20  # cells the outline crosses are measured
+        whole = shapely.area(shapely.intersection(cells, area))
+        tiled = areas_inside(cells, area)
+        assert np.allclose(tiled, whole, rtol=1e-9, atol=1e-6)
+        order = rng.permutation(len(cells))[: len(cells) // 3]
+        assert np.array_equal(areas_inside(cells[order], area), tiled[order])
+    crossing = odd[
+        (shapely.bounds(odd)[:, 0] // t != shapely.bounds(odd)[:, 2] // t)
+        & shapely.intersects(odd, area)
+    ]
+    assert crossing.size
+    sw = np.floor(shapely.bounds(crossing)[:, :2] / t) * t
+    pieces = shapely.intersection(shapely.box(sw[:, 0], sw[:, 1], sw[:, 0] + t, sw[:, 1] + t), area)
+    alone = shapely.area(shapely.intersection(crossing, pieces))
+    assert (alone < areas_inside(crossing, area) - 1).any()
