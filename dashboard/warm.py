@@ -79,8 +79,9 @@ def warm(version: str, today: date) -> int:
             len(found),
             loaders.WARMED_AUDIENCES,
         )
-    views_of = [Audience.of(viewer, k) for viewer in found]
-    reads = _read_ahead(views_of[0], version, latest) if views_of else None
+    # the widest last: its counts are read ahead while the others are warmed
+    views_of = sorted((Audience.of(viewer, k) for viewer in found), key=lambda a: len(a.scope()))
+    reads = _read_ahead(views_of[-1], version, latest) if views_of else None
     for audience in views_of:  # first what does not wait for the counts
         scope = audience.scope()
         # the Map's base map: outlines, the offline base (built-up areas from the postcode
@@ -90,9 +91,8 @@ def warm(version: str, today: date) -> int:
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
         loaders.impact_for(audience, scope, version)  # a place panel's and the Meeting's
-    if reads is not None:
-        reads.join()
-    for audience in views_of:
+    for audience in (views_of[::-1] if __import__("os").environ.get("XORDER") else views_of):
+        release_memory()
         scope = audience.scope()
         square, since = _wide_read(audience, latest)
         months = loaders.map_sites("incidents", audience, scope, (), (), version, square, since)
@@ -108,6 +108,8 @@ def warm(version: str, today: date) -> int:
             loaders.meeting(*choice, framework=False)
             views += 1
         release_memory()
+    if reads is not None:
+        reads.join()
     return views
 
 
@@ -118,15 +120,17 @@ def _wide_read(audience: Audience, latest: date) -> tuple[int, str]:
 
 
 def _read_ahead(audience: Audience, version: str, latest: date) -> threading.Thread:
-    """Start reading the first audience's counts in a thread, while base maps are drawn.
+    """Start reading the widest audience's counts in a thread, while the others are warmed.
 
     The counts are PostgreSQL's work, in its own processes: all England's (the Map's
     squares of the last 12 months, the Meeting's totals before them, and the same of
     referrals) kept this process waiting about 20 s with nothing to do. Read here, into
-    the same cache entries the pages use, they overlap the base maps' rendering (Python).
-    Only the first audience's: reading every audience's ahead held two audiences' counts
-    at once (2.10 GB on all England, issue 21). A failed read is only logged: the view
-    reads it again when it needs it, and reports the failure there.
+    the same cache entries the pages use (a view that asks for one still being read
+    waits for it: Streamlit's cache computes an entry once), they overlap the base maps'
+    rendering and the narrower audiences' views (Python). One audience's only: reading
+    every audience's ahead held two audiences' counts at once (2.10 GB on all England,
+    issue 21). A failed read is only logged: the view reads it again when it needs it,
+    and reports the failure there.
     """
     scope = audience.scope()
     square, since = _wide_read(audience, latest)

@@ -118,6 +118,22 @@ def test_mann_kendall_matches_pymannkendall(n, rng):
         assert z[i] == pytest.approx(ref.z, abs=1e-12)
 
 
+def test_mann_kendall_a_block_at_a_time_gives_every_series_its_own_answer(rng, monkeypatch):
+    """Many series are tested in blocks (``_MK_ROWS``); the answers are those of all at
+    once, in the same order. Control: the last block's rows swapped for the first's differ."""
+    import geo.emerging
+
+    x = np.round(rng.normal(size=(50, 12)) + np.linspace(0, 2, 12), 1)
+    x[3::7] = 0.0  # no variation
+    whole = mann_kendall(x)
+    monkeypatch.setattr(geo.emerging, "_MK_ROWS", 7)
+    blocks = mann_kendall(x)
+    for a, b in zip(whole, blocks, strict=True):
+        assert np.array_equal(a, b)
+    swapped = mann_kendall(np.concatenate([x[-1:], x[1:-1], x[:1]]))
+    assert not np.array_equal(swapped[0], whole[0])
+
+
 def test_period_series_fills_gaps():
     index, pos = period_series(pd.Series(["2024-11", "2025-02", "2024-11"]))
     assert [str(p) for p in index] == ["2024-11", "2024-12", "2025-01", "2025-02"]
