@@ -91,8 +91,8 @@ def warm(version: str, today: date) -> int:
         loaders.bounds_wgs84(audience, version, scope)
         loaders.places_wgs84(audience, version, scope)
         loaders.impact_for(audience, scope, version)  # a place panel's and the Meeting's
-    for audience in (views_of[::-1] if __import__("os").environ.get("XORDER") else views_of):
-        release_memory()
+    release_memory()
+    for audience in views_of:
         scope = audience.scope()
         square, since = _wide_read(audience, latest)
         months = loaders.map_sites("incidents", audience, scope, (), (), version, square, since)
@@ -143,6 +143,7 @@ def _read_ahead(audience: Audience, version: str, latest: date) -> threading.Thr
                 loaders.meeting_sites(kind, scope, (), (), version, meeting_square, since)
         except Exception:
             _LOG.warning("Could not read the counts ahead; the views will.", exc_info=True)
+        release_memory()  # what parsing left in this thread's own malloc arena
 
     thread = threading.Thread(target=read, name="safer-spaces-read-ahead", daemon=True)
     thread.start()

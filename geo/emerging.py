@@ -618,7 +618,8 @@ def emerging_from_counts(
         raise HotspotInputError(
             f"The neighbourhood must be 'space' or 'space-time', not {neighbourhood!r}."
         )
-    z, q = test.z, test.q(family=fdr)
+    z, q, analysed = test.z, test.q(family=fdr), test.analysed
+    del test  # its p-values (all England: 90 MB) are not needed past the q-values
     sig = q < alpha
     hot, cold = sig & (z > 0), sig & (z < 0)
     tau, mk_p, _ = mann_kendall(z.T)
@@ -640,7 +641,7 @@ def emerging_from_counts(
         simple_category=classify_simple(hot.T, tau, mk_p, trend_alpha=trend_alpha, **trends),
         count_tau=count_tau,
         count_p=count_p,
-        analysed=test.analysed,
+        analysed=analysed,
     )
 
 
