@@ -134,13 +134,13 @@ def _read_ahead(audience: Audience, version: str, latest: date) -> threading.Thr
     """
     scope = audience.scope()
     square, since = _wide_read(audience, latest)
-    meeting_square = loaders.meeting_square(scope)
+    meeting_in = loaders.meeting_square(scope)
 
     def read() -> None:
         try:
             loaders.map_sites("incidents", audience, scope, (), (), version, square, since)
             for kind in ("incidents", "referrals"):
-                loaders.meeting_sites(kind, scope, (), (), version, meeting_square, since)
+                loaders.meeting_sites(kind, scope, (), (), version, meeting_in, since)
         except Exception:
             _LOG.warning("Could not read the counts ahead; the views will.", exc_info=True)
         release_memory()  # what parsing left in this thread's own malloc arena

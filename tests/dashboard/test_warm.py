@@ -162,3 +162,30 @@ def test_memory_freed_by_a_view_is_handed_back() -> None:
     assert warm.release_memory()
     assert _resident_mb() < before - 100  # before it, the freed blocks were still resident
     assert keep[-1] == 249_999 % 256
+
+
+def test_a_failed_read_ahead_is_logged_and_the_views_read_for_themselves(
+    demo_database, monkeypatch, caplog
+) -> None:
+    """The widest audience's counts are read ahead in a thread while the others are
+    warmed; when that read fails, the warm-up says so and still warms every view, reading
+    the counts itself. Control: the read was tried, in the read-ahead thread."""
+    import logging
+    import threading
+
+    tried: list[str] = []
+    original = loaders.map_sites
+
+    def failing(*args, **kwargs):
+        if threading.current_thread().name == "safer-spaces-read-ahead":
+            tried.append(args[0])
+            raise ConnectionError("the database went away")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loaders, "map_sites", failing)
+    st.cache_data.clear()
+    with caplog.at_level(logging.WARNING, logger=warm.__name__):
+        views = warm.warm(loaders.data_version(), date.today())
+    assert tried == ["incidents"]
+    assert "Could not read the counts ahead" in caplog.text
+    assert views == len(warm.PRESETS) * len(audiences(loaders.engine()))
