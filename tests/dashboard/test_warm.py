@@ -7,6 +7,8 @@ fail).
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from datetime import date
 
@@ -170,9 +172,6 @@ def test_a_failed_read_ahead_is_logged_and_the_views_read_for_themselves(
     """The widest audience's counts are read ahead in a thread while the others are
     warmed; when that read fails, the warm-up says so and still warms every view, reading
     the counts itself. Control: the read was tried, in the read-ahead thread."""
-    import logging
-    import threading
-
     tried: list[str] = []
     original = loaders.map_sites
 
