@@ -3,7 +3,9 @@
 On PostgreSQL an import into an empty ``incidents``, ``referrals`` or ``context_events``
 drops their indexes and keys inside its transaction and builds them again at the end
 (``services.imports.bulk``). These tests show the schema comes back whole, that a
-failure part-way gives it back untouched, and that a later import keeps its indexes
+failure part-way gives it back untouched, that the foreign keys still catch a bad row
+when they are checked once at the end, that a first load keeps them (and does not wait)
+when a reader holds a table they point at, and that a later import keeps its indexes
 and still finds what is stored. On SQLite nothing is deferred, and the same holds.
 """
 
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 import services.imports.batch as batch
+import services.imports.bulk as bulk
 from services.imports.bulk import defer_indexes, rebuild_indexes
 from services.imports.report import ImportFileError
 from tests.imports.conftest import count, run, write
@@ -23,6 +27,11 @@ ROWS = (
 )
 MORE = "F3,2021-08-03,cce,-2.117,52.806\nF2,2021-08-02,cse,-2.03,52.69\n"
 TABLES = ("incidents", "incident_refs", "referrals", "context_events", "place_links")
+INCIDENT_FOREIGN_KEYS = (
+    "fk_incidents_district_code_districts",
+    "fk_incidents_import_batch_id_import_batches",
+    "fk_incidents_place_id_places",
+)
 
 
 def schema(db: Engine) -> set[str]:
@@ -71,6 +80,7 @@ def test_a_first_load_builds_every_index_and_key_again(db, admin, key, tmp_path,
     if db.dialect.name == "postgresql":
         assert deferred[0] is not None and "incident_refs" in deferred[0].tables
         assert len(deferred[0].indexes) >= 6 and len(deferred[0].keys) >= 2
+        assert {name for _, name, _ in deferred[0].foreign} == set(INCIDENT_FOREIGN_KEYS)
         with db.connect() as connection:
             kept = connection.scalars(text("SELECT source_ref FROM incident_refs")).all()
             stored = connection.scalars(text("SELECT source_ref FROM incidents")).all()
@@ -143,3 +153,72 @@ def test_two_first_loads_at_once_both_finish(db, admin, key, tmp_path):
     with db.connect() as connection:
         kept = connection.scalars(text("SELECT source_ref FROM incident_refs")).all()
     assert len(kept) == len(set(kept)) == 3
+
+
+def _foreign_keys(connection) -> set[str]:
+    return set(
+        connection.scalars(
+            text(
+                "SELECT conname FROM pg_constraint "
+                "WHERE conrelid = 'incidents'::regclass AND contype = 'f'"
+            )
+        )
+    )
+
+
+_BAD_ROW = (
+    "INSERT INTO incidents (source_agency, source_ref, category, occurred_on, "
+    "date_precision, online, district_code, created_at, updated_at, created_by, "
+    "updated_by, record_key) VALUES ('police', 'rX', 'cce', '2021-08-01', 'day', false, "
+    ":district, now(), now(), 't', 't', 1)"
+)
+
+
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_foreign_keys_checked_once_at_the_end_still_refuse_a_row_they_would_refuse(engine, area):
+    """Dropped for the load, the keys come back checking every row: a bad district fails."""
+    from services.boundaries import save_boundaries
+
+    save_boundaries(engine, area, kind="district", actor="test")
+    known = str(area["code"].iloc[0])
+    for district, refused in ((known, False), ("E99999999", True)):  # the control first
+        with engine.connect() as connection, connection.begin() as transaction:
+            what = defer_indexes(connection, ("incidents", "incident_refs"))
+            assert what is not None
+            assert {name for _, name, _ in what.foreign} == set(INCIDENT_FOREIGN_KEYS)
+            assert _foreign_keys(connection) == set()  # not checked row by row meanwhile
+            connection.execute(text(_BAD_ROW), {"district": district})
+            if refused:
+                with pytest.raises(IntegrityError, match="fk_incidents_district_code"):
+                    rebuild_indexes(connection, what)
+            else:
+                rebuild_indexes(connection, what)
+                assert _foreign_keys(connection) == set(INCIDENT_FOREIGN_KEYS)
+            transaction.rollback()
+    assert count(engine, "incidents") == 0
+
+
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_first_load_keeps_its_foreign_keys_while_a_reader_holds_a_table_they_point_at(
+    engine, area, admin, key, tmp_path, monkeypatch, deferred
+):
+    """A page reading the districts: the load neither waits for it nor drops the keys."""
+    from services.boundaries import save_boundaries
+
+    save_boundaries(engine, area, kind="district", actor="test")
+    monkeypatch.setattr(bulk, "LOCK_TRIES", 3)
+    before = schema(engine)
+    with engine.connect() as reader, reader.begin():
+        assert reader.scalar(text("SELECT count(*) FROM districts")) == len(area)
+        report = run(engine, write(tmp_path / "a.csv", HEADER + ROWS), admin)
+        # the reader still reads: the import never asked it to give way
+        assert reader.scalar(text("SELECT count(*) FROM districts")) == len(area)
+    assert report.stored and report.accepted == 2
+    assert deferred[0] is not None and deferred[0].foreign == []  # kept, checked row by row
+    assert len(deferred[0].indexes) >= 6  # the indexes were still built once at the end
+    assert schema(engine) == before
+    assert count(engine, "incidents") == 2
