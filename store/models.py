@@ -151,6 +151,14 @@ class Place(Tracked, Base):
     assessments: Mapped[list[Assessment]] = relationship(back_populates="place")
 
 
+REFERENCE = String(64).with_variant(String(64, collation="C"), "postgresql")
+"""A stored reference (a keyed pseudonym or fingerprint): compared byte by byte.
+
+References are opaque, so the language's sort order means nothing for them; on
+PostgreSQL the ``C`` collation builds and probes their indexes in about half the time
+(0014_reference_collation). SQLite compares text byte by byte already."""
+
+
 def new_record_key() -> int:
     """Return a fresh record key: uniform on 0..255, from the operating system's randomness.
 
@@ -165,7 +173,7 @@ class _Event(Tracked):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_agency: Mapped[str] = mapped_column(String(40))
-    source_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    source_ref: Mapped[str] = mapped_column(REFERENCE, unique=True)
     category: Mapped[str] = mapped_column(String(40))
     occurred_on: Mapped[date] = mapped_column(Date)
     date_precision: Mapped[str] = mapped_column(String(5), default="week")
@@ -206,7 +214,7 @@ class IncidentRef(Base):
 
     __tablename__ = "incident_refs"
 
-    source_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_ref: Mapped[str] = mapped_column(REFERENCE, primary_key=True)
 
 
 class DataChange(Base):
@@ -257,7 +265,7 @@ class ContextEvent(Tracked, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(120))
-    source_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    source_ref: Mapped[str] = mapped_column(REFERENCE, unique=True)
     crime_type: Mapped[str] = mapped_column(String(60))
     month: Mapped[date] = mapped_column(Date)
     easting: Mapped[float | None] = mapped_column(Float)

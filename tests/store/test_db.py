@@ -105,3 +105,33 @@ def test_an_unreachable_server_is_explained_without_the_password():
 
 def test_describe_url_hides_passwords():
     assert "s3cret" not in describe_url("postgresql+psycopg://a:s3cret@h/db")
+
+
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_stored_references_are_compared_byte_by_byte_on_postgresql(engine):
+    """0014: every ``source_ref`` (and each partition's) has the C collation, as the models say."""
+    from store.models import REFERENCE
+
+    with engine.connect() as connection:
+        found = dict(
+            connection.execute(
+                text(
+                    "SELECT table_name, coalesce(collation_name, 'default') "
+                    "FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND column_name = 'source_ref'"
+                )
+            ).all()
+        )
+        other = connection.scalar(
+            text(
+                "SELECT coalesce(collation_name, 'default') FROM information_schema.columns "
+                "WHERE table_name = 'import_batches' AND column_name = 'file_hash'"
+            )
+        )
+    assert {"incidents", "incident_refs", "referrals", "context_events"} <= set(found)
+    assert any(name.startswith("incidents_") for name in found)  # the partitions too
+    assert set(found.values()) == {"C"}
+    assert other == "default"  # the control: other text keeps the database's collation
+    assert REFERENCE.dialect_impl(engine.dialect).collation == "C"
