@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
@@ -23,6 +23,7 @@ from config.settings import database_url
 __all__ = [
     "DatabaseError",
     "Engine",
+    "bulk_cache",
     "connect",
     "describe_url",
     "is_driver_error",
@@ -104,7 +105,37 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    # statement journals and sorts in memory: an import of 200,000 incidents wrote 4.6
+    # million small pieces of temporary file (18 s of system time; 2 s in memory)
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+
+
+SQLITE_BULK_CACHE_KB = 256 * 1024
+"""The page cache of a SQLite connection while it imports (the default is 2 MB)."""
+
+
+@contextmanager
+def bulk_cache(connection: Connection) -> Iterator[None]:
+    """Give a SQLite connection a large page cache while it writes many rows, then its own.
+
+    With SQLite's 2 MB default, an import's index pages left the cache and were written
+    to the log again and again: 200,000 incidents took 31 s, and 19 s with 256 MB (the
+    cache grows only as pages are used). Use it outside the import's transaction, so the
+    cache shrinks back after the commit. Nothing is done on other databases.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None  # a live connection
+    before = raw.execute("PRAGMA cache_size").fetchone()[0]
+    raw.execute(f"PRAGMA cache_size=-{SQLITE_BULK_CACHE_KB}")
+    try:
+        yield
+    finally:
+        if not connection.invalidated:
+            raw.execute(f"PRAGMA cache_size={int(before)}")
 
 
 def connect(url: str | None = None, *, create: bool = True) -> Engine:

@@ -53,6 +53,7 @@ from services.imports.pipeline import (
 from services.imports.readers import ROW, SourceFile, iter_chunks, open_source
 from services.imports.report import ImportFileError, ImportReport
 from store.audit import record
+from store.db import bulk_cache
 from store.models import (
     Assessment,
     ContextEvent,
@@ -522,7 +523,12 @@ def import_file(
     tell(0.0, f"Reading {shown_name} ({file.described})")
     read_share = [0.0]
     try:
-        with engine.begin() as connection, _Copier() as copier:
+        with (
+            engine.connect() as connection,
+            bulk_cache(connection),  # SQLite: outside the transaction, shrunk after the commit
+            connection.begin(),
+            _Copier() as copier,
+        ):
             merged = saved_mapping(connection, kind, name).merged(mapping or ColumnMapping())
             exploit = exploitation_mapping(merged) if kind == "context" else {}
             if exploit and not confirm_mapping:

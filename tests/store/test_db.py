@@ -135,3 +135,19 @@ def test_stored_references_are_compared_byte_by_byte_on_postgresql(engine):
     assert set(found.values()) == {"C"}
     assert other == "default"  # the control: other text keeps the database's collation
     assert REFERENCE.dialect_impl(engine.dialect).collation == "C"
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_an_import_gets_a_large_sqlite_cache_and_gives_it_back(engine):
+    from store.db import SQLITE_BULK_CACHE_KB, bulk_cache
+
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA cache_size=-3000")  # not the default: the one it had is restored
+        assert raw.execute("PRAGMA temp_store").fetchone()[0] == 2  # in memory
+        with bulk_cache(connection), connection.begin():
+            during = raw.execute("PRAGMA cache_size").fetchone()[0]
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        after = raw.execute("PRAGMA cache_size").fetchone()[0]
+    assert during == -SQLITE_BULK_CACHE_KB
+    assert after == -3000
