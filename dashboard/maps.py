@@ -640,9 +640,6 @@ class _Legend(folium.MacroElement):
             .map-legend b { display: block; margin-top: 4px; }
             .map-legend i { display: inline-block; width: 12px; height: 12px;
                 margin-right: 5px; vertical-align: -2px; border: 1px solid #7777; }
-            .area-label { font: 600 10px sans-serif; color: #34495e; white-space: nowrap;
-                text-transform: uppercase; letter-spacing: 0.08em; opacity: 0.85;
-                text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; pointer-events: none; }
             .leaflet-container .leaflet-control-attribution { font-size: 10px; line-height: 1.3;
                 max-width: 62%; }
             </style>
@@ -760,7 +757,8 @@ def add_area_labels(
 ) -> folium.FeatureGroup:
     """Write each area's name at a point inside it, as text that does not catch clicks.
 
-    The frame must be in WGS84 (EPSG:4326).
+    The frame must be in WGS84 (EPSG:4326). At each zoom, a name that would overlap a
+    larger area's is hidden until the map is zoomed in far enough for both.
 
     Parameters
     ----------
@@ -781,9 +779,10 @@ def add_area_labels(
     if areas_wgs84.crs is None or areas_wgs84.crs.to_epsg() != 4326:
         raise ValueError("areas must be in EPSG:4326 for display; reproject with to_crs(4326)")
     layer = folium.FeatureGroup(name=layer_name)
-    for name, point in zip(
-        areas_wgs84[name_field], areas_wgs84.geometry.representative_point(), strict=True
-    ):
+    # the largest areas first: where names would overlap, theirs are the ones kept
+    largest_first = np.argsort(-shapely.area(areas_wgs84.geometry.to_numpy()), kind="stable")
+    areas = areas_wgs84.iloc[largest_first]
+    for name, point in zip(areas[name_field], areas.geometry.representative_point(), strict=True):
         folium.Marker(
             (round(point.y, 5), round(point.x, 5)),
             icon=folium.DivIcon(
@@ -795,7 +794,54 @@ def add_area_labels(
             interactive=False,
         ).add_to(layer)
     layer.add_to(m)
+    if not any(isinstance(child, _NamesApart) for child in m._children.values()):
+        _NamesApart().add_to(m)  # one for all the map's names
     return layer
+
+
+class _NamesApart(folium.MacroElement):
+    """Styles the map's area names, and hides one where it would overlap a larger area's.
+
+    All England's 296 district names written at once were a grey smear; each zoom shows
+    the names that fit, the largest areas' first (the order they were added), and hidden
+    names come back as the map zooms in.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <style>
+            .area-label { display: inline-block; transform: translate(-50%, -50%);
+                font: 600 10px sans-serif; color: #34495e; white-space: nowrap;
+                text-transform: uppercase; letter-spacing: 0.08em; opacity: 0.85;
+                text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; pointer-events: none; }
+            </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            function apart() {
+                var kept = [];
+                map.getContainer().querySelectorAll(".area-label").forEach(function (label) {
+                    label.style.visibility = "";
+                    var r = label.getBoundingClientRect();
+                    if (!r.width) { return; }  // its layer is switched off
+                    var clash = kept.some(function (k) {
+                        return r.left < k.right + 6 && k.left < r.right + 6 &&
+                            r.top < k.bottom + 2 && k.top < r.bottom + 2;
+                    });
+                    if (clash) { label.style.visibility = "hidden"; } else { kept.push(r); }
+                });
+            }
+            map.on("zoomend overlayadd", apart);
+            map.whenReady(function () { window.requestAnimationFrame(apart); });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "NamesApart"
 
 
 def add_ward_outlines(
