@@ -94,21 +94,14 @@ def defer_indexes(connection: Connection, tables: tuple[str, ...]) -> Deferred |
     with connection.engine.connect() as probe:
         if not all(_is_empty(probe, table) for table in tables):
             return None  # the common case: a later import keeps its indexes
-    foreign = _lock_with_what_keys_point_at(connection, tables)
+    foreign = _lock_with_what_keys_point_at(connection, tables)  # empty under the lock
     if not foreign:
         for table in tables:
             connection.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
-    if not all(_is_empty(connection, table) for table in tables):
-        return None  # another import filled it meanwhile; the lock is kept until the end
+        if not all(_is_empty(connection, table) for table in tables):
+            return None  # another import filled it meanwhile; the lock is kept until the end
     deferred = Deferred(tables=tables, foreign=foreign)
-    named = ", ".join(f"'{t}'::regclass" for t in tables)
-    constraints = connection.execute(
-        text(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-            f"FROM pg_constraint WHERE conrelid IN ({named}) AND contype IN ('p', 'u') "
-            "ORDER BY conname"
-        )
-    ).all()
+    constraints = [row[:3] for row in _constraints(connection, tables, "('p', 'u')")]
     for owner, name, definition in constraints:
         # Keys that other tables' foreign keys point at stay: dropping one would lock
         # every table pointing at it, which readers and imports hold.
@@ -145,14 +138,7 @@ def _lock_with_what_keys_point_at(
     with nothing newly locked when another session kept one of the tables busy or a
     table is no longer empty.
     """
-    named = ", ".join(f"'{t}'::regclass" for t in tables)
-    keys = connection.execute(
-        text(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), "
-            f"confrelid::regclass::text FROM pg_constraint WHERE conrelid IN ({named}) "
-            "AND contype = 'f' ORDER BY conname"
-        )
-    ).all()
+    keys = _constraints(connection, tables, "('f')")
     if not keys:
         return []
     pointed_at = sorted({row[3] for row in keys} - set(tables))
@@ -174,6 +160,23 @@ def _lock_with_what_keys_point_at(
         savepoint.commit()  # the locks stay with the import's transaction
         return [(owner, name, definition) for owner, name, definition, _ in keys]
     return []
+
+
+def _constraints(connection: Connection, tables: tuple[str, ...], kinds: str) -> list:
+    """Return ``(table, name, definition, table pointed at)`` of the tables' constraints.
+
+    ``kinds`` is an SQL list of ``pg_constraint.contype`` letters, such as ``('p', 'u')``.
+    """
+    named = ", ".join(f"'{t}'::regclass" for t in tables)
+    return list(
+        connection.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), "
+                f"confrelid::regclass::text FROM pg_constraint WHERE conrelid IN ({named}) "
+                f"AND contype IN {kinds} ORDER BY conname"
+            )
+        ).all()
+    )
 
 
 def _pointed_at(connection: Connection, table: str, key: str) -> bool:
