@@ -84,7 +84,15 @@ def test_names_that_would_overlap_are_hidden_until_the_map_is_zoomed_in(
     largest = "Area number 63"
     assert page.get_by_text(largest, exact=True).evaluate("l => l.style.visibility") == ""
 
-    page.evaluate(f"window['{name}'].setZoom(window['{name}'].getZoom() + 4, {{animate: false}})")
+    # asked until it takes: straight after loading, Leaflet may drop a zoom it is given
+    closer_zoom = page.evaluate(f"window['{name}'].getZoom()") + 4
+    page.wait_for_function(
+        f"(() => {{ const map = window['{name}']; if (map.getZoom() !== {closer_zoom}) "
+        f"{{ map.setZoom({closer_zoom}, {{animate: false}}); }} return map.getZoom() === "
+        f"{closer_zoom}; }})()",
+        timeout=TIMEOUT_MS,
+        polling=250,
+    )
     page.wait_for_function(
         "!Array.from(document.querySelectorAll('.area-label'))"
         ".some(l => l.style.visibility === 'hidden')",
