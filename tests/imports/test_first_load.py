@@ -177,14 +177,11 @@ _BAD_ROW = (
 @pytest.mark.parametrize(
     "engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
-def test_foreign_keys_checked_once_at_the_end_still_refuse_a_row_they_would_refuse(engine, area):
+def test_foreign_keys_checked_once_at_the_end_still_refuse_a_row_they_would_refuse(db, area):
     """Dropped for the load, the keys come back checking every row: a bad district fails."""
-    from services.boundaries import save_boundaries
-
-    save_boundaries(engine, area, kind="district", actor="test")
     known = str(area["code"].iloc[0])
     for district, refused in ((known, False), ("E99999999", True)):  # the control first
-        with engine.connect() as connection, connection.begin() as transaction:
+        with db.connect() as connection, connection.begin() as transaction:
             what = defer_indexes(connection, ("incidents", "incident_refs"))
             assert what is not None
             assert {name for _, name, _ in what.foreign} == set(INCIDENT_FOREIGN_KEYS)
@@ -197,28 +194,25 @@ def test_foreign_keys_checked_once_at_the_end_still_refuse_a_row_they_would_refu
                 rebuild_indexes(connection, what)
                 assert _foreign_keys(connection) == set(INCIDENT_FOREIGN_KEYS)
             transaction.rollback()
-    assert count(engine, "incidents") == 0
+    assert count(db, "incidents") == 0
 
 
 @pytest.mark.parametrize(
     "engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
 def test_a_first_load_keeps_its_foreign_keys_while_a_reader_holds_a_table_they_point_at(
-    engine, area, admin, key, tmp_path, monkeypatch, deferred
+    db, area, admin, key, tmp_path, monkeypatch, deferred
 ):
     """A page reading the districts: the load neither waits for it nor drops the keys."""
-    from services.boundaries import save_boundaries
-
-    save_boundaries(engine, area, kind="district", actor="test")
     monkeypatch.setattr(bulk, "LOCK_TRIES", 3)
-    before = schema(engine)
-    with engine.connect() as reader, reader.begin():
+    before = schema(db)
+    with db.connect() as reader, reader.begin():
         assert reader.scalar(text("SELECT count(*) FROM districts")) == len(area)
-        report = run(engine, write(tmp_path / "a.csv", HEADER + ROWS), admin)
+        report = run(db, write(tmp_path / "a.csv", HEADER + ROWS), admin)
         # the reader still reads: the import never asked it to give way
         assert reader.scalar(text("SELECT count(*) FROM districts")) == len(area)
     assert report.stored and report.accepted == 2
     assert deferred[0] is not None and deferred[0].foreign == []  # kept, checked row by row
     assert len(deferred[0].indexes) >= 6  # the indexes were still built once at the end
-    assert schema(engine) == before
-    assert count(engine, "incidents") == 2
+    assert schema(db) == before
+    assert count(db, "incidents") == 2

@@ -6,8 +6,15 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, text, update
 from sqlalchemy.exc import DBAPIError
 
-from store.db import DatabaseError, connect, describe_url, upgrade
-from store.models import AuditEvent, Base
+from store.db import (
+    SQLITE_BULK_CACHE_KB,
+    DatabaseError,
+    bulk_cache,
+    connect,
+    describe_url,
+    upgrade,
+)
+from store.models import REFERENCE, AuditEvent, Base
 from tests.schema import at_head
 
 PARTITIONED_DIFFERENCES = [
@@ -112,8 +119,6 @@ def test_describe_url_hides_passwords():
 )
 def test_stored_references_are_compared_byte_by_byte_on_postgresql(engine):
     """0014: every ``source_ref`` (and each partition's) has the C collation, as the models say."""
-    from store.models import REFERENCE
-
     with engine.connect() as connection:
         found = dict(
             connection.execute(
@@ -139,8 +144,6 @@ def test_stored_references_are_compared_byte_by_byte_on_postgresql(engine):
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_an_import_gets_a_large_sqlite_cache_and_gives_it_back(engine):
-    from store.db import SQLITE_BULK_CACHE_KB, bulk_cache
-
     with engine.connect() as connection:
         raw = connection.connection.driver_connection
         raw.execute("PRAGMA cache_size=-3000")  # not the default: the one it had is restored
