@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 from sqlalchemy import Connection, select
 
 from services.imports.columns import normalise_value
@@ -114,6 +113,8 @@ def find_links(
     located = np.isfinite(easting) & np.isfinite(northing)
     if located.any() and len(index.ids) and radius > 0:
         at = np.flatnonzero(located)
+        from scipy.spatial import cKDTree  # here: importing it takes a start-up 0.2 s
+
         hits = cKDTree(index.xy).query_ball_point(
             np.column_stack([easting[at], northing[at]]), r=radius
         )
