@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
-__all__ = ["Deferred", "defer_indexes", "rebuild_indexes"]
+__all__ = ["Deferred", "defer_indexes", "index_name", "rebuild_indexes"]
 
 
 @dataclass
@@ -126,9 +126,13 @@ def defer_indexes(connection: Connection, tables: tuple[str, ...]) -> Deferred |
     for owner, name, _ in (*deferred.foreign, *deferred.keys):
         connection.execute(text(f'ALTER TABLE {owner} DROP CONSTRAINT "{name}"'))
     for definition in deferred.indexes:
-        name = definition.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
-        connection.execute(text(f"DROP INDEX {name}"))
+        connection.execute(text(f"DROP INDEX {index_name(definition)}"))
     return deferred
+
+
+def index_name(definition: str) -> str:
+    """Return the index a ``CREATE [UNIQUE] INDEX name ON ...`` statement makes."""
+    return definition.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
 
 
 #: Leading columns whose values a load brings in ascending order: the table's own serial

@@ -95,39 +95,37 @@ def _hash_and_decode(path: Path, head: bytes) -> tuple[str, str | None]:
     else:
         first = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
         others = ["cp1252"]
-    decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder(first)()
-    binary = False
+    decoder = codecs.getincrementaldecoder(first)()
+    fits, binary = True, False
     with path.open("rb") as handle:
         while block := handle.read(_BLOCK):
             digest.update(block)
-            if first != "utf-16" and b"\x00" in block:
-                binary = True
-            decoder = _decoded(decoder, block)
+            binary = binary or (first != "utf-16" and b"\x00" in block)
+            fits = fits and _decodes(decoder, block)
     if binary:
         return digest.hexdigest(), None
-    if _decoded(decoder, b"", final=True) is not None:
+    if fits and _decodes(decoder, b"", final=True):
         return digest.hexdigest(), first
-    for name in others:
-        decoder = codecs.getincrementaldecoder(name)()
-        with path.open("rb") as handle:
-            while decoder is not None and (block := handle.read(_BLOCK)):
-                decoder = _decoded(decoder, block)
-        if _decoded(decoder, b"", final=True) is not None:
-            return digest.hexdigest(), name
-    return digest.hexdigest(), "latin-1"
+    return digest.hexdigest(), next((e for e in others if _reads_as(path, e)), "latin-1")
 
 
-def _decoded(
-    decoder: codecs.IncrementalDecoder | None, block: bytes, *, final: bool = False
-) -> codecs.IncrementalDecoder | None:
-    """Return the decoder after decoding ``block``, or None once the bytes are not its encoding."""
-    if decoder is None:
-        return None
+def _decodes(decoder: codecs.IncrementalDecoder, block: bytes, *, final: bool = False) -> bool:
+    """Return whether ``block`` continues the text ``decoder`` has read so far."""
     try:
         decoder.decode(block, final=final)
     except UnicodeDecodeError:
-        return None
-    return decoder
+        return False
+    return True
+
+
+def _reads_as(path: Path, encoding: str) -> bool:
+    """Return whether the whole file is text in ``encoding`` (a pass of its own)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            if not _decodes(decoder, block):
+                return False
+    return _decodes(decoder, b"", final=True)
 
 
 def _looks_like_text(text: str) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 import services.imports.batch as batch
 import services.imports.bulk as bulk
-from services.imports.bulk import defer_indexes, rebuild_indexes
+from services.imports.bulk import defer_indexes, index_name, rebuild_indexes
 from services.imports.report import ImportFileError
 from tests.imports.conftest import count, run, write
 
@@ -79,7 +79,7 @@ def test_a_first_load_builds_every_index_and_key_again(db, admin, key, tmp_path,
     assert schema(db) == before
     if db.dialect.name == "postgresql":
         assert deferred[0] is not None and "incident_refs" in deferred[0].tables
-        names = {d.split(" INDEX ", 1)[1].split(" ON ", 1)[0] for d in deferred[0].indexes}
+        names = {index_name(d) for d in deferred[0].indexes}
         names |= {name for _, name, _ in deferred[0].keys}
         assert {"pk_incident_refs", "ix_incidents_date", "ix_incidents_source_ref"} <= names
         # filled in order by the load (the serial id, the batch), so kept during it
