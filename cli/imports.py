@@ -133,7 +133,7 @@ def run_import(args: argparse.Namespace) -> int:
         with _progress() as tell:
             report = import_file(
                 engine,
-                path,
+                plan["source"],  # the file as inspect_file opened it: not hashed and checked again
                 kind=args.kind,
                 viewer=viewer,
                 source=args.source,

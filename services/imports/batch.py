@@ -426,7 +426,7 @@ class _NothingStoredError(Exception):
 
 def import_file(
     engine: Engine,
-    path: Path | str,
+    path: Path | str | SourceFile,
     *,
     kind: str,
     viewer: Viewer,
@@ -446,7 +446,8 @@ def import_file(
     engine
         The database, with its districts (the area) stored.
     path
-        CSV, XLSX, GeoJSON or GeoPackage; the police.uk street CSV is recognised.
+        CSV, XLSX, GeoJSON or GeoPackage; the police.uk street CSV is recognised. Or the
+        file as :func:`inspect_file` found it (its ``source``), not hashed and read again.
     kind
         ``"incidents"``, ``"referrals"`` or ``"places"``.
     viewer
@@ -499,7 +500,7 @@ def import_file(
         raise ImportFileError(
             f"'{kind}' cannot be imported: use incidents, referrals, places or context."
         )
-    file = open_source(path, max_bytes=max_bytes)
+    file = path if isinstance(path, SourceFile) else open_source(path, max_bytes=max_bytes)
     kind = stored_kind(file, kind)
     shown_name = file_name or file.name
     name = (source or _default_source(file, kind)).strip()[:120]

@@ -6,6 +6,10 @@ trial decoding of the whole file while it is hashed, the delimiter by
 ``csv.Sniffer``, and the header line among the first lines (a title line above
 it is skipped). Every chunk is a frame of strings, empty where a cell is blank,
 with the spreadsheet row number of each record in ``_row``.
+
+A plain CSV (UTF-8, no quotes, the header on the first line, every record as many
+values as the header has names) is read by pyarrow's CSV reader, about four times
+faster than pandas' (issue 21); anything else, by pandas, which puts up with more.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +41,7 @@ ROW = "_row"
 
 _BLOCK = 8 * 1024 * 1024
 _HEAD = 256 * 1024
+_PLAIN_BLOCK = 4 * 1024 * 1024
 
 Progress = Callable[[float], None]
 
@@ -54,6 +60,9 @@ class SourceFile:
     delimiter: str | None = None
     header_line: int = 0
     sheet: str | None = None
+    #: UTF-8 without a quote, the header first and every record as wide as the header:
+    #: read by pyarrow, as pandas would read it (see :func:`_is_plain`).
+    plain: bool = False
 
     @property
     def described(self) -> str:
@@ -82,12 +91,13 @@ def _refuse_binary(name: str) -> ImportFileError:
     )
 
 
-def _hash_and_decode(path: Path, head: bytes) -> tuple[str, str | None]:
-    """Return the file's SHA-256 and its text encoding (None when it is not text).
+def _hash_and_decode(path: Path, head: bytes) -> tuple[str, str | None, bool]:
+    """Return the file's SHA-256, its text encoding (None when it is not text), and quotes.
 
     One pass hashes the file and decodes it as UTF-8 (UTF-16 with its byte order mark);
     Windows-1252, three times slower to decode, is tried on a second pass only when UTF-8
-    fails, and Latin-1, which decodes any bytes, is the last resort.
+    fails, and Latin-1, which decodes any bytes, is the last resort. The pass also notes
+    whether the file holds a double quote anywhere.
     """
     digest = hashlib.sha256()
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -96,17 +106,19 @@ def _hash_and_decode(path: Path, head: bytes) -> tuple[str, str | None]:
         first = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
         others = ["cp1252"]
     decoder = codecs.getincrementaldecoder(first)()
-    fits, binary = True, False
+    fits, binary, quoted = True, False, False
     with path.open("rb") as handle:
         while block := handle.read(_BLOCK):
             digest.update(block)
             binary = binary or (first != "utf-16" and b"\x00" in block)
+            quoted = quoted or b'"' in block
             fits = fits and _decodes(decoder, block)
     if binary:
-        return digest.hexdigest(), None
+        return digest.hexdigest(), None, quoted
     if fits and _decodes(decoder, b"", final=True):
-        return digest.hexdigest(), first
-    return digest.hexdigest(), next((e for e in others if _reads_as(path, e)), "latin-1")
+        return digest.hexdigest(), first, quoted
+    encoding = next((e for e in others if _reads_as(path, e)), "latin-1")
+    return digest.hexdigest(), encoding, quoted
 
 
 def _decodes(decoder: codecs.IncrementalDecoder, block: bytes, *, final: bool = False) -> bool:
@@ -170,7 +182,7 @@ def _delimiter(lines: list[str]) -> str:
 
 
 def _open_csv(path: Path, head: bytes, size: int) -> SourceFile:
-    sha256, encoding = _hash_and_decode(path, head)
+    sha256, encoding, quoted = _hash_and_decode(path, head)
     if encoding is None:
         raise _refuse_binary(path.name)
     text = head.decode(encoding, errors="ignore")
@@ -193,17 +205,72 @@ def _open_csv(path: Path, head: bytes, size: int) -> SourceFile:
     fmt = "police.uk" if is_police_uk(columns) else "csv"
     if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
+    named = _unique(columns)
     return SourceFile(
         path=path,
         name=path.name,
         format=fmt,
         size=size,
         sha256=sha256,
-        columns=_unique(columns),
+        columns=named,
         encoding=encoding,
         delimiter=delimiter,
         header_line=header_line,
+        plain=not quoted
+        and encoding in ("utf-8", "utf-8-sig")
+        and header_line == 0
+        and _is_plain(path, delimiter, named),
     )
+
+
+def _plain_reader(
+    handle: Any, delimiter: str, columns: tuple[str, ...], wanted: list[str], *, strict: bool
+) -> Any:
+    """Open pyarrow's streaming CSV reader on a plain file: every value a string, none null.
+
+    ``strict`` stops at the first record that is not as wide as the header; otherwise
+    the caller has already found none.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    return pa_csv.open_csv(
+        handle,
+        read_options=pa_csv.ReadOptions(
+            use_threads=False, column_names=list(columns), skip_rows=1, block_size=_PLAIN_BLOCK
+        ),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=False,
+            invalid_row_handler=(lambda row: "error") if strict else None,
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            include_columns=wanted,
+            column_types={name: pa.string() for name in wanted},
+            strings_can_be_null=False,
+        ),
+    )
+
+
+def _is_plain(path: Path, delimiter: str, columns: tuple[str, ...]) -> bool:
+    """Return whether every record of a file without quotes is as wide as its header.
+
+    pyarrow's reader then gives what pandas gives (:func:`_plain_chunks`). A record of
+    another width, which pandas pads or sets aside with a warning, a line of spaces,
+    which pandas skips, or anything pyarrow cannot read sends the file to pandas.
+    One pass that splits every line but converts only the first column (about 0.2 s a
+    million records).
+    """
+    import pyarrow as pa
+
+    try:
+        with path.open("rb") as handle:
+            reader = _plain_reader(handle, delimiter, columns, [columns[0]], strict=True)
+            for _ in reader:
+                pass
+    except (pa.ArrowException, OSError):
+        return False
+    return True
 
 
 def _unique(columns: tuple[str, ...]) -> tuple[str, ...]:
@@ -382,9 +449,61 @@ class _Counting(io.RawIOBase):
 _BAD_LINE = re.compile(r"line (\d+): expected (\d+) fields, saw (\d+)")
 
 
+def _plain_chunks(
+    source: SourceFile, chunk_size: int, progress: Progress | None, columns: list[str] | None
+) -> Iterator[Chunk]:
+    """Yield a plain file's records as pandas' reader would (see :func:`_is_plain`).
+
+    The same columns in the same order, the same strings (pandas' ``skipinitialspace``
+    is the spaces trimmed from the start of each value, there being no quotes), the same
+    row numbers and chunks of the same size; nothing is ever set aside.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    delimiter = source.delimiter or ","
+    wanted = [c for c in source.columns if columns is None or c in columns]
+    first_row = source.header_line + 2
+    done = 0
+
+    def frame(rows: Any) -> Chunk:
+        nonlocal done
+        trimmed = pa.table(
+            [pc.utf8_ltrim(rows.column(name), characters=" ") for name in wanted], names=wanted
+        )
+        table = trimmed.to_pandas()
+        table[ROW] = np.arange(done, done + len(table), dtype=np.int64) + first_row
+        done += len(table)
+        return Chunk(table, _EMPTY_SKIPPED)
+
+    raw = _Counting(source.path, progress, source.size)
+    try:
+        with io.BufferedReader(raw) as handle:
+            reader = _plain_reader(handle, delimiter, source.columns, wanted, strict=False)
+            held: list[Any] = []
+            count = 0
+            for batch in reader:
+                held.append(batch)
+                count += batch.num_rows
+                while count >= chunk_size:
+                    rows = pa.Table.from_batches(held)
+                    yield frame(rows.slice(0, chunk_size))
+                    held, count = rows.slice(chunk_size).to_batches(), count - chunk_size
+            if count or not done:  # pandas gives a header without records one empty chunk
+                yield frame(pa.Table.from_batches(held, schema=reader.schema))
+    except pa.ArrowException as error:  # the file changed since it was opened
+        raise ImportFileError(
+            f"{source.name} could not be read as a table ({error}). Check that it was "
+            "exported as CSV; nothing was imported."
+        ) from error
+
+
 def _csv_chunks(
     source: SourceFile, chunk_size: int, progress: Progress | None, columns: list[str] | None
 ) -> Iterator[Chunk]:
+    if source.plain:
+        yield from _plain_chunks(source, chunk_size, progress, columns)
+        return
     raw = _Counting(source.path, progress, source.size)
     text = io.TextIOWrapper(io.BufferedReader(raw), encoding=source.encoding, newline="")
     first_row = source.header_line + 2
