@@ -50,6 +50,25 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def fresh_demo_database(
+    demo_database: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A copy of the demo as built, for a test that needs what earlier tests may have used up.
+
+    The session's demo database is written to by every page test before it: a test that
+    needs, say, the flagged place nobody has assessed yet (Castle View Hotel, in an
+    officer's districts) gets its own copy. Streamlit's caches are cleared on the way in
+    and out, as for the session's database.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    url = f"sqlite:///{home / 'demo.db'}"
+    shutil.copyfile(_built_demo(tmp_path_factory), home / "demo.db")
+    with app_environment(SAFER_SPACES_HOME=str(home), SAFER_SPACES_DATABASE_URL=url):
+        yield url
+
+
 def _demo_folder(base: Path) -> Path:
     """Return the folder where the run's demo is built: shared by the xdist workers of a run."""
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base

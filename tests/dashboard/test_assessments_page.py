@@ -15,7 +15,9 @@ from tests.dashboard.conftest import APP
 
 PAGE = str(Path(APP).parent / "pages" / "assessments.py")
 # Cannock Chase, Stafford and Tamworth: with exact p-values and one place per incident, the
-# demo's newly flagged place without an assessment (Castle View Hotel) is in Tamworth.
+# demo's newly flagged place without an assessment (Castle View Hotel) is in Tamworth. It
+# may be the only one, whatever month the demo ends in, so each test that starts a first
+# assessment has a fresh copy of the demo (fresh_demo_database).
 OFFICER = Viewer(
     "officer",
     "officer",
@@ -47,7 +49,9 @@ def errors(at: AppTest) -> list[str]:
 def start_first_flagged(at: AppTest) -> str:
     """Start an assessment of the first flagged place without one; return its name."""
     table = at.dataframe[0].value
-    row = int((table["state"] == "No assessment").to_numpy().argmax())
+    unassessed = (table["state"] == "No assessment").to_numpy()
+    assert unassessed.any(), f"no flagged place is waiting for a first assessment: {table}"
+    row = int(unassessed.argmax())
     at.selectbox(key="assess_pick_flagged").select_index(row).run()
     at.button(key="assess_start").click().run()
     assert not at.exception, at.exception
@@ -71,7 +75,7 @@ def fill_complete(
     at.date_input(key=f"af{aid}.a0.due_on").set_value(date.today() + timedelta(days=60))
 
 
-def test_the_officer_sees_a_queue_of_their_districts(demo_database):
+def test_the_officer_sees_a_queue_of_their_districts(fresh_demo_database):
     at = page(OFFICER)
     assert [t.value for t in at.title] == ["Place assessments"]
     labels = [m.label for m in at.metric]
@@ -84,7 +88,7 @@ def test_the_officer_sees_a_queue_of_their_districts(demo_database):
     assert at.button(key="assess_start").disabled
 
 
-def test_officer_records_and_submits_then_lead_approves(demo_database):
+def test_officer_records_and_submits_then_lead_approves(fresh_demo_database):
     at = page(OFFICER)
     name = start_first_flagged(at)
     aid = at.session_state["assess_open"]
@@ -119,7 +123,7 @@ def test_officer_records_and_submits_then_lead_approves(demo_database):
     assert lead.get("download_button")  # the printable page
 
 
-def test_returning_needs_a_comment(demo_database):
+def test_returning_needs_a_comment(fresh_demo_database):
     at = page(OFFICER)
     start_first_flagged(at)
     aid = at.session_state["assess_open"]
@@ -141,7 +145,7 @@ def test_returning_needs_a_comment(demo_database):
     assert at.button(key=f"af{aid}.submit")  # editable again
 
 
-def test_a_stale_save_is_refused_with_a_reload_that_keeps_the_typing(demo_database):
+def test_a_stale_save_is_refused_with_a_reload_that_keeps_the_typing(fresh_demo_database):
     first = page(OFFICER)
     start_first_flagged(first)
     aid = first.session_state["assess_open"]
