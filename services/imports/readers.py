@@ -223,13 +223,10 @@ def _open_csv(path: Path, head: bytes, size: int) -> SourceFile:
     )
 
 
-def _plain_reader(
-    handle: Any, delimiter: str, columns: tuple[str, ...], wanted: list[str], *, strict: bool
-) -> Any:
+def _plain_reader(handle: Any, delimiter: str, columns: tuple[str, ...], wanted: list[str]) -> Any:
     """Open pyarrow's streaming CSV reader on a plain file: every value a string, none null.
 
-    ``strict`` stops at the first record that is not as wide as the header; otherwise
-    the caller has already found none.
+    Reading stops with an error at the first record that is not as wide as the header.
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
@@ -239,11 +236,7 @@ def _plain_reader(
         read_options=pa_csv.ReadOptions(
             use_threads=False, column_names=list(columns), skip_rows=1, block_size=_PLAIN_BLOCK
         ),
-        parse_options=pa_csv.ParseOptions(
-            delimiter=delimiter,
-            quote_char=False,
-            invalid_row_handler=(lambda row: "error") if strict else None,
-        ),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, quote_char=False),
         convert_options=pa_csv.ConvertOptions(
             include_columns=wanted,
             column_types={name: pa.string() for name in wanted},
@@ -265,7 +258,7 @@ def _is_plain(path: Path, delimiter: str, columns: tuple[str, ...]) -> bool:
 
     try:
         with path.open("rb") as handle:
-            reader = _plain_reader(handle, delimiter, columns, [columns[0]], strict=True)
+            reader = _plain_reader(handle, delimiter, columns, [columns[0]])
             for _ in reader:
                 pass
     except (pa.ArrowException, OSError):
@@ -479,7 +472,7 @@ def _plain_chunks(
     raw = _Counting(source.path, progress, source.size)
     try:
         with io.BufferedReader(raw) as handle:
-            reader = _plain_reader(handle, delimiter, source.columns, wanted, strict=False)
+            reader = _plain_reader(handle, delimiter, source.columns, wanted)
             held: list[Any] = []
             count = 0
             for batch in reader:
