@@ -283,13 +283,12 @@ def imports_tab(viewer, version: str) -> None:
                     try:
                         report = import_file(
                             engine,
-                            path,
+                            file,  # as inspect_file opened it in this run: size, hash, reader
                             kind=kind,
                             viewer=viewer,
                             source=plan["source_name"],
                             mapping=mapping,
                             file_name=upload.name,
-                            max_bytes=UPLOAD_LIMIT,
                             progress=lambda share, text: _advance(bar, share, text),
                             confirm_mapping=bool(exploitation_mapping(mapping)) and confirmed,
                         )

@@ -36,6 +36,15 @@ def app_environment(**variables: str) -> Iterator[None]:
         st.cache_data.clear()
 
 
+@contextmanager
+def _demo_copy(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Copy the run's built demo into ``home`` and point the app at it; yield its URL."""
+    url = f"sqlite:///{home / 'demo.db'}"
+    shutil.copyfile(_built_demo(tmp_path_factory), home / "demo.db")
+    with app_environment(SAFER_SPACES_HOME=str(home), SAFER_SPACES_DATABASE_URL=url):
+        yield url
+
+
 @pytest.fixture(scope="session")
 def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo database, a file of this session's own (of each xdist worker's own).
@@ -43,17 +52,12 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Tests write to it (audit events, assessments), so workers never share the file; the
     demo is built once for all workers and copied (see :func:`_built_demo`).
     """
-    home = tmp_path_factory.mktemp("home")
-    url = f"sqlite:///{home / 'demo.db'}"
-    shutil.copyfile(_built_demo(tmp_path_factory), home / "demo.db")
-    with app_environment(SAFER_SPACES_HOME=str(home), SAFER_SPACES_DATABASE_URL=url):
+    with _demo_copy(tmp_path_factory.mktemp("home"), tmp_path_factory) as url:
         yield url
 
 
 @pytest.fixture
-def fresh_demo_database(
-    demo_database: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def fresh_demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A copy of the demo as built, for a test that needs what earlier tests may have used up.
 
     The session's demo database is written to by every page test before it: a test that
@@ -61,11 +65,7 @@ def fresh_demo_database(
     officer's districts) gets its own copy. Streamlit's caches are cleared on the way in
     and out, as for the session's database.
     """
-    home = tmp_path / "home"
-    home.mkdir()
-    url = f"sqlite:///{home / 'demo.db'}"
-    shutil.copyfile(_built_demo(tmp_path_factory), home / "demo.db")
-    with app_environment(SAFER_SPACES_HOME=str(home), SAFER_SPACES_DATABASE_URL=url):
+    with _demo_copy(tmp_path_factory.mktemp("fresh-home"), tmp_path_factory) as url:
         yield url
 
 
